@@ -1,0 +1,159 @@
+//! A catalog of deliberately wrong behaviours, each a classic Raft bug that real implementations
+//! have shipped. They exist so that the simulator can prove its checks catch real mistakes.
+//!
+//! Every bug is off unless a host switches it on through [`crate::Config::bugs`]; a normal run
+//! pays one bit test at each guarded rule and nothing else.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One planted bug.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Bug {
+    /// A leader commits an entry of an earlier term once a majority holds it (paper §5.4.2 and
+    /// Figure 8 show how such an entry can still be overwritten).
+    CommitPreviousTerm,
+    /// A voter grants its vote without checking that the candidate's log is at least as
+    /// up to date as its own (paper §5.4.1), so a leader can miss committed entries.
+    VoteWithoutLogCheck,
+    /// A voter answers before its vote is durable and never persists it; after a crash it can
+    /// vote again in the same term.
+    VoteNotPersisted,
+    /// A follower acknowledges appended entries before they are durable, so a crash can lose an
+    /// entry the leader counted towards a majority.
+    AckBeforeDurable,
+    /// A follower truncates its log to the end of any AppendEntries, even a stale or reordered one
+    /// whose entries all match, dropping entries it already acknowledged (paper Figure 2 says to
+    /// delete only on a conflict).
+    TruncateOnStaleAppend,
+    /// The state machine has no session table: a retried command applies twice.
+    NoDeduplication,
+    /// A leader that hears of a higher term adopts it but keeps acting as leader.
+    LeaderIgnoresHigherTerm,
+    /// A leader answers Get from its local state without confirming it still leads, so a
+    /// deposed leader serves stale reads.
+    StaleLeaderRead,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 8] = [
+        Bug::CommitPreviousTerm,
+        Bug::VoteWithoutLogCheck,
+        Bug::VoteNotPersisted,
+        Bug::AckBeforeDurable,
+        Bug::TruncateOnStaleAppend,
+        Bug::NoDeduplication,
+        Bug::LeaderIgnoresHigherTerm,
+        Bug::StaleLeaderRead,
+    ];
+
+    /// The name used on the command line (`--bug NAME`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::CommitPreviousTerm => "commit-previous-term",
+            Bug::VoteWithoutLogCheck => "vote-without-log-check",
+            Bug::VoteNotPersisted => "vote-not-persisted",
+            Bug::AckBeforeDurable => "ack-before-durable",
+            Bug::TruncateOnStaleAppend => "truncate-on-stale-append",
+            Bug::NoDeduplication => "no-deduplication",
+            Bug::LeaderIgnoresHigherTerm => "leader-ignores-higher-term",
+            Bug::StaleLeaderRead => "stale-leader-read",
+        }
+    }
+
+    /// One line saying what goes wrong.
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            Bug::CommitPreviousTerm => {
+                "leader commits an entry of an earlier term by counting replicas (paper Figure 8)"
+            }
+            Bug::VoteWithoutLogCheck => "voter grants its vote without the log up-to-date check",
+            Bug::VoteNotPersisted => "voter answers without persisting its vote first",
+            Bug::AckBeforeDurable => "follower acknowledges an append before it is durable",
+            Bug::TruncateOnStaleAppend => {
+                "follower truncates its log on a stale AppendEntries whose entries already match"
+            }
+            Bug::NoDeduplication => "state machine applies a retried client command twice",
+            Bug::LeaderIgnoresHigherTerm => "leader keeps leading after it hears a higher term",
+            Bug::StaleLeaderRead => "leader serves Get from local state without confirming it still leads",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Bug {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Bug, String> {
+        Bug::ALL.iter().copied().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown bug '{s}'; expected one of: {}", names.join(", "))
+        })
+    }
+}
+
+/// The set of bugs switched on; empty by default.
+#[derive(Copy, Clone, Default, PartialEq, Eq, Hash, Debug)]
+pub struct BugSet(u16);
+
+impl BugSet {
+    #[must_use]
+    pub fn none() -> BugSet {
+        BugSet(0)
+    }
+    #[must_use]
+    pub fn with(self, bug: Bug) -> BugSet {
+        BugSet(self.0 | bug.bit())
+    }
+    #[inline]
+    #[must_use]
+    pub fn has(self, bug: Bug) -> bool {
+        self.0 & bug.bit() != 0
+    }
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Bug> {
+        Bug::ALL.into_iter().filter(move |b| self.has(*b))
+    }
+}
+
+impl FromIterator<Bug> for BugSet {
+    fn from_iter<I: IntoIterator<Item = Bug>>(iter: I) -> BugSet {
+        iter.into_iter().fold(BugSet::none(), BugSet::with)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bug_name_parses_back_to_itself() {
+        for bug in Bug::ALL {
+            assert_eq!(bug.name().parse::<Bug>(), Ok(bug));
+        }
+        assert!("no-such-bug".parse::<Bug>().is_err());
+    }
+
+    #[test]
+    fn a_bug_set_holds_exactly_what_was_added() {
+        let set = BugSet::none().with(Bug::NoDeduplication).with(Bug::AckBeforeDurable);
+        assert!(set.has(Bug::NoDeduplication));
+        assert!(set.has(Bug::AckBeforeDurable));
+        assert!(!set.has(Bug::CommitPreviousTerm));
+        assert_eq!(set.iter().count(), 2);
+        assert!(BugSet::default().is_empty());
+    }
+}

@@ -1,0 +1,102 @@
+//! Node configuration, validated once at construction.
+
+use std::fmt;
+
+use crate::bugs::BugSet;
+use crate::types::NodeId;
+
+/// How one Raft node behaves. Times are in ticks of the node's own clock: the host decides how
+/// long a tick is.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    /// Every member of the cluster, this node included, in a fixed order.
+    pub members: Vec<NodeId>,
+    /// A follower or candidate that hears nothing for a timeout drawn uniformly from
+    /// `[election_ticks_min, election_ticks_max)` starts an election. Randomization makes split
+    /// votes rare (paper §5.2).
+    pub election_ticks_min: u32,
+    pub election_ticks_max: u32,
+    /// A leader sends AppendEntries to every follower at least this often. It must be well below
+    /// the election timeout or followers would start elections against a live leader.
+    pub heartbeat_ticks: u32,
+    /// The most entries one AppendEntries carries, so that a far-behind follower is caught up in
+    /// bounded messages.
+    pub append_entries_max: usize,
+    /// A leader that has not heard from a majority for `election_ticks_min` steps down, so that a
+    /// leader cut off in a minority stops accepting commands it cannot commit (thesis §6.2).
+    pub check_quorum: bool,
+    /// Planted bugs; empty except in the harness's self-test.
+    pub bugs: BugSet,
+}
+
+/// A configuration that cannot work.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid raft configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// A configuration with the timing the classic lab suite expects when one tick is 10 ms:
+    /// heartbeats every 100 ms, elections after 300 to 600 ms of silence.
+    #[must_use]
+    pub fn new(id: NodeId, members: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            members,
+            election_ticks_min: 30,
+            election_ticks_max: 60,
+            heartbeat_ticks: 10,
+            append_entries_max: 64,
+            check_quorum: true,
+            bugs: BugSet::none(),
+        }
+    }
+
+    /// Checks the relationships the protocol relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.members.is_empty() {
+            return Err(ConfigError("the cluster has no members".into()));
+        }
+        if !self.members.contains(&self.id) {
+            return Err(ConfigError(format!("{} is not among the members", self.id)));
+        }
+        let mut sorted = self.members.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != self.members.len() {
+            return Err(ConfigError("a member is listed twice".into()));
+        }
+        if self.heartbeat_ticks == 0 {
+            return Err(ConfigError("heartbeat_ticks must be at least 1".into()));
+        }
+        if self.election_ticks_min <= self.heartbeat_ticks {
+            return Err(ConfigError(format!(
+                "election_ticks_min ({}) must exceed heartbeat_ticks ({})",
+                self.election_ticks_min, self.heartbeat_ticks
+            )));
+        }
+        if self.election_ticks_max <= self.election_ticks_min {
+            return Err(ConfigError(format!(
+                "election_ticks_max ({}) must exceed election_ticks_min ({})",
+                self.election_ticks_max, self.election_ticks_min
+            )));
+        }
+        if self.append_entries_max == 0 {
+            return Err(ConfigError("append_entries_max must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The number of votes or acknowledgements that make a majority.
+    #[must_use]
+    pub fn quorum(&self) -> usize {
+        self.members.len() / 2 + 1
+    }
+}

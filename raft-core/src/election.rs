@@ -1,0 +1,127 @@
+//! Leader election: campaigns, votes, and the start of a leader's term (paper §5.2, §5.4.1).
+
+use crate::message::{AppendResponse, Body, Payload};
+use crate::node::{Progress, RaftNode, Role};
+use crate::types::{LogIndex, NodeId, Term};
+use crate::Bug;
+
+impl RaftNode {
+    /// Starts an election: a new term, a vote for ourselves, and a request to every peer.
+    pub(crate) fn campaign(&mut self) {
+        assert_ne!(self.role, Role::Leader, "a leader does not campaign");
+        let term = self.term.next();
+        self.reset(term);
+        self.role = Role::Candidate;
+        self.vote = Some(self.config.id);
+        self.hard_state_dirty = true;
+        let me = self.self_position();
+        self.votes[me] = Some(true);
+        if self.granted_votes() >= self.config.quorum() {
+            self.become_leader();
+            return;
+        }
+        let last_log_index = self.log.last_index();
+        let last_log_term = self.log.last_term();
+        for peer in self.peers() {
+            // The request rests on our durable vote for ourselves: were we to crash and forget
+            // it, we could vote for a rival in the same term.
+            self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+        }
+    }
+
+    /// Answers a vote request of our current term (the term check already happened).
+    pub(crate) fn handle_request_vote(
+        &mut self,
+        candidate: NodeId,
+        last_log_index: LogIndex,
+        last_log_term: Term,
+    ) {
+        // One vote per term (paper §5.2); repeating the same vote is harmless.
+        let can_vote = self.vote.is_none() || self.vote == Some(candidate);
+        // Only a candidate whose log is at least as up to date as ours may win our vote, which
+        // is what guarantees a new leader holds every committed entry (paper §5.4.1).
+        let up_to_date = self.config.bugs.has(Bug::VoteWithoutLogCheck)
+            || self.log.is_up_to_date(last_log_term, last_log_index);
+        let granted = can_vote && up_to_date;
+        if granted {
+            self.vote = Some(candidate);
+            // Granting a vote resets the election timer, so we do not compete with the
+            // candidate we just backed (paper Figure 2, Rules for Servers: Followers).
+            self.election_elapsed = 0;
+            if self.config.bugs.has(Bug::VoteNotPersisted) {
+                self.send_now(candidate, Body::RequestVoteResponse { granted });
+                return;
+            }
+            self.hard_state_dirty = true;
+        }
+        self.send_after_persist(candidate, Body::RequestVoteResponse { granted });
+    }
+
+    pub(crate) fn handle_vote_response(&mut self, voter: NodeId, granted: bool) {
+        let Some(position) = self.position(voter) else { return };
+        if self.votes[position].is_none() {
+            self.votes[position] = Some(granted);
+        }
+        if self.granted_votes() >= self.config.quorum() {
+            self.become_leader();
+        } else if self.rejected_votes() >= self.config.quorum() {
+            // This election is lost; wait for the winner's heartbeat or our next timeout.
+            let term = self.term;
+            self.become_follower(term, None);
+        }
+    }
+
+    /// Answers a message from an older term, so that its sender learns the newer one and steps
+    /// down. Responses from older terms need no answer.
+    pub(crate) fn answer_stale(&mut self, m: &crate::message::Message) {
+        match m.body {
+            Body::RequestVote { .. } => {
+                self.send_after_persist(m.from, Body::RequestVoteResponse { granted: false });
+            }
+            Body::AppendEntries { prev_log_index, .. } => {
+                let rejected = AppendResponse::Rejected {
+                    rejected_prev_index: prev_log_index,
+                    conflict_term: None,
+                    conflict_index: LogIndex::ZERO,
+                };
+                self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
+            }
+            Body::RequestVoteResponse { .. } | Body::AppendEntriesResponse(_) => {}
+        }
+    }
+
+    fn become_leader(&mut self) {
+        assert_eq!(self.role, Role::Candidate, "only a candidate can become leader");
+        let term = self.term;
+        self.reset(term);
+        self.role = Role::Leader;
+        self.leader = Some(self.config.id);
+        let next_index = self.log.last_index().next();
+        self.progress = (0..self.config.members.len())
+            .map(|_| Progress {
+                match_index: LogIndex::ZERO,
+                next_index,
+                probing: true,
+                probe_outstanding: false,
+                recently_active: false,
+            })
+            .collect();
+        // A no-op of the new term lets earlier entries commit without waiting for a client
+        // (paper §8, and the Figure 8 rule that only current-term entries commit by counting).
+        self.append_own_entry(Payload::Noop);
+        self.broadcast_append();
+    }
+
+    pub(crate) fn peers(&self) -> Vec<NodeId> {
+        let me = self.config.id;
+        self.config.members.iter().copied().filter(|m| *m != me).collect()
+    }
+
+    fn granted_votes(&self) -> usize {
+        self.votes.iter().filter(|v| **v == Some(true)).count()
+    }
+
+    fn rejected_votes(&self) -> usize {
+        self.votes.iter().filter(|v| **v == Some(false)).count()
+    }
+}

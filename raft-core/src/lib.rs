@@ -1,0 +1,44 @@
+//! # raft-core
+//!
+//! The Raft consensus protocol and a replicated key/value state machine, written as pure state
+//! machines with no I/O: no clock, no threads, no sockets, no files, no global randomness. A host
+//! (the deterministic simulator in this workspace, or a real server) feeds inputs and carries out
+//! the outputs.
+//!
+//! - [`RaftNode`]: one Raft server. See [`node`] for the host contract (ticks, messages,
+//!   proposals, numbered readies and persistence acknowledgements).
+//! - [`KvStore`]: Get / Put / Append over string keys with per-client sessions, so that a retried
+//!   command applies once.
+//! - [`KvServer`]: a node plus its store plus the client calls waiting for their commands to
+//!   apply: the KV service a client talks to.
+//! - [`wal`]: a checksummed record format for persisted state, with torn-tail recovery.
+//! - [`Bug`]: planted bugs, off by default, with which the harness proves its checks work.
+//!
+//! Rules cite the Raft paper (Ongaro & Ousterhout, "In Search of an Understandable Consensus
+//! Algorithm", 2014) by section, and Ongaro's thesis (2014) where the paper is silent.
+
+pub mod bugs;
+pub mod config;
+mod election;
+pub mod kv;
+pub mod log;
+pub mod message;
+pub mod node;
+mod replication;
+pub mod server;
+pub mod storage;
+pub mod types;
+pub mod wal;
+
+pub use bugs::{Bug, BugSet};
+pub use config::{Config, ConfigError};
+pub use kv::{Applied, KvStore};
+pub use log::RaftLog;
+pub use message::{
+    AppendResponse, Body, ClientError, ClientReply, ClientRequest, Command, Entry, KvOp, KvResult, Message,
+    Payload,
+};
+pub use node::{NotLeader, RaftNode, Ready, Role};
+pub use server::{KvServer, ServerReady};
+pub use storage::{DurableState, PersistOp};
+pub use types::{ClientId, LogIndex, NodeId, Term};

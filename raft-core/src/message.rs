@@ -1,0 +1,212 @@
+//! What travels between servers (Raft RPCs) and between clients and servers (KV calls).
+//!
+//! Requests and responses are separate one-way messages, as in etcd-raft: a host moves them over
+//! any transport, and the core never waits on a reply.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::types::{ClientId, LogIndex, NodeId, Term};
+
+/// One KV operation. Keys and values are strings; a missing key reads as "".
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum KvOp {
+    Get { key: String },
+    Put { key: String, value: String },
+    Append { key: String, value: String },
+}
+
+impl KvOp {
+    #[must_use]
+    pub fn key(&self) -> &str {
+        match self {
+            KvOp::Get { key } | KvOp::Put { key, .. } | KvOp::Append { key, .. } => key,
+        }
+    }
+    #[must_use]
+    pub fn is_read(&self) -> bool {
+        matches!(self, KvOp::Get { .. })
+    }
+}
+
+/// A client command as it sits in the log. `(client, seq)` names it uniquely: a retry carries the
+/// same pair, which is how the state machine applies it at most once.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Command {
+    pub client: ClientId,
+    pub seq: u64,
+    pub op: KvOp,
+}
+
+/// What a log entry carries.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Payload {
+    /// Appended by a new leader at the start of its term so that entries of earlier terms become
+    /// committed promptly (Raft paper §8: a leader may only commit entries of its own term by
+    /// counting replicas; the no-op gives it one).
+    Noop,
+    /// Shared, not copied, when the same entry goes to several followers or is retransmitted.
+    Command(Arc<Command>),
+}
+
+/// One entry of the replicated log.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Entry {
+    pub term: Term,
+    pub index: LogIndex,
+    pub payload: Payload,
+}
+
+impl Entry {
+    /// Bytes this entry occupies on the wire and on disk, roughly: fixed fields plus strings.
+    #[must_use]
+    pub fn size_bytes(&self) -> usize {
+        24 + match &self.payload {
+            Payload::Noop => 0,
+            Payload::Command(c) => {
+                16 + match &c.op {
+                    KvOp::Get { key } => key.len(),
+                    KvOp::Put { key, value } | KvOp::Append { key, value } => key.len() + value.len(),
+                }
+            }
+        }
+    }
+}
+
+/// A Raft message between two servers. `term` is the sender's current term (paper Figure 2).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: Term,
+    pub body: Body,
+}
+
+/// The Raft RPCs of the paper's Figure 2, as one-way messages.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Body {
+    RequestVote {
+        last_log_index: LogIndex,
+        last_log_term: Term,
+    },
+    RequestVoteResponse {
+        granted: bool,
+    },
+    /// Also the heartbeat, with no entries. `prev_log_index` names the entry the follower must
+    /// already hold for `entries` to follow it.
+    AppendEntries {
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: LogIndex,
+    },
+    AppendEntriesResponse(AppendResponse),
+}
+
+/// The answer to an AppendEntries.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum AppendResponse {
+    /// The follower's log now matches the leader's up to and including `match_index`.
+    Accepted { match_index: LogIndex },
+    /// The follower has no entry matching (`rejected_prev_index`, prev term). The hint lets the
+    /// leader skip back a whole term at a time instead of one index per round trip (the "fast
+    /// back-off" sketched at the end of paper §5.3).
+    Rejected {
+        rejected_prev_index: LogIndex,
+        /// The term of the follower's entry at `rejected_prev_index`, if it has one there.
+        conflict_term: Option<Term>,
+        /// The first index of `conflict_term` in the follower's log, or its last index + 1 when
+        /// its log is too short.
+        conflict_index: LogIndex,
+    },
+}
+
+impl Body {
+    /// A short name for traces and counters.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::RequestVote { .. } => "vote",
+            Body::RequestVoteResponse { .. } => "vote_resp",
+            Body::AppendEntries { .. } => "append",
+            Body::AppendEntriesResponse(_) => "append_resp",
+        }
+    }
+}
+
+impl Message {
+    /// Approximate encoded size, for byte counters.
+    #[must_use]
+    pub fn size_bytes(&self) -> usize {
+        let body = match &self.body {
+            Body::AppendEntries { entries, .. } => 24 + entries.iter().map(Entry::size_bytes).sum::<usize>(),
+            _ => 24,
+        };
+        16 + body
+    }
+}
+
+impl fmt::Display for Message {
+    /// One compact line, for traces and test transcripts: `n1->n2 t3 append prev=i4/t2 n=2 commit=i3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}->{} {} ", self.from, self.to, self.term)?;
+        match &self.body {
+            Body::RequestVote { last_log_index, last_log_term } => {
+                write!(f, "vote last={last_log_index}/{last_log_term}")
+            }
+            Body::RequestVoteResponse { granted } => write!(f, "vote_resp granted={granted}"),
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => write!(
+                f,
+                "append prev={prev_log_index}/{prev_log_term} n={} commit={leader_commit}",
+                entries.len()
+            ),
+            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
+                write!(f, "append_resp ok match={match_index}")
+            }
+            Body::AppendEntriesResponse(AppendResponse::Rejected {
+                rejected_prev_index,
+                conflict_term,
+                conflict_index,
+            }) => write!(
+                f,
+                "append_resp reject prev={rejected_prev_index} conflict={}/{conflict_index}",
+                conflict_term.map_or(0, |t| t.0)
+            ),
+        }
+    }
+}
+
+/// A client's call to a server.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClientRequest {
+    pub client: ClientId,
+    pub seq: u64,
+    pub op: KvOp,
+}
+
+/// A server's answer to a client.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClientReply {
+    pub client: ClientId,
+    pub seq: u64,
+    pub from: NodeId,
+    pub result: Result<KvResult, ClientError>,
+}
+
+/// What a completed command returns: a read's value, or nothing for a write.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum KvResult {
+    Value(String),
+    Done,
+}
+
+/// Why a server did not complete a call.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum ClientError {
+    /// This server is not the leader, and did not put the command in its log: the call certainly
+    /// did not take effect through this server. `hint` is the leader it knows of, if any.
+    NotLeader { hint: Option<NodeId> },
+    /// The server proposed the command but lost leadership before it was applied: it may still
+    /// take effect, and the client must retry with the same sequence number.
+    LostLeadership { hint: Option<NodeId> },
+}

@@ -1,0 +1,498 @@
+//! One Raft server as a state machine: inputs in, a numbered batch of outputs out.
+//!
+//! The host contract (sans-IO, after etcd-raft's `Ready` and raft-rs's numbered readies):
+//! - inputs: [`RaftNode::tick`], [`RaftNode::step`], [`RaftNode::propose`],
+//!   [`RaftNode::persisted`], and [`RaftNode::restore`] once, before anything else, at restart;
+//! - outputs: [`RaftNode::ready`] hands over everything produced since the last call as a
+//!   [`Ready`] with a number. The host writes `persist` in order, sends `messages` in any order
+//!   and applies `committed` in order. Once the writes of ready `n` (and all before it) are
+//!   durable it calls `persisted(n)`.
+//! - Messages that promise durability (a vote granted, entries acknowledged, a vote requested
+//!   on the strength of our own vote) are held inside the node until every write produced so far
+//!   is durable (paper Figure 2: persist "before responding to RPCs"). A leader's AppendEntries
+//!   go out at once: the leader writes its own log in parallel and counts itself towards a
+//!   majority only once its write is durable (thesis §10.2.1).
+//!
+//! Election randomness comes from a ChaCha stream seeded at construction, so the node's outputs
+//! are a pure function of its inputs and its seed.
+
+use std::collections::VecDeque;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Config, ConfigError};
+use crate::log::RaftLog;
+use crate::message::{Body, Command, Entry, Message};
+use crate::storage::{DurableState, PersistOp};
+use crate::types::{LogIndex, NodeId, Term};
+
+/// What a node currently believes it is.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// One batch of outputs. See the module documentation for what the host must do with it.
+#[derive(Clone, Default, Debug)]
+pub struct Ready {
+    pub number: u64,
+    pub persist: Vec<PersistOp>,
+    pub messages: Vec<Message>,
+    pub committed: Vec<Entry>,
+}
+
+impl Ready {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty() && self.messages.is_empty() && self.committed.is_empty()
+    }
+}
+
+/// `propose` on a node that is not the leader.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct NotLeader {
+    /// The leader this node knows of in its current term, if any.
+    pub hint: Option<NodeId>,
+}
+
+/// The leader's view of one follower's log (paper Figure 2's nextIndex and matchIndex).
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    /// The follower's log is known to match ours up to here. Only grows, except when a follower
+    /// proves it lost acknowledged entries (broken storage; the harness flags that).
+    pub match_index: LogIndex,
+    /// The next entry to send. Optimistic while replicating: it moves past entries as soon as
+    /// they are sent, so a burst of proposals sends each entry once.
+    pub next_index: LogIndex,
+    /// Searching backwards for the point where the logs agree: one AppendEntries at a time.
+    pub probing: bool,
+    /// A probe is in flight; nothing more is sent until its answer or the next heartbeat.
+    pub probe_outstanding: bool,
+    /// Heard from since the leader last checked for a quorum.
+    pub recently_active: bool,
+}
+
+/// A Raft node. Fields carry the invariants they obey.
+pub struct RaftNode {
+    pub(crate) config: Config,
+    pub(crate) rng: ChaCha8Rng,
+
+    // Durable state, mirrored in memory; every change is also queued for the host to persist.
+    pub(crate) term: Term,
+    /// The candidate voted for in `term`; cleared whenever `term` changes.
+    pub(crate) vote: Option<NodeId>,
+    pub(crate) log: RaftLog,
+
+    // Volatile state.
+    pub(crate) role: Role,
+    /// The leader of `term`, once known. Only a leader of `term` sets itself here.
+    pub(crate) leader: Option<NodeId>,
+    /// Invariant: `applied_index <= commit_index <= log.last_index()` after every input.
+    pub(crate) commit_index: LogIndex,
+    /// The last entry handed to the host for applying.
+    pub(crate) applied_index: LogIndex,
+    pub(crate) election_elapsed: u32,
+    pub(crate) election_timeout: u32,
+    pub(crate) heartbeat_elapsed: u32,
+    /// Candidate: the answer from each member this term, by member position.
+    pub(crate) votes: Vec<Option<bool>>,
+    /// Leader: one entry per member, by member position (our own entry is unused).
+    pub(crate) progress: Vec<Progress>,
+
+    // Durability bookkeeping.
+    /// The prefix of `log` known durable. Invariant: `durable_index <= log.last_index()`.
+    pub(crate) durable_index: LogIndex,
+    pub(crate) hard_state_dirty: bool,
+    /// The lowest log index changed since the last ready, if any.
+    pub(crate) log_dirty_from: Option<LogIndex>,
+    /// The number the next ready gets; readies are numbered from 1.
+    pub(crate) next_ready: u64,
+    /// The last ready that carried writes.
+    pub(crate) last_write_ready: u64,
+    /// Every ready up to this one is durable.
+    pub(crate) persisted_ready: u64,
+    /// For each ready that wrote log entries: its number and the last entry it wrote.
+    pub(crate) unstable_writes: VecDeque<(u64, LogIndex, Term)>,
+
+    // Outputs.
+    pub(crate) out_messages: Vec<Message>,
+    /// Produced since the last ready; released once everything written so far is durable.
+    pub(crate) out_messages_after_persist: Vec<Message>,
+    /// Held until the ready number they wait for is durable.
+    pub(crate) waiting: VecDeque<(u64, Message)>,
+}
+
+impl RaftNode {
+    /// A fresh node of an empty cluster: term 0, no vote, empty log, follower.
+    pub fn new(config: Config, seed: u64) -> Result<RaftNode, ConfigError> {
+        config.validate()?;
+        let members = config.members.len();
+        let mut node = RaftNode {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            term: Term::ZERO,
+            vote: None,
+            log: RaftLog::new(),
+            role: Role::Follower,
+            leader: None,
+            commit_index: LogIndex::ZERO,
+            applied_index: LogIndex::ZERO,
+            election_elapsed: 0,
+            election_timeout: 0,
+            heartbeat_elapsed: 0,
+            votes: vec![None; members],
+            progress: Vec::new(),
+            durable_index: LogIndex::ZERO,
+            hard_state_dirty: false,
+            log_dirty_from: None,
+            next_ready: 1,
+            last_write_ready: 0,
+            persisted_ready: 0,
+            unstable_writes: VecDeque::new(),
+            out_messages: Vec::new(),
+            out_messages_after_persist: Vec::new(),
+            waiting: VecDeque::new(),
+            config,
+        };
+        node.randomize_election_timeout();
+        Ok(node)
+    }
+
+    /// Rebuilds the node from what its disk kept, at restart. Must precede every other input.
+    ///
+    /// # Panics
+    /// If the node has already run, or the restored log is not dense with nondecreasing terms.
+    pub fn restore(&mut self, state: DurableState) {
+        assert!(
+            self.term == Term::ZERO && self.log.last_index() == LogIndex::ZERO && self.next_ready == 1,
+            "restore must come before any other input"
+        );
+        self.term = state.term;
+        self.vote = state.vote;
+        self.log = RaftLog::from_entries(state.entries);
+        // Everything restored came from disk, so it is durable by definition.
+        self.durable_index = self.log.last_index();
+    }
+
+    // ----- Inputs -----
+
+    /// One tick of this node's clock.
+    pub fn tick(&mut self) {
+        match self.role {
+            Role::Leader => self.tick_leader(),
+            Role::Follower | Role::Candidate => self.tick_election(),
+        }
+        self.assert_invariants();
+    }
+
+    /// Handles a message from another server. Messages from outside the cluster or addressed to
+    /// another node are ignored: the core does not trust its transport.
+    pub fn step(&mut self, m: Message) {
+        if m.to != self.config.id || m.from == self.config.id || self.position(m.from).is_none() {
+            return;
+        }
+        // The term check applies to every role and every message (paper Figure 2, "Rules for
+        // Servers": a higher term always wins; a lower term is stale).
+        if m.term > self.term {
+            if self.role == Role::Leader && self.config.bugs.has(crate::Bug::LeaderIgnoresHigherTerm) {
+                self.term = m.term;
+                self.vote = None;
+                self.hard_state_dirty = true;
+            } else {
+                let leader = matches!(m.body, Body::AppendEntries { .. }).then_some(m.from);
+                self.become_follower(m.term, leader);
+            }
+        } else if m.term < self.term {
+            self.answer_stale(&m);
+            return;
+        }
+        match m.body {
+            Body::RequestVote { last_log_index, last_log_term } => {
+                self.handle_request_vote(m.from, last_log_index, last_log_term);
+            }
+            Body::RequestVoteResponse { granted } => {
+                if self.role == Role::Candidate {
+                    self.handle_vote_response(m.from, granted);
+                }
+            }
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+                match self.role {
+                    // Two leaders in one term cannot happen in a correct cluster; a leader that
+                    // receives this is facing a broken peer and keeps its own course.
+                    Role::Leader => {}
+                    Role::Candidate | Role::Follower => {
+                        if self.role == Role::Candidate {
+                            // Someone won this term (paper §5.2).
+                            self.become_follower(self.term, Some(m.from));
+                        }
+                        self.handle_append(m.from, prev_log_index, prev_log_term, entries, leader_commit);
+                    }
+                }
+            }
+            Body::AppendEntriesResponse(response) => {
+                if self.role == Role::Leader {
+                    self.handle_append_response(m.from, response);
+                }
+            }
+        }
+        self.assert_invariants();
+    }
+
+    /// Appends a client command to the log if this node leads, returning where it was placed.
+    /// The command is committed only if the entry at that index still has that term when it is
+    /// applied; a host compares the applied entry to know.
+    pub fn propose(&mut self, command: Command) -> Result<(LogIndex, Term), NotLeader> {
+        if self.role != Role::Leader {
+            return Err(NotLeader { hint: self.leader });
+        }
+        let index = self.append_own_entry(crate::message::Payload::Command(std::sync::Arc::new(command)));
+        self.broadcast_append();
+        self.assert_invariants();
+        Ok((index, self.term))
+    }
+
+    /// The host says every write up to and including ready `number` is durable.
+    ///
+    /// # Panics
+    /// If `number` was never handed out, or acknowledgements go backwards.
+    pub fn persisted(&mut self, number: u64) {
+        assert!(number < self.next_ready, "persisted({number}) acknowledges a ready never handed out");
+        assert!(number >= self.persisted_ready, "persist acknowledgements went backwards");
+        self.persisted_ready = number;
+        while let Some(&(ready, index, term)) = self.unstable_writes.front() {
+            if ready > number {
+                break;
+            }
+            self.unstable_writes.pop_front();
+            // The write covered the log up to `index` as it was then; if that entry is still
+            // there (same index and term), the whole prefix is the same (Log Matching).
+            if self.log.term_at(index) == Some(term) && index > self.durable_index {
+                self.durable_index = index;
+            }
+        }
+        while let Some((ready, _)) = self.waiting.front() {
+            if *ready > number {
+                break;
+            }
+            if let Some((_, m)) = self.waiting.pop_front() {
+                self.out_messages.push(m);
+            }
+        }
+        if self.role == Role::Leader {
+            self.maybe_commit();
+        }
+        self.assert_invariants();
+    }
+
+    // ----- Outputs -----
+
+    /// Whether `ready` would hand over anything.
+    #[must_use]
+    pub fn has_ready(&self) -> bool {
+        self.hard_state_dirty
+            || self.log_dirty_from.is_some()
+            || !self.out_messages.is_empty()
+            || !self.out_messages_after_persist.is_empty()
+            || self.commit_index > self.applied_index
+    }
+
+    /// Hands over everything produced since the last call. See the module documentation.
+    pub fn ready(&mut self) -> Ready {
+        let mut ready = Ready::default();
+        self.ready_into(&mut ready);
+        ready
+    }
+
+    /// As [`RaftNode::ready`], filling a batch whose vectors the host reuses.
+    pub fn ready_into(&mut self, ready: &mut Ready) {
+        ready.persist.clear();
+        ready.messages.clear();
+        ready.committed.clear();
+        ready.number = self.next_ready;
+        self.next_ready += 1;
+
+        if self.hard_state_dirty {
+            self.hard_state_dirty = false;
+            ready.persist.push(PersistOp::HardState { term: self.term, vote: self.vote });
+        }
+        if let Some(from) = self.log_dirty_from.take() {
+            assert!(from <= self.log.last_index().next(), "dirty mark past the end of the log");
+            let entries = self.log.slice_from(from, usize::MAX).to_vec();
+            let last = self.log.last_index();
+            let last_term = self.log.term_at(last).unwrap_or(Term::ZERO);
+            self.unstable_writes.push_back((ready.number, last, last_term));
+            ready.persist.push(PersistOp::Entries { from, entries });
+        }
+        if !ready.persist.is_empty() {
+            self.last_write_ready = ready.number;
+        }
+        // A message waits for every write produced so far, including this ready's.
+        let needed = self.last_write_ready;
+        for m in self.out_messages_after_persist.drain(..) {
+            if needed <= self.persisted_ready {
+                self.out_messages.push(m);
+            } else {
+                self.waiting.push_back((needed, m));
+            }
+        }
+        std::mem::swap(&mut ready.messages, &mut self.out_messages);
+        if self.commit_index > self.applied_index {
+            let count = (self.commit_index.0 - self.applied_index.0) as usize;
+            ready.committed.extend_from_slice(self.log.slice_from(self.applied_index.next(), count));
+            assert_eq!(ready.committed.len(), count, "committed entries missing from the log");
+            self.applied_index = self.commit_index;
+        }
+    }
+
+    // ----- Accessors -----
+
+    #[must_use]
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    #[must_use]
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    #[must_use]
+    pub fn vote(&self) -> Option<NodeId> {
+        self.vote
+    }
+    #[must_use]
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    #[must_use]
+    pub fn commit_index(&self) -> LogIndex {
+        self.commit_index
+    }
+    /// The last entry handed to the host to apply.
+    #[must_use]
+    pub fn applied_index(&self) -> LogIndex {
+        self.applied_index
+    }
+    #[must_use]
+    pub fn durable_index(&self) -> LogIndex {
+        self.durable_index
+    }
+    #[must_use]
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+
+    // ----- Role changes (etcd-raft style: every `become_*` goes through `reset`) -----
+
+    /// Clears the per-term state. The vote survives only if the term does not move.
+    pub(crate) fn reset(&mut self, term: Term) {
+        assert!(term >= self.term, "reset would move the term back from {} to {term}", self.term);
+        if term != self.term {
+            self.term = term;
+            self.vote = None;
+            self.hard_state_dirty = true;
+        }
+        self.leader = None;
+        self.election_elapsed = 0;
+        self.heartbeat_elapsed = 0;
+        self.randomize_election_timeout();
+        self.votes.iter_mut().for_each(|v| *v = None);
+        self.progress.clear();
+    }
+
+    pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        self.reset(term);
+        self.role = Role::Follower;
+        self.leader = leader;
+    }
+
+    pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
+        self.config.members.iter().position(|m| *m == id)
+    }
+
+    pub(crate) fn self_position(&self) -> usize {
+        self.position(self.config.id).unwrap_or_else(|| unreachable!("validated at construction"))
+    }
+
+    pub(crate) fn randomize_election_timeout(&mut self) {
+        self.election_timeout =
+            self.rng.gen_range(self.config.election_ticks_min..self.config.election_ticks_max);
+    }
+
+    /// Queues a message that must wait until everything written so far is durable.
+    pub(crate) fn send_after_persist(&mut self, to: NodeId, body: Body) {
+        let m = Message { from: self.config.id, to, term: self.term, body };
+        self.out_messages_after_persist.push(m);
+    }
+
+    /// Queues a message that may leave at once.
+    pub(crate) fn send_now(&mut self, to: NodeId, body: Body) {
+        let m = Message { from: self.config.id, to, term: self.term, body };
+        self.out_messages.push(m);
+    }
+
+    /// Records that the log changed from `index` on, so the next ready persists that suffix.
+    pub(crate) fn mark_log_dirty(&mut self, index: LogIndex) {
+        self.log_dirty_from = Some(self.log_dirty_from.map_or(index, |d| d.min(index)));
+        if index <= self.durable_index {
+            self.durable_index = index.prev();
+        }
+    }
+
+    fn tick_election(&mut self) {
+        self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_timeout {
+            self.campaign();
+        }
+    }
+
+    fn tick_leader(&mut self) {
+        self.heartbeat_elapsed += 1;
+        self.election_elapsed += 1;
+        if self.config.check_quorum && self.election_elapsed >= self.config.election_ticks_min {
+            self.election_elapsed = 0;
+            if !self.quorum_recently_active() {
+                let term = self.term;
+                self.become_follower(term, None);
+                return;
+            }
+        }
+        if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
+            self.heartbeat_elapsed = 0;
+            self.heartbeat();
+        }
+    }
+
+    /// Whether a majority, counting this leader, answered since the last check; clears the marks.
+    fn quorum_recently_active(&mut self) -> bool {
+        let me = self.self_position();
+        let mut active = 0;
+        for (position, progress) in self.progress.iter_mut().enumerate() {
+            if position == me || progress.recently_active {
+                active += 1;
+            }
+            progress.recently_active = false;
+        }
+        active >= self.config.quorum()
+    }
+
+    /// Internal invariants, cheap enough to check after every input in release builds.
+    fn assert_invariants(&self) {
+        assert!(self.applied_index <= self.commit_index, "applied past the commit index");
+        assert!(self.commit_index <= self.log.last_index(), "committed past the end of the log");
+        assert!(self.durable_index <= self.log.last_index(), "durable past the end of the log");
+        assert!(
+            self.role != Role::Leader || self.leader == Some(self.config.id),
+            "a leader that does not know itself as leader"
+        );
+        assert!(self.role == Role::Leader || self.progress.is_empty(), "progress kept outside leadership");
+    }
+}

@@ -1,0 +1,226 @@
+//! Log replication: the leader's side (sending, acknowledgements, commitment) and the
+//! follower's side (the consistency check and conflict repair), paper §5.3 and §5.4.2.
+
+use crate::message::{AppendResponse, Body, Entry, Payload};
+use crate::node::{RaftNode, Role};
+use crate::types::{LogIndex, NodeId, Term};
+use crate::Bug;
+
+impl RaftNode {
+    /// Appends an entry of our term to our own log; the leader's only way of adding entries.
+    pub(crate) fn append_own_entry(&mut self, payload: Payload) -> LogIndex {
+        assert_eq!(self.role, Role::Leader, "only a leader appends its own entries");
+        let index = self.log.last_index().next();
+        self.log.push(Entry { term: self.term, index, payload });
+        self.mark_log_dirty(index);
+        index
+    }
+
+    /// Sends each follower what it is missing (or nothing, if it is up to date).
+    pub(crate) fn broadcast_append(&mut self) {
+        for position in 0..self.config.members.len() {
+            if position != self.self_position() {
+                self.send_append(position, false);
+            }
+        }
+    }
+
+    /// The heartbeat: every follower gets an AppendEntries, which doubles as retransmission of
+    /// anything unacknowledged (an optimistic `next_index` rewinds to just past the match).
+    pub(crate) fn heartbeat(&mut self) {
+        for position in 0..self.config.members.len() {
+            if position == self.self_position() {
+                continue;
+            }
+            let progress = &mut self.progress[position];
+            progress.probe_outstanding = false;
+            if !progress.probing {
+                progress.next_index = progress.match_index.next();
+            }
+            self.send_append(position, true);
+        }
+    }
+
+    /// Sends the follower at `position` the entries from its `next_index`. With `always`, an
+    /// empty AppendEntries goes out too (a heartbeat); otherwise only one that carries entries.
+    fn send_append(&mut self, position: usize, always: bool) {
+        let last_index = self.log.last_index();
+        let progress = &self.progress[position];
+        if progress.probe_outstanding {
+            return;
+        }
+        let next_index = progress.next_index;
+        if next_index > last_index && !always {
+            return;
+        }
+        assert!(next_index.0 >= 1 && next_index <= last_index.next(), "next_index out of range");
+        let prev_log_index = next_index.prev();
+        let Some(prev_log_term) = self.log.term_at(prev_log_index) else {
+            unreachable!("prev_log_index is within the log")
+        };
+        let entries = self.log.slice_from(next_index, self.config.append_entries_max).to_vec();
+        let progress = &mut self.progress[position];
+        if progress.probing {
+            progress.probe_outstanding = true;
+        } else if let Some(last) = entries.last() {
+            progress.next_index = last.index.next();
+        }
+        let to = self.config.members[position];
+        let leader_commit = self.commit_index;
+        self.send_now(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
+    }
+
+    /// The follower's side of AppendEntries (paper Figure 2, receiver implementation).
+    pub(crate) fn handle_append(
+        &mut self,
+        leader: NodeId,
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: LogIndex,
+    ) {
+        debug_assert_eq!(self.role, Role::Follower);
+        self.leader = Some(leader);
+        self.election_elapsed = 0;
+
+        // 2. Reply false if the log has no entry at prevLogIndex whose term is prevLogTerm.
+        let ours = self.log.term_at(prev_log_index);
+        if ours != Some(prev_log_term) {
+            let (conflict_term, conflict_index) = match ours {
+                None => (None, self.log.last_index().next()),
+                Some(term) => (Some(term), self.log.first_index_of_term(term, prev_log_index)),
+            };
+            let rejected = AppendResponse::Rejected {
+                rejected_prev_index: prev_log_index,
+                conflict_term,
+                conflict_index,
+            };
+            self.send_after_persist(leader, Body::AppendEntriesResponse(rejected));
+            return;
+        }
+        // A malformed message (entries not following prev densely) is dropped whole.
+        if entries.iter().enumerate().any(|(k, e)| e.index != prev_log_index.plus(k as u64 + 1)) {
+            return;
+        }
+        let last_new = prev_log_index.plus(entries.len() as u64);
+
+        if self.config.bugs.has(Bug::TruncateOnStaleAppend) && !entries.is_empty() {
+            // The bug: make the log end exactly where this message ends, conflict or not.
+            self.log.truncate_from(prev_log_index.next());
+            self.mark_log_dirty(prev_log_index.next());
+            for entry in entries {
+                self.log.push(entry);
+            }
+        } else {
+            // 3-4. Skip entries we already hold; at the first conflict (same index, different
+            // term) delete ours from there on, then append the rest. Matching entries are never
+            // deleted, so a stale or reordered AppendEntries cannot cut the log short.
+            let mut new_entries = entries.into_iter().peekable();
+            while let Some(entry) = new_entries.peek() {
+                match self.log.term_at(entry.index) {
+                    Some(term) if term == entry.term => {
+                        new_entries.next();
+                    }
+                    Some(_) => {
+                        self.log.truncate_from(entry.index);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if let Some(first) = new_entries.peek() {
+                let from = first.index;
+                for entry in new_entries {
+                    self.log.push(entry);
+                }
+                self.mark_log_dirty(from);
+            }
+        }
+
+        // 5. Advance the commit index, but never past what this message proved matches: our
+        // log may hold stale entries beyond `last_new`.
+        let commit = leader_commit.min(last_new);
+        if commit > self.commit_index {
+            self.commit_index = commit;
+        }
+        let accepted = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: last_new });
+        if self.config.bugs.has(Bug::AckBeforeDurable) {
+            self.send_now(leader, accepted);
+        } else {
+            self.send_after_persist(leader, accepted);
+        }
+    }
+
+    /// The leader's side of an AppendEntries answer.
+    pub(crate) fn handle_append_response(&mut self, follower: NodeId, response: AppendResponse) {
+        let Some(position) = self.position(follower) else { return };
+        let last_index = self.log.last_index();
+        let progress = &mut self.progress[position];
+        progress.recently_active = true;
+        match response {
+            AppendResponse::Accepted { match_index } => {
+                if match_index > last_index {
+                    return; // names entries we never sent: a broken peer
+                }
+                if match_index > progress.match_index {
+                    progress.match_index = match_index;
+                }
+                if progress.next_index <= match_index {
+                    progress.next_index = match_index.next();
+                }
+                progress.probing = false;
+                progress.probe_outstanding = false;
+                self.maybe_commit();
+                self.send_append(position, false);
+            }
+            AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index } => {
+                if rejected_prev_index < progress.match_index {
+                    return; // an answer to something older than what the follower since accepted
+                }
+                if progress.probing && rejected_prev_index.next() != progress.next_index {
+                    return; // an answer to an earlier probe
+                }
+                // Fast back-off: skip the follower's whole conflicting term, or to the end of
+                // its log when it is too short.
+                let hint = match conflict_term {
+                    Some(term) => self.log.last_index_of_term(term).map_or(conflict_index, LogIndex::next),
+                    None => conflict_index,
+                };
+                let progress = &mut self.progress[position];
+                if rejected_prev_index == progress.match_index {
+                    // The follower lost entries it acknowledged: its storage broke a promise.
+                    // Search again from scratch rather than loop on the same probe.
+                    progress.match_index = LogIndex::ZERO;
+                }
+                let floor = progress.match_index.next();
+                progress.next_index = hint.min(rejected_prev_index).max(floor);
+                progress.probing = true;
+                progress.probe_outstanding = false;
+                self.send_append(position, true);
+            }
+        }
+    }
+
+    /// Advances the commit index to the highest entry of the current term that a majority holds
+    /// (paper §5.3, with the §5.4.2 restriction to the leader's own term).
+    pub(crate) fn maybe_commit(&mut self) -> bool {
+        let me = self.self_position();
+        let mut matched: Vec<LogIndex> = self
+            .progress
+            .iter()
+            .enumerate()
+            .map(|(position, p)| if position == me { self.durable_index } else { p.match_index })
+            .collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.config.quorum() - 1];
+        if candidate <= self.commit_index {
+            return false;
+        }
+        let own_term = self.log.term_at(candidate) == Some(self.term);
+        if !own_term && !self.config.bugs.has(Bug::CommitPreviousTerm) {
+            return false;
+        }
+        self.commit_index = candidate;
+        true
+    }
+}

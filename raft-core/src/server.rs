@@ -1,0 +1,205 @@
+//! The KV service: a Raft node, the state machine it feeds, and the client calls waiting on it.
+//!
+//! Still sans-IO: the host hands client requests in and gets client replies out alongside the
+//! node's own outputs.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, ConfigError};
+use crate::kv::KvStore;
+use crate::message::{ClientError, ClientReply, ClientRequest, Command, KvResult, Message, Payload};
+use crate::node::{RaftNode, Ready, Role};
+use crate::storage::DurableState;
+use crate::types::{ClientId, LogIndex, Term};
+use crate::Bug;
+
+/// A call this server proposed as leader and has not answered yet.
+#[derive(Clone, Debug)]
+struct Pending {
+    client: ClientId,
+    seq: u64,
+    term: Term,
+}
+
+/// Everything a server produced since the host last asked.
+#[derive(Clone, Default, Debug)]
+pub struct ServerReady {
+    /// The Raft node's batch; `raft.committed` are the entries applied to the store just now.
+    pub raft: Ready,
+    pub replies: Vec<ClientReply>,
+}
+
+/// A KV server.
+pub struct KvServer {
+    node: RaftNode,
+    kv: KvStore,
+    /// By log index: the calls proposed there, answered when that index is applied.
+    pending: BTreeMap<LogIndex, Pending>,
+    /// By client: the sequence number and index of its call in `pending`, so that a retry
+    /// that arrives while the first attempt is in the log waits for it instead of doubling it.
+    pending_by_client: BTreeMap<ClientId, (u64, LogIndex)>,
+    replies: Vec<ClientReply>,
+}
+
+impl KvServer {
+    /// A server with an empty disk.
+    pub fn new(config: Config, seed: u64) -> Result<KvServer, ConfigError> {
+        KvServer::restore(config, seed, DurableState::default())
+    }
+
+    /// A server restarted from what its disk kept. The store starts empty and is rebuilt as the
+    /// node learns which restored entries are committed.
+    pub fn restore(config: Config, seed: u64, state: DurableState) -> Result<KvServer, ConfigError> {
+        let kv = if config.bugs.has(Bug::NoDeduplication) {
+            KvStore::without_deduplication()
+        } else {
+            KvStore::new()
+        };
+        let mut node = RaftNode::new(config, seed)?;
+        node.restore(state);
+        Ok(KvServer {
+            node,
+            kv,
+            pending: BTreeMap::new(),
+            pending_by_client: BTreeMap::new(),
+            replies: Vec::new(),
+        })
+    }
+
+    pub fn tick(&mut self) {
+        self.node.tick();
+        self.fail_pending_if_deposed();
+    }
+
+    pub fn step(&mut self, m: Message) {
+        self.node.step(m);
+        self.fail_pending_if_deposed();
+    }
+
+    pub fn persisted(&mut self, number: u64) {
+        self.node.persisted(number);
+        self.fail_pending_if_deposed();
+    }
+
+    /// A client call. Answered at once if this server cannot take it, otherwise when the command
+    /// is applied.
+    pub fn handle_request(&mut self, request: ClientRequest) {
+        let ClientRequest { client, seq, op } = request;
+        if self.node.role() == Role::Leader
+            && op.is_read()
+            && self.node.config().bugs.has(Bug::StaleLeaderRead)
+        {
+            let value = self.kv.read(op.key());
+            self.reply(client, seq, Ok(KvResult::Value(value)));
+            return;
+        }
+        if let Some((index_seq, _)) = self.pending_by_client.get(&client) {
+            if *index_seq == seq {
+                return; // the first attempt is still in the log; its answer will do
+            }
+        }
+        match self.node.propose(Command { client, seq, op }) {
+            Ok((index, term)) => {
+                if let Some((_, old_index)) = self.pending_by_client.insert(client, (seq, index)) {
+                    // The client moved on from an older call; nobody waits for that one.
+                    self.pending.remove(&old_index);
+                }
+                self.pending.insert(index, Pending { client, seq, term });
+            }
+            Err(not_leader) => {
+                self.reply(client, seq, Err(ClientError::NotLeader { hint: not_leader.hint }));
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn has_ready(&self) -> bool {
+        self.node.has_ready() || !self.replies.is_empty()
+    }
+
+    /// Takes the node's outputs, applies the newly committed entries and collects the replies.
+    pub fn ready_into(&mut self, out: &mut ServerReady) {
+        self.node.ready_into(&mut out.raft);
+        for entry in &out.raft.committed {
+            let waiting = self.pending.remove(&entry.index);
+            let Payload::Command(command) = &entry.payload else {
+                if let Some(w) = waiting {
+                    self.lost(w);
+                }
+                continue;
+            };
+            let applied = self.kv.apply(command);
+            if let Some(w) = waiting {
+                if self.pending_by_client.get(&w.client).is_some_and(|(_, i)| *i == entry.index) {
+                    self.pending_by_client.remove(&w.client);
+                }
+                if w.client == command.client && w.seq == command.seq && w.term == entry.term {
+                    if let Some(result) = applied.result() {
+                        self.reply(w.client, w.seq, Ok(result.clone()));
+                    }
+                } else {
+                    // Another leader's entry replaced ours at this index.
+                    self.lost(w);
+                }
+            }
+        }
+        out.replies.clear();
+        std::mem::swap(&mut out.replies, &mut self.replies);
+    }
+
+    /// As [`KvServer::ready_into`], allocating a new batch.
+    pub fn ready(&mut self) -> ServerReady {
+        let mut out = ServerReady::default();
+        self.ready_into(&mut out);
+        out
+    }
+
+    #[must_use]
+    pub fn node(&self) -> &RaftNode {
+        &self.node
+    }
+
+    #[must_use]
+    pub fn store(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// Calls waiting on this server, for diagnostics.
+    #[must_use]
+    pub fn pending_calls(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn reply(&mut self, client: ClientId, seq: u64, result: Result<KvResult, ClientError>) {
+        let from = self.node.id();
+        self.replies.push(ClientReply { client, seq, from, result });
+    }
+
+    fn lost(&mut self, w: Pending) {
+        let hint = self.node.leader();
+        self.reply(w.client, w.seq, Err(ClientError::LostLeadership { hint }));
+    }
+
+    /// A leader that lost its term can no longer vouch for what it proposed: tell the clients
+    /// to retry elsewhere (with the same sequence number, so nothing applies twice).
+    fn fail_pending_if_deposed(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let still_leading = self.node.role() == Role::Leader;
+        let term = self.node.term();
+        // A node leads at most once per term, so while it leads every pending call has its term.
+        if still_leading && self.pending.values().next().is_some_and(|w| w.term == term) {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        for (index, w) in pending {
+            if still_leading && w.term == term {
+                self.pending.insert(index, w);
+            } else {
+                self.pending_by_client.remove(&w.client);
+                self.lost(w);
+            }
+        }
+    }
+}
