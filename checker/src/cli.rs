@@ -1,0 +1,176 @@
+//! `raftsim check FILE`: the command-line face of the checker. The simulator binary embeds
+//! `CheckArgs` as a clap subcommand and calls `run_check_command`.
+//!
+//! Exit codes: 0 linearizable, 1 not linearizable, 2 bad input or usage, 3 unknown.
+
+use crate::check::{check_history, CheckOptions};
+use crate::formats::parse_history;
+use crate::history::{Format, History, InputError, ModelKind};
+use crate::report::human_duration;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code for bad input or usage.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// Arguments of `raftsim check`.
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct CheckArgs {
+    /// History file to check ("-" reads standard input).
+    pub file: PathBuf,
+    /// File format; recognised from the content when not given.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Model to check against; from the file when not given (JSON says it; for EDN, kv when
+    /// any :f is :get/:put/:append, else cas-register).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Initial value of the register(s) for the cas-register model: an integer or nil
+    /// [default: nil, or the file's "initial"].
+    #[arg(long, value_parser = parse_initial)]
+    pub initial: Option<Initial>,
+    /// Give up with "unknown" (exit 3) after this long, e.g. 10s, 500ms, 2m.
+    #[arg(long, value_parser = parse_duration)]
+    pub time_limit: Option<Duration>,
+    /// Memo entries allowed alive at once before giving up with "unknown" [default: 20000000].
+    #[arg(long)]
+    pub memo_limit: Option<usize>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A register's initial value: `None` is nil.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Initial(pub Option<i64>);
+
+/// Parses `--initial`: "nil" or an integer.
+pub fn parse_initial(text: &str) -> Result<Initial, String> {
+    if text == "nil" {
+        return Ok(Initial(None));
+    }
+    text.parse::<i64>().map(|v| Initial(Some(v))).map_err(|_| format!("expected an integer or nil, found {text:?}"))
+}
+
+/// Parses a duration: a number followed by ns, us, µs, ms, s, m or h ("10s", "500ms", "1.5s").
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("expected a duration such as 10s or 500ms, found {text:?}"))?;
+    let seconds = match unit {
+        "ns" => value * 1e-9,
+        "us" | "µs" => value * 1e-6,
+        "ms" => value * 1e-3,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("expected a unit among ns, us, ms, s, m, h, found {unit:?}")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("expected a representable duration, found {text:?}"))
+}
+
+/// Runs the command, printing to stdout/stderr; returns the exit code.
+pub fn run_check_command(args: &CheckArgs) -> i32 {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    run_check_command_to(args, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// Runs the command with the given output streams (for tests); returns the exit code.
+pub fn run_check_command_to(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let name = args.file.display().to_string();
+    let text = match read_input(args) {
+        Ok(text) => text,
+        Err(e) => {
+            let error = InputError::new(&name, None, "a readable history file").found(e.to_string());
+            return bad_input(args, &error, out, err);
+        }
+    };
+    let parsed = match parse_history(&text, args.format, args.model, &name) {
+        Ok(parsed) => parsed,
+        Err(error) => return bad_input(args, &error, out, err),
+    };
+    if args.initial.is_some() && matches!(parsed.history, History::Kv(_)) {
+        let error = InputError::new(&name, None, "no --initial for a kv history (every key starts as \"\")")
+            .field("--initial");
+        return bad_input(args, &error, out, err);
+    }
+    let opts = CheckOptions {
+        time_limit: args.time_limit,
+        memo_limit_entries: args.memo_limit.unwrap_or(CheckOptions::default().memo_limit_entries),
+        ..CheckOptions::default()
+    };
+    let report = check_history(&parsed.history, args.initial.map(|i| i.0), &opts);
+    let model = parsed.history.model();
+    // Printing failures (a closed pipe) cannot change the verdict: ignore them.
+    if args.json {
+        let mut value = report.to_json();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("file".into(), name.clone().into());
+            object.insert("format".into(), parsed.format.name().into());
+            object.insert("model".into(), model.name().into());
+            if let Some(limit) = args.time_limit {
+                object.insert("time_limit_ms".into(), (limit.as_secs_f64() * 1e3).into());
+            }
+        }
+        let _ = writeln!(out, "{value}");
+    } else {
+        let _ = writeln!(out, "{name} ({}, model {}):", parsed.format.name(), model.name());
+        let _ = write!(out, "{report}");
+        if let (Some(limit), Some(_)) = (args.time_limit, &report.unknown_reason) {
+            let _ = writeln!(out, "time limit: {}", human_duration(limit));
+        }
+    }
+    report.verdict.exit_code()
+}
+
+fn read_input(args: &CheckArgs) -> std::io::Result<String> {
+    if args.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(&args.file)
+    }
+}
+
+fn bad_input(args: &CheckArgs, error: &InputError, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let _ = writeln!(err, "error: {error}");
+    if args.json {
+        let value = serde_json::json!({
+            "verdict": "bad_input",
+            "file": error.source,
+            "line": error.line,
+            "field": error.field,
+            "expected": error.expected,
+            "found": error.found,
+            "message": error.to_string(),
+        });
+        let _ = writeln!(out, "{value}");
+    }
+    EXIT_BAD_INPUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn initial_values_are_integers_or_nil() {
+        assert_eq!(parse_initial("nil"), Ok(Initial(None)));
+        assert_eq!(parse_initial("-3"), Ok(Initial(Some(-3))));
+        assert!(parse_initial("zero").is_err());
+    }
+}

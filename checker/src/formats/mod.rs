@@ -1,0 +1,68 @@
+//! History files: the simulator's JSON, Porcupine's KV logs and Jepsen's EDN.
+//!
+//! Every reader here is our own and small, so that every error can say which line and which field
+//! is wrong and what was expected, and no input can make the checker panic.
+
+mod edn;
+mod events;
+mod json;
+mod value;
+
+pub use json::{history_to_json, kv_history_to_json};
+
+use crate::history::{Format, InputError, ModelKind, ParsedHistory};
+use events::Dialect;
+
+/// Reads a history. Without `format`, it is recognised from the content: an object whose first
+/// field is a string (`{"format": ...`) is JSON; anything else is EDN, read as Porcupine's KV log
+/// when every event is a one-line `:invoke`/`:ok` map with a string `:key` and `:f` among get,
+/// put, append. Without `model`, JSON says it; for EDN it is kv if any `:f` is `:get`, `:put` or
+/// `:append`, else cas-register.
+pub fn parse_history(
+    text: &str,
+    format: Option<Format>,
+    model: Option<ModelKind>,
+    source_name: &str,
+) -> Result<ParsedHistory, InputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format = match format {
+        Some(f) => f,
+        None => recognise(text, source_name)?,
+    };
+    let history = match format {
+        Format::Json => json::history(&json::read(text, source_name)?, model, source_name)?,
+        Format::Edn => events::history(&edn::read_all(text, source_name)?, model, Dialect::Jepsen, source_name)?,
+        Format::PorcupineKv => {
+            if model == Some(ModelKind::CasRegister) {
+                return Err(InputError::new(source_name, None, "--model kv for a porcupine-kv history")
+                    .field("--model")
+                    .found("cas-register"));
+            }
+            let forms = edn::read_all(text, source_name)?;
+            events::history(&forms, Some(ModelKind::Kv), Dialect::Porcupine, source_name)?
+        }
+    };
+    Ok(ParsedHistory { source: source_name.to_string(), format, history })
+}
+
+fn recognise(text: &str, source: &str) -> Result<Format, InputError> {
+    let mut meaningful = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(';'));
+    let Some(first) = meaningful.next() else {
+        return Err(InputError::new(source, None, "a history (JSON or EDN)").found("an empty file"));
+    };
+    let after_brace = first.strip_prefix('{').map(str::trim_start);
+    if first == "{" || after_brace.is_some_and(|rest| rest.starts_with('"')) {
+        return Ok(Format::Json);
+    }
+    let porcupine_line = |l: &str| {
+        l.starts_with('{')
+            && l.ends_with('}')
+            && l.contains(":key \"")
+            && (l.contains(":type :invoke") || l.contains(":type :ok"))
+            && [":f :get", ":f :put", ":f :append"].iter().any(|f| l.contains(f))
+    };
+    if porcupine_line(first) && meaningful.all(porcupine_line) {
+        return Ok(Format::PorcupineKv);
+    }
+    Ok(Format::Edn)
+}

@@ -1,0 +1,77 @@
+//! The key/value model: each key is a string register starting as "", with get (read), put
+//! (replace) and append (concatenate). A history is split per key before it gets here.
+
+use super::{quote_short, Model};
+use crate::history::{KvCall, KvKind, Status};
+use crate::search::{Op, Search, Tr};
+
+pub(crate) struct KvModel;
+
+impl<'a> Model<'a> for KvModel {
+    type Call = KvCall;
+
+    fn key(call: &KvCall) -> &str {
+        &call.key
+    }
+    fn id(call: &KvCall) -> u64 {
+        call.id
+    }
+    fn client(call: &KvCall) -> u64 {
+        call.client
+    }
+    fn status(call: &KvCall) -> Status {
+        call.status
+    }
+    fn call_ns(call: &KvCall) -> u64 {
+        call.call_ns
+    }
+    fn return_ns(call: &KvCall) -> Option<u64> {
+        call.return_ns
+    }
+
+    fn dropped(call: &KvCall) -> bool {
+        call.status == Status::Failed || (call.status == Status::Unknown && call.kind == KvKind::Get)
+    }
+
+    fn missing_output(call: &KvCall) -> bool {
+        call.kind == KvKind::Get && call.output.is_none()
+    }
+
+    fn compile(&self, calls: &'a [KvCall], members: &[u32], search: &mut Search<'a>) {
+        search.begin(members.len());
+        let empty = search.states.intern(b"");
+        for &i in members {
+            let call = &calls[i as usize];
+            let tr = match call.kind {
+                KvKind::Get => {
+                    // validate() guarantees the output of a completed get; unknown gets are dropped.
+                    let output = call.output.as_deref().unwrap_or("");
+                    Tr::ReadStr(search.states.add_read(output.as_bytes()))
+                }
+                KvKind::Put => Tr::Set(search.states.intern(call.value.as_bytes())),
+                KvKind::Append => Tr::Append(search.states.add_piece(call.value.as_bytes())),
+            };
+            let return_ns = if call.status == Status::Ok { call.return_ns } else { None };
+            search.ops.push(Op { tr, call_ns: call.call_ns, return_ns, call_index: i });
+        }
+        search.prepare(empty);
+    }
+
+    fn render_value(bytes: &[u8]) -> String {
+        quote_short(&String::from_utf8_lossy(bytes))
+    }
+
+    fn describe(call: &KvCall) -> String {
+        let key = format!("{:?}", call.key);
+        let what = match (call.kind, &call.output) {
+            (KvKind::Get, Some(out)) => format!("get({key}) -> {}", quote_short(out)),
+            (KvKind::Get, None) => format!("get({key})"),
+            (kind, _) => format!("{}({key}, {})", kind.name(), quote_short(&call.value)),
+        };
+        match call.status {
+            Status::Ok => what,
+            Status::Unknown => format!("{what}, outcome unknown"),
+            Status::Failed => format!("{what}, failed"),
+        }
+    }
+}
