@@ -1,0 +1,556 @@
+//! Raft's safety invariants, checked online after every event.
+//!
+//! The world does not trust the nodes: it checks what they do (the writes they ask for, the
+//! entries they apply, the promises their messages make, their roles and commit indexes), never
+//! what they claim about themselves. Each check is incremental, so that it costs O(1) per event
+//! in the common case.
+//!
+//! | check | rule (Raft paper, Figure 3 and §5) |
+//! |---|---|
+//! | `election-safety` | at most one leader per term |
+//! | `log-matching` | two logs with an entry of the same index and term hold the same command there and agree on everything before it |
+//! | `truncation-without-conflict` | a follower deletes entries only where they conflict with the leader's (Figure 2) |
+//! | `leader-completeness` | a new leader holds every committed entry |
+//! | `committed-entry-changed` | an index committed anywhere never commits to another entry |
+//! | `commit-without-majority` | a leader commits an entry only once a majority holds it durably |
+//! | `state-machine-safety` | no two nodes apply different commands at one index |
+//! | `apply-order` | each node applies indexes in order, each once per incarnation |
+//! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries) |
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use raft_core::{AppendResponse, DurableState, KvOp};
+use raft_core::{Body, ClientId, Entry, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, Role, Term};
+
+/// One of the invariants above.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    ElectionSafety,
+    LogMatching,
+    TruncationWithoutConflict,
+    LeaderCompleteness,
+    CommittedEntryChanged,
+    CommitWithoutMajority,
+    StateMachineSafety,
+    ApplyOrder,
+    DurableRegressed,
+}
+
+impl Invariant {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::ElectionSafety => "election-safety",
+            Invariant::LogMatching => "log-matching",
+            Invariant::TruncationWithoutConflict => "truncation-without-conflict",
+            Invariant::LeaderCompleteness => "leader-completeness",
+            Invariant::CommittedEntryChanged => "committed-entry-changed",
+            Invariant::CommitWithoutMajority => "commit-without-majority",
+            Invariant::StateMachineSafety => "state-machine-safety",
+            Invariant::ApplyOrder => "apply-order",
+            Invariant::DurableRegressed => "durable-regressed",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A broken invariant, with a sentence saying how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    pub node: u8,
+    pub reason: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.reason)
+    }
+}
+
+/// A stable 64-bit digest of an entry's payload, so entries can be compared across nodes
+/// (and across restarts, where the same command is a different allocation).
+#[must_use]
+pub fn payload_digest(payload: &Payload) -> u64 {
+    let Payload::Command(c) = payload else { return 0x6e6f_6f70 };
+    let mut h = crate::trace::Hasher::new();
+    h.word(c.client.0);
+    h.word(c.seq);
+    match &c.op {
+        KvOp::Get { key } => {
+            h.word(1);
+            h.bytes(key.as_bytes());
+        }
+        KvOp::Put { key, value } => {
+            h.word(2);
+            h.bytes(key.as_bytes());
+            h.bytes(value.as_bytes());
+        }
+        KvOp::Append { key, value } => {
+            h.word(3);
+            h.bytes(key.as_bytes());
+            h.bytes(value.as_bytes());
+        }
+    }
+    h.finish()
+}
+
+/// What a write changes, kept until its fsync completes.
+#[derive(Clone, Debug)]
+enum WriteSummary {
+    HardState { term: Term, vote: Option<NodeId> },
+    Entries { from: LogIndex, terms: Vec<Term> },
+}
+
+/// What the checks remember about one node.
+#[derive(Clone, Debug, Default)]
+struct Watch {
+    role: Option<Role>,
+    term: Term,
+    commit: LogIndex,
+    applied: LogIndex,
+    /// Terms of the node's log as its writes describe it (including writes not yet durable).
+    written_terms: Vec<Term>,
+    /// What the disk acknowledged as durable.
+    durable_term: Term,
+    durable_vote: Option<NodeId>,
+    durable_terms: Vec<Term>,
+    writes_in_flight: VecDeque<(u64, Vec<WriteSummary>)>,
+    /// Promises made to other nodes, which must survive any crash.
+    promised_term: Term,
+    promised_vote: Option<(Term, NodeId)>,
+    /// The node acknowledged its log up to here (lowered when it legitimately truncates).
+    acked_index: LogIndex,
+    /// The node's log terms up to `acked_index` as they were when it crashed.
+    crash_terms: Vec<Term>,
+}
+
+/// One index's known entries: (term, payload digest, term of the entry before it).
+type Known = Vec<(Term, u64, Term)>;
+
+/// The online checker.
+pub struct Invariants {
+    quorum: usize,
+    /// By term: the leader seen in it.
+    leaders: Vec<Option<u8>>,
+    /// By index - 1: every (term, digest, prev term) any node has written there.
+    known: Vec<Known>,
+    /// By index - 1: the committed entry (term, digest) and the node that first committed it.
+    committed: Vec<(Term, u64, u8)>,
+    /// By index - 1: the applied command's digest, its (client, seq), and the node that applied
+    /// it first.
+    applied: Vec<(u64, Option<(ClientId, u64)>, u8)>,
+    watch: Vec<Watch>,
+    /// How many times each kind of notable protocol event happened, for coverage figures.
+    pub notes: Notes,
+}
+
+/// Notable protocol events seen by the checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notes {
+    pub elections: u64,
+    pub leader_changes: u64,
+    pub leader_step_downs: u64,
+    pub conflict_truncations: u64,
+    pub split_votes: u64,
+}
+
+impl Invariants {
+    #[must_use]
+    pub fn new(nodes: usize) -> Invariants {
+        Invariants {
+            quorum: nodes / 2 + 1,
+            leaders: Vec::new(),
+            known: Vec::new(),
+            committed: Vec::new(),
+            applied: Vec::new(),
+            watch: vec![Watch::default(); nodes],
+            notes: Notes::default(),
+        }
+    }
+
+    /// Checks a node's batch of outputs: its writes, the entries it applied and its messages.
+    pub fn on_ready(
+        &mut self,
+        node: u8,
+        ready: u64,
+        persist: &[PersistOp],
+        committed: &[Entry],
+        messages: &[Message],
+    ) -> Result<(), Violation> {
+        if !persist.is_empty() {
+            let mut summary = Vec::with_capacity(persist.len());
+            for op in persist {
+                match op {
+                    PersistOp::HardState { term, vote } => {
+                        summary.push(WriteSummary::HardState { term: *term, vote: *vote });
+                    }
+                    PersistOp::Entries { from, entries } => {
+                        self.check_write(node, *from, entries)?;
+                        summary.push(WriteSummary::Entries {
+                            from: *from,
+                            terms: entries.iter().map(|e| e.term).collect(),
+                        });
+                    }
+                }
+            }
+            self.watch[node as usize].writes_in_flight.push_back((ready, summary));
+        }
+        for entry in committed {
+            self.check_apply(node, entry)?;
+        }
+        for m in messages {
+            self.note_promise(node, m);
+        }
+        Ok(())
+    }
+
+    /// Log Matching, checked on every entry a node writes, and the rule that only a conflict
+    /// may truncate a log.
+    fn check_write(&mut self, node: u8, from: LogIndex, entries: &[Entry]) -> Result<(), Violation> {
+        let w = &mut self.watch[node as usize];
+        let position = (from.0 - 1) as usize;
+        if position < w.written_terms.len() {
+            let old = w.written_terms[position];
+            if entries.first().is_none_or(|e| e.term == old) {
+                return Err(Violation {
+                    invariant: Invariant::TruncationWithoutConflict,
+                    node,
+                    reason: format!(
+                        "n{node} cut its log from {from}, where its entry {from}/{old} matched the new one (log had {} entries)",
+                        w.written_terms.len()
+                    ),
+                });
+            }
+            self.notes.conflict_truncations += 1;
+        }
+        if from <= w.acked_index {
+            w.acked_index = from.prev();
+        }
+        let mut prev_term = if position == 0 { Term::ZERO } else { w.written_terms[position - 1] };
+        w.written_terms.truncate(position);
+        for entry in entries {
+            let index = entry.index;
+            let slot = (index.0 - 1) as usize;
+            if self.known.len() <= slot {
+                self.known.resize_with(slot + 1, Vec::new);
+            }
+            let digest = payload_digest(&entry.payload);
+            let known = &mut self.known[slot];
+            match known.iter().find(|(t, _, _)| *t == entry.term) {
+                Some(&(_, d, p)) if d != digest || p != prev_term => {
+                    let what =
+                        if d != digest { "a different command" } else { "a different history before it" };
+                    return Err(Violation {
+                        invariant: Invariant::LogMatching,
+                        node,
+                        reason: format!(
+                            "n{node} wrote entry {index}/{} with {what} than another node's entry {index}/{} \
+                             (previous term {} vs {})",
+                            entry.term, entry.term, prev_term, p
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => known.push((entry.term, digest, prev_term)),
+            }
+            self.watch[node as usize].written_terms.push(entry.term);
+            prev_term = entry.term;
+        }
+        Ok(())
+    }
+
+    fn check_apply(&mut self, node: u8, entry: &Entry) -> Result<(), Violation> {
+        let w = &mut self.watch[node as usize];
+        if entry.index != w.applied.next() {
+            return Err(Violation {
+                invariant: Invariant::ApplyOrder,
+                node,
+                reason: format!("n{node} applied {} right after {}", entry.index, w.applied),
+            });
+        }
+        w.applied = entry.index;
+        let digest = payload_digest(&entry.payload);
+        let slot = (entry.index.0 - 1) as usize;
+        if slot < self.applied.len() {
+            let (first, _, by) = self.applied[slot];
+            if first != digest {
+                return Err(Violation {
+                    invariant: Invariant::StateMachineSafety,
+                    node,
+                    reason: format!(
+                        "n{node} applied {} at {}, but n{by} applied a different command there",
+                        describe(&entry.payload),
+                        entry.index
+                    ),
+                });
+            }
+        } else {
+            assert_eq!(slot, self.applied.len(), "some node applied past the first unapplied index");
+            let id = match &entry.payload {
+                Payload::Command(c) => Some((c.client, c.seq)),
+                Payload::Noop => None,
+            };
+            self.applied.push((digest, id, node));
+        }
+        Ok(())
+    }
+
+    fn note_promise(&mut self, node: u8, m: &Message) {
+        let w = &mut self.watch[node as usize];
+        match &m.body {
+            Body::RequestVote { .. } => {
+                w.promised_term = w.promised_term.max(m.term);
+                w.promised_vote = Some((m.term, m.from));
+            }
+            Body::RequestVoteResponse { granted: true } => {
+                w.promised_term = w.promised_term.max(m.term);
+                w.promised_vote = Some((m.term, m.to));
+            }
+            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
+                w.promised_term = w.promised_term.max(m.term);
+                w.acked_index = w.acked_index.max(*match_index);
+            }
+            _ => {}
+        }
+    }
+
+    /// A write became durable.
+    pub fn on_fsync(&mut self, node: u8, ready: u64) {
+        let w = &mut self.watch[node as usize];
+        let Some((number, summary)) = w.writes_in_flight.pop_front() else {
+            panic!("n{node}: fsync of ready {ready} with no write in flight")
+        };
+        assert_eq!(number, ready, "n{node}: fsyncs complete out of order");
+        for s in summary {
+            match s {
+                WriteSummary::HardState { term, vote } => {
+                    w.durable_term = term;
+                    w.durable_vote = vote;
+                }
+                WriteSummary::Entries { from, terms } => {
+                    w.durable_terms.truncate((from.0 - 1) as usize);
+                    w.durable_terms.extend(terms);
+                }
+            }
+        }
+    }
+
+    /// Observes a node after it handled an event: its role, term and commit index.
+    pub fn after_event(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+        let raft = server.node();
+        let (role, term, commit) = (raft.role(), raft.term(), raft.commit_index());
+        let w = &self.watch[node as usize];
+        let changed = w.role != Some(role) || w.term != term;
+        let commit_moved = commit > w.commit;
+        if !changed && !commit_moved {
+            return Ok(());
+        }
+        if changed {
+            if role == Role::Candidate {
+                self.notes.elections += 1;
+            }
+            if w.role == Some(Role::Leader) && role != Role::Leader {
+                self.notes.leader_step_downs += 1;
+            }
+            if w.role == Some(Role::Candidate) && role == Role::Candidate {
+                self.notes.split_votes += 1;
+            }
+            if role == Role::Leader {
+                self.check_new_leader(node, server)?;
+            }
+            let w = &mut self.watch[node as usize];
+            w.role = Some(role);
+            w.term = term;
+        }
+        if commit_moved {
+            self.check_commit(node, server)?;
+        }
+        Ok(())
+    }
+
+    fn check_new_leader(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+        let raft = server.node();
+        let term = raft.term();
+        let slot = term.0 as usize;
+        if self.leaders.len() <= slot {
+            self.leaders.resize(slot + 1, None);
+        }
+        match self.leaders[slot] {
+            Some(other) if other != node => {
+                return Err(Violation {
+                    invariant: Invariant::ElectionSafety,
+                    node,
+                    reason: format!("n{node} and n{other} are both leader of term {term}"),
+                });
+            }
+            Some(_) => return Ok(()),
+            None => {
+                self.leaders[slot] = Some(node);
+                self.notes.leader_changes += 1;
+            }
+        }
+        for (i, &(committed_term, digest, by)) in self.committed.iter().enumerate() {
+            let index = LogIndex(i as u64 + 1);
+            let held = raft.log().get(index);
+            if held.is_none_or(|e| e.term != committed_term || payload_digest(&e.payload) != digest) {
+                return Err(Violation {
+                    invariant: Invariant::LeaderCompleteness,
+                    node,
+                    reason: format!(
+                        "n{node} became leader of term {term} without entry {index}/{committed_term}, which n{by} committed{}",
+                        held.map_or(String::from(" (its log is shorter)"), |e| format!(" (it holds {index}/{})", e.term))
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_commit(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+        let raft = server.node();
+        let commit = raft.commit_index();
+        let from = self.watch[node as usize].commit.next();
+        for i in from.0..=commit.0 {
+            let index = LogIndex(i);
+            let Some(entry) = raft.log().get(index) else {
+                unreachable!("the node asserts commit <= last index")
+            };
+            let digest = payload_digest(&entry.payload);
+            let slot = (i - 1) as usize;
+            if slot < self.committed.len() {
+                let (term, d, by) = self.committed[slot];
+                if term != entry.term || d != digest {
+                    return Err(Violation {
+                        invariant: Invariant::CommittedEntryChanged,
+                        node,
+                        reason: format!(
+                            "n{node} committed {index}/{} but n{by} had committed {index}/{term} there",
+                            entry.term
+                        ),
+                    });
+                }
+            } else {
+                self.committed.push((entry.term, digest, node));
+            }
+        }
+        if raft.role() == Role::Leader {
+            let term = raft.log().term_at(commit);
+            let holders = self
+                .watch
+                .iter()
+                .filter(|w| w.durable_terms.get((commit.0 - 1) as usize).copied() == term)
+                .count();
+            if holders < self.quorum {
+                return Err(Violation {
+                    invariant: Invariant::CommitWithoutMajority,
+                    node,
+                    reason: format!(
+                        "n{node} committed {commit}/{} while only {holders} of {} nodes held it durably",
+                        term.unwrap_or_default(),
+                        self.watch.len()
+                    ),
+                });
+            }
+        }
+        self.watch[node as usize].commit = commit;
+        Ok(())
+    }
+
+    /// A node crashed: remember what it promised, forget its volatile state.
+    pub fn on_crash(&mut self, node: u8, server: &KvServer) {
+        let w = &mut self.watch[node as usize];
+        let acked = w.acked_index.0 as usize;
+        w.crash_terms = server.node().log().entries()[..acked.min(server.node().log().entries().len())]
+            .iter()
+            .map(|e| e.term)
+            .collect();
+        w.writes_in_flight.clear();
+    }
+
+    /// A node restarted from `state`: it must still hold what it made durable and what it
+    /// promised others.
+    pub fn on_restart(&mut self, node: u8, state: &DurableState) -> Result<(), Violation> {
+        let w = &mut self.watch[node as usize];
+        let regressed =
+            |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
+        if state.term < w.durable_term || state.term < w.promised_term {
+            return regressed(format!(
+                "n{node} restarted in term {} after making term {} durable and promising term {}",
+                state.term, w.durable_term, w.promised_term
+            ));
+        }
+        if let Some((term, vote)) = w.promised_vote {
+            if state.term == term && state.vote != Some(vote) {
+                return regressed(format!(
+                    "n{node} voted for n{} in term {term} but restarted with vote {:?} in that term",
+                    vote.0,
+                    state.vote.map(|v| v.0)
+                ));
+            }
+        }
+        if state.term == w.durable_term && w.durable_vote.is_some() && state.vote != w.durable_vote {
+            return regressed(format!("n{node} lost its durable vote in term {}", state.term));
+        }
+        let restored: Vec<Term> = state.entries.iter().map(|e| e.term).collect();
+        for (i, &term) in w.crash_terms.iter().enumerate() {
+            if restored.get(i) != Some(&term) {
+                return regressed(format!(
+                    "n{node} acknowledged entry {}/{term} but restarted {}",
+                    LogIndex(i as u64 + 1),
+                    restored.get(i).map_or("without it".to_string(), |t| format!(
+                        "with {}/{t} there",
+                        LogIndex(i as u64 + 1)
+                    ))
+                ));
+            }
+        }
+        // Durable entries may only be replaced by later entries of higher terms, never lost.
+        for (i, &term) in w.durable_terms.iter().enumerate() {
+            match restored.get(i) {
+                Some(&t) if t == term => {}
+                Some(&t) if t > term => break,
+                other => {
+                    return regressed(format!(
+                        "n{node} lost durable entry {}/{term} (restarted with {})",
+                        LogIndex(i as u64 + 1),
+                        other.map_or("nothing there".to_string(), |t| format!("term {t}"))
+                    ));
+                }
+            }
+        }
+        w.role = None;
+        w.term = state.term;
+        w.commit = LogIndex::ZERO;
+        w.applied = LogIndex::ZERO;
+        w.written_terms = restored.clone();
+        w.durable_terms = restored;
+        w.durable_term = state.term;
+        w.durable_vote = state.vote;
+        Ok(())
+    }
+
+    /// The commands applied anywhere, by index, with their `(client, seq)`.
+    pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
+        self.applied.iter().filter_map(|(_, id, _)| *id)
+    }
+
+    /// The highest index any node applied.
+    #[must_use]
+    pub fn applied_len(&self) -> usize {
+        self.applied.len()
+    }
+}
+
+fn describe(payload: &Payload) -> String {
+    match payload {
+        Payload::Noop => "a no-op".into(),
+        Payload::Command(c) => format!("{} seq {} {:?}", c.client, c.seq, c.op),
+    }
+}

@@ -1,0 +1,554 @@
+//! Everything that shapes one run, drawn from the seed (swarm testing) or read from a scenario.
+//!
+//! Times are integer nanoseconds (`_ns`), probabilities integer parts per million (`_ppm`):
+//! no floating point reaches a run.
+
+use std::fmt::Write as _;
+
+use raft_core::{Bug, BugSet};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{self, chance};
+
+pub const NS_PER_MS: u64 = 1_000_000;
+pub const NS_PER_SEC: u64 = 1_000_000_000;
+/// Partitions are bitmasks of nodes, so a cluster has at most this many.
+pub const NODES_MAX: usize = 32;
+
+/// The whole configuration of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub cluster: ClusterConfig,
+    pub network: NetworkConfig,
+    pub disk: DiskConfig,
+    pub faults: FaultConfig,
+    pub workload: WorkloadConfig,
+    /// Length of the fault phase, during which faults fire and clients issue operations.
+    pub duration_ns: u64,
+    /// After the fault phase the world heals; within this bound a leader must be elected, a
+    /// probe command committed, every client answered and every replica caught up.
+    pub liveness_ns: u64,
+    /// Planted bugs switched on (names from `raftsim bugs`).
+    #[serde(default)]
+    pub bugs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub nodes: usize,
+    /// Nominal length of one tick of a node's clock.
+    pub tick_ns: u64,
+    pub heartbeat_ticks: u32,
+    pub election_ticks_min: u32,
+    pub election_ticks_max: u32,
+    pub append_entries_max: usize,
+    pub check_quorum: bool,
+    /// Each node's clock runs fast or slow by up to this much (drawn per node).
+    pub drift_ppm_max: u32,
+}
+
+/// The network's fault model: see `network.rs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub delay_ns_min: u64,
+    pub delay_ns_max: u64,
+    pub drop_ppm: u32,
+    pub duplicate_ppm: u32,
+    /// A message is held back by a long delay with this probability: the long tail that
+    /// reorders messages across heartbeats and elections.
+    pub long_delay_ppm: u32,
+    pub long_delay_ns_min: u64,
+    pub long_delay_ns_max: u64,
+}
+
+/// The disk's fault model: see `disk.rs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskConfig {
+    pub fsync_ns_min: u64,
+    pub fsync_ns_max: u64,
+    /// When a node crashes with a write in flight, the write is torn (a prefix survives) with
+    /// this probability; otherwise it is lost whole.
+    pub torn_write_ppm: u32,
+}
+
+/// The random fault schedule of the fault phase; each family may be off.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfig {
+    #[serde(default)]
+    pub partition: Option<PartitionFaults>,
+    #[serde(default)]
+    pub crash: Option<CrashFaults>,
+    #[serde(default)]
+    pub pause: Option<PauseFaults>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionFaults {
+    /// Connected time between two partitions.
+    pub heal_ns_min: u64,
+    pub heal_ns_max: u64,
+    /// How long a partition holds. The minimum should leave room for an election inside it.
+    pub hold_ns_min: u64,
+    pub hold_ns_max: u64,
+    pub shapes: Vec<Shape>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashFaults {
+    /// Time between two crashes (of any node).
+    pub every_ns_min: u64,
+    pub every_ns_max: u64,
+    /// How long a crashed node stays down before it restarts from its disk.
+    pub down_ns_min: u64,
+    pub down_ns_max: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseFaults {
+    pub every_ns_min: u64,
+    pub every_ns_max: u64,
+    pub pause_ns_min: u64,
+    pub pause_ns_max: u64,
+}
+
+/// The shapes of partition the simulator knows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// Two random halves (sizes n/2 and n - n/2): a majority and a minority when n is odd.
+    Halves,
+    /// One random node cut off from all others.
+    IsolateNode,
+    /// The current leader cut off from all others.
+    IsolateLeader,
+    /// The current leader and enough others to stay a minority, cut off from the majority.
+    LeaderMinority,
+    /// Two halves joined by one node that sees both sides.
+    Bridge,
+    /// Each node hears only its two ring neighbours.
+    Ring,
+    /// One random node can send but not receive (or receive but not send).
+    OneWay,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 7] = [
+        Shape::Halves,
+        Shape::IsolateNode,
+        Shape::IsolateLeader,
+        Shape::LeaderMinority,
+        Shape::Bridge,
+        Shape::Ring,
+        Shape::OneWay,
+    ];
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Halves => "halves",
+            Shape::IsolateNode => "isolate-node",
+            Shape::IsolateLeader => "isolate-leader",
+            Shape::LeaderMinority => "leader-minority",
+            Shape::Bridge => "bridge",
+            Shape::Ring => "ring",
+            Shape::OneWay => "one-way",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    pub clients: usize,
+    /// Operations issued in all, spread over the fault phase.
+    pub ops: u64,
+    pub keys: usize,
+    /// Share of Gets and Puts; the rest are Appends.
+    pub get_ppm: u32,
+    pub put_ppm: u32,
+    /// A client waits this long between its operations, and paces itself so that its share of
+    /// `ops` spreads over the fault phase.
+    pub think_ns_min: u64,
+    pub think_ns_max: u64,
+    /// A client that hears nothing for this long tries the next server.
+    pub request_timeout_ns: u64,
+    /// A client gives up an operation after this long; its outcome is then unknown.
+    pub op_timeout_ns: u64,
+}
+
+impl SimConfig {
+    /// A calm configuration: 5 nodes on a reliable network, no faults, the lab's timing with a
+    /// 10 ms tick (heartbeats every 100 ms, elections after 300-600 ms of silence).
+    #[must_use]
+    pub fn calm(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            cluster: ClusterConfig {
+                nodes: 5,
+                tick_ns: 10 * NS_PER_MS,
+                heartbeat_ticks: 10,
+                election_ticks_min: 30,
+                election_ticks_max: 60,
+                append_entries_max: 64,
+                check_quorum: true,
+                drift_ppm_max: 0,
+            },
+            network: NetworkConfig {
+                delay_ns_min: 200_000,
+                delay_ns_max: 2 * NS_PER_MS,
+                drop_ppm: 0,
+                duplicate_ppm: 0,
+                long_delay_ppm: 0,
+                long_delay_ns_min: 50 * NS_PER_MS,
+                long_delay_ns_max: 500 * NS_PER_MS,
+            },
+            disk: DiskConfig { fsync_ns_min: 200_000, fsync_ns_max: 2 * NS_PER_MS, torn_write_ppm: 0 },
+            faults: FaultConfig::default(),
+            workload: WorkloadConfig {
+                clients: 5,
+                ops: 1000,
+                keys: 5,
+                get_ppm: 400_000,
+                put_ppm: 200_000,
+                think_ns_min: 0,
+                think_ns_max: 10 * NS_PER_MS,
+                request_timeout_ns: 200 * NS_PER_MS,
+                op_timeout_ns: 4 * NS_PER_SEC,
+            },
+            duration_ns: 10 * NS_PER_SEC,
+            liveness_ns: 10 * NS_PER_SEC,
+            bugs: Vec::new(),
+        }
+    }
+
+    /// Swarm testing: the seed picks which fault families are on and how hard they hit, from a
+    /// calm run to a storm, so that a sweep covers both (Groce et al., "Swarm Testing", 2012).
+    /// Every draw comes from the seed's own "swarm" stream.
+    #[must_use]
+    pub fn swarm(seed: u64) -> SimConfig {
+        let mut c = SimConfig::calm(seed);
+        let mut r = rng::stream(seed, "swarm");
+
+        // Timing: faster clusters have more elections per simulated second.
+        let heartbeat_ticks = r.gen_range(3..=10u32);
+        c.cluster.heartbeat_ticks = heartbeat_ticks;
+        c.cluster.election_ticks_min = heartbeat_ticks * r.gen_range(3..=5u32);
+        c.cluster.election_ticks_max = c.cluster.election_ticks_min * 2;
+        c.cluster.append_entries_max = *[1usize, 3, 16, 64].choose(&mut r).unwrap_or(&64);
+        c.cluster.check_quorum = chance(&mut r, 800_000);
+        if chance(&mut r, 500_000) {
+            c.cluster.drift_ppm_max = *[1_000u32, 10_000, 50_000].choose(&mut r).unwrap_or(&1_000);
+        }
+
+        let election_ns = u64::from(c.cluster.election_ticks_max) * c.cluster.tick_ns;
+        // The network: each impairment on for about half the seeds.
+        c.network.delay_ns_max =
+            *[NS_PER_MS, 5 * NS_PER_MS, 20 * NS_PER_MS].choose(&mut r).unwrap_or(&NS_PER_MS);
+        if chance(&mut r, 500_000) {
+            c.network.drop_ppm = *[10_000u32, 50_000, 100_000, 200_000].choose(&mut r).unwrap_or(&10_000);
+        }
+        if chance(&mut r, 400_000) {
+            c.network.duplicate_ppm = *[10_000u32, 50_000].choose(&mut r).unwrap_or(&10_000);
+        }
+        if chance(&mut r, 400_000) {
+            c.network.long_delay_ppm = *[10_000u32, 50_000, 200_000].choose(&mut r).unwrap_or(&10_000);
+            c.network.long_delay_ns_max =
+                *[200 * NS_PER_MS, 2 * NS_PER_SEC].choose(&mut r).unwrap_or(&NS_PER_SEC);
+        }
+
+        // The disk.
+        c.disk.fsync_ns_max =
+            *[NS_PER_MS, 5 * NS_PER_MS, 20 * NS_PER_MS].choose(&mut r).unwrap_or(&NS_PER_MS);
+        c.disk.fsync_ns_min = c.disk.fsync_ns_max / 10;
+
+        // Faults.
+        if chance(&mut r, 500_000) {
+            let mut shapes: Vec<Shape> = Shape::ALL.into_iter().filter(|_| chance(&mut r, 600_000)).collect();
+            if shapes.is_empty() {
+                shapes.push(*Shape::ALL.choose(&mut r).unwrap_or(&Shape::Halves));
+            }
+            let hold_ns_min = election_ns * 2;
+            c.faults.partition = Some(PartitionFaults {
+                heal_ns_min: election_ns,
+                heal_ns_max: election_ns * r.gen_range(2..=6u64),
+                hold_ns_min,
+                hold_ns_max: hold_ns_min * r.gen_range(1..=4u64),
+                shapes,
+            });
+        }
+        if chance(&mut r, 500_000) {
+            let every = *[300 * NS_PER_MS, NS_PER_SEC, 3 * NS_PER_SEC].choose(&mut r).unwrap_or(&NS_PER_SEC);
+            c.faults.crash = Some(CrashFaults {
+                every_ns_min: every / 4,
+                every_ns_max: every * 2,
+                down_ns_min: 10 * NS_PER_MS,
+                down_ns_max: election_ns * r.gen_range(1..=4u64),
+            });
+            if chance(&mut r, 600_000) {
+                c.disk.torn_write_ppm = 500_000;
+            }
+        }
+        if chance(&mut r, 300_000) {
+            c.faults.pause = Some(PauseFaults {
+                every_ns_min: 500 * NS_PER_MS,
+                every_ns_max: 3 * NS_PER_SEC,
+                pause_ns_min: 10 * NS_PER_MS,
+                pause_ns_max: election_ns * 2,
+            });
+        }
+
+        // The workload.
+        c.workload.keys = *[1usize, 3, 5, 10].choose(&mut r).unwrap_or(&5);
+        c.workload.request_timeout_ns = election_ns / 2;
+        c
+    }
+
+    /// The planted bugs, parsed.
+    pub fn bug_set(&self) -> Result<BugSet, String> {
+        self.bugs.iter().map(|name| name.parse::<Bug>()).collect()
+    }
+
+    /// Checks every bound a run relies on; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.cluster;
+        if c.nodes == 0 || c.nodes > NODES_MAX {
+            return Err(format!("cluster.nodes: expected 1 to {NODES_MAX}, got {}", c.nodes));
+        }
+        if c.tick_ns == 0 {
+            return Err("cluster.tick_ns: expected a positive tick length".into());
+        }
+        if c.heartbeat_ticks == 0 || c.election_ticks_min <= c.heartbeat_ticks {
+            return Err("cluster: expected 0 < heartbeat_ticks < election_ticks_min".into());
+        }
+        if c.election_ticks_max <= c.election_ticks_min {
+            return Err("cluster.election_ticks_max: expected more than election_ticks_min".into());
+        }
+        if c.append_entries_max == 0 {
+            return Err("cluster.append_entries_max: expected at least 1".into());
+        }
+        if c.drift_ppm_max >= 500_000 {
+            return Err("cluster.drift_ppm_max: expected less than 500000 (50%)".into());
+        }
+        let n = &self.network;
+        ordered("network.delay_ns", n.delay_ns_min, n.delay_ns_max)?;
+        ordered("network.long_delay_ns", n.long_delay_ns_min, n.long_delay_ns_max)?;
+        for (field, ppm) in [
+            ("network.drop_ppm", n.drop_ppm),
+            ("network.duplicate_ppm", n.duplicate_ppm),
+            ("network.long_delay_ppm", n.long_delay_ppm),
+            ("disk.torn_write_ppm", self.disk.torn_write_ppm),
+            ("workload.get_ppm", self.workload.get_ppm),
+            ("workload.put_ppm", self.workload.put_ppm),
+        ] {
+            if ppm > 1_000_000 {
+                return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));
+            }
+        }
+        ordered("disk.fsync_ns", self.disk.fsync_ns_min, self.disk.fsync_ns_max)?;
+        if let Some(p) = &self.faults.partition {
+            ordered("faults.partition.heal_ns", p.heal_ns_min, p.heal_ns_max)?;
+            ordered("faults.partition.hold_ns", p.hold_ns_min, p.hold_ns_max)?;
+            if p.shapes.is_empty() {
+                return Err("faults.partition.shapes: expected at least one shape".into());
+            }
+            if p.hold_ns_min == 0 || p.heal_ns_min == 0 {
+                return Err("faults.partition: hold and heal times must be positive".into());
+            }
+        }
+        if let Some(k) = &self.faults.crash {
+            ordered("faults.crash.every_ns", k.every_ns_min, k.every_ns_max)?;
+            ordered("faults.crash.down_ns", k.down_ns_min, k.down_ns_max)?;
+            if k.every_ns_min == 0 {
+                return Err("faults.crash.every_ns_min: expected a positive interval".into());
+            }
+        }
+        if let Some(p) = &self.faults.pause {
+            ordered("faults.pause.every_ns", p.every_ns_min, p.every_ns_max)?;
+            ordered("faults.pause.pause_ns", p.pause_ns_min, p.pause_ns_max)?;
+            if p.every_ns_min == 0 {
+                return Err("faults.pause.every_ns_min: expected a positive interval".into());
+            }
+        }
+        let w = &self.workload;
+        if w.get_ppm + w.put_ppm > 1_000_000 {
+            return Err("workload: get_ppm + put_ppm must not exceed 1000000".into());
+        }
+        if w.keys == 0 {
+            return Err("workload.keys: expected at least 1".into());
+        }
+        ordered("workload.think_ns", w.think_ns_min, w.think_ns_max)?;
+        if w.request_timeout_ns == 0 || w.op_timeout_ns < w.request_timeout_ns {
+            return Err("workload: expected 0 < request_timeout_ns <= op_timeout_ns".into());
+        }
+        if self.liveness_ns == 0 {
+            return Err("liveness_ns: expected a positive bound".into());
+        }
+        self.bug_set().map_err(|e| format!("bugs: {e}"))?;
+        Ok(())
+    }
+
+    /// Every option of the run on a few lines, printed before it starts so that a failure can
+    /// be understood from the log alone.
+    #[must_use]
+    pub fn banner(&self) -> String {
+        let c = &self.cluster;
+        let n = &self.network;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "seed {}: {} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, drift ±{}ppm",
+            self.seed,
+            c.nodes,
+            ms(c.tick_ns),
+            c.heartbeat_ticks,
+            c.election_ticks_min,
+            c.election_ticks_max,
+            c.append_entries_max,
+            if c.check_quorum { "on" } else { "off" },
+            c.drift_ppm_max
+        );
+        let _ = writeln!(
+            s,
+            "  network: delay {}-{}, drop {}, duplicate {}, long delay {} of {}-{}",
+            ms(n.delay_ns_min),
+            ms(n.delay_ns_max),
+            pct(n.drop_ppm),
+            pct(n.duplicate_ppm),
+            pct(n.long_delay_ppm),
+            ms(n.long_delay_ns_min),
+            ms(n.long_delay_ns_max)
+        );
+        let _ = writeln!(
+            s,
+            "  disk: fsync {}-{}, torn writes {}",
+            ms(self.disk.fsync_ns_min),
+            ms(self.disk.fsync_ns_max),
+            pct(self.disk.torn_write_ppm)
+        );
+        let f = &self.faults;
+        let partition = f.partition.as_ref().map_or("off".to_string(), |p| {
+            let shapes: Vec<&str> = p.shapes.iter().map(|s| s.name()).collect();
+            format!(
+                "hold {}-{} heal {}-{} [{}]",
+                ms(p.hold_ns_min),
+                ms(p.hold_ns_max),
+                ms(p.heal_ns_min),
+                ms(p.heal_ns_max),
+                shapes.join(",")
+            )
+        });
+        let crash = f.crash.as_ref().map_or("off".to_string(), |k| {
+            format!(
+                "every {}-{} down {}-{}",
+                ms(k.every_ns_min),
+                ms(k.every_ns_max),
+                ms(k.down_ns_min),
+                ms(k.down_ns_max)
+            )
+        });
+        let pause = f.pause.as_ref().map_or("off".to_string(), |p| {
+            format!(
+                "every {}-{} for {}-{}",
+                ms(p.every_ns_min),
+                ms(p.every_ns_max),
+                ms(p.pause_ns_min),
+                ms(p.pause_ns_max)
+            )
+        });
+        let _ = writeln!(s, "  faults: partitions {partition}; crashes {crash}; pauses {pause}");
+        let w = &self.workload;
+        let _ = writeln!(
+            s,
+            "  workload: {} clients, {} ops on {} keys (get {}, put {}), think {}-{}, retry after {}",
+            w.clients,
+            w.ops,
+            w.keys,
+            pct(w.get_ppm),
+            pct(w.put_ppm),
+            ms(w.think_ns_min),
+            ms(w.think_ns_max),
+            ms(w.request_timeout_ns)
+        );
+        let _ =
+            write!(s, "  phases: faults {}, liveness bound {}", ms(self.duration_ns), ms(self.liveness_ns));
+        if !self.bugs.is_empty() {
+            let _ = write!(s, "\n  planted bugs: {}", self.bugs.join(", "));
+        }
+        s
+    }
+}
+
+fn ordered(field: &str, min: u64, max: u64) -> Result<(), String> {
+    if min > max {
+        return Err(format!("{field}_min ({min}) must not exceed {field}_max ({max})"));
+    }
+    Ok(())
+}
+
+/// `12.5ms`-style rendering of a duration in nanoseconds.
+#[must_use]
+pub fn ms(ns: u64) -> String {
+    if ns % NS_PER_MS == 0 {
+        format!("{}ms", ns / NS_PER_MS)
+    } else {
+        format!("{}.{:03}ms", ns / NS_PER_MS, (ns % NS_PER_MS) / 1000)
+    }
+}
+
+fn pct(ppm: u32) -> String {
+    if ppm % 10_000 == 0 {
+        format!("{}%", ppm / 10_000)
+    } else {
+        format!("{}.{:02}%", ppm / 10_000, (ppm % 10_000) / 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_configurations_are_valid_and_differ_between_seeds() {
+        let mut distinct = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let c = SimConfig::swarm(seed);
+            assert_eq!(c.validate(), Ok(()), "seed {seed}");
+            assert_eq!(c, SimConfig::swarm(seed), "seed {seed} draws the same options twice");
+            distinct.insert(c.banner().lines().skip(1).collect::<Vec<_>>().join("\n"));
+        }
+        assert!(distinct.len() > 150, "only {} distinct fault mixes in 200 seeds", distinct.len());
+    }
+
+    #[test]
+    fn the_swarm_covers_calm_runs_and_storms() {
+        let configs: Vec<SimConfig> = (0..200).map(SimConfig::swarm).collect();
+        let calm =
+            configs.iter().filter(|c| c.faults == FaultConfig::default() && c.network.drop_ppm == 0).count();
+        let storm = configs
+            .iter()
+            .filter(|c| c.faults.partition.is_some() && c.faults.crash.is_some() && c.network.drop_ppm > 0)
+            .count();
+        assert!(calm > 5, "{calm} calm runs");
+        assert!(storm > 5, "{storm} storms");
+    }
+
+    #[test]
+    fn validation_names_the_field_at_fault() {
+        let mut c = SimConfig::calm(1);
+        c.network.drop_ppm = 2_000_000;
+        assert!(c.validate().unwrap_err().contains("network.drop_ppm"));
+        let mut c = SimConfig::calm(1);
+        c.bugs.push("nonsense".into());
+        assert!(c.validate().unwrap_err().contains("bugs"));
+    }
+}

@@ -1,0 +1,26 @@
+//! # simulator
+//!
+//! A deterministic simulation harness for the Raft KV store of `raft-core`: one thread, one
+//! virtual clock, one seed. See DESIGN.md at the root of the project for the architecture.
+//!
+//! - [`config`]: what shapes a run, drawn from the seed (swarm testing) or read from a file;
+//! - [`world`]: servers, disks, network and clients, and the faults that hit them;
+//! - [`checks`]: Raft's safety invariants, checked after every event;
+//! - [`run`]: the fault phase, the liveness phase and the verdict.
+
+pub mod checks;
+pub mod client;
+pub mod config;
+pub mod disk;
+pub mod network;
+pub mod partition;
+pub mod queue;
+pub mod rng;
+pub mod run;
+pub mod trace;
+pub mod world;
+
+pub use config::SimConfig;
+pub use run::{run, Outcome, RunOptions, Summary, Verdict};
+pub mod cli;
+pub mod determinism;

@@ -1,0 +1,311 @@
+//! The network between servers and clients.
+//!
+//! Fault model (what is injected, and what the cluster must survive):
+//! - every message may be dropped, duplicated, or delayed; delays are uniform within a short
+//!   window plus, with a configured probability, a long-tail hold of up to seconds, so messages
+//!   are reordered freely, also across elections;
+//! - links between servers can be cut in one or both directions (partitions); a cut link drops
+//!   what is sent over it and what was already on its way when it arrives;
+//! - client links are never cut (clients sit outside the cluster's network), but they lose,
+//!   duplicate and delay messages like any other link;
+//! - messages are never corrupted or forged: Raft assumes non-Byzantine failures.
+//!
+//! Safety must hold under any mix of the above. Liveness is only required after the network
+//! heals and turns reliable.
+
+use raft_core::{ClientReply, ClientRequest, Message};
+use rand::Rng;
+
+use crate::config::{NetworkConfig, NODES_MAX};
+use crate::queue::{Event, EventQueue, Slab};
+use crate::rng::{between, chance, Stream};
+
+/// An endpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Addr {
+    Node(u8),
+    Client(u16),
+}
+
+/// What a packet carries.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    Raft(Message),
+    Request(ClientRequest),
+    Reply(ClientReply),
+}
+
+#[derive(Clone, Debug)]
+pub struct Packet {
+    pub from: Addr,
+    pub to: Addr,
+    pub payload: Payload,
+}
+
+impl Packet {
+    #[must_use]
+    pub fn size_bytes(&self) -> usize {
+        match &self.payload {
+            Payload::Raft(m) => m.size_bytes(),
+            Payload::Request(r) => 32 + r.op.key().len(),
+            Payload::Reply(_) => 32,
+        }
+    }
+}
+
+/// Why a message did not arrive.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The network's random loss.
+    Loss,
+    /// The link was cut by a partition.
+    Partition,
+    /// The destination was down when the message arrived.
+    Down,
+}
+
+impl DropReason {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::Down => "down",
+        }
+    }
+}
+
+/// What became of a message handed to the network.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    Dropped(DropReason),
+    /// Scheduled for delivery at `at`; `copy_at` when the network duplicated it; `long` when the
+    /// first copy was held back by the long tail.
+    Scheduled {
+        at: u64,
+        copy_at: Option<u64>,
+        long: bool,
+    },
+}
+
+/// Counters of what the network did, for the run's summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    pub sent: u64,
+    pub bytes: u64,
+    pub delivered: u64,
+    pub dropped_loss: u64,
+    pub dropped_partition: u64,
+    pub dropped_down: u64,
+    pub duplicated: u64,
+    pub delayed_long: u64,
+}
+
+/// A set of cut directed links between servers: `blocked[from]` has bit `to` set.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cuts {
+    pub blocked: [u32; NODES_MAX],
+}
+
+impl Cuts {
+    #[must_use]
+    pub fn none() -> Cuts {
+        Cuts::default()
+    }
+
+    pub fn cut(&mut self, from: usize, to: usize) {
+        self.blocked[from] |= 1 << to;
+    }
+
+    /// Cuts every link between the two groups, both ways.
+    pub fn separate(&mut self, a: &[usize], b: &[usize]) {
+        for &x in a {
+            for &y in b {
+                self.cut(x, y);
+                self.cut(y, x);
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn is_cut(&self, from: usize, to: usize) -> bool {
+        self.blocked[from] & (1 << to) != 0
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.blocked.iter().all(|b| *b == 0)
+    }
+
+    /// The cut links as `from->to` pairs, for traces and timelines.
+    #[must_use]
+    pub fn links(&self, nodes: usize) -> Vec<(usize, usize)> {
+        let mut links = Vec::new();
+        for from in 0..nodes {
+            for to in 0..nodes {
+                if self.is_cut(from, to) {
+                    links.push((from, to));
+                }
+            }
+        }
+        links
+    }
+}
+
+/// The simulated network.
+pub struct Network {
+    pub config: NetworkConfig,
+    rng: Stream,
+    cuts: Cuts,
+    packets: Slab<Packet>,
+    pub stats: NetworkStats,
+}
+
+impl Network {
+    #[must_use]
+    pub fn new(config: NetworkConfig, rng: Stream) -> Network {
+        Network { config, rng, cuts: Cuts::none(), packets: Slab::default(), stats: NetworkStats::default() }
+    }
+
+    /// Hands a packet to the network, which decides its fate and schedules its arrival.
+    pub fn send(&mut self, now: u64, packet: Packet, queue: &mut EventQueue) -> Sent {
+        self.stats.sent += 1;
+        self.stats.bytes += packet.size_bytes() as u64;
+        if self.link_cut(packet.from, packet.to) {
+            self.stats.dropped_partition += 1;
+            return Sent::Dropped(DropReason::Partition);
+        }
+        if chance(&mut self.rng, self.config.drop_ppm) {
+            self.stats.dropped_loss += 1;
+            return Sent::Dropped(DropReason::Loss);
+        }
+        let (at, long) = self.arrival(now);
+        let copy_at = if chance(&mut self.rng, self.config.duplicate_ppm) {
+            self.stats.duplicated += 1;
+            let (copy_at, _) = self.arrival(now);
+            let slot = self.packets.insert(packet.clone());
+            queue.push(copy_at, Event::Deliver { packet: slot });
+            Some(copy_at)
+        } else {
+            None
+        };
+        let slot = self.packets.insert(packet);
+        queue.push(at, Event::Deliver { packet: slot });
+        Sent::Scheduled { at, copy_at, long }
+    }
+
+    fn arrival(&mut self, now: u64) -> (u64, bool) {
+        let mut delay = between(&mut self.rng, self.config.delay_ns_min, self.config.delay_ns_max);
+        let long = chance(&mut self.rng, self.config.long_delay_ppm);
+        if long {
+            self.stats.delayed_long += 1;
+            delay += self.rng.gen_range(self.config.long_delay_ns_min..=self.config.long_delay_ns_max);
+        }
+        (now + delay, long)
+    }
+
+    /// Takes an arriving packet out of the network. `Err` when a cut on its link drops it on
+    /// arrival: a partition also loses what was already on the wire.
+    pub fn arrive(&mut self, slot: u32) -> Result<Packet, (Packet, DropReason)> {
+        let packet = self.packets.remove(slot);
+        if self.link_cut(packet.from, packet.to) {
+            self.stats.dropped_partition += 1;
+            return Err((packet, DropReason::Partition));
+        }
+        Ok(packet)
+    }
+
+    /// Records a packet that arrived at a node that was down.
+    pub fn count_down_drop(&mut self) {
+        self.stats.dropped_down += 1;
+    }
+
+    pub fn count_delivered(&mut self) {
+        self.stats.delivered += 1;
+    }
+
+    #[must_use]
+    pub fn link_cut(&self, from: Addr, to: Addr) -> bool {
+        match (from, to) {
+            (Addr::Node(a), Addr::Node(b)) => self.cuts.is_cut(a as usize, b as usize),
+            _ => false,
+        }
+    }
+
+    pub fn set_cuts(&mut self, cuts: Cuts) {
+        self.cuts = cuts;
+    }
+
+    #[must_use]
+    pub fn cuts(&self) -> &Cuts {
+        &self.cuts
+    }
+
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.packets.live()
+    }
+
+    /// The packet in a slot, for tracing a delivery before it is taken.
+    #[must_use]
+    pub fn peek(&self, slot: u32) -> Option<&Packet> {
+        self.packets.get(slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use raft_core::{Body, NodeId, Term};
+
+    fn packet(from: u8, to: u8) -> Packet {
+        let m = Message {
+            from: NodeId(u32::from(from)),
+            to: NodeId(u32::from(to)),
+            term: Term(1),
+            body: Body::RequestVoteResponse { granted: true },
+        };
+        Packet { from: Addr::Node(from), to: Addr::Node(to), payload: Payload::Raft(m) }
+    }
+
+    #[test]
+    fn a_cut_link_drops_in_its_direction_only() {
+        let mut net = Network::new(SimConfig::calm(1).network, crate::rng::stream(1, "network"));
+        let mut q = EventQueue::new();
+        let mut cuts = Cuts::none();
+        cuts.cut(0, 1);
+        net.set_cuts(cuts);
+        assert_eq!(net.send(0, packet(0, 1), &mut q), Sent::Dropped(DropReason::Partition));
+        assert!(matches!(net.send(0, packet(1, 0), &mut q), Sent::Scheduled { .. }));
+        assert!(!net.link_cut(Addr::Client(0), Addr::Node(1)));
+    }
+
+    #[test]
+    fn a_partition_also_drops_what_was_already_on_the_wire() {
+        let mut net = Network::new(SimConfig::calm(1).network, crate::rng::stream(1, "network"));
+        let mut q = EventQueue::new();
+        net.send(0, packet(0, 1), &mut q);
+        let mut cuts = Cuts::none();
+        cuts.separate(&[0], &[1]);
+        net.set_cuts(cuts);
+        let Some((_, Event::Deliver { packet: slot })) = q.pop_until(u64::MAX) else { panic!("no delivery") };
+        assert!(matches!(net.arrive(slot), Err((_, DropReason::Partition))));
+    }
+
+    #[test]
+    fn loss_and_duplication_happen_at_about_their_configured_rates() {
+        let mut config = SimConfig::calm(1).network;
+        config.drop_ppm = 100_000;
+        config.duplicate_ppm = 50_000;
+        let mut net = Network::new(config, crate::rng::stream(3, "network"));
+        let mut q = EventQueue::new();
+        for _ in 0..10_000 {
+            net.send(0, packet(0, 1), &mut q);
+        }
+        let s = &net.stats;
+        assert!((800..1200).contains(&s.dropped_loss), "{} dropped", s.dropped_loss);
+        assert!((350..550).contains(&s.duplicated), "{} duplicated", s.duplicated);
+        assert_eq!(q.len() as u64, 10_000 - s.dropped_loss + s.duplicated);
+    }
+}

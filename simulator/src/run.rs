@@ -1,0 +1,539 @@
+//! One run: a fault phase, a liveness phase, and the checks that give the verdict.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use checker::{CheckOptions, CheckReport, KvCall, KvKind, Status};
+use raft_core::ClientId;
+use serde::Serialize;
+
+use crate::checks::Violation;
+use crate::config::SimConfig;
+use crate::queue::Event;
+use crate::trace::Trace;
+use crate::world::World;
+
+/// What a run found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    /// A safety invariant broke (online, or in the final state).
+    Safety,
+    /// The clients' history has no linearization.
+    Nonlinearizable,
+    /// The healed cluster did not elect a leader, commit and converge within the bound.
+    Liveness,
+    /// A scenario's expectation did not hold.
+    Expectation,
+    /// The linearizability check ran out of time: neither pass nor fail.
+    Inconclusive,
+}
+
+impl Verdict {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Safety => "safety",
+            Verdict::Nonlinearizable => "nonlinearizable",
+            Verdict::Liveness => "liveness",
+            Verdict::Expectation => "expectation",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// The process exit code: 0 for a pass, 1 for anything else.
+    #[must_use]
+    pub fn exit_code(self) -> i32 {
+        i32::from(self != Verdict::Pass)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Keep every event as a JSON line (for `--trace` and reports).
+    pub trace_lines: bool,
+    /// Keep the rolling hash after every event (for `--check-determinism`).
+    pub checkpoints: bool,
+    /// Wall-time limit for the linearizability check.
+    pub check_time_limit: Option<Duration>,
+    /// Stop after this many events (for `replay --until`); the verdict is then not final.
+    pub stop_after_events: Option<u64>,
+}
+
+/// Where the first failing check fired.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailurePoint {
+    pub check: String,
+    pub node: Option<u8>,
+    pub event: u64,
+    pub time_ns: u64,
+}
+
+/// Everything a run produced.
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub failure: Option<FailurePoint>,
+    pub summary: Summary,
+    pub history: Vec<KvCall>,
+    pub check: Option<CheckReport>,
+    pub trace_lines: String,
+    pub checkpoints: Vec<u64>,
+    /// The world as it ended, for `replay --until` and for tests.
+    pub world: World,
+}
+
+/// The figures of a run, printed as text or as one JSON object.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub failure: Option<FailurePoint>,
+    pub trace_hash: String,
+    pub events: u64,
+    pub sim_time_ns: u64,
+    pub wall_ms: f64,
+    pub ops: OpsSummary,
+    pub elections: u64,
+    pub leader_changes: u64,
+    pub leader_step_downs: u64,
+    pub split_votes: u64,
+    pub conflict_truncations: u64,
+    pub faults: FaultSummary,
+    pub messages: MessageSummary,
+    pub disk: DiskSummary,
+    pub linearizability: Option<CheckSummary>,
+    pub bugs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OpsSummary {
+    pub issued: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub retries: u64,
+    pub deduplicated: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultSummary {
+    pub crashes: u64,
+    pub restarts: u64,
+    pub pauses: u64,
+    pub torn_writes: u64,
+    pub torn_tails_recovered: u64,
+    pub partitions: std::collections::BTreeMap<String, u64>,
+    pub heals: u64,
+    pub drift_changes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageSummary {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped_loss: u64,
+    pub dropped_partition: u64,
+    pub dropped_down: u64,
+    pub duplicated: u64,
+    pub delayed_long: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DiskSummary {
+    pub writes: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckSummary {
+    pub verdict: String,
+    pub ms: f64,
+    pub operations: usize,
+    pub parts: usize,
+}
+
+/// Runs one seed of a configuration, with its random fault schedule (swarm) or a scenario's.
+pub fn run(config: &SimConfig, options: &RunOptions) -> Outcome {
+    let wall = Instant::now();
+    let mut world = World::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    world.start(true);
+    let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
+    let fault_end = config.duration_ns;
+    world.queue.push(fault_end, Event::FaultPhaseEnd);
+
+    // The fault phase: faults fire and clients call, for a fixed span of virtual time.
+    while world.failure.is_none() && world.trace.events() < stop_after {
+        let Some((time, event)) = world.queue.pop_until(fault_end) else { break };
+        world.dispatch(time, event);
+    }
+
+    // The liveness phase: everything heals; the cluster must serve a new command and converge.
+    let mut stalled = None;
+    if world.failure.is_none() && world.trace.events() < stop_after {
+        world.now = world.now.max(fault_end);
+        world.heal_all();
+        world.workload.close();
+        let probe = world.workload.start_probe(world.now, &mut world.queue);
+        world.send_probe(probe);
+        let deadline = fault_end + config.liveness_ns;
+        while world.failure.is_none() && world.trace.events() < stop_after && !converged(&world) {
+            match world.queue.pop_until(deadline) {
+                Some((time, event)) => world.dispatch(time, event),
+                None => {
+                    world.now = deadline;
+                    stalled = Some(describe_stall(&world));
+                    break;
+                }
+            }
+        }
+    }
+
+    finish(world, config, Vec::new(), stalled, options, wall)
+}
+
+fn finish(
+    mut world: World,
+    config: &SimConfig,
+    expectation_failures: Vec<String>,
+    stalled: Option<String>,
+    options: &RunOptions,
+    wall: Instant,
+) -> Outcome {
+    let (history, seqs) = world.workload.finish();
+    let mut check = None;
+    let (verdict, reason, failure) = if let Some(f) = &world.failure {
+        let point = FailurePoint {
+            check: f.violation.invariant.name().to_string(),
+            node: Some(f.violation.node),
+            event: f.event,
+            time_ns: f.time_ns,
+        };
+        (Verdict::Safety, f.violation.to_string(), Some(point))
+    } else if options.stop_after_events.is_some_and(|n| world.trace.events() >= n) {
+        (Verdict::Inconclusive, "stopped before the end of the run".to_string(), None)
+    } else if let Some(stall) = stalled {
+        let point = FailurePoint {
+            check: "liveness".into(),
+            node: None,
+            event: world.trace.events(),
+            time_ns: world.now,
+        };
+        (Verdict::Liveness, stall, Some(point))
+    } else if let Some(v) = final_state_violation(&world, &history, &seqs) {
+        let point = FailurePoint {
+            check: v.invariant_name.into(),
+            node: None,
+            event: world.trace.events(),
+            time_ns: world.now,
+        };
+        (Verdict::Safety, format!("{}: {}", v.invariant_name, v.reason), Some(point))
+    } else {
+        let opts = CheckOptions { time_limit: options.check_time_limit, ..CheckOptions::default() };
+        let report = checker::check_kv(&history, &opts);
+        let result = match report.verdict {
+            checker::Verdict::Linearizable => match expectation_failures.first() {
+                None => (Verdict::Pass, String::new(), None),
+                Some(first) => {
+                    let point = FailurePoint {
+                        check: "expectation".into(),
+                        node: None,
+                        event: world.trace.events(),
+                        time_ns: world.now,
+                    };
+                    (Verdict::Expectation, first.clone(), Some(point))
+                }
+            },
+            checker::Verdict::NotLinearizable => {
+                let reason = report.violation.as_ref().map_or_else(
+                    || "the history has no linearization".to_string(),
+                    |v| format!("key {:?}: {}", v.part, v.explanation),
+                );
+                let point = FailurePoint {
+                    check: "linearizability".into(),
+                    node: None,
+                    event: world.trace.events(),
+                    time_ns: world.now,
+                };
+                (Verdict::Nonlinearizable, reason, Some(point))
+            }
+            checker::Verdict::Unknown => (
+                Verdict::Inconclusive,
+                format!(
+                    "linearizability check did not finish: {}",
+                    report.unknown_reason.clone().unwrap_or_default()
+                ),
+                None,
+            ),
+        };
+        check = Some(report);
+        result
+    };
+    let summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
+    let trace_lines = world.trace.take_lines();
+    let checkpoints = world.trace.take_checkpoints();
+    Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
+}
+
+/// The healed cluster has converged: a leader, the probe answered, every client answered, and
+/// every replica applied everything the leader committed.
+fn converged(world: &World) -> bool {
+    if !world.workload.probe_done() || !world.workload.all_idle() {
+        return false;
+    }
+    let Some(leader) = world.current_leader() else { return false };
+    let Some(server) = world.nodes[leader as usize].server() else { return false };
+    let commit = server.node().commit_index();
+    world.nodes.iter().all(|slot| {
+        slot.is_up()
+            && slot
+                .server()
+                .is_some_and(|s| s.node().applied_index() == commit && s.node().commit_index() == commit)
+    })
+}
+
+fn describe_stall(world: &World) -> String {
+    let states: Vec<String> = world
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(n, slot)| match slot.server() {
+            Some(s) => {
+                let r = s.node();
+                format!(
+                    "n{n} {:?} {} commit {} applied {}",
+                    r.role(),
+                    r.term(),
+                    r.commit_index(),
+                    r.applied_index()
+                )
+            }
+            None => format!("n{n} down"),
+        })
+        .collect();
+    let what = if world.current_leader().is_none() {
+        "no leader"
+    } else if !world.workload.probe_done() {
+        "the probe command was not answered"
+    } else if !world.workload.all_idle() {
+        "a client call was not answered"
+    } else {
+        "replicas did not catch up"
+    };
+    format!(
+        "{what} within {} after healing [{}]",
+        crate::config::ms(world.config.liveness_ns),
+        states.join("; ")
+    )
+}
+
+struct FinalViolation {
+    invariant_name: &'static str,
+    reason: String,
+}
+
+/// Checks of the final state: replicas agree, and every acknowledged write is in the log.
+fn final_state_violation(world: &World, history: &[KvCall], seqs: &[u64]) -> Option<FinalViolation> {
+    let mut digests =
+        world.nodes.iter().enumerate().filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
+    if let Some((first_node, first)) = digests.next() {
+        if let Some((n, _)) = digests.find(|(_, d)| *d != first) {
+            return Some(FinalViolation {
+                invariant_name: "replicas-diverged",
+                reason: format!("n{n} and n{first_node} applied the same log but hold different data"),
+            });
+        }
+    }
+    let applied: BTreeSet<(ClientId, u64)> = world.checks.applied_commands().collect();
+    for (call, seq) in history.iter().zip(seqs) {
+        if call.status == Status::Ok
+            && call.kind != KvKind::Get
+            && !applied.contains(&(ClientId(call.client), *seq))
+        {
+            return Some(FinalViolation {
+                invariant_name: "acknowledged-write-lost",
+                reason: format!(
+                    "client {} was told its {:?} {:?} of {:?} (seq {seq}) succeeded, but it is not in the final log",
+                    call.client, call.kind, call.value, call.key
+                ),
+            });
+        }
+    }
+    None
+}
+
+fn summarize(
+    world: &World,
+    config: &SimConfig,
+    verdict: Verdict,
+    reason: &str,
+    failure: Option<FailurePoint>,
+    check: Option<&CheckReport>,
+    wall: Instant,
+) -> Summary {
+    let w = &world.workload.stats;
+    let n = &world.network.stats;
+    let f = &world.faults;
+    let notes = &world.checks.notes;
+    Summary {
+        seed: config.seed,
+        verdict,
+        reason: reason.to_string(),
+        failure,
+        trace_hash: format!("{:016x}", world.trace.hash()),
+        events: world.trace.events(),
+        sim_time_ns: world.now,
+        wall_ms: wall.elapsed().as_secs_f64() * 1e3,
+        ops: OpsSummary {
+            issued: w.issued,
+            ok: w.ok,
+            failed: w.failed,
+            unknown: w.unknown,
+            retries: w.retries,
+            deduplicated: world.deduplicated(),
+        },
+        elections: notes.elections,
+        leader_changes: notes.leader_changes,
+        leader_step_downs: notes.leader_step_downs,
+        split_votes: notes.split_votes,
+        conflict_truncations: notes.conflict_truncations,
+        faults: FaultSummary {
+            crashes: f.crashes,
+            restarts: f.restarts,
+            pauses: f.pauses,
+            torn_writes: f.torn_writes,
+            torn_tails_recovered: f.torn_tails_recovered,
+            partitions: f.partitions.clone(),
+            heals: f.heals,
+            drift_changes: f.drift_changes,
+        },
+        messages: MessageSummary {
+            sent: n.sent,
+            delivered: n.delivered,
+            dropped_loss: n.dropped_loss,
+            dropped_partition: n.dropped_partition,
+            dropped_down: n.dropped_down,
+            duplicated: n.duplicated,
+            delayed_long: n.delayed_long,
+            bytes: n.bytes,
+        },
+        disk: DiskSummary {
+            writes: world.nodes.iter().map(|s| s.disk.writes).sum(),
+            bytes: world.nodes.iter().map(|s| s.disk.bytes_written).sum(),
+        },
+        linearizability: check.map(|c| CheckSummary {
+            verdict: match c.verdict {
+                checker::Verdict::Linearizable => "linearizable".into(),
+                checker::Verdict::NotLinearizable => "not linearizable".into(),
+                checker::Verdict::Unknown => "unknown".into(),
+            },
+            ms: c.elapsed.as_secs_f64() * 1e3,
+            operations: c.operations,
+            parts: c.parts,
+        }),
+        bugs: config.bugs.clone(),
+    }
+}
+
+impl Summary {
+    /// The short human summary of a run.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            s,
+            "verdict: {}{}",
+            self.verdict,
+            if self.reason.is_empty() { String::new() } else { format!(" ({})", self.reason) }
+        );
+        if let Some(f) = &self.failure {
+            let _ = writeln!(
+                s,
+                "  first failing check: {} at event {} (t={})",
+                f.check,
+                f.event,
+                crate::config::ms(f.time_ns)
+            );
+        }
+        let o = &self.ops;
+        let _ = writeln!(
+            s,
+            "ops: {} issued, {} ok, {} failed, {} unknown ({} retries, {} deduplicated)",
+            o.issued, o.ok, o.failed, o.unknown, o.retries, o.deduplicated
+        );
+        let _ = writeln!(
+            s,
+            "raft: {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            self.elections,
+            self.leader_changes,
+            self.leader_step_downs,
+            self.split_votes,
+            self.conflict_truncations
+        );
+        let f = &self.faults;
+        let partitions: Vec<String> = f.partitions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            s,
+            "faults: {} crashes, {} restarts, {} torn writes ({} torn tails recovered), {} pauses, partitions [{}], {} heals",
+            f.crashes,
+            f.restarts,
+            f.torn_writes,
+            f.torn_tails_recovered,
+            f.pauses,
+            partitions.join(", "),
+            f.heals
+        );
+        let m = &self.messages;
+        let _ = writeln!(
+            s,
+            "messages: {} sent, {} delivered, {} dropped (loss {}, partition {}, down {}), {} duplicated, {} delayed long, {} bytes",
+            m.sent,
+            m.delivered,
+            m.dropped_loss + m.dropped_partition + m.dropped_down,
+            m.dropped_loss,
+            m.dropped_partition,
+            m.dropped_down,
+            m.duplicated,
+            m.delayed_long,
+            m.bytes
+        );
+        if let Some(c) = &self.linearizability {
+            let _ = writeln!(
+                s,
+                "linearizability: {} ({} ops, {} keys, {:.2} ms)",
+                c.verdict, c.operations, c.parts, c.ms
+            );
+        }
+        let sim_s = self.sim_time_ns as f64 / 1e9;
+        let _ = write!(
+            s,
+            "events: {}, simulated {:.3} s, wall {:.1} ms ({:.0} events/s, {:.0}x real time)\ntrace hash: {}",
+            self.events,
+            sim_s,
+            self.wall_ms,
+            self.events as f64 / (self.wall_ms / 1e3).max(1e-9),
+            sim_s / (self.wall_ms / 1e3).max(1e-9),
+            self.trace_hash
+        );
+        s
+    }
+}
+
+/// Maps a run-ending violation to its description, for tests.
+#[must_use]
+pub fn violation_of(outcome: &Outcome) -> Option<&Violation> {
+    outcome.world.failure.as_ref().map(|f| &f.violation)
+}

@@ -1,0 +1,839 @@
+//! The simulated world: servers with their disks and clocks, the network, the clients, and the
+//! faults that hit them. Everything happens on one thread in virtual time.
+
+use std::collections::BTreeMap;
+
+use raft_core::{BugSet, Config, KvServer, NodeId, ServerReady};
+use rand::Rng;
+
+use crate::checks::{Invariants, Violation};
+use crate::client::{Outgoing, Workload};
+use crate::config::{NetworkConfig, Shape, SimConfig};
+use crate::disk::Disk;
+use crate::network::{Addr, Cuts, DropReason, Network, Packet, Payload, Sent};
+use crate::queue::{Event, EventQueue, Family};
+use crate::rng::{self, between, Stream};
+use crate::trace::Trace;
+
+/// A server process.
+pub enum Process {
+    Up(Box<KvServer>),
+    /// Stalled: its clock stops and what reaches it waits in its inbox.
+    Paused(Box<KvServer>),
+    Down,
+}
+
+/// What waits for a paused server.
+enum Held {
+    Packet(Packet),
+    Persisted(u64),
+}
+
+/// One server slot: a process, its disk, and its clock.
+pub struct NodeSlot {
+    pub process: Process,
+    pub disk: Disk,
+    disk_rng: Stream,
+    /// Seeds for each incarnation's election timer.
+    seed_rng: Stream,
+    /// Bumped on crash, pause, resume and restart: ticks and wake-ups armed before go stale.
+    epoch: u32,
+    pub incarnation: u32,
+    /// This node's tick length, nominal length adjusted by its clock drift.
+    pub tick_ns: u64,
+    pub drift_ppm: i64,
+    inbox: Vec<Held>,
+}
+
+impl NodeSlot {
+    #[must_use]
+    pub fn server(&self) -> Option<&KvServer> {
+        match &self.process {
+            Process::Up(s) | Process::Paused(s) => Some(s),
+            Process::Down => None,
+        }
+    }
+
+    #[must_use]
+    pub fn is_up(&self) -> bool {
+        matches!(self.process, Process::Up(_))
+    }
+}
+
+/// What faults did during a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    pub crashes: u64,
+    pub restarts: u64,
+    pub pauses: u64,
+    pub torn_writes: u64,
+    pub torn_tails_recovered: u64,
+    pub partitions: BTreeMap<String, u64>,
+    pub heals: u64,
+    pub drift_changes: u64,
+}
+
+/// The state of the random fault schedule.
+struct Nemesis {
+    partition: Stream,
+    crash: Stream,
+    pause: Stream,
+    partitioned: bool,
+}
+
+/// The first broken invariant, where it broke.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub violation: Violation,
+    pub event: u64,
+    pub time_ns: u64,
+}
+
+pub struct World {
+    pub config: SimConfig,
+    pub now: u64,
+    pub queue: EventQueue,
+    pub network: Network,
+    pub nodes: Vec<NodeSlot>,
+    pub workload: Workload,
+    pub checks: Invariants,
+    pub trace: Trace,
+    pub faults: FaultStats,
+    /// Whether the random fault schedule is running (only in the fault phase).
+    pub faults_on: bool,
+    pub failure: Option<Failure>,
+    /// The most recent leader seen, for shapes that target it.
+    pub last_leader: Option<u8>,
+    bugs: BugSet,
+    nemesis: Nemesis,
+    /// Duplicate applications counted by servers that have since crashed.
+    deduplicated_before_crashes: u64,
+    scratch: ServerReady,
+}
+
+impl World {
+    /// Builds the world of a validated configuration; nothing has happened yet.
+    ///
+    /// # Panics
+    /// If the configuration is invalid: callers validate it first.
+    #[must_use]
+    pub fn new(config: SimConfig, trace: Trace) -> World {
+        let bugs = config.bug_set().unwrap_or_else(|e| panic!("unvalidated configuration: {e}"));
+        let seed = config.seed;
+        let mut drift = rng::stream(seed, "drift");
+        let nodes = (0..config.cluster.nodes)
+            .map(|n| {
+                let max = i64::from(config.cluster.drift_ppm_max);
+                let drift_ppm = if max == 0 { 0 } else { drift.gen_range(-max..=max) };
+                NodeSlot {
+                    process: Process::Down,
+                    disk: Disk::default(),
+                    disk_rng: rng::stream(seed, &format!("disk.{n}")),
+                    seed_rng: rng::stream(seed, &format!("node.{n}")),
+                    epoch: 0,
+                    incarnation: 0,
+                    tick_ns: drifted(config.cluster.tick_ns, drift_ppm),
+                    drift_ppm,
+                    inbox: Vec::new(),
+                }
+            })
+            .collect();
+        World {
+            now: 0,
+            queue: EventQueue::new(),
+            network: Network::new(config.network.clone(), rng::stream(seed, "network")),
+            nodes,
+            workload: Workload::new(
+                config.workload.clone(),
+                config.cluster.nodes,
+                config.duration_ns,
+                rng::stream(seed, "workload"),
+            ),
+            checks: Invariants::new(config.cluster.nodes),
+            trace,
+            faults: FaultStats::default(),
+            faults_on: false,
+            failure: None,
+            last_leader: None,
+            bugs,
+            nemesis: Nemesis {
+                partition: rng::stream(seed, "nemesis.partition"),
+                crash: rng::stream(seed, "nemesis.crash"),
+                pause: rng::stream(seed, "nemesis.pause"),
+                partitioned: false,
+            },
+            scratch: ServerReady::default(),
+            deduplicated_before_crashes: 0,
+            config,
+        }
+    }
+
+    /// Boots every server on an empty disk, starts the clients and, if asked, the random faults.
+    pub fn start(&mut self, random_faults: bool) {
+        for n in 0..self.nodes.len() {
+            self.boot(n as u8);
+        }
+        self.workload.start(self.now, &mut self.queue);
+        if random_faults {
+            self.faults_on = true;
+            let f = self.config.faults.clone();
+            if let Some(p) = &f.partition {
+                let at = between(&mut self.nemesis.partition, p.heal_ns_min, p.heal_ns_max);
+                self.queue.push(at, Event::Nemesis { family: Family::Partition });
+            }
+            if let Some(k) = &f.crash {
+                let at = between(&mut self.nemesis.crash, k.every_ns_min, k.every_ns_max);
+                self.queue.push(at, Event::Nemesis { family: Family::Crash });
+            }
+            if let Some(p) = &f.pause {
+                let at = between(&mut self.nemesis.pause, p.every_ns_min, p.every_ns_max);
+                self.queue.push(at, Event::Nemesis { family: Family::Pause });
+            }
+        }
+    }
+
+    /// Handles one event: the heart of the simulation.
+    pub fn dispatch(&mut self, time: u64, event: Event) {
+        debug_assert!(time >= self.now, "time went backwards");
+        self.now = time;
+        match event {
+            Event::Tick { node, epoch } => self.on_tick(node, epoch),
+            Event::Deliver { packet } => self.on_deliver(packet),
+            Event::FsyncDone { node, epoch } => self.on_fsync(node, epoch),
+            Event::ClientTimer { client, token } => {
+                self.trace.mix(&[time, 5, u64::from(client), u64::from(token)]);
+                let out = self.workload.on_timer(time, client, token, &mut self.queue);
+                self.send_request(client, out);
+            }
+            Event::Nemesis { family } => {
+                if self.faults_on {
+                    self.nemesis_step(family);
+                }
+            }
+            Event::Restart { node, epoch } => {
+                if self.nodes[node as usize].epoch == epoch {
+                    self.restart(node);
+                }
+            }
+            Event::Resume { node, epoch } => {
+                if self.nodes[node as usize].epoch == epoch {
+                    self.resume(node);
+                }
+            }
+            Event::ScheduleStep { .. } | Event::FaultPhaseEnd => {}
+        }
+        self.trace.end_event();
+    }
+
+    fn on_tick(&mut self, node: u8, epoch: u32) {
+        let slot = &mut self.nodes[node as usize];
+        if slot.epoch != epoch {
+            return;
+        }
+        let Process::Up(server) = &mut slot.process else { return };
+        server.tick();
+        let next = self.now + slot.tick_ns;
+        self.queue.push(next, Event::Tick { node, epoch });
+        self.trace.mix(&[self.now, 1, u64::from(node)]);
+        self.after_node_input(node);
+    }
+
+    fn on_deliver(&mut self, slot: u32) {
+        let packet = match self.network.arrive(slot) {
+            Ok(p) => p,
+            Err((p, reason)) => {
+                self.trace_drop(&p, reason);
+                return;
+            }
+        };
+        match packet.to {
+            Addr::Client(_) => {
+                self.trace_packet(2, &packet);
+                self.network.count_delivered();
+                if let Payload::Reply(reply) = packet.payload {
+                    let client = reply.client.0 as u16;
+                    let out = self.workload.on_reply(self.now, reply, &mut self.queue);
+                    self.send_request(client, out);
+                }
+            }
+            Addr::Node(n) => match &mut self.nodes[n as usize].process {
+                Process::Down => {
+                    self.network.count_down_drop();
+                    self.trace_drop(&packet, DropReason::Down);
+                }
+                Process::Paused(_) => {
+                    self.trace_packet(6, &packet);
+                    self.nodes[n as usize].inbox.push(Held::Packet(packet));
+                }
+                Process::Up(_) => {
+                    self.trace_packet(2, &packet);
+                    self.network.count_delivered();
+                    self.deliver_to_node(n, packet);
+                }
+            },
+        }
+    }
+
+    fn deliver_to_node(&mut self, n: u8, packet: Packet) {
+        let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
+        match packet.payload {
+            Payload::Raft(m) => server.step(m),
+            Payload::Request(r) => server.handle_request(r),
+            Payload::Reply(_) => return,
+        }
+        self.after_node_input(n);
+    }
+
+    fn on_fsync(&mut self, node: u8, epoch: u32) {
+        let slot = &mut self.nodes[node as usize];
+        if slot.disk.epoch != epoch {
+            return; // the write was lost in a crash
+        }
+        let Some(ready) = slot.disk.complete_oldest() else { return };
+        self.trace.mix(&[self.now, 4, u64::from(node), ready]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "fsync", format_args!("\"node\":{node},\"ready\":{ready}"));
+        }
+        self.checks.on_fsync(node, ready);
+        match &mut self.nodes[node as usize].process {
+            Process::Up(server) => {
+                server.persisted(ready);
+                self.after_node_input(node);
+            }
+            Process::Paused(_) => self.nodes[node as usize].inbox.push(Held::Persisted(ready)),
+            Process::Down => unreachable!("a crash bumps the disk epoch"),
+        }
+    }
+
+    /// After a server handled an input: carry out its outputs and check the invariants.
+    fn after_node_input(&mut self, n: u8) {
+        let slot = &mut self.nodes[n as usize];
+        let Process::Up(server) = &mut slot.process else { return };
+        if server.has_ready() {
+            let mut ready = std::mem::take(&mut self.scratch);
+            server.ready_into(&mut ready);
+            let raft = &ready.raft;
+            let checked =
+                self.checks.on_ready(n, raft.number, &raft.persist, &raft.committed, &raft.messages);
+            if !raft.persist.is_empty() {
+                let done_at = slot.disk.write(
+                    self.now,
+                    raft.number,
+                    &raft.persist,
+                    &self.config.disk,
+                    &mut slot.disk_rng,
+                );
+                let epoch = slot.disk.epoch;
+                self.queue.push(done_at, Event::FsyncDone { node: n, epoch });
+            }
+            for m in ready.raft.messages.drain(..) {
+                let to = m.to.0 as u8;
+                self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
+            }
+            for r in ready.replies.drain(..) {
+                let to = Addr::Client(r.client.0 as u16);
+                self.send(Packet { from: Addr::Node(n), to, payload: Payload::Reply(r) });
+            }
+            self.scratch = ready;
+            if let Err(v) = checked {
+                self.fail(v);
+                return;
+            }
+        }
+        let Some(server) = self.nodes[n as usize].server() else { return };
+        let before = (self.checks.notes.leader_changes, self.checks.notes.elections);
+        if let Err(v) = self.checks.after_event(n, server) {
+            self.fail(v);
+            return;
+        }
+        if (self.checks.notes.leader_changes, self.checks.notes.elections) != before || self.trace.detailed()
+        {
+            self.note_role(n);
+        }
+    }
+
+    fn note_role(&mut self, n: u8) {
+        let Some(server) = self.nodes[n as usize].server() else { return };
+        let raft = server.node();
+        let (role, term) = (raft.role(), raft.term());
+        if role == raft_core::Role::Leader {
+            self.last_leader = Some(n);
+        }
+        self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
+        if self.trace.detailed() {
+            let commit = raft.commit_index().0;
+            let last = raft.log().last_index().0;
+            self.trace.line(
+                self.now,
+                "state",
+                format_args!(
+                    "\"node\":{n},\"role\":\"{role:?}\",\"term\":{},\"commit\":{commit},\"last\":{last}",
+                    term.0
+                ),
+            );
+        }
+    }
+
+    fn send(&mut self, packet: Packet) {
+        let detailed = self.trace.detailed();
+        let copy = detailed.then(|| packet.clone());
+        let outcome = self.network.send(self.now, packet, &mut self.queue);
+        if let (Some(p), true) = (copy, detailed) {
+            match outcome {
+                Sent::Dropped(reason) => self.trace_drop(&p, reason),
+                Sent::Scheduled { at, copy_at, long } => {
+                    let copy = copy_at.map_or(String::new(), |c| format!(",\"copy_at\":{c}"));
+                    self.trace.line(
+                        self.now,
+                        "send",
+                        format_args!(
+                            "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
+                            addr(p.from),
+                            addr(p.to),
+                            crate::trace::json_str(&describe_payload(&p.payload))
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends the liveness probe's first request.
+    pub fn send_probe(&mut self, out: Option<Outgoing>) {
+        if let Some(o) = &out {
+            let client = o.request.client.0 as u16;
+            self.send_request(client, out);
+        }
+    }
+
+    /// Commands that replicas recognised as retries and did not apply again, over the run.
+    #[must_use]
+    pub fn deduplicated(&self) -> u64 {
+        self.deduplicated_before_crashes
+            + self.nodes.iter().filter_map(NodeSlot::server).map(KvServer::deduplicated).sum::<u64>()
+    }
+
+    fn send_request(&mut self, client: u16, out: Option<Outgoing>) {
+        let Some(Outgoing { to, request }) = out else { return };
+        if self.trace.detailed() {
+            self.trace.line(
+                self.now,
+                "call",
+                format_args!(
+                    "\"client\":{client},\"seq\":{},\"to\":\"n{to}\",\"op\":{}",
+                    request.seq,
+                    crate::trace::json_str(&format!("{:?}", request.op))
+                ),
+            );
+        }
+        let packet =
+            Packet { from: Addr::Client(client), to: Addr::Node(to), payload: Payload::Request(request) };
+        self.send(packet);
+    }
+
+    fn trace_packet(&mut self, code: u64, p: &Packet) {
+        self.trace.mix(&[self.now, code, addr_word(p.from), addr_word(p.to), payload_word(&p.payload)]);
+        if self.trace.detailed() {
+            let kind = if code == 6 { "hold" } else { "deliver" };
+            self.trace.line(
+                self.now,
+                kind,
+                format_args!(
+                    "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{}",
+                    addr(p.from),
+                    addr(p.to),
+                    crate::trace::json_str(&describe_payload(&p.payload))
+                ),
+            );
+        }
+    }
+
+    fn trace_drop(&mut self, p: &Packet, reason: DropReason) {
+        self.trace.mix(&[self.now, 3, addr_word(p.from), addr_word(p.to), reason as u64]);
+        if self.trace.detailed() {
+            self.trace.line(
+                self.now,
+                "drop",
+                format_args!(
+                    "\"from\":\"{}\",\"to\":\"{}\",\"reason\":\"{}\",\"msg\":{}",
+                    addr(p.from),
+                    addr(p.to),
+                    reason.name(),
+                    crate::trace::json_str(&describe_payload(&p.payload))
+                ),
+            );
+        }
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        if self.failure.is_none() {
+            if self.trace.detailed() {
+                self.trace.line(
+                    self.now,
+                    "violation",
+                    format_args!(
+                        "\"node\":{},\"invariant\":\"{}\",\"reason\":{}",
+                        violation.node,
+                        violation.invariant,
+                        crate::trace::json_str(&violation.reason)
+                    ),
+                );
+            }
+            self.failure = Some(Failure { violation, event: self.trace.events(), time_ns: self.now });
+        }
+    }
+
+    // ----- Process faults -----
+
+    fn raft_config(&self, n: u8) -> Config {
+        let c = &self.config.cluster;
+        let members = (0..c.nodes as u32).map(NodeId).collect();
+        let mut config = Config::new(NodeId(u32::from(n)), members);
+        config.election_ticks_min = c.election_ticks_min;
+        config.election_ticks_max = c.election_ticks_max;
+        config.heartbeat_ticks = c.heartbeat_ticks;
+        config.append_entries_max = c.append_entries_max;
+        config.check_quorum = c.check_quorum;
+        config.bugs = self.bugs;
+        config
+    }
+
+    /// Starts a server from whatever its disk holds.
+    fn boot(&mut self, n: u8) {
+        let config = self.raft_config(n);
+        let slot = &mut self.nodes[n as usize];
+        let recovery = match slot.disk.recover() {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = format!("n{n} cannot read its own log after a restart: {e}");
+                self.fail(Violation {
+                    invariant: crate::checks::Invariant::DurableRegressed,
+                    node: n,
+                    reason,
+                });
+                return;
+            }
+        };
+        let seed: u64 = slot.seed_rng.gen();
+        let torn = recovery.torn_bytes;
+        let state = recovery.state;
+        if let Err(v) = self.checks.on_restart(n, &state) {
+            self.fail(v);
+        }
+        let server = match KvServer::restore(config, seed, state) {
+            Ok(s) => s,
+            Err(e) => panic!("raft configuration rejected after validation: {e}"),
+        };
+        let slot = &mut self.nodes[n as usize];
+        slot.process = Process::Up(Box::new(server));
+        slot.incarnation += 1;
+        slot.epoch += 1;
+        if torn > 0 {
+            self.faults.torn_tails_recovered += 1;
+        }
+        let (epoch, tick_ns) = (slot.epoch, slot.tick_ns);
+        self.queue.push(self.now + tick_ns, Event::Tick { node: n, epoch });
+        self.after_node_input(n);
+    }
+
+    /// Crashes a server: its volatile state is gone, its disk keeps what was durable.
+    pub fn crash(&mut self, n: u8) {
+        let slot = &mut self.nodes[n as usize];
+        let server = match std::mem::replace(&mut slot.process, Process::Down) {
+            Process::Up(s) | Process::Paused(s) => s,
+            Process::Down => return,
+        };
+        self.checks.on_crash(n, &server);
+        self.deduplicated_before_crashes += server.deduplicated();
+        let damage = slot.disk.crash(&self.config.disk, &mut slot.disk_rng);
+        slot.epoch += 1;
+        slot.inbox.clear();
+        self.faults.crashes += 1;
+        if damage.torn {
+            self.faults.torn_writes += 1;
+        }
+        self.trace.mix(&[self.now, 7, u64::from(n), damage.torn_bytes_kept as u64]);
+        if self.trace.detailed() {
+            self.trace.line(
+                self.now,
+                "crash",
+                format_args!(
+                    "\"node\":{n},\"writes_lost\":{},\"torn\":{},\"torn_bytes_kept\":{}",
+                    damage.writes_lost, damage.torn, damage.torn_bytes_kept
+                ),
+            );
+        }
+    }
+
+    /// Restarts a crashed server from its disk.
+    pub fn restart(&mut self, n: u8) {
+        if !matches!(self.nodes[n as usize].process, Process::Down) {
+            return;
+        }
+        self.faults.restarts += 1;
+        self.trace.mix(&[self.now, 8, u64::from(n)]);
+        if self.trace.detailed() {
+            let bytes = self.nodes[n as usize].disk.durable_bytes();
+            self.trace.line(self.now, "restart", format_args!("\"node\":{n},\"disk_bytes\":{bytes}"));
+        }
+        self.boot(n);
+    }
+
+    /// Stalls a server: no ticks, and messages wait in its inbox.
+    pub fn pause(&mut self, n: u8) {
+        let slot = &mut self.nodes[n as usize];
+        if !slot.is_up() {
+            return;
+        }
+        let Process::Up(server) = std::mem::replace(&mut slot.process, Process::Down) else { unreachable!() };
+        slot.process = Process::Paused(server);
+        slot.epoch += 1;
+        self.faults.pauses += 1;
+        self.trace.mix(&[self.now, 9, u64::from(n)]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "pause", format_args!("\"node\":{n}"));
+        }
+    }
+
+    /// Resumes a paused server, which then handles its inbox in arrival order.
+    pub fn resume(&mut self, n: u8) {
+        let slot = &mut self.nodes[n as usize];
+        if !matches!(slot.process, Process::Paused(_)) {
+            return;
+        }
+        let Process::Paused(server) = std::mem::replace(&mut slot.process, Process::Down) else {
+            unreachable!()
+        };
+        slot.process = Process::Up(server);
+        slot.epoch += 1;
+        let (epoch, tick_ns) = (slot.epoch, slot.tick_ns);
+        let inbox = std::mem::take(&mut slot.inbox);
+        self.queue.push(self.now + tick_ns, Event::Tick { node: n, epoch });
+        self.trace.mix(&[self.now, 10, u64::from(n), inbox.len() as u64]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "resume", format_args!("\"node\":{n},\"inbox\":{}", inbox.len()));
+        }
+        for held in inbox {
+            if !self.nodes[n as usize].is_up() {
+                break;
+            }
+            match held {
+                Held::Packet(p) => {
+                    self.network.count_delivered();
+                    self.deliver_to_node(n, p);
+                }
+                Held::Persisted(ready) => {
+                    if let Process::Up(server) = &mut self.nodes[n as usize].process {
+                        server.persisted(ready);
+                    }
+                    self.after_node_input(n);
+                }
+            }
+        }
+    }
+
+    /// Cuts links between servers; `label` names the shape for counters and traces.
+    pub fn partition(&mut self, cuts: Cuts, label: &str) {
+        self.network.set_cuts(cuts);
+        *self.faults.partitions.entry(label.to_string()).or_default() += 1;
+        let links = cuts.links(self.nodes.len());
+        self.trace.mix(&[self.now, 11, links.len() as u64]);
+        for (a, b) in &links {
+            self.trace.mix(&[*a as u64, *b as u64]);
+        }
+        if self.trace.detailed() {
+            let list: Vec<String> = links.iter().map(|(a, b)| format!("[{a},{b}]")).collect();
+            self.trace.line(
+                self.now,
+                "partition",
+                format_args!("\"shape\":\"{label}\",\"cut\":[{}]", list.join(",")),
+            );
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        if self.network.cuts().is_empty() {
+            return;
+        }
+        self.network.set_cuts(Cuts::none());
+        self.faults.heals += 1;
+        self.trace.mix(&[self.now, 13]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "heal", format_args!(""));
+        }
+    }
+
+    /// Replaces the network's impairments (scenarios switch between reliable and unreliable).
+    pub fn set_network(&mut self, config: NetworkConfig) {
+        self.network.config = config;
+        self.trace.mix(&[self.now, 14]);
+        if self.trace.detailed() {
+            let c = &self.network.config;
+            self.trace.line(
+                self.now,
+                "network",
+                format_args!(
+                    "\"drop_ppm\":{},\"duplicate_ppm\":{},\"long_delay_ppm\":{}",
+                    c.drop_ppm, c.duplicate_ppm, c.long_delay_ppm
+                ),
+            );
+        }
+    }
+
+    /// Sets a node's clock drift; takes effect from its next tick.
+    pub fn set_drift(&mut self, n: u8, drift_ppm: i64) {
+        let slot = &mut self.nodes[n as usize];
+        slot.drift_ppm = drift_ppm;
+        slot.tick_ns = drifted(self.config.cluster.tick_ns, drift_ppm);
+        self.faults.drift_changes += 1;
+        self.trace.mix(&[self.now, 15, u64::from(n), drift_ppm as u64]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "drift", format_args!("\"node\":{n},\"ppm\":{drift_ppm}"));
+        }
+    }
+
+    /// Ends every fault: links restored, the network reliable, every server up.
+    pub fn heal_all(&mut self) {
+        self.faults_on = false;
+        self.heal();
+        let mut calm = self.network.config.clone();
+        calm.drop_ppm = 0;
+        calm.duplicate_ppm = 0;
+        calm.long_delay_ppm = 0;
+        self.set_network(calm);
+        for n in 0..self.nodes.len() as u8 {
+            match self.nodes[n as usize].process {
+                Process::Down => self.restart(n),
+                Process::Paused(_) => self.resume(n),
+                Process::Up(_) => {}
+            }
+        }
+    }
+
+    // ----- The random fault schedule -----
+
+    fn nemesis_step(&mut self, family: Family) {
+        let nodes = self.nodes.len();
+        match family {
+            Family::Partition => {
+                let Some(p) = self.config.faults.partition.clone() else { return };
+                let leader = self.current_leader().map(usize::from);
+                let r = &mut self.nemesis.partition;
+                if self.nemesis.partitioned {
+                    self.nemesis.partitioned = false;
+                    let next = between(r, p.heal_ns_min, p.heal_ns_max);
+                    self.heal();
+                    self.queue.push(self.now + next, Event::Nemesis { family });
+                } else {
+                    let shape = p.shapes[r.gen_range(0..p.shapes.len())];
+                    let cuts = crate::partition::build(shape, nodes, leader, r);
+                    let hold = between(r, p.hold_ns_min, p.hold_ns_max);
+                    self.nemesis.partitioned = true;
+                    self.partition(cuts, shape.name());
+                    self.queue.push(self.now + hold, Event::Nemesis { family });
+                }
+            }
+            Family::Crash => {
+                let Some(k) = self.config.faults.crash.clone() else { return };
+                let r = &mut self.nemesis.crash;
+                let victim = r.gen_range(0..nodes) as u8;
+                let down = between(r, k.down_ns_min, k.down_ns_max);
+                let next = between(r, k.every_ns_min, k.every_ns_max);
+                self.queue.push(self.now + next, Event::Nemesis { family });
+                if self.nodes[victim as usize].server().is_some() {
+                    self.crash(victim);
+                    let epoch = self.nodes[victim as usize].epoch;
+                    self.queue.push(self.now + down, Event::Restart { node: victim, epoch });
+                }
+            }
+            Family::Pause => {
+                let Some(p) = self.config.faults.pause.clone() else { return };
+                let r = &mut self.nemesis.pause;
+                let victim = r.gen_range(0..nodes) as u8;
+                let pause = between(r, p.pause_ns_min, p.pause_ns_max);
+                let next = between(r, p.every_ns_min, p.every_ns_max);
+                self.queue.push(self.now + next, Event::Nemesis { family });
+                if self.nodes[victim as usize].is_up() {
+                    self.pause(victim);
+                    let epoch = self.nodes[victim as usize].epoch;
+                    self.queue.push(self.now + pause, Event::Resume { node: victim, epoch });
+                }
+            }
+        }
+    }
+
+    /// The live leader with the highest term, if any.
+    #[must_use]
+    pub fn current_leader(&self) -> Option<u8> {
+        let mut best: Option<(raft_core::Term, u8)> = None;
+        for (n, slot) in self.nodes.iter().enumerate() {
+            if let Some(server) = slot.server() {
+                let raft = server.node();
+                if raft.role() == raft_core::Role::Leader && best.is_none_or(|(t, _)| raft.term() > t) {
+                    best = Some((raft.term(), n as u8));
+                }
+            }
+        }
+        best.map(|(_, n)| n)
+    }
+
+    /// Builds a partition of a named shape right now (scenarios use this).
+    pub fn partition_shape(&mut self, shape: Shape) {
+        let leader = self.current_leader().map(usize::from);
+        let cuts = crate::partition::build(shape, self.nodes.len(), leader, &mut self.nemesis.partition);
+        self.partition(cuts, shape.name());
+    }
+}
+
+/// A tick length stretched or shrunk by a drift in parts per million.
+fn drifted(tick_ns: u64, drift_ppm: i64) -> u64 {
+    let scaled = i128::from(tick_ns) * (1_000_000 + i128::from(drift_ppm)) / 1_000_000;
+    scaled.max(1) as u64
+}
+
+fn addr(a: Addr) -> String {
+    match a {
+        Addr::Node(n) => format!("n{n}"),
+        Addr::Client(c) => format!("c{c}"),
+    }
+}
+
+fn addr_word(a: Addr) -> u64 {
+    match a {
+        Addr::Node(n) => u64::from(n),
+        Addr::Client(c) => 0x1_0000 | u64::from(c),
+    }
+}
+
+/// A few identifying bits of a payload for the trace hash.
+fn payload_word(p: &Payload) -> u64 {
+    match p {
+        Payload::Raft(m) => {
+            let kind = match &m.body {
+                raft_core::Body::RequestVote { .. } => 1,
+                raft_core::Body::RequestVoteResponse { granted } => 2 + u64::from(*granted),
+                raft_core::Body::AppendEntries { prev_log_index, entries, .. } => {
+                    4 | (prev_log_index.0 << 8) | ((entries.len() as u64) << 40)
+                }
+                raft_core::Body::AppendEntriesResponse(r) => match r {
+                    raft_core::AppendResponse::Accepted { match_index } => 5 | (match_index.0 << 8),
+                    raft_core::AppendResponse::Rejected { rejected_prev_index, .. } => {
+                        6 | (rejected_prev_index.0 << 8)
+                    }
+                },
+            };
+            kind ^ (m.term.0 << 48)
+        }
+        Payload::Request(r) => 7 | (r.seq << 8),
+        Payload::Reply(r) => 8 | (r.seq << 8) | (u64::from(r.result.is_ok()) << 7),
+    }
+}
+
+fn describe_payload(p: &Payload) -> String {
+    match p {
+        Payload::Raft(m) => m.to_string(),
+        Payload::Request(r) => format!("request c{} seq {} {:?}", r.client.0, r.seq, r.op),
+        Payload::Reply(r) => format!("reply c{} seq {} {:?}", r.client.0, r.seq, r.result),
+    }
+}
