@@ -81,7 +81,6 @@ fn a_candidate_asks_for_votes_only_after_its_own_term_and_vote_are_durable() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_leader_sends_its_append_entries_before_its_own_write_is_durable() {
     let mut leader = bare(0, 3);
     make_leader(&mut leader);
@@ -137,7 +136,6 @@ fn two_followers_commit_an_entry_the_leader_has_not_yet_made_durable() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_follower_with_a_slow_disk_delays_only_its_own_acknowledgement() {
     let mut cluster = Nodes::new(3);
     cluster.elect(0);

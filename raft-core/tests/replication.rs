@@ -11,8 +11,9 @@ fn is_append_to(m: &Message, to: u32) -> bool {
     m.to == NodeId(to) && matches!(m.body, Body::AppendEntries { .. })
 }
 
+/// Regression: `ready()` panicked here while `RaftLog::slice_from(from, usize::MAX)` computed
+/// `start + max` unchecked (log.rs:73) for any write starting past index 1.
 #[test]
-#[ignore = "BUG: slice_from(from, usize::MAX) overflows `start + max` (log.rs:73) when from > 1: ready() panics"]
 fn a_node_can_persist_entries_that_follow_ones_it_already_wrote() {
     let mut follower = bare_with(0, 3, Default::default(), durable(1, None, &[1]));
     follower.step(append(1, 0, 1, (1, 1), entries_from(2, &[1]), 0));
@@ -21,7 +22,6 @@ fn a_node_can_persist_entries_that_follow_ones_it_already_wrote() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn entries_committed_on_a_majority_are_handed_out_in_index_order_exactly_once() {
     let mut cluster = Nodes::new(3);
     cluster.elect(0);
@@ -46,7 +46,6 @@ fn entries_committed_on_a_majority_are_handed_out_in_index_order_exactly_once() 
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_majority_commits_without_the_slowest_follower_and_a_minority_cannot() {
     let mut cluster = Nodes::new(3);
     cluster.elect(0);
@@ -63,7 +62,6 @@ fn a_majority_commits_without_the_slowest_follower_and_a_minority_cannot() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_conflicting_suffix_is_truncated_from_the_first_conflict() {
     let mut follower = bare_with(0, 3, Default::default(), durable(2, None, &[1, 1, 1]));
     follower.step(append(1, 0, 3, (1, 1), entries_from(2, &[3]), 0));
@@ -83,7 +81,6 @@ fn a_conflicting_suffix_is_truncated_from_the_first_conflict() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn entries_that_already_match_are_skipped_and_only_the_conflict_is_rewritten() {
     let mut follower = bare_with(0, 3, Default::default(), durable(2, None, &[1, 1, 2, 2]));
     follower.step(append(1, 0, 3, (0, 0), entries_from(1, &[1, 1, 3]), 0));
@@ -109,7 +106,6 @@ fn a_stale_append_whose_entries_all_match_does_not_shorten_the_log() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_delayed_copy_of_an_old_append_neither_truncates_the_log_nor_rewinds_the_leader() {
     let mut cluster = Nodes::new(3);
     cluster.elect(0);
@@ -142,7 +138,6 @@ fn a_delayed_copy_of_an_old_append_neither_truncates_the_log_nor_rewinds_the_lea
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_follower_never_commits_past_the_last_entry_the_message_proved_matches() {
     // n0 holds entries 2 and 3 from an old leader; the new leader of term 2 has committed 3
     // entries of its own, but this heartbeat only proves entry 1 matches.
@@ -190,7 +185,6 @@ fn rejections(cluster: &Nodes, from: u32) -> usize {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn fast_back_off_repairs_a_long_conflicting_suffix_in_one_round_trip_per_conflicting_term() {
     // Twenty conflicting entries in two terms the leader never saw, and a log shorter than the
     // leader's: three rejections, where a one-entry-at-a-time search would need about twenty-five.
@@ -216,7 +210,6 @@ fn fast_back_off_repairs_a_long_conflicting_suffix_in_one_round_trip_per_conflic
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn fast_back_off_skips_to_the_leaders_last_entry_of_a_term_they_share() {
     let leader = terms(&[(1, 1), (2, 3), (4, 10)]);
     let follower = terms(&[(1, 1), (2, 8), (3, 11)]);
@@ -234,7 +227,6 @@ fn fast_back_off_skips_to_the_leaders_last_entry_of_a_term_they_share() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn repair_takes_round_trips_proportional_to_conflicting_terms_not_entries() {
     // The same shape at two sizes: three conflicting terms of `k` entries each, behind a leader
     // whose log is longer. Ten times the entries, the same four rejections (one per term, and
@@ -248,7 +240,6 @@ fn repair_takes_round_trips_proportional_to_conflicting_terms_not_entries() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn an_entry_of_a_previous_term_is_not_committed_by_counting_replicas() {
     let mut cluster = figure_8(Default::default());
     assert_eq!(cluster.node(0).commit_index(), LogIndex(0), "two copies of a term-2 entry commit nothing");
@@ -259,7 +250,6 @@ fn an_entry_of_a_previous_term_is_not_committed_by_counting_replicas() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn an_uncommitted_entry_of_a_previous_term_may_still_be_overwritten_safely() {
     let mut cluster = figure_8(Default::default());
     cluster.crash(0);
@@ -273,7 +263,6 @@ fn an_uncommitted_entry_of_a_previous_term_may_still_be_overwritten_safely() {
 }
 
 #[test]
-#[ignore = "BUG: RaftNode::ready_into panics on a write starting past index 1 (log.rs:73 `start + usize::MAX` overflows); see replication.rs a_node_can_persist_entries_that_follow_ones_it_already_wrote"]
 fn a_new_leaders_first_entry_is_a_no_op_of_its_term() {
     let mut cluster = Nodes::new(3);
     cluster.elect(0);

@@ -572,8 +572,8 @@ impl<H: Host> Cluster<H> {
             if let Some(host) = peer.host.as_mut() {
                 host.persisted(number);
             }
+            self.transcript.push(format!("n{id} synced"));
         }
-        self.transcript.push(format!("n{id} synced"));
         self.pump(id as usize);
     }
 

@@ -1,0 +1,258 @@
+//! The planted bugs (`raft_core::Bug`) are real: each story below goes wrong with its bug switched
+//! on and right with it off, so a harness that misses one has a blind spot, not a dud bug.
+//! Where the wrong step leads to a safety violation in a few more moves, the story plays them and
+//! the harness's online checks name it.
+
+mod common;
+
+use common::stories::figure_8;
+use common::*;
+use raft_core::{Body, Bug, BugSet, DurableState, KvResult, LogIndex, PersistOp, Role, Term};
+
+fn on(bug: Bug) -> BugSet {
+    BugSet::none().with(bug)
+}
+
+fn off() -> BugSet {
+    BugSet::none()
+}
+
+// ----- One story per bug; each returns what it observed -----
+
+/// A voter whose log ends at term 2 is asked by a candidate whose log ends at term 1.
+fn a_stale_candidate_gets_the_vote(bugs: BugSet) -> bool {
+    let mut voter = bare_with(0, 3, bugs, durable(2, None, &[1, 2]));
+    voter.step(vote_request(1, 0, 3, 5, 1));
+    let sent = drain(&mut voter);
+    matches!(sent[..], [ref m] if m.body == Body::RequestVoteResponse { granted: true })
+}
+
+/// What a voter's first write and answer look like, and whether, restarted from what it wrote,
+/// it grants a second vote in the same term.
+fn vote_answer_before_persist_and_second_vote(bugs: BugSet) -> (bool, bool) {
+    let mut disk = durable(5, None, &[]);
+    let mut voter = bare_with(0, 3, bugs, disk.clone());
+    voter.step(vote_request(1, 0, 5, 0, 0));
+    let ready = voter.ready();
+    let answered_early = ready.messages.iter().any(|m| m.body == Body::RequestVoteResponse { granted: true });
+    for op in &ready.persist {
+        disk.apply(op).expect("fits");
+    }
+    // The write landed; the node crashes before it hears `persisted`.
+    let mut restarted = bare_with(0, 3, bugs, disk);
+    restarted.step(vote_request(2, 0, 5, 0, 0));
+    let second = drain(&mut restarted).iter().any(|m| m.body == Body::RequestVoteResponse { granted: true });
+    (answered_early, second)
+}
+
+/// Whether a follower's acknowledgement rides in the same ready as the write it acknowledges.
+fn acknowledges_before_durable(bugs: BugSet) -> bool {
+    let mut follower = bare_with(0, 3, bugs, durable(1, None, &[]));
+    follower.step(append(1, 0, 1, (0, 0), entries_from(1, &[1]), 0));
+    let ready = follower.ready();
+    assert!(!ready.persist.is_empty());
+    ready.messages.iter().any(|m| matches!(m.body, Body::AppendEntriesResponse(_)))
+}
+
+/// n0 leads; n2 is cut off; n1's disk is slow. n0 proposes; n1 crashes before syncing, n0 is
+/// lost, and n1 and n2 elect a leader. Returns the harness's violations.
+fn an_early_acknowledgement_then_two_crashes(bugs: BugSet) -> (LogIndex, Vec<String>) {
+    let mut cluster: Nodes = cluster(3).bugs(bugs).tolerate_violations().build();
+    cluster.elect(0);
+    cluster.isolate(2);
+    cluster.manual_sync(1, true);
+    cluster.propose(0, append_cmd(1, 1, "k", "v"));
+    cluster.deliver_all();
+    let committed = cluster.node(0).commit_index();
+    cluster.crash(0);
+    cluster.crash(1);
+    cluster.restart(1);
+    cluster.manual_sync(1, false);
+    cluster.heal();
+    cluster.elect(1);
+    (committed, cluster.violations)
+}
+
+/// A follower holding three entries of term 1 receives a late copy of the first one.
+fn after_a_stale_append(bugs: BugSet) -> (Vec<u64>, Vec<PersistOp>) {
+    let mut follower = bare_with(0, 3, bugs, durable(1, None, &[1, 1, 1]));
+    follower.step(append(1, 0, 1, (0, 0), entries_from(1, &[1]), 0));
+    let ready = follower.ready();
+    (log_terms(&follower), ready.persist)
+}
+
+/// Figure 8 up to n1's acknowledgement of the old entry, then n0 is lost and n2 takes over.
+fn figure_8_played_out(bugs: BugSet) -> (LogIndex, Vec<String>) {
+    let mut cluster = figure_8(bugs);
+    let committed = cluster.node(0).commit_index();
+    cluster.crash(0);
+    cluster.drop_where(|m| m.from == n(0));
+    cluster.heal();
+    cluster.elect(2);
+    cluster.heartbeat(2);
+    (committed, cluster.violations)
+}
+
+/// A command applied, then retried with the same (client, seq) after its answer went missing.
+fn value_after_a_retry(bugs: BugSet) -> String {
+    let mut cluster: Servers = cluster(3).bugs(bugs).build();
+    cluster.elect(0);
+    for _ in 0..2 {
+        cluster.request(0, 1, 1, append_op("k", "x"));
+        cluster.deliver_all();
+    }
+    assert_eq!(cluster.replies_to(0, 1).len(), 2);
+    cluster.value(0, "k")
+}
+
+/// n0 leads term 1; cut off, it misses n1's election in term 2; healed, it hears n1's heartbeat.
+fn a_deposed_leader_hears_the_new_term(bugs: BugSet) -> (Role, Term, Vec<String>) {
+    let mut cluster: Nodes = cluster(3).bugs(bugs).tolerate_violations().build();
+    cluster.elect(0);
+    cluster.isolate(0);
+    cluster.elect(1);
+    cluster.heal();
+    cluster.heartbeat(1);
+    let node = cluster.node(0);
+    (node.role(), node.term(), cluster.violations.clone())
+}
+
+/// n0 leads and k = "old" is committed; n0 is cut off, n1 takes over and commits k = "new"; then
+/// a client reads k from n0, which has not noticed. Returns the replies right after the request,
+/// and how much n0's log grew.
+fn a_read_from_a_deposed_leader(bugs: BugSet) -> (Vec<raft_core::ClientReply>, u64) {
+    let mut cluster: Servers = cluster(3).bugs(bugs).build();
+    cluster.elect(0);
+    cluster.request(0, 1, 1, raft_core::KvOp::Put { key: "k".into(), value: "old".into() });
+    cluster.deliver_all();
+    cluster.heartbeat(0);
+    cluster.isolate(0);
+    cluster.elect(1);
+    cluster.request(1, 1, 2, raft_core::KvOp::Put { key: "k".into(), value: "new".into() });
+    cluster.deliver_all();
+    assert_eq!(cluster.value(1, "k"), "new");
+
+    let before = cluster.node(0).log().last_index();
+    cluster.request(0, 2, 1, get_op("k"));
+    (cluster.replies_to(0, 2), cluster.node(0).log().last_index().0 - before.0)
+}
+
+// ----- The tests -----
+
+#[test]
+fn with_vote_without_log_check_a_candidate_with_a_stale_log_gets_the_vote() {
+    assert!(a_stale_candidate_gets_the_vote(on(Bug::VoteWithoutLogCheck)));
+    assert!(!a_stale_candidate_gets_the_vote(off()));
+}
+
+#[test]
+fn with_vote_not_persisted_the_vote_leaves_before_the_persist_and_a_restart_votes_twice() {
+    assert_eq!(vote_answer_before_persist_and_second_vote(on(Bug::VoteNotPersisted)), (true, true));
+    assert_eq!(vote_answer_before_persist_and_second_vote(off()), (false, false));
+}
+
+#[test]
+fn with_ack_before_durable_the_acknowledgement_leaves_before_persisted() {
+    assert!(acknowledges_before_durable(on(Bug::AckBeforeDurable)));
+    assert!(!acknowledges_before_durable(off()));
+}
+
+#[test]
+fn with_ack_before_durable_a_committed_entry_is_lost_when_the_acknowledger_crashes() {
+    let (committed, violations) = an_early_acknowledgement_then_two_crashes(on(Bug::AckBeforeDurable));
+    assert_eq!(committed, LogIndex(2), "n1's acknowledgement made a majority");
+    assert_eq!(violations, vec!["i2 committed as t1 by n0 and as t2 by n1".to_string()]);
+
+    let (committed, violations) = an_early_acknowledgement_then_two_crashes(off());
+    assert_eq!(committed, LogIndex(1), "n1's acknowledgement waited for its disk");
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[test]
+fn with_truncate_on_stale_append_a_late_append_shortens_the_log() {
+    let (terms, persist) = after_a_stale_append(on(Bug::TruncateOnStaleAppend));
+    assert_eq!(terms, vec![1]);
+    assert_eq!(persist, vec![PersistOp::Entries { from: LogIndex(1), entries: entries_from(1, &[1]) }]);
+
+    let (terms, persist) = after_a_stale_append(off());
+    assert_eq!(terms, vec![1, 1, 1]);
+    assert!(persist.is_empty());
+}
+
+#[test]
+fn with_commit_previous_term_an_old_entry_is_committed_by_counting_and_later_overwritten() {
+    let (committed, violations) = figure_8_played_out(on(Bug::CommitPreviousTerm));
+    assert_eq!(committed, LogIndex(2), "two copies of a term-2 entry were taken as committed");
+    assert_eq!(
+        violations,
+        ["i2 committed as t2 by n0 and as t3 by n2", "i2 committed as t2 by n0 and as t3 by n1"]
+    );
+
+    let (committed, violations) = figure_8_played_out(off());
+    assert_eq!(committed, LogIndex(0));
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[test]
+fn with_no_deduplication_a_retry_applies_twice() {
+    assert_eq!(value_after_a_retry(on(Bug::NoDeduplication)), "xx");
+    assert_eq!(value_after_a_retry(off()), "x");
+}
+
+#[test]
+fn with_leader_ignores_higher_term_a_leader_keeps_leading_after_a_higher_term_message() {
+    let (role, term, violations) = a_deposed_leader_hears_the_new_term(on(Bug::LeaderIgnoresHigherTerm));
+    assert_eq!((role, term), (Role::Leader, Term(2)), "it took the term and kept the role");
+    assert_eq!(violations, vec!["n0 and n1 both lead t2".to_string()]);
+
+    let (role, term, violations) = a_deposed_leader_hears_the_new_term(off());
+    assert_eq!((role, term), (Role::Follower, Term(2)));
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[test]
+fn with_stale_leader_read_a_deposed_leader_answers_a_get_from_its_stale_state_without_a_log_entry() {
+    let (replies, logged) = a_read_from_a_deposed_leader(on(Bug::StaleLeaderRead));
+    assert_eq!(replies.len(), 1, "answered at once");
+    assert_eq!(replies[0].result, Ok(KvResult::Value("old".into())), "but k is \"new\" by now");
+    assert_eq!(logged, 0);
+
+    let (replies, logged) = a_read_from_a_deposed_leader(off());
+    assert!(replies.is_empty(), "the read waits for its entry to commit, which it cannot");
+    assert_eq!(logged, 1);
+}
+
+/// Whether the story for `bug` shows the wrong behaviour with `bugs` switched on.
+fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
+    match bug {
+        Bug::VoteWithoutLogCheck => a_stale_candidate_gets_the_vote(bugs),
+        Bug::VoteNotPersisted => vote_answer_before_persist_and_second_vote(bugs) != (false, false),
+        Bug::AckBeforeDurable => acknowledges_before_durable(bugs),
+        Bug::TruncateOnStaleAppend => after_a_stale_append(bugs).0 != vec![1, 1, 1],
+        Bug::CommitPreviousTerm => !figure_8_played_out(bugs).1.is_empty(),
+        Bug::NoDeduplication => value_after_a_retry(bugs) != "x",
+        Bug::LeaderIgnoresHigherTerm => a_deposed_leader_hears_the_new_term(bugs).0 == Role::Leader,
+        Bug::StaleLeaderRead => a_read_from_a_deposed_leader(bugs).1 == 0,
+    }
+}
+
+#[test]
+fn every_planted_bug_misbehaves_when_on_and_only_then() {
+    for bug in Bug::ALL {
+        assert!(misbehaves(bug, on(bug)), "{bug} switched on changed nothing");
+        assert!(!misbehaves(bug, off()), "{bug}'s story goes wrong with no bug on");
+        let others: BugSet = Bug::ALL.into_iter().filter(|b| *b != bug).collect();
+        assert!(!misbehaves(bug, others), "{bug}'s story goes wrong because of another bug");
+    }
+}
+
+#[test]
+fn a_durable_state_built_from_a_buggy_voters_writes_lacks_its_vote() {
+    // VoteNotPersisted in the same term writes nothing at all: the disk keeps no trace of it.
+    let mut disk = durable(5, None, &[]);
+    let mut voter = bare_with(0, 3, on(Bug::VoteNotPersisted), disk.clone());
+    voter.step(vote_request(1, 0, 5, 0, 0));
+    drain_to(&mut voter, &mut disk);
+    assert_eq!(voter.vote(), Some(n(1)));
+    assert_eq!(disk, DurableState { term: Term(5), vote: None, entries: vec![] });
+}
