@@ -272,3 +272,16 @@ fn lossy_runs_with_crashes_keep_every_safety_check_and_recover_from_their_wals()
         }
     }
 }
+
+#[test]
+fn a_lossy_run_is_a_pure_function_of_its_seed() {
+    let first = lossy_run(3);
+    let again = lossy_run(3);
+    let other = lossy_run(4);
+    assert!(first.transcript.len() > 1_000, "a run long enough to mean something");
+    assert!(first.transcript == again.transcript, "the same seed replays the same run");
+    assert!(first.transcript != other.transcript, "another seed makes another run");
+    for id in 0..5 {
+        assert_eq!(first.peer(id).disk.wal, again.peer(id).disk.wal, "n{id}: byte for byte");
+    }
+}
