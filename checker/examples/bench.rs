@@ -37,7 +37,8 @@ fn main() {
         "file", "ops", "parts", "verdict", "median ms", "min ms", "iters", "porcupine ms", "speedup"
     );
     for row in rows {
-        let name = PathBuf::from(&row.file).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name =
+            PathBuf::from(&row.file).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let reference = PORCUPINE_MS.iter().find(|(n, _)| *n == name).map(|(_, ms)| *ms);
         let (porcupine, speedup) = match reference {
             Some(ms) => (format!("{ms}"), format!("{:.1}x", ms / row.check_ms_median)),

@@ -1,22 +1,20 @@
 //! The driver: split a history into parts, search them, and decide.
 //!
-//! P-compositionality (Herlihy & Wing 1990, locality; Horn & Kroening 2015): a history of
-//! independent objects is linearizable iff each object's sub-history is, so a KV history is split
-//! per key and each part searched alone: the cost is a sum over parts instead of a product.
-//!
-//! Parts are searched in rounds, each part (in key order) getting a bounded number of steps per
+//! The history is split per key (parts.rs) and parts are searched in rounds, each part (in key order) getting a bounded number of steps per
 //! turn. A part proven non-linearizable decides the whole at once, so a violation in any key is
 //! found about as soon as its own search finds it, however long the other keys would take; and
 //! because turns are counted in steps, not time, the verdict and the reported part are the same on
-//! every run and machine. Small parts finish in their first turn and share one reusable search
-//! workspace, which keeps tiny histories allocation-light.
+//! every run and machine. Small parts finish in their first turn and share one search workspace,
+//! kept from one check to the next (pool.rs), which keeps small histories allocation-free.
 
 use crate::explain;
-use crate::history::{History, KvCall, RegisterCall};
+use crate::history::{History, KvCall, RegisterCall, Status};
 use crate::memo::Room;
 use crate::model::kv::KvModel;
 use crate::model::register::RegisterModel;
 use crate::model::Model;
+use crate::parts::Parts;
+use crate::pool;
 use crate::report::{CheckReport, Verdict};
 use crate::search::{Poll, Search};
 use std::time::{Duration, Instant};
@@ -84,47 +82,86 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
             return report;
         }
     }
-    let parts = Parts::group::<M>(calls);
-    report.parts = parts.keys.len();
+    let mut scratch = pool::take();
+    scratch.parts.regroup::<M>(calls);
+    report.parts = scratch.parts.count();
+    // Collected in place (same layout), so no allocation: only the borrow the type names changes.
+    let mut spares: Vec<Search<'a>> = std::mem::take(&mut scratch.searches).into_iter().map(Search::relabel).collect();
+    search_parts(model, calls, opts, deadline, &scratch.parts, &mut spares, &mut scratch.value, &mut report);
+    scratch.searches = spares.into_iter().map(Search::relabel).collect();
+    pool::give_back(scratch);
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// Searches every part, in turns, until one is not linearizable, the time is up, or all are done.
+/// Every workspace used ends up in `spares`.
+fn search_parts<'a, M: Model<'a>>(
+    model: &M,
+    calls: &'a [M::Call],
+    opts: &CheckOptions,
+    deadline: Option<Instant>,
+    parts: &Parts,
+    spares: &mut Vec<Search<'a>>,
+    value: &mut Vec<u8>,
+    report: &mut CheckReport,
+) {
     let mut room = Room { entries: opts.memo_limit_entries, bytes: opts.memo_limit_bytes };
-    let mut spare: Option<Search<'a>> = None;
     let mut waiting: Vec<(usize, Search<'a>)> = Vec::new();
     let mut undecided: Vec<&str> = Vec::new();
     let mut budget = TURN_STEPS_FIRST;
+    let mut decided = false;
 
     // First turn: every part in key order, on a shared workspace while parts finish at once.
-    for &part in &parts.sorted {
-        let mut search = spare.take().unwrap_or_else(Search::new);
-        model.compile(calls, parts.members(part), &mut search);
+    for rank in 0..parts.count() {
+        let part = parts.in_key_order(rank);
+        let members = parts.members(part);
+        if is_sequential::<M>(calls, members) && model.replay(calls, members, value) {
+            continue;
+        }
+        if spares.is_empty() {
+            spares.push(Search::new());
+        }
+        let Some(search) = spares.last_mut() else { break };
+        search.begin(parts.largest);
+        model.compile(calls, members, search);
         match search.run(budget, deadline, &mut room) {
-            Poll::Budget => waiting.push((part, search)),
-            poll => {
-                match settle::<M>(poll, part, &mut search, calls, &parts, &mut room, &mut report) {
-                    Settled::Done => {}
-                    Settled::OutOfRoom => undecided.push(parts.keys[part]),
-                    Settled::Decided => return done(report, start),
+            Poll::Budget => waiting.extend(spares.pop().map(|search| (part, search))),
+            poll => match settle::<M>(poll, part, search, calls, parts, &mut room, report) {
+                Settled::Done => {}
+                Settled::OutOfRoom => undecided.push(parts.key::<M>(calls, part)),
+                Settled::Decided => {
+                    decided = true;
+                    break;
                 }
-                spare = Some(search);
-            }
+            },
         }
     }
     // Later turns: the parts still searching, in key order, with growing step budgets.
-    while !waiting.is_empty() {
+    while !waiting.is_empty() && !decided {
         budget = (budget * 2).min(TURN_STEPS_MAX);
         let mut still = Vec::with_capacity(waiting.len());
         for (part, mut search) in waiting.drain(..) {
+            if decided {
+                spares.push(search);
+                continue;
+            }
             match search.run(budget, deadline, &mut room) {
                 Poll::Budget => still.push((part, search)),
-                poll => match settle::<M>(poll, part, &mut search, calls, &parts, &mut room, &mut report) {
-                    Settled::Done => {}
-                    Settled::OutOfRoom => undecided.push(parts.keys[part]),
-                    Settled::Decided => return done(report, start),
-                },
+                poll => {
+                    match settle::<M>(poll, part, &mut search, calls, parts, &mut room, report) {
+                        Settled::Done => {}
+                        Settled::OutOfRoom => undecided.push(parts.key::<M>(calls, part)),
+                        Settled::Decided => decided = true,
+                    }
+                    spares.push(search);
+                }
             }
         }
         waiting = still;
     }
-    if !undecided.is_empty() {
+    spares.extend(waiting.into_iter().map(|(_, search)| search));
+    if !undecided.is_empty() && !decided {
         undecided.sort_unstable();
         let keys: Vec<String> = undecided.iter().map(|k| format!("{k:?}")).collect();
         report.verdict = Verdict::Unknown;
@@ -136,7 +173,23 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
             keys.join(", ")
         ));
     }
-    done(report, start)
+}
+
+/// Are the calls all known, each returning before the next is invoked? Then their order is the
+/// only linearization to try (`Model::replay`). Equal times count as overlapping.
+fn is_sequential<'a, M: Model<'a>>(calls: &'a [M::Call], members: &[u32]) -> bool {
+    let mut last_return = None;
+    for &i in members {
+        let call = &calls[i as usize];
+        if M::status(call) != Status::Ok {
+            return false;
+        }
+        if last_return.is_some_and(|r| r >= M::call_ns(call)) {
+            return false;
+        }
+        last_return = M::return_ns(call);
+    }
+    true
 }
 
 enum Settled {
@@ -155,7 +208,7 @@ fn settle<'a, M: Model<'a>>(
     part: usize,
     search: &mut Search<'a>,
     calls: &'a [M::Call],
-    parts: &Parts<'a>,
+    parts: &Parts,
     room: &mut Room,
     report: &mut CheckReport,
 ) -> Settled {
@@ -166,7 +219,7 @@ fn settle<'a, M: Model<'a>>(
         Poll::Linearizable | Poll::Budget => Settled::Done,
         Poll::NotLinearizable => {
             report.verdict = Verdict::NotLinearizable;
-            report.violation = Some(explain::violation::<M>(search, calls, parts.keys[part]));
+            report.violation = Some(explain::violation::<M>(search, calls, parts.key::<M>(calls, part)));
             Settled::Decided
         }
         Poll::TimeUp => {
@@ -179,113 +232,4 @@ fn settle<'a, M: Model<'a>>(
             Settled::OutOfRoom
         }
     }
-}
-
-fn done(mut report: CheckReport, start: Instant) -> CheckReport {
-    report.elapsed = start.elapsed();
-    report
-}
-
-/// The history grouped by key: `order[start[p]..start[p + 1]]` are the calls of part `p`
-/// (dropped calls excluded), in their original order.
-struct Parts<'a> {
-    keys: Vec<&'a str>,
-    order: Vec<u32>,
-    start: Vec<u32>,
-    /// Part numbers in key order: the order of search and of any report.
-    sorted: Vec<usize>,
-}
-
-impl<'a> Parts<'a> {
-    fn group<M: Model<'a>>(calls: &'a [M::Call]) -> Self {
-        const NONE: u32 = u32::MAX;
-        let mut keys: Vec<&'a str> = Vec::new();
-        let mut hashes: Vec<u64> = Vec::new();
-        let mut counts: Vec<u32> = Vec::new();
-        let mut part_of: Vec<u32> = Vec::with_capacity(calls.len());
-        // Open addressing over key hashes; slot = part + 1, 0 = empty.
-        let mut table: Vec<u32> = vec![0; 16];
-        for call in calls {
-            if M::dropped(call) {
-                part_of.push(NONE);
-                continue;
-            }
-            let key = M::key(call);
-            let h = key_hash(key.as_bytes());
-            let mask = table.len() - 1;
-            let mut slot = (h as usize) & mask;
-            let part = loop {
-                let entry = table[slot];
-                if entry == 0 {
-                    let part = keys.len() as u32;
-                    keys.push(key);
-                    hashes.push(h);
-                    counts.push(0);
-                    table[slot] = part + 1;
-                    if keys.len() * 2 > table.len() {
-                        table = rehash(&hashes, table.len() * 2);
-                    }
-                    break part;
-                }
-                let p = entry - 1;
-                if hashes[p as usize] == h && keys[p as usize] == key {
-                    break p;
-                }
-                slot = (slot + 1) & mask;
-            };
-            counts[part as usize] += 1;
-            part_of.push(part);
-        }
-        let mut start = Vec::with_capacity(keys.len() + 1);
-        let mut total = 0u32;
-        for &count in &counts {
-            start.push(total);
-            total += count;
-        }
-        start.push(total);
-        let mut fill: Vec<u32> = start[..keys.len()].to_vec();
-        let mut order = vec![0u32; total as usize];
-        for (i, &part) in part_of.iter().enumerate() {
-            if part != NONE {
-                order[fill[part as usize] as usize] = i as u32;
-                fill[part as usize] += 1;
-            }
-        }
-        let mut sorted: Vec<usize> = (0..keys.len()).collect();
-        sorted.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b]));
-        Parts { keys, order, start, sorted }
-    }
-
-    fn members(&self, part: usize) -> &[u32] {
-        &self.order[self.start[part] as usize..self.start[part + 1] as usize]
-    }
-}
-
-fn rehash(hashes: &[u64], slots: usize) -> Vec<u32> {
-    let mut table = vec![0u32; slots];
-    for (part, &h) in hashes.iter().enumerate() {
-        let mut slot = (h as usize) & (slots - 1);
-        while table[slot] != 0 {
-            slot = (slot + 1) & (slots - 1);
-        }
-        table[slot] = part as u32 + 1;
-    }
-    table
-}
-
-/// FxHash-style word-at-a-time hash: keys are short and this runs once per call.
-fn key_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517C_C1B7_2722_0A95;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    // Spread the low bits, which pick the slot.
-    h ^ (h >> 29)
 }

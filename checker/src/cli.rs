@@ -50,14 +50,17 @@ pub fn parse_initial(text: &str) -> Result<Initial, String> {
     if text == "nil" {
         return Ok(Initial(None));
     }
-    text.parse::<i64>().map(|v| Initial(Some(v))).map_err(|_| format!("expected an integer or nil, found {text:?}"))
+    text.parse::<i64>()
+        .map(|v| Initial(Some(v)))
+        .map_err(|_| format!("expected an integer or nil, found {text:?}"))
 }
 
 /// Parses a duration: a number followed by ns, us, µs, ms, s, m or h ("10s", "500ms", "1.5s").
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("expected a duration such as 10s or 500ms, found {text:?}"))?;
+    let value: f64 =
+        number.parse().map_err(|_| format!("expected a duration such as 10s or 500ms, found {text:?}"))?;
     let seconds = match unit {
         "ns" => value * 1e-9,
         "us" | "µs" => value * 1e-6,
@@ -67,7 +70,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("expected a unit among ns, us, ms, s, m, h, found {unit:?}")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("expected a representable duration, found {text:?}"))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("expected a representable duration, found {text:?}"))
 }
 
 /// Runs the command, printing to stdout/stderr; returns the exit code.

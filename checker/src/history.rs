@@ -271,13 +271,7 @@ pub struct InputError {
 
 impl InputError {
     pub(crate) fn new(source: &str, line: Option<usize>, expected: impl Into<String>) -> Self {
-        InputError {
-            source: source.to_string(),
-            line,
-            field: None,
-            expected: expected.into(),
-            found: None,
-        }
+        InputError { source: source.to_string(), line, field: None, expected: expected.into(), found: None }
     }
 
     pub(crate) fn field(mut self, field: impl Into<String>) -> Self {

@@ -76,6 +76,8 @@ pub mod formats;
 pub mod history;
 mod memo;
 mod model;
+mod parts;
+mod pool;
 pub mod report;
 mod search;
 mod states;

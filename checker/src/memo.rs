@@ -26,8 +26,8 @@ pub(crate) struct Memo {
     /// Open addressing, linear probing; slot = (key's low 32 bits << 32) | (entry + 1), 0 = empty.
     slots: Vec<u64>,
     shift: u32,
-    keys: Vec<u64>,
-    states: Vec<u32>,
+    /// Per entry: its key (to rehash on growth) and state.
+    entries: Vec<(u64, u32)>,
     /// `words` u64 per entry: the linearized set.
     sets: Vec<u64>,
     words: usize,
@@ -35,15 +35,22 @@ pub(crate) struct Memo {
 
 impl Memo {
     pub fn new() -> Self {
-        Memo { slots: Vec::new(), shift: 64, keys: Vec::new(), states: Vec::new(), sets: Vec::new(), words: 1 }
+        Memo {
+            slots: Vec::new(),
+            shift: 64,
+            entries: Vec::new(),
+            sets: Vec::new(),
+            words: 1,
+        }
     }
 
     /// Empties the memo for sets of `words` words, keeping the allocations.
     pub fn reset(&mut self, words: usize, expected_entries: usize) {
         self.words = words.max(1);
-        self.keys.clear();
-        self.states.clear();
+        self.entries.clear();
         self.sets.clear();
+        self.entries.reserve(expected_entries);
+        self.sets.reserve(expected_entries * self.words);
         let slots = (expected_entries * 2).next_power_of_two().max(16);
         self.slots.clear();
         self.slots.resize(slots, 0);
@@ -51,7 +58,7 @@ impl Memo {
     }
 
     pub fn len(&self) -> usize {
-        self.states.len()
+        self.entries.len()
     }
 
     /// Bytes one more entry costs (its set, state, key and two slots at half load).
@@ -74,7 +81,7 @@ impl Memo {
             }
             if s & 0xFFFF_FFFF_0000_0000 == tag {
                 let e = (s as u32 - 1) as usize;
-                if self.states[e] == state && self.sets[e * self.words..(e + 1) * self.words] == *set {
+                if self.entries[e].1 == state && self.sets[e * self.words..(e + 1) * self.words] == *set {
                     return Insert::Seen;
                 }
             }
@@ -86,12 +93,14 @@ impl Memo {
         }
         room.entries -= 1;
         room.bytes -= cost;
-        let e = self.states.len();
-        self.keys.push(key);
-        self.states.push(state);
-        self.sets.extend_from_slice(set);
+        let e = self.entries.len();
+        self.entries.push((key, state));
+        match set {
+            [word] => self.sets.push(*word),
+            _ => self.sets.extend_from_slice(set),
+        }
         self.slots[slot] = tag | (e as u64 + 1);
-        if self.states.len() * 2 > self.slots.len() {
+        if self.entries.len() * 2 > self.slots.len() {
             self.grow();
         }
         Insert::New
@@ -102,13 +111,18 @@ impl Memo {
         self.slots.clear();
         self.slots.resize(n, 0);
         self.shift = 64 - n.trailing_zeros();
-        for (e, &key) in self.keys.iter().enumerate() {
+        for (e, &(key, _)) in self.entries.iter().enumerate() {
             let mut slot = (key >> self.shift) as usize;
             while self.slots[slot] != 0 {
                 slot = (slot + 1) & (n - 1);
             }
             self.slots[slot] = (key << 32) | (e as u64 + 1);
         }
+    }
+
+    /// Bytes held by the buffers.
+    pub fn retained_bytes(&self) -> usize {
+        (self.slots.capacity() + self.sets.capacity()) * 8 + self.entries.capacity() * 16
     }
 
     /// Frees the big allocations (a part that needed a huge memo is done).
@@ -144,10 +158,16 @@ mod tests {
         memo.reset(1, 1);
         let mut room = room();
         for i in 0..10_000u64 {
-            assert_eq!(memo.insert(i.wrapping_mul(0x1234_5678_9abc_def1), i as u32, &[i], &mut room), Insert::New);
+            assert_eq!(
+                memo.insert(i.wrapping_mul(0x1234_5678_9abc_def1), i as u32, &[i], &mut room),
+                Insert::New
+            );
         }
         for i in 0..10_000u64 {
-            assert_eq!(memo.insert(i.wrapping_mul(0x1234_5678_9abc_def1), i as u32, &[i], &mut room), Insert::Seen);
+            assert_eq!(
+                memo.insert(i.wrapping_mul(0x1234_5678_9abc_def1), i as u32, &[i], &mut room),
+                Insert::Seen
+            );
         }
     }
 

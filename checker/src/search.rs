@@ -43,11 +43,26 @@ pub(crate) enum Tr {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Op {
     pub tr: Tr,
-    pub call_ns: u64,
-    /// `None` for an unknown outcome.
-    pub return_ns: Option<u64>,
     /// Index of the call in the caller's slice (for ids and explanations).
     pub call_index: u32,
+    pub call_ns: u64,
+    /// `UNKNOWN` for an unknown outcome (kept as a plain integer: ops are read at every step).
+    ret_ns: u64,
+}
+
+const UNKNOWN: u64 = u64::MAX;
+
+impl Op {
+    /// `return_ns` is `None` for an unknown outcome.
+    pub fn new(tr: Tr, call_ns: u64, return_ns: Option<u64>, call_index: u32) -> Self {
+        // A return at u64::MAX means the same as one just before it: after every call.
+        let ret_ns = return_ns.map_or(UNKNOWN, |r| r.min(UNKNOWN - 1));
+        Op { tr, call_index, call_ns, ret_ns }
+    }
+
+    pub fn return_ns(&self) -> Option<u64> {
+        (self.ret_ns != UNKNOWN).then_some(self.ret_ns)
+    }
 }
 
 /// Where a bounded run stopped.
@@ -64,18 +79,34 @@ pub(crate) enum Poll {
 
 const RET: u32 = 1 << 31;
 const NONE: u32 = u32::MAX;
+/// One linearized op on the search stack, with what to restore when it is undone.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    call: u32,
+    state: u32,
+    next_read: u32,
+    next_writer: u32,
+}
+
 /// How many steps between two looks at the clock (`Instant::now` costs ~25 ns).
 const CLOCK_EVERY: u64 = 1024;
+
+/// An entry of the call/return list (Lowe 2017, §4): doubly linked, unlinked while linearized.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    next: u32,
+    prev: u32,
+    /// The op, with `RET` set for a return entry.
+    code: u32,
+}
 
 pub(crate) struct Search<'a> {
     pub ops: Vec<Op>,
     pub states: States<'a>,
     pub initial_state: u32,
-    // The entry list: entry 0 is the head; `ent[e]` is the op, with RET set for a return entry.
-    // `ent[0] = RET` makes the end of the list behave as a return: backtrack.
-    next: Vec<u32>,
-    prev: Vec<u32>,
-    ent: Vec<u32>,
+    /// Entry 0 is the head; its code is `RET`, so reaching the end of the list backtracks.
+    list: Vec<Entry>,
+    /// The return entry of each op, `NONE` for an unknown outcome.
     ret_entry: Vec<u32>,
     sort_buf: Vec<u128>,
     // The search state.
@@ -83,8 +114,14 @@ pub(crate) struct Search<'a> {
     set_hash: u64,
     state: u32,
     cursor: u32,
-    /// (call entry, state before it) for each linearized op, in order.
-    stack: Vec<(u32, u32)>,
+    /// Each linearized op, in order.
+    stack: Vec<Frame>,
+    // Look-ahead pruning (see `doomed`): completed reads by return time, value-setting ops
+    // (put, write, cas) by call time, and the first of each not yet linearized.
+    reads_by_return: Vec<u32>,
+    writers_by_call: Vec<u32>,
+    next_read: u32,
+    next_writer: u32,
     known_left: usize,
     /// The longest linearized prefix seen (op indices), for explanations; `best[..agree]` equals
     /// the current stack, so updating it is amortised O(1) per step.
@@ -100,9 +137,7 @@ impl<'a> Search<'a> {
             ops: Vec::new(),
             states: States::new(),
             initial_state: 0,
-            next: Vec::new(),
-            prev: Vec::new(),
-            ent: Vec::new(),
+            list: Vec::new(),
             ret_entry: Vec::new(),
             sort_buf: Vec::new(),
             set: Vec::new(),
@@ -110,6 +145,10 @@ impl<'a> Search<'a> {
             state: 0,
             cursor: 0,
             stack: Vec::new(),
+            reads_by_return: Vec::new(),
+            writers_by_call: Vec::new(),
+            next_read: 0,
+            next_writer: 0,
             known_left: 0,
             best: Vec::new(),
             agree: 0,
@@ -118,10 +157,63 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Starts a new part, keeping allocations from the previous one.
-    pub fn begin(&mut self, expected_ops: usize) {
+    /// The same buffers, for a search over other calls (pool.rs).
+    pub fn relabel<'b>(self) -> Search<'b> {
+        Search {
+            ops: self.ops,
+            states: self.states.relabel(),
+            initial_state: 0,
+            list: self.list,
+            ret_entry: self.ret_entry,
+            sort_buf: self.sort_buf,
+            set: self.set,
+            set_hash: 0,
+            state: 0,
+            cursor: 0,
+            stack: self.stack,
+            reads_by_return: self.reads_by_return,
+            writers_by_call: self.writers_by_call,
+            next_read: 0,
+            next_writer: 0,
+            known_left: 0,
+            best: self.best,
+            agree: 0,
+            memo: self.memo,
+            steps: 0,
+        }
+    }
+
+    /// Bytes held by the buffers, to decide whether they are worth keeping.
+    pub fn retained_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.ops.capacity() * size_of::<Op>()
+            + self.list.capacity() * size_of::<Entry>()
+            + self.sort_buf.capacity() * 16
+            + self.stack.capacity() * size_of::<Frame>()
+            + (self.ret_entry.capacity()
+                + self.reads_by_return.capacity()
+                + self.writers_by_call.capacity()
+                + self.best.capacity())
+                * 4
+            + self.set.capacity() * 8
+            + self.states.retained_bytes()
+            + self.memo.retained_bytes()
+    }
+
+    /// Starts a new part of about `ops` operations, keeping allocations from the previous one and
+    /// reserving the rest at once (growing a dozen vectors by doubling costs more than the whole
+    /// search of a small part).
+    pub fn begin(&mut self, ops: usize) {
         self.ops.clear();
-        self.states.reset(expected_ops + 1);
+        self.ops.reserve(ops);
+        self.list.reserve(2 * ops + 1);
+        self.ret_entry.reserve(ops);
+        self.sort_buf.reserve(2 * ops);
+        self.stack.reserve(ops);
+        self.best.reserve(ops);
+        self.reads_by_return.reserve(ops);
+        self.writers_by_call.reserve(ops);
+        self.states.reset(ops + 1);
         self.steps = 0;
     }
 
@@ -134,39 +226,44 @@ impl<'a> Search<'a> {
         self.known_left = 0;
         for (i, op) in self.ops.iter().enumerate() {
             self.sort_buf.push((u128::from(op.call_ns) << 64) | i as u128);
-            if let Some(ret) = op.return_ns {
+            if let Some(ret) = op.return_ns() {
                 self.sort_buf.push((u128::from(ret) << 64) | (1 << 32) | i as u128);
                 self.known_left += 1;
             }
         }
         self.sort_buf.sort_unstable();
-        let m = self.sort_buf.len();
-        self.ent.clear();
-        self.ent.push(RET);
+        let m = self.sort_buf.len() as u32;
+        self.list.clear();
+        self.list.push(Entry { next: 1.min(m), prev: m, code: RET });
         self.ret_entry.clear();
         self.ret_entry.resize(n, NONE);
+        self.reads_by_return.clear();
+        self.writers_by_call.clear();
         for (k, &key) in self.sort_buf.iter().enumerate() {
             let op = key as u32;
-            if key & (1 << 32) != 0 {
-                self.ent.push(op | RET);
-                self.ret_entry[op as usize] = k as u32 + 1;
-            } else {
-                self.ent.push(op);
+            let e = k as u32 + 1;
+            let next = if e == m { 0 } else { e + 1 };
+            let is_return = key & (1 << 32) != 0;
+            let tr = self.ops[op as usize].tr;
+            if is_return {
+                self.ret_entry[op as usize] = e;
+                if matches!(tr, Tr::ReadId(_) | Tr::ReadStr(_)) {
+                    self.reads_by_return.push(op);
+                }
+            } else if matches!(tr, Tr::Set(_) | Tr::Cas { .. }) {
+                self.writers_by_call.push(op);
             }
-        }
-        self.next.clear();
-        self.prev.clear();
-        for e in 0..=m as u32 {
-            self.next.push(if e as usize == m { 0 } else { e + 1 });
-            self.prev.push(if e == 0 { m as u32 } else { e - 1 });
+            self.list.push(Entry { next, prev: e - 1, code: if is_return { op | RET } else { op } });
         }
         let words = n.div_ceil(64).max(1);
         self.set.clear();
         self.set.resize(words, 0);
         self.set_hash = 0;
         self.state = initial_state;
-        self.cursor = self.next[0];
+        self.cursor = self.list[0].next;
         self.stack.clear();
+        self.next_read = 0;
+        self.next_writer = 0;
         self.best.clear();
         self.agree = 0;
         self.memo.reset(words, n);
@@ -187,7 +284,7 @@ impl<'a> Search<'a> {
                 return if done == budget { Poll::Budget } else { Poll::TimeUp };
             }
             done += 1;
-            let code = self.ent[e as usize];
+            let code = self.list[e as usize].code;
             if code & RET == 0 {
                 let op = code as usize;
                 let next_state = match self.step(self.state, op, &mut room.bytes) {
@@ -201,44 +298,60 @@ impl<'a> Search<'a> {
                 if let Some(s) = next_state {
                     let z = zobrist(op);
                     self.set[op / 64] |= 1 << (op % 64);
-                    match self.memo.insert(self.set_hash ^ z, s, &self.set, room) {
+                    let (saved_read, saved_writer) = (self.next_read, self.next_writer);
+                    self.advance_pointers();
+                    let verdict = if self.doomed(s) {
+                        // Still a linearizable prefix, if a hopeless one: worth showing.
+                        self.note_prefix(Some(op as u32));
+                        Insert::Seen
+                    } else {
+                        self.memo.insert(self.set_hash ^ z, s, &self.set, room)
+                    };
+                    match verdict {
                         Insert::New => {
                             self.set_hash ^= z;
-                            self.push(e, s);
-                            e = self.next[0];
+                            self.push(e, s, saved_read, saved_writer);
+                            e = self.list[0].next;
                             continue;
                         }
-                        Insert::Seen => self.set[op / 64] &= !(1 << (op % 64)),
+                        Insert::Seen => {
+                            self.set[op / 64] &= !(1 << (op % 64));
+                            (self.next_read, self.next_writer) = (saved_read, saved_writer);
+                        }
                         Insert::Full => {
                             self.set[op / 64] &= !(1 << (op % 64));
+                            (self.next_read, self.next_writer) = (saved_read, saved_writer);
                             self.cursor = e;
                             self.steps += done;
                             return Poll::Full;
                         }
                     }
                 }
-                e = self.next[e as usize];
+                e = self.list[e as usize].next;
             } else {
-                let Some((call, before)) = self.stack.pop() else {
+                let Some(frame) = self.stack.pop() else {
                     self.steps += done;
                     return Poll::NotLinearizable;
                 };
                 self.agree = self.agree.min(self.stack.len());
-                let op = self.ent[call as usize] as usize;
-                self.state = before;
+                let call = frame.call;
+                let op = self.list[call as usize].code as usize;
+                self.state = frame.state;
+                self.next_read = frame.next_read;
+                self.next_writer = frame.next_writer;
                 self.set[op / 64] &= !(1 << (op % 64));
                 self.set_hash ^= zobrist(op);
                 self.relink(call, op);
-                e = self.next[call as usize];
+                e = self.list[call as usize].next;
             }
         }
     }
 
     /// Linearizes the op of call entry `e`, reaching state `s`.
     #[inline]
-    fn push(&mut self, e: u32, s: u32) {
-        let op = self.ent[e as usize] as usize;
-        self.stack.push((e, self.state));
+    fn push(&mut self, e: u32, s: u32, next_read: u32, next_writer: u32) {
+        let op = self.list[e as usize].code as usize;
+        self.stack.push(Frame { call: e, state: self.state, next_read, next_writer });
         self.state = s;
         self.unlink(e);
         let ret = self.ret_entry[op];
@@ -246,20 +359,71 @@ impl<'a> Search<'a> {
             self.unlink(ret);
             self.known_left -= 1;
         }
-        if self.stack.len() > self.best.len() {
-            self.best.truncate(self.agree);
-            for &(call, _) in &self.stack[self.agree..] {
-                self.best.push(self.ent[call as usize]);
+        self.note_prefix(None);
+    }
+
+    /// Records the stack (and `extra` after it) as the longest prefix if it is longer.
+    #[inline]
+    fn note_prefix(&mut self, extra: Option<u32>) {
+        let len = self.stack.len() + usize::from(extra.is_some());
+        if len <= self.best.len() {
+            return;
+        }
+        self.best.truncate(self.agree);
+        for frame in &self.stack[self.agree..] {
+            self.best.push(self.list[frame.call as usize].code);
+        }
+        self.agree = self.stack.len();
+        self.best.extend(extra);
+    }
+
+    /// Moves the read and writer pointers past linearized ops.
+    #[inline]
+    fn advance_pointers(&mut self) {
+        let linearized = |set: &[u64], op: u32| set[op as usize / 64] & (1 << (op % 64)) != 0;
+        while let Some(&op) = self.reads_by_return.get(self.next_read as usize) {
+            if !linearized(&self.set, op) {
+                break;
             }
-            self.agree = self.stack.len();
+            self.next_read += 1;
+        }
+        while let Some(&op) = self.writers_by_call.get(self.next_writer as usize) {
+            if !linearized(&self.set, op) {
+                break;
+            }
+            self.next_writer += 1;
+        }
+    }
+
+    /// Look-ahead pruning: can state `s` (with the pointers advanced) never satisfy the next
+    /// completed read? That read, `g`, must be linearized later, and only ops invoked no later
+    /// than its return can come before it. If none of those sets the value (put, write, cas),
+    /// the value `g` sees is `s` with some appends: `s` must be a prefix of what `g` read (equal
+    /// to it for a register). Otherwise the configuration is dead, however the search goes on; the
+    /// plain search would find that out only at `g`'s return entry, after trying every order of
+    /// the appends in between. Sound: it removes only configurations with no linearization.
+    #[inline]
+    fn doomed(&self, s: u32) -> bool {
+        let Some(&g) = self.reads_by_return.get(self.next_read as usize) else { return false };
+        let g = &self.ops[g as usize];
+        let g_return = g.ret_ns;
+        if let Some(&w) = self.writers_by_call.get(self.next_writer as usize) {
+            if self.ops[w as usize].call_ns <= g_return {
+                return false;
+            }
+        }
+        match g.tr {
+            Tr::ReadId(v) => s != v,
+            Tr::ReadStr(r) => !self.states.is_prefix_of_read(s, r),
+            _ => false,
         }
     }
 
     #[inline]
     fn unlink(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = n;
-        self.prev[n as usize] = p;
+        let Entry { next, prev, .. } = self.list[e as usize];
+        self.list[prev as usize].next = next;
+        self.list[next as usize].prev = prev;
     }
 
     /// Undoes `push`: relinks in the reverse order of unlinking.
@@ -275,9 +439,9 @@ impl<'a> Search<'a> {
 
     #[inline]
     fn link(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = e;
-        self.prev[n as usize] = e;
+        let Entry { next, prev, .. } = self.list[e as usize];
+        self.list[prev as usize].next = e;
+        self.list[next as usize].prev = e;
     }
 
     /// The model: the state after `op` from `s`, `None` if `op` cannot happen in `s`,
@@ -294,9 +458,11 @@ impl<'a> Search<'a> {
         })
     }
 
-    /// The longest sequence of ops (indices) that the search managed to linearize.
-    pub fn longest_prefix(&self) -> &[u32] {
-        &self.best
+    /// The longest sequence of ops (indices) that the search managed to linearize; the search
+    /// is over once this is taken.
+    pub fn take_longest_prefix(&mut self) -> Vec<u32> {
+        self.agree = 0;
+        std::mem::take(&mut self.best)
     }
 
     /// What this part took from the shared budget, to give back when it is done.

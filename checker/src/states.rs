@@ -28,14 +28,20 @@ pub(crate) struct Piece<'a> {
 const NONE: u32 = u32::MAX;
 const BASE: u64 = 0x100_0000_01b3; // the FNV prime: odd, with well-spread bits.
 
+/// Where a value's bytes are, and how it was made.
+#[derive(Clone, Copy, Debug)]
+struct Value {
+    start: u32,
+    len: u32,
+    hash: u64,
+    /// (parent state << 32 | piece) for a value made by an append, so that finding it again by
+    /// the same append needs no byte comparison; `u64::MAX` otherwise.
+    origin: u64,
+}
+
 pub(crate) struct States<'a> {
     arena: Vec<u8>,
-    start: Vec<u32>,
-    len: Vec<u32>,
-    hash: Vec<u64>,
-    /// (parent state << 32 | piece) for a state made by an append, so that finding it again by
-    /// the same append needs no byte comparison.
-    origin: Vec<u64>,
+    values: Vec<Value>,
     /// Open addressing, linear probing; slot = id + 1, 0 = empty.
     table: Vec<u32>,
     shift: u32,
@@ -55,10 +61,7 @@ impl<'a> States<'a> {
     pub fn new() -> Self {
         States {
             arena: Vec::new(),
-            start: Vec::new(),
-            len: Vec::new(),
-            hash: Vec::new(),
-            origin: Vec::new(),
+            values: Vec::new(),
             table: Vec::new(),
             shift: 64,
             reads: Vec::new(),
@@ -70,12 +73,14 @@ impl<'a> States<'a> {
     /// Forgets everything but keeps the allocations, for the next part.
     pub fn reset(&mut self, expected_values: usize) {
         self.arena.clear();
-        self.start.clear();
-        self.len.clear();
-        self.hash.clear();
-        self.origin.clear();
+        self.values.clear();
         self.reads.clear();
         self.pieces.clear();
+        // Reserve at once: a part's first values cost less than growing by doubling.
+        self.arena.reserve(expected_values * 16);
+        self.values.reserve(expected_values);
+        self.reads.reserve(expected_values);
+        self.pieces.reserve(expected_values);
         self.charged = 0;
         let slots = (expected_values * 2).next_power_of_two().max(16);
         self.table.clear();
@@ -83,14 +88,36 @@ impl<'a> States<'a> {
         self.shift = 64 - slots.trailing_zeros();
     }
 
+    /// The same buffers, emptied, for borrowing other calls (pool.rs).
+    pub fn relabel<'b>(self) -> States<'b> {
+        States {
+            arena: self.arena,
+            values: self.values,
+            table: self.table,
+            shift: self.shift,
+            reads: empty_reusing(self.reads),
+            pieces: empty_reusing(self.pieces),
+            charged: 0,
+        }
+    }
+
+    /// Bytes held by the buffers.
+    pub fn retained_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.values.capacity() * std::mem::size_of::<Value>()
+            + self.table.capacity() * 4
+            + self.reads.capacity() * std::mem::size_of::<ReadSlot<'_>>()
+            + self.pieces.capacity() * std::mem::size_of::<Piece<'_>>()
+    }
+
     #[cfg(test)]
     pub fn count(&self) -> usize {
-        self.len.len()
+        self.values.len()
     }
 
     pub fn bytes(&self, id: u32) -> &[u8] {
-        let start = self.start[id as usize] as usize;
-        &self.arena[start..start + self.len[id as usize] as usize]
+        let v = self.values[id as usize];
+        &self.arena[v.start as usize..(v.start + v.len) as usize]
     }
 
     /// The id of `bytes`, creating it if new.
@@ -103,7 +130,7 @@ impl<'a> States<'a> {
                 break;
             }
             let id = entry - 1;
-            if self.hash[id as usize] == h && self.bytes(id) == bytes {
+            if self.values[id as usize].hash == h && self.bytes(id) == bytes {
                 return id;
             }
             slot = (slot + 1) & (self.table.len() - 1);
@@ -136,24 +163,35 @@ impl<'a> States<'a> {
         if slot.matched != NONE {
             return slot.matched == s;
         }
-        if self.len[s as usize] as usize != slot.bytes.len() {
+        if self.values[s as usize].len as usize != slot.bytes.len() {
             return false;
         }
-        let start = self.start[s as usize] as usize;
-        if &self.arena[start..start + slot.bytes.len()] == slot.bytes {
+        if self.bytes(s) == slot.bytes {
             self.reads[r as usize].matched = s;
             return true;
         }
         false
     }
 
+    /// Is state `s` a prefix of what read slot `r` saw?
+    #[inline]
+    pub fn is_prefix_of_read(&self, s: u32, r: u32) -> bool {
+        let slot = &self.reads[r as usize];
+        if slot.matched != NONE {
+            return slot.matched == s
+                || self.bytes(s).len() < slot.bytes.len() && slot.bytes.starts_with(self.bytes(s));
+        }
+        slot.bytes.starts_with(self.bytes(s))
+    }
+
     /// The state after appending piece `p` to state `s`.
     #[inline]
     pub fn append(&mut self, s: u32, p: u32, bytes_room: &mut usize) -> Result<u32, OutOfRoom> {
         let piece = &self.pieces[p as usize];
-        let s_len = self.len[s as usize] as usize;
+        let parent = self.values[s as usize];
+        let s_len = parent.len as usize;
         let new_len = s_len + piece.bytes.len();
-        let h = self.hash[s as usize].wrapping_mul(piece.pow).wrapping_add(piece.hash);
+        let h = parent.hash.wrapping_mul(piece.pow).wrapping_add(piece.hash);
         let origin = (u64::from(s) << 32) | u64::from(p);
         let mut slot = self.slot_of(h, new_len);
         loop {
@@ -163,14 +201,13 @@ impl<'a> States<'a> {
             }
             let id = entry - 1;
             let i = id as usize;
-            if self.hash[i] == h && self.len[i] as usize == new_len {
-                if self.origin[i] == origin {
+            let v = self.values[i];
+            if v.hash == h && v.len as usize == new_len {
+                if v.origin == origin {
                     return Ok(id);
                 }
-                let start = self.start[i] as usize;
-                let s_start = self.start[s as usize] as usize;
-                let candidate = &self.arena[start..start + new_len];
-                if candidate[..s_len] == self.arena[s_start..s_start + s_len]
+                let candidate = self.bytes(id);
+                if candidate[..s_len] == *self.bytes(s)
                     && &candidate[s_len..] == piece.bytes
                 {
                     return Ok(id);
@@ -185,7 +222,7 @@ impl<'a> States<'a> {
         *bytes_room -= cost;
         self.charged += cost;
         let start = self.arena.len();
-        let s_start = self.start[s as usize] as usize;
+        let s_start = parent.start as usize;
         self.arena.extend_from_within(s_start..s_start + s_len);
         let piece = &self.pieces[p as usize];
         self.arena.extend_from_slice(piece.bytes);
@@ -193,13 +230,10 @@ impl<'a> States<'a> {
     }
 
     fn insert_new(&mut self, start: usize, len: usize, h: u64, origin: u64, slot: usize) -> u32 {
-        let id = self.len.len() as u32;
-        self.start.push(start as u32);
-        self.len.push(len as u32);
-        self.hash.push(h);
-        self.origin.push(origin);
+        let id = self.values.len() as u32;
+        self.values.push(Value { start: start as u32, len: len as u32, hash: h, origin });
         self.table[slot] = id + 1;
-        if self.len.len() * 2 > self.table.len() {
+        if self.values.len() * 2 > self.table.len() {
             self.grow();
         }
         id
@@ -210,8 +244,9 @@ impl<'a> States<'a> {
         self.table.clear();
         self.table.resize(slots, 0);
         self.shift = 64 - slots.trailing_zeros();
-        for id in 0..self.len.len() {
-            let mut slot = self.slot_of(self.hash[id], self.len[id] as usize);
+        for id in 0..self.values.len() {
+            let v = self.values[id];
+            let mut slot = self.slot_of(v.hash, v.len as usize);
             while self.table[slot] != 0 {
                 slot = (slot + 1) & (slots - 1);
             }
@@ -226,10 +261,15 @@ impl<'a> States<'a> {
     }
 }
 
+/// An empty vector of another (same-layout) type on the same allocation: the standard library
+/// collects a `vec::IntoIter` in place, so this changes only the borrow the type names.
+pub(crate) fn empty_reusing<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 fn poly_hash(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0u64, |h, &b| h.wrapping_mul(BASE).wrapping_add(u64::from(b) + 1))
+    bytes.iter().fold(0u64, |h, &b| h.wrapping_mul(BASE).wrapping_add(u64::from(b) + 1))
 }
 
 #[cfg(test)]

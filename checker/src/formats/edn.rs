@@ -90,7 +90,9 @@ impl<'t> Reader<'t> {
 
     fn form(&mut self, depth: usize) -> Result<Node, InputError> {
         if depth > DEPTH_MAX {
-            return Err(self.error(self.line, &format!("at most {DEPTH_MAX} levels of nesting")).field("syntax"));
+            return Err(self
+                .error(self.line, &format!("at most {DEPTH_MAX} levels of nesting"))
+                .field("syntax"));
         }
         let line = self.line;
         let Some(b) = self.peek() else {
@@ -145,7 +147,10 @@ impl<'t> Reader<'t> {
             _ => {
                 let token = self.token();
                 if token.is_empty() {
-                    return Err(self.error(line, "a value").field("syntax").found(format!("{:?}", b as char)));
+                    return Err(self
+                        .error(line, "a value")
+                        .field("syntax")
+                        .found(format!("{:?}", b as char)));
                 }
                 atom(token).map_err(|expected| self.error(line, expected).field("syntax").found(token))?
             }
@@ -181,7 +186,10 @@ impl<'t> Reader<'t> {
             match self.peek() {
                 None => {
                     return Err(self
-                        .error(line, &format!("a closing '{}' for the one opened on this line", close as char))
+                        .error(
+                            line,
+                            &format!("a closing '{}' for the one opened on this line", close as char),
+                        )
                         .field("syntax")
                         .found("the end of the file"))
                 }
@@ -234,10 +242,16 @@ impl<'t> Reader<'t> {
                         b'f' => out.push(12),
                         b'"' | b'\\' | b'/' => out.push(e),
                         b'u' => {
-                            let hex = self.src.get(self.pos..self.pos + 4).and_then(|h| std::str::from_utf8(h).ok());
-                            let c = hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+                            let hex = self
+                                .src
+                                .get(self.pos..self.pos + 4)
+                                .and_then(|h| std::str::from_utf8(h).ok());
+                            let c =
+                                hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
                             let Some(c) = c else {
-                                return Err(self.error(self.line, "4 hex digits of a character after \\u").field("string"));
+                                return Err(self
+                                    .error(self.line, "4 hex digits of a character after \\u")
+                                    .field("string"));
                             };
                             self.pos += 4;
                             out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
@@ -304,7 +318,8 @@ mod tests {
 
     #[test]
     fn reads_a_jepsen_event_with_comments_commas_and_escapes() {
-        let forms = read("; a comment\n{:process 3, :type :ok, :f :read, :value \"a\\\"b\\n\\u0041\" :time 12N}");
+        let forms =
+            read("; a comment\n{:process 3, :type :ok, :f :read, :value \"a\\\"b\\n\\u0041\" :time 12N}");
         assert_eq!(forms.len(), 1);
         let map = forms[0].as_map().map(<[_]>::to_vec).unwrap_or_default();
         assert_eq!(map.len(), 5);

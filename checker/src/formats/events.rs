@@ -81,13 +81,19 @@ fn guess_model(events: &[Event<'_>]) -> ModelKind {
 
 fn event<'n>(node: &'n Node, dialect: Dialect, source: &str) -> Result<Option<Event<'n>>, InputError> {
     let Some(entries) = node.as_map() else {
-        return Err(node.error(source, "event", "a map such as {:process 0, :type :invoke, :f :read, :value nil}"));
+        return Err(node.error(
+            source,
+            "event",
+            "a map such as {:process 0, :type :invoke, :f :read, :value nil}",
+        ));
     };
     let field = |name: &str| {
         entries.iter().find(|(k, _)| matches!(&k.val, Val::Keyword(n) if n == name)).map(|(_, v)| v)
     };
     let missing = |name: &str| {
-        InputError::new(source, Some(node.line), "this key in the event").field(format!(":{name}")).found("nothing")
+        InputError::new(source, Some(node.line), "this key in the event")
+            .field(format!(":{name}"))
+            .found("nothing")
     };
     let process_node = field("process").ok_or_else(|| missing("process"))?;
     let process = match &process_node.val {
@@ -101,7 +107,9 @@ fn event<'n>(node: &'n Node, dialect: Dialect, source: &str) -> Result<Option<Ev
         (Val::Keyword(t), _) if t == "ok" => Kind::Ok,
         (Val::Keyword(t), Dialect::Jepsen) if t == "fail" => Kind::Fail,
         (Val::Keyword(t), Dialect::Jepsen) if t == "info" => Kind::Info,
-        (_, Dialect::Jepsen) => return Err(type_node.error(source, ":type", "one of :invoke, :ok, :fail, :info")),
+        (_, Dialect::Jepsen) => {
+            return Err(type_node.error(source, ":type", "one of :invoke, :ok, :fail, :info"))
+        }
         (_, Dialect::Porcupine) => return Err(type_node.error(source, ":type", ":invoke or :ok")),
     };
     let f_node = field("f").ok_or_else(|| missing("f"))?;
@@ -140,7 +148,10 @@ impl Builder<'_> {
                 return Err(InputError::new(
                     source,
                     Some(e.line),
-                    format!("a completion of process {}'s invoke on line {line} before its next invoke", e.process),
+                    format!(
+                        "a completion of process {}'s invoke on line {line} before its next invoke",
+                        e.process
+                    ),
                 )
                 .field(":type")
                 .found(":invoke"));
@@ -165,8 +176,15 @@ impl Builder<'_> {
                 }
                 ModelKind::CasRegister => {
                     let (key, op) = self.register_invoke(e)?;
-                    let call =
-                        RegisterCall { id: t, client: e.process, key, op, status: Status::Unknown, call_ns: t, return_ns: None };
+                    let call = RegisterCall {
+                        id: t,
+                        client: e.process,
+                        key,
+                        op,
+                        status: Status::Unknown,
+                        call_ns: t,
+                        return_ns: None,
+                    };
                     self.reg.push(call);
                     self.reg.len() - 1
                 }
@@ -175,8 +193,12 @@ impl Builder<'_> {
             return Ok(());
         }
         let Some((index, _)) = self.pending.remove(&e.process) else {
-            return Err(InputError::new(source, Some(e.line), format!("an :invoke by process {} before this completion", e.process))
-                .field(":process"));
+            return Err(InputError::new(
+                source,
+                Some(e.line),
+                format!("an :invoke by process {} before this completion", e.process),
+            )
+            .field(":process"));
         };
         let status = match e.kind {
             Kind::Ok => Status::Ok,
@@ -187,7 +209,11 @@ impl Builder<'_> {
             ModelKind::Kv => {
                 let call = &self.kv[index];
                 if e.f != call.kind.name() && alias(e.f) != call.kind.name() {
-                    return Err(e.f_node.error(source, ":f", &format!(":{} as in the invoke", call.kind.name())));
+                    return Err(e.f_node.error(
+                        source,
+                        ":f",
+                        &format!(":{} as in the invoke", call.kind.name()),
+                    ));
                 }
                 let (kind, value_node) = (call.kind, tuple_value(e, true));
                 let mut out = None;
@@ -212,7 +238,11 @@ impl Builder<'_> {
                 };
                 let call = &mut self.reg[index];
                 if e.f != call.op.name() {
-                    return Err(e.f_node.error(source, ":f", &format!(":{} as in the invoke", call.op.name())));
+                    return Err(e.f_node.error(
+                        source,
+                        ":f",
+                        &format!(":{} as in the invoke", call.op.name()),
+                    ));
                 }
                 call.op = match call.op {
                     RegisterOp::Read { .. } => RegisterOp::Read { output: read_value },
@@ -254,7 +284,9 @@ impl Builder<'_> {
         let value = tuple_value(e, keyed_tuple(e).is_some());
         let int = |n: Option<&Node>, what: &str| -> Result<i64, InputError> {
             match n.map(|n| &n.val) {
-                Some(Val::Int(i)) => i64::try_from(*i).map_err(|_| n.map_or_else(|| missing_value(e, source), |n| n.error(source, ":value", what))),
+                Some(Val::Int(i)) => i64::try_from(*i).map_err(|_| {
+                    n.map_or_else(|| missing_value(e, source), |n| n.error(source, ":value", what))
+                }),
                 _ => Err(n.map_or_else(|| missing_value(e, source), |n| n.error(source, ":value", what))),
             }
         };
@@ -264,7 +296,10 @@ impl Builder<'_> {
             "cas" => {
                 let pair = value.and_then(Node::as_seq).filter(|p| p.len() == 2);
                 let Some(pair) = pair else {
-                    return Err(value.map_or_else(|| missing_value(e, source), |n| n.error(source, ":value", "[from to]")));
+                    return Err(value.map_or_else(
+                        || missing_value(e, source),
+                        |n| n.error(source, ":value", "[from to]"),
+                    ));
                 };
                 let from = int(Some(&pair[0]), "[from to], two integers")?;
                 let to = int(Some(&pair[1]), "[from to], two integers")?;

@@ -162,14 +162,19 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let rest = &self.src[self.pos..];
-            let plain = rest.iter().position(|&b| b == b'"' || b == b'\\' || b == b'\n').unwrap_or(rest.len());
+            let plain =
+                rest.iter().position(|&b| b == b'"' || b == b'\\' || b == b'\n').unwrap_or(rest.len());
             out.push_str(std::str::from_utf8(&rest[..plain]).unwrap_or(""));
             self.pos += plain;
             match self.src.get(self.pos) {
                 None | Some(b'\n') => {
-                    return Err(InputError::new(self.source, Some(line), "a closing '\"' on the line the string starts")
-                        .field("syntax")
-                        .found(self.found()))
+                    return Err(InputError::new(
+                        self.source,
+                        Some(line),
+                        "a closing '\"' on the line the string starts",
+                    )
+                    .field("syntax")
+                    .found(self.found()))
                 }
                 Some(b'"') => {
                     self.pos += 1;
@@ -272,17 +277,27 @@ pub(crate) fn history(root: &Node, model: Option<ModelKind>, source: &str) -> Re
         let return_ns = match f.get("return_ns") {
             None => None,
             Some(n) if n.val == Val::Nil => None,
-            Some(n) => Some(as_u64(n).ok_or_else(|| n.error(source, "return_ns", "a non-negative integer or null"))?),
+            Some(n) => Some(
+                as_u64(n).ok_or_else(|| n.error(source, "return_ns", "a non-negative integer or null"))?,
+            ),
         };
         if status == Status::Ok {
             match return_ns {
                 None => {
                     let at = f.get("return_ns").unwrap_or(op);
-                    return Err(at.error(source, "return_ns", "the return time (an integer), as status is \"ok\""));
+                    return Err(at.error(
+                        source,
+                        "return_ns",
+                        "the return time (an integer), as status is \"ok\"",
+                    ));
                 }
                 Some(ret) if ret < call_ns => {
                     let at = f.get("return_ns").unwrap_or(op);
-                    return Err(at.error(source, "return_ns", &format!("a time not before call_ns ({call_ns})")));
+                    return Err(at.error(
+                        source,
+                        "return_ns",
+                        &format!("a time not before call_ns ({call_ns})"),
+                    ));
                 }
                 Some(_) => {}
             }
@@ -323,7 +338,11 @@ pub(crate) fn history(root: &Node, model: Option<ModelKind>, source: &str) -> Re
     Ok(match file_model {
         ModelKind::Kv => {
             if let Some(init) = fields.get("initial") {
-                return Err(init.error(source, "initial", "no initial value for a kv history (keys start as \"\")"));
+                return Err(init.error(
+                    source,
+                    "initial",
+                    "no initial value for a kv history (keys start as \"\")",
+                ));
             }
             History::Kv(kv)
         }
@@ -331,14 +350,21 @@ pub(crate) fn history(root: &Node, model: Option<ModelKind>, source: &str) -> Re
             let initial = match fields.get("initial") {
                 None => None,
                 Some(n) if n.val == Val::Nil => Some(None),
-                Some(n) => Some(Some(as_i64(n).ok_or_else(|| n.error(source, "initial", "an integer or null"))?)),
+                Some(n) => {
+                    Some(Some(as_i64(n).ok_or_else(|| n.error(source, "initial", "an integer or null"))?))
+                }
             };
             History::Register { calls: reg, initial }
         }
     })
 }
 
-fn register_op(f: &Fields<'_>, f_node: &Node, status: Status, source: &str) -> Result<RegisterOp, InputError> {
+fn register_op(
+    f: &Fields<'_>,
+    f_node: &Node,
+    status: Status,
+    source: &str,
+) -> Result<RegisterOp, InputError> {
     let int = |name: &str| -> Result<i64, InputError> {
         let n = f.required(name)?;
         as_i64(n).ok_or_else(|| n.error(source, name, "an integer"))
@@ -349,7 +375,9 @@ fn register_op(f: &Fields<'_>, f_node: &Node, status: Status, source: &str) -> R
             let output = match f.get("output") {
                 None => None,
                 Some(n) if n.val == Val::Nil => (status == Status::Ok).then_some(None),
-                Some(n) => Some(Some(as_i64(n).ok_or_else(|| n.error(source, "output", "an integer or null"))?)),
+                Some(n) => {
+                    Some(Some(as_i64(n).ok_or_else(|| n.error(source, "output", "an integer or null"))?))
+                }
             };
             RegisterOp::Read { output }
         }
@@ -424,7 +452,9 @@ impl<'n> Fields<'n> {
 
     fn required(&self, name: &str) -> Result<&'n Node, InputError> {
         self.get(name).ok_or_else(|| {
-            InputError::new(self.source, Some(self.line), "this field in the object").field(name).found("nothing")
+            InputError::new(self.source, Some(self.line), "this field in the object")
+                .field(name)
+                .found("nothing")
         })
     }
 
@@ -459,7 +489,9 @@ impl<'n> Fields<'n> {
 
 /// Writes a KV history in the `raftsim-history` format, one operation a line.
 pub fn kv_history_to_json(calls: &[KvCall]) -> String {
-    let mut out = String::from("{\"format\": \"raftsim-history\", \"version\": 1, \"model\": \"kv\",\n \"operations\": [");
+    let mut out = String::from(
+        "{\"format\": \"raftsim-history\", \"version\": 1, \"model\": \"kv\",\n \"operations\": [",
+    );
     for (i, c) in calls.iter().enumerate() {
         let value = if c.kind == KvKind::Get { "null".to_string() } else { quote(&c.value) };
         let output = c.output.as_deref().map_or("null".to_string(), quote);
@@ -487,7 +519,8 @@ pub fn history_to_json(history: &History) -> String {
         History::Kv(calls) => return kv_history_to_json(calls),
         History::Register { calls, initial } => (calls, initial),
     };
-    let mut out = String::from("{\"format\": \"raftsim-history\", \"version\": 1, \"model\": \"cas-register\",");
+    let mut out =
+        String::from("{\"format\": \"raftsim-history\", \"version\": 1, \"model\": \"cas-register\",");
     if let Some(initial) = initial {
         let _ = write!(out, " \"initial\": {},", opt(*initial));
     }

@@ -31,7 +31,9 @@ pub fn parse_history(
     };
     let history = match format {
         Format::Json => json::history(&json::read(text, source_name)?, model, source_name)?,
-        Format::Edn => events::history(&edn::read_all(text, source_name)?, model, Dialect::Jepsen, source_name)?,
+        Format::Edn => {
+            events::history(&edn::read_all(text, source_name)?, model, Dialect::Jepsen, source_name)?
+        }
         Format::PorcupineKv => {
             if model == Some(ModelKind::CasRegister) {
                 return Err(InputError::new(source_name, None, "--model kv for a porcupine-kv history")

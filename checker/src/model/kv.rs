@@ -1,7 +1,7 @@
 //! The key/value model: each key is a string register starting as "", with get (read), put
 //! (replace) and append (concatenate). A history is split per key before it gets here.
 
-use super::{quote_short, Model};
+use super::{push_quoted, push_quoted_short, Model};
 use crate::history::{KvCall, KvKind, Status};
 use crate::search::{Op, Search, Tr};
 
@@ -52,26 +52,55 @@ impl<'a> Model<'a> for KvModel {
                 KvKind::Append => Tr::Append(search.states.add_piece(call.value.as_bytes())),
             };
             let return_ns = if call.status == Status::Ok { call.return_ns } else { None };
-            search.ops.push(Op { tr, call_ns: call.call_ns, return_ns, call_index: i });
+            search.ops.push(Op::new(tr, call.call_ns, return_ns, i));
         }
         search.prepare(empty);
     }
 
-    fn render_value(bytes: &[u8]) -> String {
-        quote_short(&String::from_utf8_lossy(bytes))
+    fn replay(&self, calls: &[KvCall], members: &[u32], value: &mut Vec<u8>) -> bool {
+        value.clear();
+        for &i in members {
+            let call = &calls[i as usize];
+            match call.kind {
+                KvKind::Get => {
+                    if call.output.as_deref().map(str::as_bytes) != Some(value.as_slice()) {
+                        return false;
+                    }
+                }
+                KvKind::Put => {
+                    value.clear();
+                    value.extend_from_slice(call.value.as_bytes());
+                }
+                KvKind::Append => value.extend_from_slice(call.value.as_bytes()),
+            }
+        }
+        true
     }
 
-    fn describe(call: &KvCall) -> String {
-        let key = format!("{:?}", call.key);
-        let what = match (call.kind, &call.output) {
-            (KvKind::Get, Some(out)) => format!("get({key}) -> {}", quote_short(out)),
-            (KvKind::Get, None) => format!("get({key})"),
-            (kind, _) => format!("{}({key}, {})", kind.name(), quote_short(&call.value)),
-        };
+    fn render_value(bytes: &[u8], out: &mut String) {
+        push_quoted_short(out, &String::from_utf8_lossy(bytes));
+    }
+
+    fn describe(call: &KvCall, out: &mut String) {
+        out.push_str(call.kind.name());
+        out.push('(');
+        push_quoted(out, &call.key);
+        match (call.kind, &call.output) {
+            (KvKind::Get, Some(output)) => {
+                out.push_str(") -> ");
+                push_quoted_short(out, output);
+            }
+            (KvKind::Get, None) => out.push(')'),
+            _ => {
+                out.push_str(", ");
+                push_quoted_short(out, &call.value);
+                out.push(')');
+            }
+        }
         match call.status {
-            Status::Ok => what,
-            Status::Unknown => format!("{what}, outcome unknown"),
-            Status::Failed => format!("{what}, failed"),
+            Status::Ok => {}
+            Status::Unknown => out.push_str(", outcome unknown"),
+            Status::Failed => out.push_str(", failed"),
         }
     }
 }

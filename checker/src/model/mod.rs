@@ -49,23 +49,74 @@ pub(crate) trait Model<'a> {
     /// caller) and prepares it.
     fn compile(&self, calls: &'a [Self::Call], members: &[u32], search: &mut Search<'a>);
 
-    /// A state value as people read it.
-    fn render_value(bytes: &[u8]) -> String;
+    /// Replays calls that are known and totally ordered in real time (each returns before the
+    /// next is invoked), in that order: true iff every call fits. Such a part has exactly one
+    /// order to check, so it needs no search (single-client histories, quiet keys). `buf` is
+    /// scratch space for the value.
+    fn replay(&self, calls: &[Self::Call], members: &[u32], buf: &mut Vec<u8>) -> bool;
 
-    /// The call as people read it, e.g. `get("k1") -> "x"` or `cas(1, 2) failed`.
-    fn describe(call: &Self::Call) -> String;
+    /// Writes a state value as people read it.
+    fn render_value(bytes: &[u8], out: &mut String);
+
+    /// Writes the call as people read it, e.g. `get("k1") -> "x"` or `cas(1, 2) -> ok`.
+    fn describe(call: &Self::Call, out: &mut String);
+
+    /// The call as people read it.
+    fn describe_string(call: &Self::Call) -> String {
+        let mut out = String::with_capacity(48);
+        Self::describe(call, &mut out);
+        out
+    }
 }
 
-/// A string value in quotes, shortened in the middle when long (Porcupine's values run to
+/// Writes a string value in quotes, shortened in the middle when long (Porcupine's values run to
 /// kilobytes; the end is where two candidates differ, so more of it is kept).
-pub(crate) fn quote_short(s: &str) -> String {
+pub(crate) fn push_quoted_short(out: &mut String, s: &str) {
     const HEAD: usize = 16;
     const TAIL: usize = 40;
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= HEAD + TAIL + 8 {
-        return format!("{s:?}");
+    if s.len() <= HEAD + TAIL + 8 {
+        push_quoted(out, s);
+        return;
     }
-    let head: String = chars[..HEAD].iter().collect();
-    let tail: String = chars[chars.len() - TAIL..].iter().collect();
-    format!("{:?}...{:?} ({} chars)", head, tail, chars.len())
+    let chars = s.chars().count();
+    if chars <= HEAD + TAIL + 8 {
+        push_quoted(out, s);
+        return;
+    }
+    let head_end = s.char_indices().nth(HEAD).map_or(s.len(), |(i, _)| i);
+    let tail_start = s.char_indices().nth(chars - TAIL).map_or(s.len(), |(i, _)| i);
+    push_quoted(out, &s[..head_end]);
+    out.push_str("...");
+    push_quoted(out, &s[tail_start..]);
+    out.push_str(" (");
+    push_number(out, chars as u64);
+    out.push_str(" chars)");
+}
+
+/// Writes `s` in double quotes, escaped as Rust's `{:?}` would (the fast path skips the
+/// formatting machinery for plain text).
+pub(crate) fn push_quoted(out: &mut String, s: &str) {
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        use std::fmt::Write;
+        let _ = write!(out, "{s:?}");
+    }
+}
+
+/// Writes a number without the formatting machinery.
+pub(crate) fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("?"));
 }

@@ -2,7 +2,7 @@
 //! compare-and-set. Values are interned as byte strings: nil is the empty string and an integer
 //! its 8 little-endian bytes, so the two can never be confused and the search stays model-blind.
 
-use super::Model;
+use super::{push_quoted, Model};
 use crate::history::{RegisterCall, RegisterOp, Status};
 use crate::search::{Op, Search, Tr};
 
@@ -74,38 +74,78 @@ impl<'a> Model<'a> for RegisterModel {
                 }
             };
             let return_ns = if known { call.return_ns } else { None };
-            search.ops.push(Op { tr, call_ns: call.call_ns, return_ns, call_index: i });
+            search.ops.push(Op::new(tr, call.call_ns, return_ns, i));
         }
         search.prepare(initial);
     }
 
-    fn render_value(bytes: &[u8]) -> String {
+    fn replay(&self, calls: &[RegisterCall], members: &[u32], _: &mut Vec<u8>) -> bool {
+        let mut value = self.initial;
+        for &i in members {
+            match calls[i as usize].op {
+                RegisterOp::Read { output } => {
+                    if output != Some(value) {
+                        return false;
+                    }
+                }
+                RegisterOp::Write { value: v } => value = Some(v),
+                RegisterOp::Cas { from, to, succeeded } => {
+                    let swaps = value == Some(from);
+                    if succeeded == Some(false) {
+                        if swaps {
+                            return false;
+                        }
+                    } else if swaps {
+                        value = Some(to);
+                    } else {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn render_value(bytes: &[u8], out: &mut String) {
         match <[u8; 8]>::try_from(bytes) {
-            Ok(le) => i64::from_le_bytes(le).to_string(),
-            Err(_) => "nil".to_string(),
+            Ok(le) => out.push_str(&i64::from_le_bytes(le).to_string()),
+            Err(_) => out.push_str("nil"),
         }
     }
 
-    fn describe(call: &RegisterCall) -> String {
-        let at = if call.key.is_empty() { String::new() } else { format!("{:?}, ", call.key) };
+    fn describe(call: &RegisterCall, out: &mut String) {
         let show = |v: Option<i64>| v.map_or("nil".to_string(), |v| v.to_string());
-        let what = match call.op {
-            RegisterOp::Read { output: Some(v) } => format!("read({}) -> {}", at.trim_end_matches(", "), show(v)),
-            RegisterOp::Read { output: None } => format!("read({})", at.trim_end_matches(", ")),
-            RegisterOp::Write { value } => format!("write({at}{value})"),
-            RegisterOp::Cas { from, to, succeeded } => {
-                let outcome = match succeeded {
-                    Some(true) | None if call.status == Status::Ok => " -> ok",
-                    Some(false) => " -> found another value",
-                    _ => "",
-                };
-                format!("cas({at}{from}, {to}){outcome}")
+        out.push_str(call.op.name());
+        out.push('(');
+        if !call.key.is_empty() {
+            push_quoted(out, &call.key);
+            if !matches!(call.op, RegisterOp::Read { .. }) {
+                out.push_str(", ");
             }
-        };
+        }
+        match call.op {
+            RegisterOp::Read { output: Some(v) } => {
+                out.push_str(") -> ");
+                out.push_str(&show(v));
+            }
+            RegisterOp::Read { output: None } => out.push(')'),
+            RegisterOp::Write { value } => {
+                out.push_str(&value.to_string());
+                out.push(')');
+            }
+            RegisterOp::Cas { from, to, succeeded } => {
+                out.push_str(&format!("{from}, {to})"));
+                match succeeded {
+                    Some(true) | None if call.status == Status::Ok => out.push_str(" -> ok"),
+                    Some(false) => out.push_str(" -> found another value"),
+                    _ => {}
+                }
+            }
+        }
         match call.status {
-            Status::Ok => what,
-            Status::Unknown => format!("{what}, outcome unknown"),
-            Status::Failed => format!("{what}, failed"),
+            Status::Ok => {}
+            Status::Unknown => out.push_str(", outcome unknown"),
+            Status::Failed => out.push_str(", failed"),
         }
     }
 }
