@@ -49,6 +49,8 @@ impl RaftNode {
             // candidate we just backed (paper Figure 2, Rules for Servers: Followers).
             self.election_elapsed = 0;
             if self.config.bugs.has(Bug::VoteNotPersisted) {
+                // The bug: the vote never reaches the disk, and the answer does not wait.
+                self.vote_unpersisted = true;
                 self.send_now(candidate, Body::RequestVoteResponse { granted });
                 return;
             }

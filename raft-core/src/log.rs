@@ -70,7 +70,7 @@ impl RaftLog {
         if start >= self.entries.len() {
             return &[];
         }
-        let end = self.entries.len().min(start + max);
+        let end = self.entries.len().min(start.saturating_add(max));
         &self.entries[start..end]
     }
 
@@ -105,7 +105,7 @@ impl RaftLog {
     #[must_use]
     pub fn last_index_of_term(&self, term: Term) -> Option<LogIndex> {
         let end = self.entries.partition_point(|e| e.term <= term);
-        (end > 0 && self.entries[end - 1].term == term).then(|| LogIndex(end as u64))
+        (end > 0 && self.entries[end - 1].term == term).then_some(LogIndex(end as u64))
     }
 
     /// Whether a log ending at (`last_term`, `last_index`) is at least as up to date as this one

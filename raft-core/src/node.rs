@@ -85,6 +85,8 @@ pub struct RaftNode {
     /// The candidate voted for in `term`; cleared whenever `term` changes.
     pub(crate) vote: Option<NodeId>,
     pub(crate) log: RaftLog,
+    /// Planted bug `vote-not-persisted` only: the vote of this term is kept off the disk.
+    pub(crate) vote_unpersisted: bool,
 
     // Volatile state.
     pub(crate) role: Role,
@@ -135,6 +137,7 @@ impl RaftNode {
             term: Term::ZERO,
             vote: None,
             log: RaftLog::new(),
+            vote_unpersisted: false,
             role: Role::Follower,
             leader: None,
             commit_index: LogIndex::ZERO,
@@ -315,7 +318,8 @@ impl RaftNode {
 
         if self.hard_state_dirty {
             self.hard_state_dirty = false;
-            ready.persist.push(PersistOp::HardState { term: self.term, vote: self.vote });
+            let vote = if self.vote_unpersisted { None } else { self.vote };
+            ready.persist.push(PersistOp::HardState { term: self.term, vote });
         }
         if let Some(from) = self.log_dirty_from.take() {
             assert!(from <= self.log.last_index().next(), "dirty mark past the end of the log");
@@ -398,6 +402,7 @@ impl RaftNode {
         if term != self.term {
             self.term = term;
             self.vote = None;
+            self.vote_unpersisted = false;
             self.hard_state_dirty = true;
         }
         self.leader = None;

@@ -98,9 +98,14 @@ impl RaftNode {
             self.send_after_persist(leader, Body::AppendEntriesResponse(rejected));
             return;
         }
-        // A malformed message (entries not following prev densely) is dropped whole.
-        if entries.iter().enumerate().any(|(k, e)| e.index != prev_log_index.plus(k as u64 + 1)) {
-            return;
+        // A malformed message is dropped whole: entries must follow prev densely, and their
+        // terms must not decrease nor pass the sender's term.
+        let mut term_floor = prev_log_term;
+        for (k, e) in entries.iter().enumerate() {
+            if e.index != prev_log_index.plus(k as u64 + 1) || e.term < term_floor || e.term > self.term {
+                return;
+            }
+            term_floor = e.term;
         }
         let last_new = prev_log_index.plus(entries.len() as u64);
 
@@ -174,8 +179,10 @@ impl RaftNode {
                 self.send_append(position, false);
             }
             AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index } => {
-                if rejected_prev_index < progress.match_index {
-                    return; // an answer to something older than what the follower since accepted
+                if rejected_prev_index <= progress.match_index || rejected_prev_index > last_index {
+                    // An answer to something older than what the follower since accepted, or
+                    // about entries we never had: nothing to learn from it.
+                    return;
                 }
                 if progress.probing && rejected_prev_index.next() != progress.next_index {
                     return; // an answer to an earlier probe
@@ -187,11 +194,6 @@ impl RaftNode {
                     None => conflict_index,
                 };
                 let progress = &mut self.progress[position];
-                if rejected_prev_index == progress.match_index {
-                    // The follower lost entries it acknowledged: its storage broke a promise.
-                    // Search again from scratch rather than loop on the same probe.
-                    progress.match_index = LogIndex::ZERO;
-                }
                 let floor = progress.match_index.next();
                 progress.next_index = hint.min(rejected_prev_index).max(floor);
                 progress.probing = true;

@@ -39,6 +39,8 @@ pub struct KvServer {
     /// that arrives while the first attempt is in the log waits for it instead of doubling it.
     pending_by_client: BTreeMap<ClientId, (u64, LogIndex)>,
     replies: Vec<ClientReply>,
+    /// Committed commands recognised as retries and not applied again.
+    deduplicated: u64,
 }
 
 impl KvServer {
@@ -63,6 +65,7 @@ impl KvServer {
             pending: BTreeMap::new(),
             pending_by_client: BTreeMap::new(),
             replies: Vec::new(),
+            deduplicated: 0,
         })
     }
 
@@ -129,6 +132,9 @@ impl KvServer {
                 continue;
             };
             let applied = self.kv.apply(command);
+            if !matches!(applied, crate::kv::Applied::Fresh(_)) {
+                self.deduplicated += 1;
+            }
             if let Some(w) = waiting {
                 if self.pending_by_client.get(&w.client).is_some_and(|(_, i)| *i == entry.index) {
                     self.pending_by_client.remove(&w.client);
@@ -162,6 +168,12 @@ impl KvServer {
     #[must_use]
     pub fn store(&self) -> &KvStore {
         &self.kv
+    }
+
+    /// Committed commands this server recognised as retries and did not apply again.
+    #[must_use]
+    pub fn deduplicated(&self) -> u64 {
+        self.deduplicated
     }
 
     /// Calls waiting on this server, for diagnostics.

@@ -58,8 +58,6 @@ fn an_acceptance_naming_entries_the_leader_never_sent_is_ignored() {
 }
 
 #[test]
-#[ignore = "BUG: a Rejected whose rejected_prev_index is past the leader's log panics in send_append \
-            (replication.rs handle_append_response sets next_index past last_index + 1)"]
 fn a_rejection_naming_an_index_past_the_leaders_log_is_ignored() {
     let mut leader = leader_with_replicating_followers();
     leader.step(rejected(1, 0, 1, 50, None, 60));
@@ -73,8 +71,6 @@ fn a_rejection_naming_an_index_past_the_leaders_log_is_ignored() {
 }
 
 #[test]
-#[ignore = "BUG: an AppendEntries whose entries go back in term panics in RaftLog::push \
-            (replication.rs handle_append checks index density but not term order)"]
 fn an_append_whose_entries_go_back_in_term_is_dropped_whole() {
     let mut follower = bare_with(0, 3, Default::default(), durable(1, None, &[1]));
     follower.step(append(1, 0, 2, (1, 1), entries_from(2, &[2, 1]), 0));

@@ -151,6 +151,13 @@ pub struct Invariants {
     pub notes: Notes,
 }
 
+/// What changed at a node in one event.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub role_or_term_changed: bool,
+    pub commit_moved: bool,
+}
+
 /// Notable protocol events seen by the checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Notes {
@@ -216,6 +223,7 @@ impl Invariants {
     fn check_write(&mut self, node: u8, from: LogIndex, entries: &[Entry]) -> Result<(), Violation> {
         let w = &mut self.watch[node as usize];
         let position = (from.0 - 1) as usize;
+
         if position < w.written_terms.len() {
             let old = w.written_terms[position];
             if entries.first().is_none_or(|e| e.term == old) {
@@ -229,6 +237,16 @@ impl Invariants {
                 });
             }
             self.notes.conflict_truncations += 1;
+        }
+        if from <= w.commit {
+            return Err(Violation {
+                invariant: Invariant::CommittedEntryChanged,
+                node,
+                reason: format!(
+                    "n{node} rewrote its log from {from}, at or below its own commit index {}",
+                    w.commit
+                ),
+            });
         }
         if from <= w.acked_index {
             w.acked_index = from.prev();
@@ -342,15 +360,17 @@ impl Invariants {
         }
     }
 
-    /// Observes a node after it handled an event: its role, term and commit index.
-    pub fn after_event(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+    /// Observes a node after it handled an event: its role, term and commit index. Says what
+    /// changed.
+    pub fn after_event(&mut self, node: u8, server: &KvServer) -> Result<Observed, Violation> {
         let raft = server.node();
         let (role, term, commit) = (raft.role(), raft.term(), raft.commit_index());
         let w = &self.watch[node as usize];
         let changed = w.role != Some(role) || w.term != term;
         let commit_moved = commit > w.commit;
+        let observed = Observed { role_or_term_changed: changed, commit_moved };
         if !changed && !commit_moved {
-            return Ok(());
+            return Ok(observed);
         }
         if changed {
             if role == Role::Candidate {
@@ -372,7 +392,7 @@ impl Invariants {
         if commit_moved {
             self.check_commit(node, server)?;
         }
-        Ok(())
+        Ok(observed)
     }
 
     fn check_new_leader(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {

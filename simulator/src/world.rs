@@ -341,25 +341,29 @@ impl World {
             }
         }
         let Some(server) = self.nodes[n as usize].server() else { return };
-        let before = (self.checks.notes.leader_changes, self.checks.notes.elections);
-        if let Err(v) = self.checks.after_event(n, server) {
-            self.fail(v);
-            return;
-        }
-        if (self.checks.notes.leader_changes, self.checks.notes.elections) != before || self.trace.detailed()
-        {
-            self.note_role(n);
+        match self.checks.after_event(n, server) {
+            Err(v) => self.fail(v),
+            Ok(observed) => {
+                if observed.role_or_term_changed {
+                    self.note_state(n, true);
+                } else if observed.commit_moved && self.trace.detailed() {
+                    self.note_state(n, false);
+                }
+            }
         }
     }
 
-    fn note_role(&mut self, n: u8) {
+    /// Records a node's role, term and commit index in the trace.
+    fn note_state(&mut self, n: u8, role_changed: bool) {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let raft = server.node();
         let (role, term) = (raft.role(), raft.term());
-        if role == raft_core::Role::Leader {
-            self.last_leader = Some(n);
+        if role_changed {
+            if role == raft_core::Role::Leader {
+                self.last_leader = Some(n);
+            }
+            self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
         }
-        self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
         if self.trace.detailed() {
             let commit = raft.commit_index().0;
             let last = raft.log().last_index().0;
@@ -375,26 +379,28 @@ impl World {
     }
 
     fn send(&mut self, packet: Packet) {
-        let detailed = self.trace.detailed();
-        let copy = detailed.then(|| packet.clone());
+        let (from, to) = (packet.from, packet.to);
+        let copy = self.trace.detailed().then(|| packet.clone());
         let outcome = self.network.send(self.now, packet, &mut self.queue);
-        if let (Some(p), true) = (copy, detailed) {
-            match outcome {
-                Sent::Dropped(reason) => self.trace_drop(&p, reason),
-                Sent::Scheduled { at, copy_at, long } => {
-                    let copy = copy_at.map_or(String::new(), |c| format!(",\"copy_at\":{c}"));
-                    self.trace.line(
-                        self.now,
-                        "send",
-                        format_args!(
-                            "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
-                            addr(p.from),
-                            addr(p.to),
-                            crate::trace::json_str(&describe_payload(&p.payload))
-                        ),
-                    );
-                }
+        match (outcome, copy) {
+            (Sent::Dropped(reason), Some(p)) => self.trace_drop(&p, reason),
+            (Sent::Dropped(reason), None) => {
+                self.trace.mix(&[self.now, 3, addr_word(from), addr_word(to), reason as u64]);
             }
+            (Sent::Scheduled { at, copy_at, long }, Some(p)) => {
+                let copy = copy_at.map_or(String::new(), |c| format!(",\"copy_at\":{c}"));
+                self.trace.line(
+                    self.now,
+                    "send",
+                    format_args!(
+                        "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
+                        addr(p.from),
+                        addr(p.to),
+                        crate::trace::json_str(&describe_payload(&p.payload))
+                    ),
+                );
+            }
+            (Sent::Scheduled { .. }, None) => {}
         }
     }
 

@@ -1,0 +1,214 @@
+//! Every online invariant fires on a run that really breaks it: a planted bug in the protocol,
+//! or a hand-made sequence of events that no correct cluster produces.
+
+use std::sync::Arc;
+
+use raft_core::{Body, ClientId, Message, Role};
+use raft_core::{
+    Command, Config, DurableState, Entry, KvOp, KvServer, LogIndex, NodeId, Payload, PersistOp, Term,
+};
+use simulator::checks::{Invariant, Invariants, Violation};
+use simulator::{run, RunOptions, SimConfig, Verdict};
+
+/// Runs seeds with `bug` on until one fails; returns the failing check and its reason.
+fn first_catch(bug: &str, seeds: u64) -> Option<(u64, String, String)> {
+    (0..seeds).find_map(|seed| {
+        let mut config = SimConfig::swarm(seed);
+        config.bugs = vec![bug.to_string()];
+        let outcome = run(&config, &RunOptions::default());
+        (outcome.verdict != Verdict::Pass).then(|| {
+            let check = outcome.failure.as_ref().map_or(String::new(), |f| f.check.clone());
+            (seed, check, outcome.reason)
+        })
+    })
+}
+
+fn assert_caught_by(bug: &str, expected: Invariant) {
+    let (seed, check, reason) =
+        first_catch(bug, 300).unwrap_or_else(|| panic!("{bug} never caught in 300 seeds"));
+    assert_eq!(check, expected.name(), "seed {seed} caught {bug} with another check: {reason}");
+    assert!(reason.starts_with(expected.name()), "the reason names the invariant: {reason}");
+}
+
+#[test]
+fn two_leaders_in_one_term_break_election_safety() {
+    assert_caught_by("leader-ignores-higher-term", Invariant::ElectionSafety);
+}
+
+#[test]
+fn a_leader_elected_without_a_committed_entry_breaks_leader_completeness() {
+    assert_caught_by("vote-without-log-check", Invariant::LeaderCompleteness);
+}
+
+#[test]
+fn an_acknowledgement_before_the_write_is_durable_breaks_the_commit_rule() {
+    assert_caught_by("ack-before-durable", Invariant::CommitWithoutMajority);
+}
+
+#[test]
+fn a_stale_append_that_cuts_the_log_is_a_truncation_without_conflict() {
+    assert_caught_by("truncate-on-stale-append", Invariant::TruncationWithoutConflict);
+}
+
+#[test]
+fn a_vote_forgotten_in_a_crash_is_a_durable_regression() {
+    assert_caught_by("vote-not-persisted", Invariant::DurableRegressed);
+}
+
+fn command(client: u64, seq: u64, value: &str) -> Payload {
+    Payload::Command(Arc::new(Command {
+        client: ClientId(client),
+        seq,
+        op: KvOp::Put { key: "k".into(), value: value.into() },
+    }))
+}
+
+fn entry(term: u64, index: u64, payload: Payload) -> Entry {
+    Entry { term: Term(term), index: LogIndex(index), payload }
+}
+
+fn write(entries: Vec<Entry>) -> Vec<PersistOp> {
+    let from = entries[0].index;
+    vec![PersistOp::Entries { from, entries }]
+}
+
+#[test]
+fn two_different_entries_with_one_index_and_term_break_log_matching() {
+    let mut checks = Invariants::new(3);
+    checks
+        .on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), &[], &[])
+        .expect("first write is fine");
+    checks
+        .on_ready(1, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), &[], &[])
+        .expect("the same entry is fine");
+    let v = checks
+        .on_ready(2, 1, &write(vec![entry(1, 1, command(2, 1, "b"))]), &[], &[])
+        .expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::LogMatching);
+    assert!(v.reason.contains("different command"), "{}", v.reason);
+}
+
+#[test]
+fn the_same_entry_after_different_histories_breaks_log_matching() {
+    let mut checks = Invariants::new(2);
+    let shared = || entry(2, 2, command(1, 2, "x"));
+    checks.on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a")), shared()]), &[], &[]).expect("fine");
+    let v = checks
+        .on_ready(1, 1, &write(vec![entry(2, 1, command(1, 1, "a")), shared()]), &[], &[])
+        .expect_err("entry 2/2 follows a different term at index 1");
+    assert_eq!(v.invariant, Invariant::LogMatching);
+    assert!(v.reason.contains("different history"), "{}", v.reason);
+}
+
+#[test]
+fn different_commands_applied_at_one_index_break_state_machine_safety() {
+    let mut checks = Invariants::new(2);
+    checks.on_ready(0, 1, &[], &[entry(1, 1, command(1, 1, "a"))], &[]).expect("fine");
+    let v = checks.on_ready(1, 1, &[], &[entry(1, 1, command(1, 1, "b"))], &[]).expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::StateMachineSafety);
+}
+
+#[test]
+fn applying_past_a_gap_breaks_apply_order() {
+    let mut checks = Invariants::new(1);
+    checks.on_ready(0, 1, &[], &[entry(1, 1, Payload::Noop)], &[]).expect("fine");
+    let v = checks.on_ready(0, 2, &[], &[entry(1, 3, Payload::Noop)], &[]).expect_err("index 2 skipped");
+    assert_eq!(v.invariant, Invariant::ApplyOrder);
+    let v = checks.on_ready(0, 3, &[], &[entry(1, 1, Payload::Noop)], &[]).expect_err("index 1 again");
+    assert_eq!(v.invariant, Invariant::ApplyOrder);
+}
+
+#[test]
+fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
+    let mut checks = Invariants::new(1);
+    let ops = vec![
+        PersistOp::HardState { term: Term(3), vote: Some(NodeId(0)) },
+        PersistOp::Entries {
+            from: LogIndex(1),
+            entries: vec![entry(3, 1, Payload::Noop), entry(3, 2, Payload::Noop)],
+        },
+    ];
+    checks.on_ready(0, 1, &ops, &[], &[]).expect("fine");
+    checks.on_fsync(0, 1);
+    let shorter =
+        DurableState { term: Term(3), vote: Some(NodeId(0)), entries: vec![entry(3, 1, Payload::Noop)] };
+    let v = checks.on_restart(0, &shorter).expect_err("entry 2 was durable");
+    assert_eq!(v.invariant, Invariant::DurableRegressed);
+    let older = DurableState { term: Term(2), vote: None, entries: vec![] };
+    assert!(checks.on_restart(0, &older).is_err(), "term 3 was durable");
+}
+
+fn follower(id: u32) -> KvServer {
+    KvServer::new(Config::new(NodeId(id), vec![NodeId(0), NodeId(1), NodeId(2)]), u64::from(id))
+        .expect("valid")
+}
+
+fn append_from(leader: u32, to: u32, term: u64, entries: Vec<Entry>, leader_commit: u64) -> Message {
+    Message {
+        from: NodeId(leader),
+        to: NodeId(to),
+        term: Term(term),
+        body: Body::AppendEntries {
+            prev_log_index: LogIndex(0),
+            prev_log_term: Term(0),
+            entries,
+            leader_commit: LogIndex(leader_commit),
+        },
+    }
+}
+
+/// Hands a server's outputs to the checks, acknowledging its writes at once.
+fn settle(server: &mut KvServer, node: u8, checks: &mut Invariants) -> Result<(), Violation> {
+    while server.has_ready() {
+        let ready = server.ready();
+        let r = &ready.raft;
+        checks.on_ready(node, r.number, &r.persist, &r.committed, &r.messages)?;
+        if !r.persist.is_empty() {
+            checks.on_fsync(node, r.number);
+            server.persisted(r.number);
+        }
+    }
+    checks.after_event(node, server).map(|_| ())
+}
+
+#[test]
+fn a_node_that_rewrites_an_entry_it_committed_breaks_committed_entry_changed() {
+    let mut checks = Invariants::new(3);
+    let mut f = follower(1);
+    f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
+    settle(&mut f, 1, &mut checks).expect("committing what the leader sent is fine");
+    assert_eq!(f.node().commit_index(), LogIndex(1));
+    // A leader of a later term overwrites index 1: no correct leader can, since it is committed.
+    f.step(append_from(2, 1, 2, vec![entry(2, 1, command(2, 1, "b"))], 0));
+    let v = settle(&mut f, 1, &mut checks).expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::CommittedEntryChanged, "{v}");
+}
+
+#[test]
+fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
+    let mut checks = Invariants::new(3);
+    let mut f = follower(1);
+    f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
+    settle(&mut f, 1, &mut checks).expect("fine");
+    // Node 2 never saw entry 1, yet wins an election of term 2 with the votes it is handed.
+    let config = Config::new(NodeId(2), vec![NodeId(0), NodeId(1), NodeId(2)]);
+    let seen_term_1 = DurableState { term: Term(1), vote: None, entries: vec![] };
+    let mut n2 = KvServer::restore(config, 2, seen_term_1).expect("valid");
+    while n2.node().role() != Role::Candidate {
+        n2.tick();
+    }
+    settle(&mut n2, 2, &mut checks).expect("campaigning is fine");
+    let term = n2.node().term();
+    for voter in [0, 1] {
+        n2.step(Message {
+            from: NodeId(voter),
+            to: NodeId(2),
+            term,
+            body: Body::RequestVoteResponse { granted: true },
+        });
+    }
+    assert_eq!(n2.node().role(), Role::Leader);
+    let v = settle(&mut n2, 2, &mut checks).expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::LeaderCompleteness, "{v}");
+    assert!(v.reason.contains("without entry i1/t1"), "{}", v.reason);
+}

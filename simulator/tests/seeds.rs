@@ -1,0 +1,51 @@
+//! The default random configuration passes on many seeds, and runs do what they claim.
+
+use simulator::{run, RunOptions, SimConfig, Verdict};
+
+#[test]
+fn two_hundred_seeds_of_the_default_configuration_pass() {
+    let mut failures = Vec::new();
+    let mut fired = [0u64; 6];
+    for seed in 0..200 {
+        let outcome = run(&SimConfig::swarm(seed), &RunOptions::default());
+        if outcome.verdict != Verdict::Pass {
+            failures.push(format!("seed {seed}: {} {}", outcome.verdict, outcome.reason));
+        }
+        let s = &outcome.summary;
+        fired[0] += s.faults.crashes;
+        fired[1] += s.faults.partitions.values().sum::<u64>();
+        fired[2] += s.messages.dropped_loss;
+        fired[3] += s.messages.duplicated;
+        fired[4] += s.faults.torn_writes;
+        fired[5] += s.faults.pauses;
+        assert!(s.ops.ok > 0, "seed {seed} completed no operation");
+    }
+    assert!(failures.is_empty(), "failing seeds:\n{}", failures.join("\n"));
+    assert!(fired.iter().all(|n| *n > 0), "some fault never fired in 200 seeds: {fired:?}");
+}
+
+#[test]
+fn a_calm_run_has_one_election_and_completes_about_the_operations_it_was_asked_for() {
+    let outcome = run(&SimConfig::calm(3), &RunOptions::default());
+    let s = &outcome.summary;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
+    assert_eq!(s.leader_changes, 1, "a calm cluster keeps its first leader");
+    assert_eq!(s.ops.ok, s.ops.issued);
+    assert!(s.ops.issued >= 990, "only {} of 1000 operations issued", s.ops.issued);
+    assert_eq!(s.messages.dropped_loss + s.messages.dropped_partition, 0);
+    assert_eq!(s.faults.crashes, 0);
+}
+
+#[test]
+fn every_call_in_the_history_is_ok_failed_or_unknown_and_well_ordered() {
+    let outcome = run(&SimConfig::swarm(7), &RunOptions::default());
+    let s = &outcome.summary;
+    assert_eq!(outcome.history.len() as u64, s.ops.issued + 1, "the history holds every call and the probe");
+    for call in &outcome.history {
+        if let Some(ret) = call.return_ns {
+            assert!(ret >= call.call_ns);
+        }
+    }
+    let ok = outcome.history.iter().filter(|c| c.status == checker::Status::Ok).count() as u64;
+    assert_eq!(ok, s.ops.ok + 1, "ok calls plus the probe");
+}
