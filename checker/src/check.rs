@@ -86,7 +86,8 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
     scratch.parts.regroup::<M>(calls);
     report.parts = scratch.parts.count();
     // Collected in place (same layout), so no allocation: only the borrow the type names changes.
-    let mut spares: Vec<Search<'a>> = std::mem::take(&mut scratch.searches).into_iter().map(Search::relabel).collect();
+    let mut spares: Vec<Search<'a>> =
+        std::mem::take(&mut scratch.searches).into_iter().map(Search::relabel).collect();
     search_parts(model, calls, opts, deadline, &scratch.parts, &mut spares, &mut scratch.value, &mut report);
     scratch.searches = spares.into_iter().map(Search::relabel).collect();
     pool::give_back(scratch);
@@ -116,8 +117,17 @@ fn search_parts<'a, M: Model<'a>>(
     for rank in 0..parts.count() {
         let part = parts.in_key_order(rank);
         let members = parts.members(part);
-        if is_sequential::<M>(calls, members) && model.replay(calls, members, value) {
-            continue;
+        if is_sequential::<M>(calls, members) {
+            match model.replay(calls, members, value) {
+                Ok(()) => continue,
+                Err(failed) => {
+                    report.verdict = Verdict::NotLinearizable;
+                    let key = parts.key::<M>(calls, part);
+                    report.violation = Some(explain::sequential_violation::<M>(calls, members, failed, value, key));
+                    decided = true;
+                    break;
+                }
+            }
         }
         if spares.is_empty() {
             spares.push(Search::new());

@@ -20,26 +20,134 @@ const WRITES_MAX: usize = 16;
 const NODES_MAX: usize = 512;
 const VALUES_SHOWN: usize = 8;
 
+/// One operation that could come next after the longest prefix.
+struct Candidate {
+    op: usize,
+    id: u64,
+    fits: bool,
+    /// "op 17 (client 3, 1200..5400): get("k") -> "v" -- does not fit"; the description is
+    /// `line[what.0..what.1]`.
+    line: String,
+    what: (usize, usize),
+}
+
+impl Candidate {
+    fn new<'a, M: Model<'a>>(op: usize, call: &M::Call, fits: bool) -> Self {
+        let mut line = String::with_capacity(96);
+        line.push_str("op ");
+        push_number(&mut line, M::id(call));
+        line.push_str(" (client ");
+        push_number(&mut line, M::client(call));
+        line.push_str(", ");
+        push_number(&mut line, M::call_ns(call));
+        line.push_str("..");
+        match M::return_ns(call) {
+            Some(r) => push_number(&mut line, r),
+            None => line.push('?'),
+        }
+        line.push_str("): ");
+        let start = line.len();
+        M::describe(call, &mut line);
+        let what = (start, line.len());
+        line.push_str(if fits { " -- fits, then dead end" } else { " -- does not fit" });
+        Candidate { op, id: M::id(call), fits, line, what }
+    }
+}
+
+/// `get("k") -> "v" by client 3 (op 17) cannot be linearized: after the longest linearizable
+/// prefix (4 of 9 operations), the value can only be `
+fn push_cannot<'a, M: Model<'a>>(text: &mut String, x: &Candidate, x_call: &M::Call, prefix_len: usize, n: usize) {
+    push_x_words::<M>(text, x, x_call);
+    text.push_str(" cannot be linearized: after ");
+    push_prefix_words(text, prefix_len, n);
+}
+
+/// `get("k") -> "v" by client 3 (op 17)`
+fn push_x_words<'a, M: Model<'a>>(text: &mut String, x: &Candidate, x_call: &M::Call) {
+    text.push_str(&x.line[x.what.0..x.what.1]);
+    text.push_str(" by client ");
+    push_number(text, M::client(x_call));
+    text.push_str(" (op ");
+    push_number(text, M::id(x_call));
+    text.push(')');
+}
+
+fn push_prefix_words(text: &mut String, prefix_len: usize, n: usize) {
+    text.push_str("the longest linearizable prefix (");
+    push_number(text, prefix_len as u64);
+    text.push_str(" of ");
+    push_number(text, n as u64);
+    text.push_str(" operations)");
+}
+
+fn push_ids(text: &mut String, ids: &mut dyn Iterator<Item = u64>) {
+    text.push('[');
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        push_number(text, id);
+    }
+    text.push(']');
+}
+
+/// The violation of a part whose calls are totally ordered (see `Model::replay`): call
+/// `members[failed]` did not fit `value`, the value the calls before it left.
+pub(crate) fn sequential_violation<'a, M: Model<'a>>(
+    calls: &'a [M::Call],
+    members: &[u32],
+    failed: usize,
+    value: &[u8],
+    key: &str,
+) -> Violation {
+    let x_call = &calls[members[failed] as usize];
+    let x = Candidate::new::<M>(failed, x_call, false);
+    let mut text = String::with_capacity(160);
+    push_cannot::<M>(&mut text, &x, x_call, failed, members.len());
+    text.push_str(", the value can only be ");
+    M::render_value(value, &mut text);
+    text.push_str(", as no other operation can come before it (each returned before the next was invoked)");
+    Violation {
+        part: key.to_string(),
+        operations: vec![M::id(x_call)],
+        longest_prefix: members[..failed].iter().map(|&i| M::id(&calls[i as usize])).collect(),
+        part_operations: members.len(),
+        explanation: text,
+        details: vec![x.line],
+    }
+}
+
+/// The violation of a part whose search failed.
 pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M::Call], key: &str) -> Violation {
     let n = search.ops.len();
-    let prefix: Vec<u32> = search.take_longest_prefix();
-    let mut in_prefix = vec![false; n];
+    let prefix: Vec<u32> = search.longest_prefix().to_vec();
+    let call_of = |search: &Search<'a>, op: usize| &calls[search.ops[op].call_index as usize];
     let mut room = usize::MAX;
     let mut state = search.initial_state;
     for &op in &prefix {
-        in_prefix[op as usize] = true;
+        search.mark(op as usize, true);
         if let Ok(Some(next)) = search.step(state, op as usize, &mut room) {
             state = next;
         }
     }
-    let call_of = |search: &Search<'a>, op: usize| &calls[search.ops[op].call_index as usize];
-    let ids: Vec<u64> = (0..n).map(|op| M::id(call_of(search, op))).collect();
-    let longest_prefix: Vec<u64> = prefix.iter().map(|&op| ids[op as usize]).collect();
+    let longest_prefix: Vec<u64> = prefix.iter().map(|&op| M::id(call_of(search, op as usize))).collect();
 
     // X: the first return among the operations left; a violation always leaves one.
     let first_return =
-        (0..n).filter(|&i| !in_prefix[i]).filter_map(|i| search.ops[i].return_ns().map(|r| (r, i))).min();
-    let Some((deadline, x)) = first_return else {
+        (0..n).filter(|&i| !search.marked(i)).filter_map(|i| search.ops[i].return_ns().map(|r| (r, i))).min();
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(8);
+    if let Some((deadline, _)) = first_return {
+        for op in 0..n {
+            if !search.marked(op) && search.ops[op].call_ns <= deadline {
+                let fits = matches!(search.step(state, op, &mut room), Ok(Some(_)));
+                candidates.push(Candidate::new::<M>(op, call_of(search, op), fits));
+            }
+        }
+    }
+    for &op in &prefix {
+        search.mark(op as usize, false);
+    }
+    let Some((_, x)) = first_return else {
         return Violation {
             part: key.to_string(),
             operations: Vec::new(),
@@ -49,52 +157,21 @@ pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M
             details: Vec::new(),
         };
     };
-    let mut candidates: Vec<usize> =
-        (0..n).filter(|&i| !in_prefix[i] && search.ops[i].call_ns <= deadline).collect();
-    candidates.sort_by_key(|&i| (search.ops[i].call_ns, i));
-    let fits: Vec<bool> =
-        candidates.iter().map(|&c| matches!(search.step(state, c, &mut room), Ok(Some(_)))).collect();
-    let described: Vec<String> = candidates.iter().map(|&c| M::describe_string(call_of(search, c))).collect();
-    let x_rank = candidates.iter().position(|&c| c == x).unwrap_or(0);
+    candidates.sort_by_key(|c| (search.ops[c.op].call_ns, c.op));
+    let x_rank = candidates.iter().position(|c| c.op == x).unwrap_or(0);
     let x_call = call_of(search, x);
+    let id_of = |c: &Candidate| c.id;
 
     let mut text = String::with_capacity(256);
-    // "get("k") -> "v" by client 3 (op 17)"
-    let x_words = |text: &mut String| {
-        text.push_str(&described[x_rank]);
-        text.push_str(" by client ");
-        push_number(text, M::client(x_call));
-        text.push_str(" (op ");
-        push_number(text, M::id(x_call));
-        text.push(')');
-    };
-    let prefix_words = |text: &mut String| {
-        text.push_str("the longest linearizable prefix (");
-        push_number(text, prefix.len() as u64);
-        text.push_str(" of ");
-        push_number(text, n as u64);
-        text.push_str(" operations)");
-    };
-    let push_ids = |text: &mut String, ops: &mut dyn Iterator<Item = usize>| {
-        text.push('[');
-        for (i, op) in ops.enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            push_number(text, ids[op]);
-        }
-        text.push(']');
-    };
-
     let mut explained = false;
-    if !fits[x_rank] && is_read_like(search.ops[x].tr) {
-        let others: Vec<usize> = candidates.iter().copied().filter(|&c| c != x).collect();
-        if let Some(values) = reachable_values(search, state, &others) {
+    if !candidates[x_rank].fits && is_read_like(search.ops[x].tr) {
+        let others: Vec<usize> = candidates.iter().map(|c| c.op).filter(|&op| op != x).collect();
+        // With no other candidate the value is the one after the prefix, which X does not fit.
+        let reachable = if others.is_empty() { Some(vec![state]) } else { reachable_values(search, state, &others) };
+        if let Some(values) = reachable {
             let x_could = values.iter().any(|&v| matches!(search.step(v, x, &mut room), Ok(Some(_))));
             if !x_could {
-                x_words(&mut text);
-                text.push_str(" cannot be linearized: after ");
-                prefix_words(&mut text);
+                push_cannot::<M>(&mut text, &candidates[x_rank], x_call, prefix.len(), n);
                 text.push_str(if values.len() == 1 { ", the value can only be " } else { ", the value can only be one of " });
                 for (i, &v) in values.iter().take(VALUES_SHOWN).enumerate() {
                     if i > 0 {
@@ -111,7 +188,7 @@ pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M
                     text.push_str(", as no other operation can come before it");
                 } else {
                     text.push_str(", whichever of the concurrent operations ");
-                    push_ids(&mut text, &mut others.iter().copied());
+                    push_ids(&mut text, &mut candidates.iter().filter(|c| c.op != x).map(id_of));
                     text.push_str(" take effect first");
                 }
                 explained = true;
@@ -120,11 +197,11 @@ pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M
     }
     if !explained {
         text.push_str("after ");
-        prefix_words(&mut text);
+        push_prefix_words(&mut text, prefix.len(), n);
         text.push_str(" the value is ");
         M::render_value(search.states.bytes(state), &mut text);
         text.push_str("; ");
-        x_words(&mut text);
+        push_x_words::<M>(&mut text, &candidates[x_rank], x_call);
         text.push_str(" returns first, ");
         if candidates.len() == 1 {
             text.push_str("so it must come next: ");
@@ -133,48 +210,23 @@ pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M
             push_number(&mut text, candidates.len() as u64);
             text.push_str(" operations invoked by then must come next: ");
         }
-        let misfits = fits.iter().filter(|&&f| !f).count();
+        let misfits = candidates.iter().filter(|c| !c.fits).count();
         if misfits == 0 {
             text.push_str("each fits the value but every way on leads to a dead end");
         } else if misfits == candidates.len() {
             text.push_str("none of them fits the value");
         } else {
-            push_ids(&mut text, &mut candidates.iter().zip(&fits).filter(|(_, &f)| !f).map(|(&c, _)| c));
+            push_ids(&mut text, &mut candidates.iter().filter(|c| !c.fits).map(id_of));
             text.push_str(" do not fit the value and every way on from the others leads to a dead end");
         }
     }
-
-    let details = candidates
-        .iter()
-        .zip(&fits)
-        .zip(&described)
-        .map(|((&c, &fit), what)| {
-            let call = call_of(search, c);
-            let mut line = String::with_capacity(what.len() + 48);
-            line.push_str("op ");
-            push_number(&mut line, M::id(call));
-            line.push_str(" (client ");
-            push_number(&mut line, M::client(call));
-            line.push_str(", ");
-            push_number(&mut line, M::call_ns(call));
-            line.push_str("..");
-            match M::return_ns(call) {
-                Some(r) => push_number(&mut line, r),
-                None => line.push('?'),
-            }
-            line.push_str("): ");
-            line.push_str(what);
-            line.push_str(if fit { " -- fits, then dead end" } else { " -- does not fit" });
-            line
-        })
-        .collect();
     Violation {
         part: key.to_string(),
-        operations: candidates.iter().map(|&c| ids[c]).collect(),
+        operations: candidates.iter().map(id_of).collect(),
         longest_prefix,
         part_operations: n,
         explanation: text,
-        details,
+        details: candidates.into_iter().map(|c| c.line).collect(),
     }
 }
 

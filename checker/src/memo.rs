@@ -35,13 +35,7 @@ pub(crate) struct Memo {
 
 impl Memo {
     pub fn new() -> Self {
-        Memo {
-            slots: Vec::new(),
-            shift: 64,
-            entries: Vec::new(),
-            sets: Vec::new(),
-            words: 1,
-        }
+        Memo { slots: Vec::new(), shift: 64, entries: Vec::new(), sets: Vec::new(), words: 1 }
     }
 
     /// Empties the memo for sets of `words` words, keeping the allocations.

@@ -98,7 +98,9 @@ impl Parts {
         let info = &self.info;
         self.sorted.sort_unstable_by(|&a, &b| {
             let (a, b) = (&info[a as usize], &info[b as usize]);
-            a.prefix.cmp(&b.prefix).then_with(|| M::key(&calls[a.key_call as usize]).cmp(M::key(&calls[b.key_call as usize])))
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| M::key(&calls[a.key_call as usize]).cmp(M::key(&calls[b.key_call as usize])))
         });
     }
 
@@ -123,7 +125,11 @@ impl Parts {
     /// Bytes held, to decide whether the buffers are worth keeping.
     pub fn retained_bytes(&self) -> usize {
         self.info.capacity() * std::mem::size_of::<PartInfo>()
-            + (self.order.capacity() + self.sorted.capacity() + self.table.capacity() + self.part_of.capacity()) * 4
+            + (self.order.capacity()
+                + self.sorted.capacity()
+                + self.table.capacity()
+                + self.part_of.capacity())
+                * 4
     }
 
     fn rehash(&mut self) {

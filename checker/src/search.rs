@@ -458,11 +458,23 @@ impl<'a> Search<'a> {
         })
     }
 
-    /// The longest sequence of ops (indices) that the search managed to linearize; the search
-    /// is over once this is taken.
-    pub fn take_longest_prefix(&mut self) -> Vec<u32> {
-        self.agree = 0;
-        std::mem::take(&mut self.best)
+    /// The longest sequence of ops (indices) that the search managed to linearize.
+    pub fn longest_prefix(&self) -> &[u32] {
+        &self.best
+    }
+
+    /// Marks or unmarks `op` in the linearized set (for explanations, once the search is over and
+    /// the set is empty).
+    pub fn mark(&mut self, op: usize, on: bool) {
+        if on {
+            self.set[op / 64] |= 1 << (op % 64);
+        } else {
+            self.set[op / 64] &= !(1 << (op % 64));
+        }
+    }
+
+    pub fn marked(&self, op: usize) -> bool {
+        self.set[op / 64] & (1 << (op % 64)) != 0
     }
 
     /// What this part took from the shared budget, to give back when it is done.

@@ -207,9 +207,7 @@ impl<'a> States<'a> {
                     return Ok(id);
                 }
                 let candidate = self.bytes(id);
-                if candidate[..s_len] == *self.bytes(s)
-                    && &candidate[s_len..] == piece.bytes
-                {
+                if candidate[..s_len] == *self.bytes(s) && &candidate[s_len..] == piece.bytes {
                     return Ok(id);
                 }
             }

@@ -57,14 +57,14 @@ impl<'a> Model<'a> for KvModel {
         search.prepare(empty);
     }
 
-    fn replay(&self, calls: &[KvCall], members: &[u32], value: &mut Vec<u8>) -> bool {
+    fn replay(&self, calls: &[KvCall], members: &[u32], value: &mut Vec<u8>) -> Result<(), usize> {
         value.clear();
-        for &i in members {
+        for (k, &i) in members.iter().enumerate() {
             let call = &calls[i as usize];
             match call.kind {
                 KvKind::Get => {
                     if call.output.as_deref().map(str::as_bytes) != Some(value.as_slice()) {
-                        return false;
+                        return Err(k);
                     }
                 }
                 KvKind::Put => {
@@ -74,7 +74,7 @@ impl<'a> Model<'a> for KvModel {
                 KvKind::Append => value.extend_from_slice(call.value.as_bytes()),
             }
         }
-        true
+        Ok(())
     }
 
     fn render_value(bytes: &[u8], out: &mut String) {

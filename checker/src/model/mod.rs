@@ -50,23 +50,17 @@ pub(crate) trait Model<'a> {
     fn compile(&self, calls: &'a [Self::Call], members: &[u32], search: &mut Search<'a>);
 
     /// Replays calls that are known and totally ordered in real time (each returns before the
-    /// next is invoked), in that order: true iff every call fits. Such a part has exactly one
-    /// order to check, so it needs no search (single-client histories, quiet keys). `buf` is
-    /// scratch space for the value.
-    fn replay(&self, calls: &[Self::Call], members: &[u32], buf: &mut Vec<u8>) -> bool;
+    /// next is invoked), in that order. Such a part has exactly one order to check, so it needs
+    /// no search (single-client histories, quiet keys). On the first call that does not fit,
+    /// returns its position in `members`, with `value` holding the value it met (encoded as
+    /// `render_value` reads it).
+    fn replay(&self, calls: &[Self::Call], members: &[u32], value: &mut Vec<u8>) -> Result<(), usize>;
 
     /// Writes a state value as people read it.
     fn render_value(bytes: &[u8], out: &mut String);
 
     /// Writes the call as people read it, e.g. `get("k1") -> "x"` or `cas(1, 2) -> ok`.
     fn describe(call: &Self::Call, out: &mut String);
-
-    /// The call as people read it.
-    fn describe_string(call: &Self::Call) -> String {
-        let mut out = String::with_capacity(48);
-        Self::describe(call, &mut out);
-        out
-    }
 }
 
 /// Writes a string value in quotes, shortened in the middle when long (Porcupine's values run to

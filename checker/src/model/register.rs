@@ -79,31 +79,32 @@ impl<'a> Model<'a> for RegisterModel {
         search.prepare(initial);
     }
 
-    fn replay(&self, calls: &[RegisterCall], members: &[u32], _: &mut Vec<u8>) -> bool {
+    fn replay(&self, calls: &[RegisterCall], members: &[u32], buf: &mut Vec<u8>) -> Result<(), usize> {
         let mut value = self.initial;
-        for &i in members {
-            match calls[i as usize].op {
-                RegisterOp::Read { output } => {
-                    if output != Some(value) {
-                        return false;
-                    }
+        for (k, &i) in members.iter().enumerate() {
+            let fits = match calls[i as usize].op {
+                RegisterOp::Read { output } => output == Some(value),
+                RegisterOp::Write { value: v } => {
+                    value = Some(v);
+                    true
                 }
-                RegisterOp::Write { value: v } => value = Some(v),
                 RegisterOp::Cas { from, to, succeeded } => {
                     let swaps = value == Some(from);
-                    if succeeded == Some(false) {
-                        if swaps {
-                            return false;
-                        }
-                    } else if swaps {
+                    if swaps && succeeded != Some(false) {
                         value = Some(to);
-                    } else {
-                        return false;
                     }
+                    swaps != (succeeded == Some(false))
                 }
+            };
+            if !fits {
+                buf.clear();
+                if value.is_some() {
+                    buf.extend_from_slice(&encode(value));
+                }
+                return Err(k);
             }
         }
-        true
+        Ok(())
     }
 
     fn render_value(bytes: &[u8], out: &mut String) {
