@@ -86,102 +86,148 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
     scratch.parts.regroup::<M>(calls);
     report.parts = scratch.parts.count();
     // Collected in place (same layout), so no allocation: only the borrow the type names changes.
-    let mut spares: Vec<Search<'a>> =
+    let spares: Vec<Search<'a>> =
         std::mem::take(&mut scratch.searches).into_iter().map(Search::relabel).collect();
-    search_parts(model, calls, opts, deadline, &scratch.parts, &mut spares, &mut scratch.value, &mut report);
-    scratch.searches = spares.into_iter().map(Search::relabel).collect();
-    pool::give_back(scratch);
-    report.elapsed = start.elapsed();
-    report
-}
-
-/// Searches every part, in turns, until one is not linearizable, the time is up, or all are done.
-/// Every workspace used ends up in `spares`.
-fn search_parts<'a, M: Model<'a>>(
-    model: &M,
-    calls: &'a [M::Call],
-    opts: &CheckOptions,
-    deadline: Option<Instant>,
-    parts: &Parts,
-    spares: &mut Vec<Search<'a>>,
-    value: &mut Vec<u8>,
-    report: &mut CheckReport,
-) {
-    let mut room = Room { entries: opts.memo_limit_entries, bytes: opts.memo_limit_bytes };
-    let mut waiting: Vec<(usize, Search<'a>)> = Vec::new();
-    let mut undecided: Vec<&str> = Vec::new();
-    let mut budget = TURN_STEPS_FIRST;
-    let mut decided = false;
-
-    // First turn: every part in key order, on a shared workspace while parts finish at once.
-    for rank in 0..parts.count() {
-        let part = parts.in_key_order(rank);
-        let members = parts.members(part);
-        if is_sequential::<M>(calls, members) {
-            match model.replay(calls, members, value) {
-                Ok(()) => continue,
-                Err(failed) => {
-                    report.verdict = Verdict::NotLinearizable;
-                    let key = parts.key::<M>(calls, part);
-                    report.violation = Some(explain::sequential_violation::<M>(calls, members, failed, value, key));
-                    decided = true;
-                    break;
-                }
-            }
-        }
-        if spares.is_empty() {
-            spares.push(Search::new());
-        }
-        let Some(search) = spares.last_mut() else { break };
-        search.begin(parts.largest);
-        model.compile(calls, members, search);
-        match search.run(budget, deadline, &mut room) {
-            Poll::Budget => waiting.extend(spares.pop().map(|search| (part, search))),
-            poll => match settle::<M>(poll, part, search, calls, parts, &mut room, report) {
-                Settled::Done => {}
-                Settled::OutOfRoom => undecided.push(parts.key::<M>(calls, part)),
-                Settled::Decided => {
-                    decided = true;
-                    break;
-                }
-            },
-        }
-    }
-    // Later turns: the parts still searching, in key order, with growing step budgets.
-    while !waiting.is_empty() && !decided {
-        budget = (budget * 2).min(TURN_STEPS_MAX);
-        let mut still = Vec::with_capacity(waiting.len());
-        for (part, mut search) in waiting.drain(..) {
-            if decided {
-                spares.push(search);
-                continue;
-            }
-            match search.run(budget, deadline, &mut room) {
-                Poll::Budget => still.push((part, search)),
-                poll => {
-                    match settle::<M>(poll, part, &mut search, calls, parts, &mut room, report) {
-                        Settled::Done => {}
-                        Settled::OutOfRoom => undecided.push(parts.key::<M>(calls, part)),
-                        Settled::Decided => decided = true,
-                    }
-                    spares.push(search);
-                }
-            }
-        }
-        waiting = still;
-    }
-    spares.extend(waiting.into_iter().map(|(_, search)| search));
-    if !undecided.is_empty() && !decided {
-        undecided.sort_unstable();
-        let keys: Vec<String> = undecided.iter().map(|k| format!("{k:?}")).collect();
-        report.verdict = Verdict::Unknown;
-        report.unknown_reason = Some(format!(
+    let mut driver = Driver {
+        model,
+        calls,
+        parts: &scratch.parts,
+        deadline,
+        room: Room { entries: opts.memo_limit_entries, bytes: opts.memo_limit_bytes },
+        spares,
+        undecided: Vec::new(),
+        report,
+    };
+    let decided = driver.run(&mut scratch.value);
+    if !decided && !driver.undecided.is_empty() {
+        driver.undecided.sort_unstable();
+        let keys: Vec<String> = driver.undecided.iter().map(|k| format!("{k:?}")).collect();
+        driver.report.verdict = Verdict::Unknown;
+        driver.report.unknown_reason = Some(format!(
             "memory limit reached ({} memo entries or {} bytes) while searching key(s) {}; \
              every other part is linearizable",
             opts.memo_limit_entries,
             opts.memo_limit_bytes,
             keys.join(", ")
         ));
+    }
+    let Driver { spares, mut report, .. } = driver;
+    scratch.searches = spares.into_iter().map(Search::relabel).collect();
+    pool::give_back(scratch);
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// One check's search over its parts.
+struct Driver<'d, 'a, M: Model<'a>> {
+    model: &'d M,
+    calls: &'a [M::Call],
+    parts: &'d Parts,
+    deadline: Option<Instant>,
+    room: Room,
+    /// Search workspaces not in use.
+    spares: Vec<Search<'a>>,
+    /// Keys whose search ran out of memory budget.
+    undecided: Vec<&'a str>,
+    report: CheckReport,
+}
+
+/// How a part's turn ended, when not by its step budget.
+enum Settled {
+    /// The part is linearizable.
+    Done,
+    /// The part ran out of memory budget: it stays undecided, the others go on.
+    OutOfRoom,
+    /// The whole check is decided (a violation, or the time limit).
+    Decided,
+}
+
+impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
+    /// Searches every part, in turns, until one is not linearizable, the time is up, or all are
+    /// done. True when the check is decided early. Every workspace ends up in `spares`.
+    fn run(&mut self, value: &mut Vec<u8>) -> bool {
+        let mut waiting: Vec<(usize, Search<'a>)> = Vec::new();
+        let mut budget = TURN_STEPS_FIRST;
+        // First turn: every part in key order, on a shared workspace while parts finish at once.
+        for rank in 0..self.parts.count() {
+            let part = self.parts.in_key_order(rank);
+            let members = self.parts.members(part);
+            if is_sequential::<M>(self.calls, members) {
+                let Err(failed) = self.model.replay(self.calls, members, value) else { continue };
+                let key = self.parts.key::<M>(self.calls, part);
+                self.report.verdict = Verdict::NotLinearizable;
+                self.report.violation =
+                    Some(explain::sequential_violation::<M>(self.calls, members, failed, value, key));
+                return true;
+            }
+            let mut search = self.spares.pop().unwrap_or_else(Search::new);
+            search.begin(self.parts.largest);
+            self.model.compile(self.calls, members, &mut search);
+            match search.run(budget, self.deadline, &mut self.room) {
+                Poll::Budget => waiting.push((part, search)),
+                poll => {
+                    let settled = self.settle(poll, part, &mut search);
+                    self.spares.push(search);
+                    if matches!(settled, Settled::Decided) {
+                        self.spares.extend(waiting.into_iter().map(|(_, s)| s));
+                        return true;
+                    }
+                }
+            }
+        }
+        // Later turns: the parts still searching, in key order, with growing step budgets.
+        while !waiting.is_empty() {
+            budget = (budget * 2).min(TURN_STEPS_MAX);
+            let mut still = Vec::with_capacity(waiting.len());
+            let mut decided = false;
+            for (part, mut search) in waiting.drain(..) {
+                if decided {
+                    self.spares.push(search);
+                    continue;
+                }
+                match search.run(budget, self.deadline, &mut self.room) {
+                    Poll::Budget => still.push((part, search)),
+                    poll => {
+                        decided = matches!(self.settle(poll, part, &mut search), Settled::Decided);
+                        self.spares.push(search);
+                    }
+                }
+            }
+            if decided {
+                self.spares.extend(still.into_iter().map(|(_, s)| s));
+                return true;
+            }
+            waiting = still;
+        }
+        false
+    }
+
+    /// Handles a part whose turn ended other than by its step budget, and gives its share of the
+    /// memory budget back.
+    fn settle(&mut self, poll: Poll, part: usize, search: &mut Search<'a>) -> Settled {
+        let (entries, bytes) = search.charged();
+        self.room.entries += entries;
+        self.room.bytes += bytes;
+        match poll {
+            Poll::Linearizable | Poll::Budget => Settled::Done,
+            Poll::NotLinearizable => {
+                let key = self.parts.key::<M>(self.calls, part);
+                self.report.verdict = Verdict::NotLinearizable;
+                self.report.violation = Some(explain::violation::<M>(search, self.calls, key));
+                Settled::Decided
+            }
+            Poll::TimeUp => {
+                self.report.verdict = Verdict::Unknown;
+                self.report.unknown_reason =
+                    Some("time limit reached before every part was decided".to_string());
+                Settled::Decided
+            }
+            Poll::Full => {
+                search.memo.release();
+                self.undecided.push(self.parts.key::<M>(self.calls, part));
+                Settled::OutOfRoom
+            }
+        }
     }
 }
 
@@ -200,46 +246,4 @@ fn is_sequential<'a, M: Model<'a>>(calls: &'a [M::Call], members: &[u32]) -> boo
         last_return = M::return_ns(call);
     }
     true
-}
-
-enum Settled {
-    /// The part is linearizable.
-    Done,
-    /// The part ran out of memory budget: it stays undecided, the others go on.
-    OutOfRoom,
-    /// The whole check is decided (a violation, or the time limit).
-    Decided,
-}
-
-/// Handles a part whose turn ended other than by its step budget, and gives its share of the
-/// memory budget back.
-fn settle<'a, M: Model<'a>>(
-    poll: Poll,
-    part: usize,
-    search: &mut Search<'a>,
-    calls: &'a [M::Call],
-    parts: &Parts,
-    room: &mut Room,
-    report: &mut CheckReport,
-) -> Settled {
-    let (entries, bytes) = search.charged();
-    room.entries += entries;
-    room.bytes += bytes;
-    match poll {
-        Poll::Linearizable | Poll::Budget => Settled::Done,
-        Poll::NotLinearizable => {
-            report.verdict = Verdict::NotLinearizable;
-            report.violation = Some(explain::violation::<M>(search, calls, parts.key::<M>(calls, part)));
-            Settled::Decided
-        }
-        Poll::TimeUp => {
-            report.verdict = Verdict::Unknown;
-            report.unknown_reason = Some("time limit reached before every part was decided".to_string());
-            Settled::Decided
-        }
-        Poll::Full => {
-            search.memo.release();
-            Settled::OutOfRoom
-        }
-    }
 }

@@ -56,7 +56,13 @@ impl Candidate {
 
 /// `get("k") -> "v" by client 3 (op 17) cannot be linearized: after the longest linearizable
 /// prefix (4 of 9 operations), the value can only be `
-fn push_cannot<'a, M: Model<'a>>(text: &mut String, x: &Candidate, x_call: &M::Call, prefix_len: usize, n: usize) {
+fn push_cannot<'a, M: Model<'a>>(
+    text: &mut String,
+    x: &Candidate,
+    x_call: &M::Call,
+    prefix_len: usize,
+    n: usize,
+) {
     push_x_words::<M>(text, x, x_call);
     text.push_str(" cannot be linearized: after ");
     push_prefix_words(text, prefix_len, n);
@@ -118,7 +124,11 @@ pub(crate) fn sequential_violation<'a, M: Model<'a>>(
 }
 
 /// The violation of a part whose search failed.
-pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M::Call], key: &str) -> Violation {
+pub(crate) fn violation<'a, M: Model<'a>>(
+    search: &mut Search<'a>,
+    calls: &'a [M::Call],
+    key: &str,
+) -> Violation {
     let n = search.ops.len();
     let prefix: Vec<u32> = search.longest_prefix().to_vec();
     let call_of = |search: &Search<'a>, op: usize| &calls[search.ops[op].call_index as usize];
@@ -167,12 +177,17 @@ pub(crate) fn violation<'a, M: Model<'a>>(search: &mut Search<'a>, calls: &'a [M
     if !candidates[x_rank].fits && is_read_like(search.ops[x].tr) {
         let others: Vec<usize> = candidates.iter().map(|c| c.op).filter(|&op| op != x).collect();
         // With no other candidate the value is the one after the prefix, which X does not fit.
-        let reachable = if others.is_empty() { Some(vec![state]) } else { reachable_values(search, state, &others) };
+        let reachable =
+            if others.is_empty() { Some(vec![state]) } else { reachable_values(search, state, &others) };
         if let Some(values) = reachable {
             let x_could = values.iter().any(|&v| matches!(search.step(v, x, &mut room), Ok(Some(_))));
             if !x_could {
                 push_cannot::<M>(&mut text, &candidates[x_rank], x_call, prefix.len(), n);
-                text.push_str(if values.len() == 1 { ", the value can only be " } else { ", the value can only be one of " });
+                text.push_str(if values.len() == 1 {
+                    ", the value can only be "
+                } else {
+                    ", the value can only be one of "
+                });
                 for (i, &v) in values.iter().take(VALUES_SHOWN).enumerate() {
                     if i > 0 {
                         text.push_str(if i + 1 == values.len().min(VALUES_SHOWN) { " or " } else { ", " });
