@@ -10,11 +10,12 @@
 //! | `election-safety` | at most one leader per term |
 //! | `log-matching` | two logs with an entry of the same index and term hold the same command there and agree on everything before it |
 //! | `truncation-without-conflict` | a follower deletes entries only where they conflict with the leader's (Figure 2) |
-//! | `leader-completeness` | a new leader holds every committed entry |
+//! | `leader-completeness` | a leader holds every entry committed in an earlier term |
 //! | `committed-entry-changed` | an index committed anywhere never commits to another entry |
-//! | `commit-without-majority` | a leader commits an entry only once a majority holds it durably |
+//! | `commit-without-majority` | a leader's commit index is backed by an entry of its own term, at or after it, that a majority holds durably (§5.3, and §5.4.2's Figure 8 rule) |
 //! | `state-machine-safety` | no two nodes apply different commands at one index |
 //! | `apply-order` | each node applies indexes in order, each once per incarnation |
+//! | `node-panic` | a node's own assertion fails (it panics) |
 //! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries) |
 
 use std::collections::VecDeque;
@@ -35,6 +36,8 @@ pub enum Invariant {
     StateMachineSafety,
     ApplyOrder,
     DurableRegressed,
+    /// A node's own assertion failed (it panicked).
+    NodePanic,
 }
 
 impl Invariant {
@@ -50,6 +53,7 @@ impl Invariant {
             Invariant::StateMachineSafety => "state-machine-safety",
             Invariant::ApplyOrder => "apply-order",
             Invariant::DurableRegressed => "durable-regressed",
+            Invariant::NodePanic => "node-panic",
         }
     }
 }
@@ -131,6 +135,19 @@ struct Watch {
     crash_terms: Vec<Term>,
 }
 
+/// An entry some node counted as committed.
+#[derive(Copy, Clone, Debug)]
+struct Committed {
+    term: Term,
+    digest: u64,
+    /// The node that first counted it committed.
+    by: u8,
+    /// The earliest term in which any node counted it committed. Leader Completeness speaks of
+    /// leaders of later terms only: a leader of an older term may learn of its victory late
+    /// (say, after a pause) when newer leaders have committed more.
+    in_term: Term,
+}
+
 /// One index's known entries: (term, payload digest, term of the entry before it).
 type Known = Vec<(Term, u64, Term)>;
 
@@ -141,8 +158,8 @@ pub struct Invariants {
     leaders: Vec<Option<u8>>,
     /// By index - 1: every (term, digest, prev term) any node has written there.
     known: Vec<Known>,
-    /// By index - 1: the committed entry (term, digest) and the node that first committed it.
-    committed: Vec<(Term, u64, u8)>,
+    /// By index - 1: the committed entry.
+    committed: Vec<Committed>,
     /// By index - 1: the applied command's digest, its (client, seq), and the node that applied
     /// it first.
     applied: Vec<(u64, Option<(ClientId, u64)>, u8)>,
@@ -416,15 +433,21 @@ impl Invariants {
                 self.notes.leader_changes += 1;
             }
         }
-        for (i, &(committed_term, digest, by)) in self.committed.iter().enumerate() {
+        for (i, c) in self.committed.iter().enumerate() {
+            if c.in_term >= term {
+                continue;
+            }
             let index = LogIndex(i as u64 + 1);
             let held = raft.log().get(index);
-            if held.is_none_or(|e| e.term != committed_term || payload_digest(&e.payload) != digest) {
+            if held.is_none_or(|e| e.term != c.term || payload_digest(&e.payload) != c.digest) {
                 return Err(Violation {
                     invariant: Invariant::LeaderCompleteness,
                     node,
                     reason: format!(
-                        "n{node} became leader of term {term} without entry {index}/{committed_term}, which n{by} committed{}",
+                        "n{node} became leader of term {term} without entry {index}/{}, which n{} committed in term {}{}",
+                        c.term,
+                        c.by,
+                        c.in_term,
                         held.map_or(String::from(" (its log is shorter)"), |e| format!(" (it holds {index}/{})", e.term))
                     ),
                 });
@@ -445,42 +468,61 @@ impl Invariants {
             let digest = payload_digest(&entry.payload);
             let slot = (i - 1) as usize;
             if slot < self.committed.len() {
-                let (term, d, by) = self.committed[slot];
-                if term != entry.term || d != digest {
+                let c = &mut self.committed[slot];
+                if c.term != entry.term || c.digest != digest {
                     return Err(Violation {
                         invariant: Invariant::CommittedEntryChanged,
                         node,
                         reason: format!(
-                            "n{node} committed {index}/{} but n{by} had committed {index}/{term} there",
-                            entry.term
+                            "n{node} committed {index}/{} but n{} had committed {index}/{} there",
+                            entry.term, c.by, c.term
                         ),
                     });
                 }
+                c.in_term = c.in_term.min(raft.term());
             } else {
-                self.committed.push((entry.term, digest, node));
+                self.committed.push(Committed { term: entry.term, digest, by: node, in_term: raft.term() });
             }
         }
         if raft.role() == Role::Leader {
-            let term = raft.log().term_at(commit);
-            let holders = self
-                .watch
-                .iter()
-                .filter(|w| w.durable_terms.get((commit.0 - 1) as usize).copied() == term)
-                .count();
-            if holders < self.quorum {
-                return Err(Violation {
-                    invariant: Invariant::CommitWithoutMajority,
-                    node,
-                    reason: format!(
-                        "n{node} committed {commit}/{} while only {holders} of {} nodes held it durably",
-                        term.unwrap_or_default(),
-                        self.watch.len()
-                    ),
-                });
-            }
+            self.check_leader_commit(node, server)?;
         }
         self.watch[node as usize].commit = commit;
         Ok(())
+    }
+
+    /// A leader's commit index must be backed by an entry of its own term, at or after it, that
+    /// a majority holds durably. That is the majority rule (paper §5.3) together with the rule
+    /// that only entries of the leader's own term commit by counting replicas (§5.4.2, the
+    /// paper's Figure 8): entries of earlier terms commit only underneath such an entry.
+    fn check_leader_commit(&self, node: u8, server: &KvServer) -> Result<(), Violation> {
+        let raft = server.node();
+        let (commit, term) = (raft.commit_index(), raft.term());
+        let log = raft.log();
+        // The leader's own-term entries form the tail of its log; a node holding a later one
+        // holds the earlier ones too, so the first at or after `commit` is the one to count.
+        let backing = (commit.0..=log.last_index().0).map(LogIndex).find(|i| log.term_at(*i) == Some(term));
+        let holders = |index: LogIndex, term: Term| {
+            self.watch.iter().filter(|w| w.durable_terms.get((index.0 - 1) as usize) == Some(&term)).count()
+        };
+        let reason = match backing {
+            Some(index) if holders(index, term) >= self.quorum => return Ok(()),
+            Some(index) if index == commit => format!(
+                "n{node} committed {commit}/{term} while only {} of {} nodes held it durably",
+                holders(index, term),
+                self.watch.len()
+            ),
+            _ => {
+                let committed_term = log.term_at(commit).unwrap_or_default();
+                format!(
+                    "n{node}, leader of {term}, committed {commit}/{committed_term} by counting replicas: no entry of \
+                     its own term at or after it is held by a majority ({} of {} hold {commit}/{committed_term})",
+                    holders(commit, committed_term),
+                    self.watch.len()
+                )
+            }
+        };
+        Err(Violation { invariant: Invariant::CommitWithoutMajority, node, reason })
     }
 
     /// A node crashed: remember what it promised, forget its volatile state.

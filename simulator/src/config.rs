@@ -100,6 +100,10 @@ pub struct PartitionFaults {
     pub hold_ns_min: u64,
     pub hold_ns_max: u64,
     pub shapes: Vec<Shape>,
+    /// A node that has just become leader is cut off from all others at once with this
+    /// probability (when no partition holds), for a hold time as above.
+    #[serde(default)]
+    pub new_leader_ppm: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +115,17 @@ pub struct CrashFaults {
     /// How long a crashed node stays down before it restarts from its disk.
     pub down_ns_min: u64,
     pub down_ns_max: u64,
+    /// The victim is the current leader with this probability, otherwise any node: leaders
+    /// crashing mid-replication is where elections and log repair get interesting.
+    #[serde(default)]
+    pub leader_ppm: u32,
+    /// A node that has just become leader is crashed with this probability, within
+    /// `new_leader_delay_ns_max` of its election, the way the lab's Figure 8 tests crash leaders
+    /// right after giving them work.
+    #[serde(default)]
+    pub new_leader_ppm: u32,
+    #[serde(default)]
+    pub new_leader_delay_ns_max: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +135,9 @@ pub struct PauseFaults {
     pub every_ns_max: u64,
     pub pause_ns_min: u64,
     pub pause_ns_max: u64,
+    /// The victim is the current leader with this probability, otherwise any node.
+    #[serde(default)]
+    pub leader_ppm: u32,
 }
 
 /// The shapes of partition the simulator knows.
@@ -284,6 +302,7 @@ impl SimConfig {
                 hold_ns_min,
                 hold_ns_max: hold_ns_min * r.gen_range(1..=4u64),
                 shapes,
+                new_leader_ppm: *[0u32, 0, 300_000].choose(&mut r).unwrap_or(&0),
             });
         }
         if chance(&mut r, 500_000) {
@@ -293,6 +312,11 @@ impl SimConfig {
                 every_ns_max: every * 2,
                 down_ns_min: 10 * NS_PER_MS,
                 down_ns_max: election_ns * r.gen_range(1..=4u64),
+                leader_ppm: *[0u32, 300_000, 700_000].choose(&mut r).unwrap_or(&0),
+                new_leader_ppm: *[0u32, 0, 200_000, 500_000].choose(&mut r).unwrap_or(&0),
+                new_leader_delay_ns_max: *[5 * NS_PER_MS, 50 * NS_PER_MS]
+                    .choose(&mut r)
+                    .unwrap_or(&NS_PER_MS),
             });
             if chance(&mut r, 600_000) {
                 c.disk.torn_write_ppm = 500_000;
@@ -304,6 +328,7 @@ impl SimConfig {
                 every_ns_max: 3 * NS_PER_SEC,
                 pause_ns_min: 10 * NS_PER_MS,
                 pause_ns_max: election_ns * 2,
+                leader_ppm: *[0u32, 500_000].choose(&mut r).unwrap_or(&0),
             });
         }
 
@@ -349,6 +374,13 @@ impl SimConfig {
             ("disk.torn_write_ppm", self.disk.torn_write_ppm),
             ("workload.get_ppm", self.workload.get_ppm),
             ("workload.put_ppm", self.workload.put_ppm),
+            ("faults.crash.leader_ppm", self.faults.crash.as_ref().map_or(0, |k| k.leader_ppm)),
+            ("faults.crash.new_leader_ppm", self.faults.crash.as_ref().map_or(0, |k| k.new_leader_ppm)),
+            (
+                "faults.partition.new_leader_ppm",
+                self.faults.partition.as_ref().map_or(0, |p| p.new_leader_ppm),
+            ),
+            ("faults.pause.leader_ppm", self.faults.pause.as_ref().map_or(0, |p| p.leader_ppm)),
         ] {
             if ppm > 1_000_000 {
                 return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));

@@ -24,3 +24,6 @@ pub use config::SimConfig;
 pub use run::{run, Outcome, RunOptions, Summary, Verdict};
 pub mod cli;
 pub mod determinism;
+pub mod pool;
+pub mod selftest;
+pub mod timeline;

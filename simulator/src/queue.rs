@@ -32,6 +32,14 @@ pub enum Event {
     /// A fault family's next move.
     Nemesis {
         family: Family,
+        /// The partition family re-arms itself when it reacts to an election; older timers
+        /// carry an older token and are ignored.
+        token: u32,
+    },
+    /// A node crashes, if it is still in the incarnation `epoch` names.
+    Crash {
+        node: u8,
+        epoch: u32,
     },
     /// A crashed node restarts; a paused node resumes.
     Restart {

@@ -174,34 +174,75 @@ pub fn run(config: &SimConfig, options: &RunOptions) -> Outcome {
     let fault_end = config.duration_ns;
     world.queue.push(fault_end, Event::FaultPhaseEnd);
 
-    // The fault phase: faults fire and clients call, for a fixed span of virtual time.
+    // A node that panics (one of its own assertions) ends the run with a failure naming it;
+    // the world is not trusted afterwards, only reported on.
+    let mut stalled = None;
+    let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fault_phase(&mut world, fault_end, stop_after);
+        if world.failure.is_none() && world.trace.events() < stop_after {
+            stalled = liveness_phase(&mut world, config.liveness_ns, stop_after);
+        }
+    }));
+    if let Err(payload) = phases {
+        world.record_panic(&panic_message(payload.as_ref()));
+    }
+
+    finish(world, config, Vec::new(), stalled, options, wall)
+}
+
+/// The fault phase: faults fire and clients call, for a fixed span of virtual time.
+fn fault_phase(world: &mut World, fault_end: u64, stop_after: u64) {
     while world.failure.is_none() && world.trace.events() < stop_after {
         let Some((time, event)) = world.queue.pop_until(fault_end) else { break };
         world.dispatch(time, event);
     }
+}
 
-    // The liveness phase: everything heals; the cluster must serve a new command and converge.
-    let mut stalled = None;
-    if world.failure.is_none() && world.trace.events() < stop_after {
-        world.now = world.now.max(fault_end);
-        world.heal_all();
-        world.workload.close();
-        let probe = world.workload.start_probe(world.now, &mut world.queue);
-        world.send_probe(probe);
-        let deadline = fault_end + config.liveness_ns;
-        while world.failure.is_none() && world.trace.events() < stop_after && !converged(&world) {
-            match world.queue.pop_until(deadline) {
-                Some((time, event)) => world.dispatch(time, event),
-                None => {
-                    world.now = deadline;
-                    stalled = Some(describe_stall(&world));
-                    break;
-                }
-            }
-        }
+/// The liveness phase: everything heals, and the cluster must serve a new command and converge
+/// within `bound_ns`. Returns why it did not, if it did not.
+fn liveness_phase(world: &mut World, bound_ns: u64, stop_after: u64) -> Option<String> {
+    let fault_end = world.config.duration_ns;
+    world.now = world.now.max(fault_end);
+    world.heal_all();
+    world.workload.close();
+    let probe = world.workload.start_probe(world.now, &mut world.queue);
+    world.send_probe(probe);
+    let deadline = fault_end + bound_ns;
+    while world.failure.is_none() && world.trace.events() < stop_after && !converged(world) {
+        let Some((time, event)) = world.queue.pop_until(deadline) else {
+            world.now = deadline;
+            return Some(describe_stall(world));
+        };
+        world.dispatch(time, event);
     }
+    None
+}
 
-    finish(world, config, Vec::new(), stalled, options, wall)
+/// The text of a panic, with its location when the capturing hook saw it.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    match LAST_PANIC_LOCATION.with(|l| l.borrow_mut().take()) {
+        Some(location) => format!("{text} (at {location})"),
+        None => text,
+    }
+}
+
+thread_local! {
+    static LAST_PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Replaces the panic hook with one that only remembers where the panic happened, so that a
+/// node's failed assertion becomes a verdict instead of a backtrace on stderr (sweeps run many
+/// seeds, and a planted bug can trip a node's own assertions).
+pub fn capture_panics_quietly() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+    }));
 }
 
 fn finish(

@@ -79,6 +79,7 @@ struct Nemesis {
     crash: Stream,
     pause: Stream,
     partitioned: bool,
+    partition_token: u32,
 }
 
 /// The first broken invariant, where it broke.
@@ -108,6 +109,8 @@ pub struct World {
     nemesis: Nemesis,
     /// Duplicate applications counted by servers that have since crashed.
     deduplicated_before_crashes: u64,
+    /// The node whose code is running, to name it if it panics.
+    busy_node: Option<u8>,
     scratch: ServerReady,
 }
 
@@ -161,9 +164,11 @@ impl World {
                 crash: rng::stream(seed, "nemesis.crash"),
                 pause: rng::stream(seed, "nemesis.pause"),
                 partitioned: false,
+                partition_token: 0,
             },
             scratch: ServerReady::default(),
             deduplicated_before_crashes: 0,
+            busy_node: None,
             config,
         }
     }
@@ -179,15 +184,15 @@ impl World {
             let f = self.config.faults.clone();
             if let Some(p) = &f.partition {
                 let at = between(&mut self.nemesis.partition, p.heal_ns_min, p.heal_ns_max);
-                self.queue.push(at, Event::Nemesis { family: Family::Partition });
+                self.queue.push(at, Event::Nemesis { family: Family::Partition, token: 0 });
             }
             if let Some(k) = &f.crash {
                 let at = between(&mut self.nemesis.crash, k.every_ns_min, k.every_ns_max);
-                self.queue.push(at, Event::Nemesis { family: Family::Crash });
+                self.queue.push(at, Event::Nemesis { family: Family::Crash, token: 0 });
             }
             if let Some(p) = &f.pause {
                 let at = between(&mut self.nemesis.pause, p.every_ns_min, p.every_ns_max);
-                self.queue.push(at, Event::Nemesis { family: Family::Pause });
+                self.queue.push(at, Event::Nemesis { family: Family::Pause, token: 0 });
             }
         }
     }
@@ -196,6 +201,18 @@ impl World {
     pub fn dispatch(&mut self, time: u64, event: Event) {
         debug_assert!(time >= self.now, "time went backwards");
         self.now = time;
+        self.busy_node = match event {
+            Event::Tick { node, .. }
+            | Event::FsyncDone { node, .. }
+            | Event::Restart { node, .. }
+            | Event::Crash { node, .. }
+            | Event::Resume { node, .. } => Some(node),
+            Event::Deliver { packet } => match self.network.peek(packet).map(|p| p.to) {
+                Some(Addr::Node(n)) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        };
         match event {
             Event::Tick { node, epoch } => self.on_tick(node, epoch),
             Event::Deliver { packet } => self.on_deliver(packet),
@@ -205,9 +222,15 @@ impl World {
                 let out = self.workload.on_timer(time, client, token, &mut self.queue);
                 self.send_request(client, out);
             }
-            Event::Nemesis { family } => {
-                if self.faults_on {
+            Event::Nemesis { family, token } => {
+                let stale = family == Family::Partition && token != self.nemesis.partition_token;
+                if self.faults_on && !stale {
                     self.nemesis_step(family);
+                }
+            }
+            Event::Crash { node, epoch } => {
+                if self.nodes[node as usize].epoch == epoch {
+                    self.scheduled_crash(node);
                 }
             }
             Event::Restart { node, epoch } => {
@@ -358,15 +381,11 @@ impl World {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let raft = server.node();
         let (role, term) = (raft.role(), raft.term());
+        let (commit, last) = (raft.commit_index().0, raft.log().last_index().0);
         if role_changed {
-            if role == raft_core::Role::Leader {
-                self.last_leader = Some(n);
-            }
             self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
         }
         if self.trace.detailed() {
-            let commit = raft.commit_index().0;
-            let last = raft.log().last_index().0;
             self.trace.line(
                 self.now,
                 "state",
@@ -375,6 +394,11 @@ impl World {
                     term.0
                 ),
             );
+        }
+        if role_changed && role == raft_core::Role::Leader {
+            self.last_leader = Some(n);
+            self.maybe_crash_new_leader(n);
+            self.maybe_isolate_new_leader(n);
         }
     }
 
@@ -469,6 +493,17 @@ impl World {
                 ),
             );
         }
+    }
+
+    /// A node panicked while handling the current event.
+    pub fn record_panic(&mut self, message: &str) {
+        let node = self.busy_node.unwrap_or(0);
+        let who = self.busy_node.map_or_else(|| "the world".to_string(), |n| format!("n{n}"));
+        self.fail(Violation {
+            invariant: crate::checks::Invariant::NodePanic,
+            node,
+            reason: format!("{who} panicked: {message}"),
+        });
     }
 
     fn fail(&mut self, violation: Violation) {
@@ -730,23 +765,26 @@ impl World {
                     self.nemesis.partitioned = false;
                     let next = between(r, p.heal_ns_min, p.heal_ns_max);
                     self.heal();
-                    self.queue.push(self.now + next, Event::Nemesis { family });
+                    let token = self.nemesis.partition_token;
+                    self.queue.push(self.now + next, Event::Nemesis { family, token });
                 } else {
                     let shape = p.shapes[r.gen_range(0..p.shapes.len())];
                     let cuts = crate::partition::build(shape, nodes, leader, r);
                     let hold = between(r, p.hold_ns_min, p.hold_ns_max);
                     self.nemesis.partitioned = true;
                     self.partition(cuts, shape.name());
-                    self.queue.push(self.now + hold, Event::Nemesis { family });
+                    let token = self.nemesis.partition_token;
+                    self.queue.push(self.now + hold, Event::Nemesis { family, token });
                 }
             }
             Family::Crash => {
                 let Some(k) = self.config.faults.crash.clone() else { return };
+                let leader = self.current_leader();
                 let r = &mut self.nemesis.crash;
-                let victim = r.gen_range(0..nodes) as u8;
+                let victim = pick_victim(r, nodes, leader, k.leader_ppm);
                 let down = between(r, k.down_ns_min, k.down_ns_max);
                 let next = between(r, k.every_ns_min, k.every_ns_max);
-                self.queue.push(self.now + next, Event::Nemesis { family });
+                self.queue.push(self.now + next, Event::Nemesis { family, token: 0 });
                 if self.nodes[victim as usize].server().is_some() {
                     self.crash(victim);
                     let epoch = self.nodes[victim as usize].epoch;
@@ -755,11 +793,12 @@ impl World {
             }
             Family::Pause => {
                 let Some(p) = self.config.faults.pause.clone() else { return };
+                let leader = self.current_leader();
                 let r = &mut self.nemesis.pause;
-                let victim = r.gen_range(0..nodes) as u8;
+                let victim = pick_victim(r, nodes, leader, p.leader_ppm);
                 let pause = between(r, p.pause_ns_min, p.pause_ns_max);
                 let next = between(r, p.every_ns_min, p.every_ns_max);
-                self.queue.push(self.now + next, Event::Nemesis { family });
+                self.queue.push(self.now + next, Event::Nemesis { family, token: 0 });
                 if self.nodes[victim as usize].is_up() {
                     self.pause(victim);
                     let epoch = self.nodes[victim as usize].epoch;
@@ -767,6 +806,57 @@ impl World {
                 }
             }
         }
+    }
+
+    /// A fresh leader is at its most fragile: its log may hold entries of earlier terms that it
+    /// has not committed yet (the paper's Figure 8). With the configured probability it is
+    /// crashed shortly after it wins.
+    fn maybe_crash_new_leader(&mut self, n: u8) {
+        let Some(k) = &self.config.faults.crash else { return };
+        if !self.faults_on || k.new_leader_ppm == 0 {
+            return;
+        }
+        let r = &mut self.nemesis.crash;
+        let delay = between(r, 0, k.new_leader_delay_ns_max);
+        if rng::chance(r, k.new_leader_ppm) {
+            let epoch = self.nodes[n as usize].epoch;
+            self.queue.push(self.now + delay, Event::Crash { node: n, epoch });
+        }
+    }
+
+    /// With the configured probability, a fresh leader is cut off from everyone at once: what
+    /// it appends in its term (its no-op, the calls clients keep sending it) reaches no one,
+    /// leaving entries of a term that never commits, as in the paper's Figure 8.
+    fn maybe_isolate_new_leader(&mut self, n: u8) {
+        let Some(p) = &self.config.faults.partition else { return };
+        if !self.faults_on || p.new_leader_ppm == 0 || self.nemesis.partitioned {
+            return;
+        }
+        let r = &mut self.nemesis.partition;
+        let hold = between(r, p.hold_ns_min, p.hold_ns_max);
+        if !rng::chance(r, p.new_leader_ppm) {
+            return;
+        }
+        let mut cuts = Cuts::none();
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|m| *m != usize::from(n)).collect();
+        cuts.separate(&[usize::from(n)], &others);
+        self.nemesis.partitioned = true;
+        self.nemesis.partition_token += 1;
+        self.partition(cuts, "isolate-new-leader");
+        let token = self.nemesis.partition_token;
+        self.queue.push(self.now + hold, Event::Nemesis { family: Family::Partition, token });
+    }
+
+    /// A crash scheduled for a node's current incarnation.
+    fn scheduled_crash(&mut self, n: u8) {
+        let Some(k) = self.config.faults.crash.clone() else { return };
+        if !self.faults_on || self.nodes[n as usize].server().is_none() {
+            return;
+        }
+        let down = between(&mut self.nemesis.crash, k.down_ns_min, k.down_ns_max);
+        self.crash(n);
+        let epoch = self.nodes[n as usize].epoch;
+        self.queue.push(self.now + down, Event::Restart { node: n, epoch });
     }
 
     /// The live leader with the highest term, if any.
@@ -789,6 +879,17 @@ impl World {
         let leader = self.current_leader().map(usize::from);
         let cuts = crate::partition::build(shape, self.nodes.len(), leader, &mut self.nemesis.partition);
         self.partition(cuts, shape.name());
+    }
+}
+
+/// The leader with probability `leader_ppm` (when there is one), otherwise any node. The draws
+/// do not depend on whether there is a leader, so the stream advances the same way either way.
+fn pick_victim(r: &mut Stream, nodes: usize, leader: Option<u8>, leader_ppm: u32) -> u8 {
+    let any = r.gen_range(0..nodes) as u8;
+    let target_leader = rng::chance(r, leader_ppm);
+    match leader {
+        Some(l) if target_leader => l,
+        _ => any,
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod run_cmd;
+mod selftest_cmd;
 
 /// Deterministic simulation of a Raft-replicated KV store: one seed, one run, one verdict.
 #[derive(Parser, Debug)]
@@ -24,6 +25,8 @@ enum Command {
     Run(RunArgs),
     /// Check a history file for linearizability.
     Check(checker::cli::CheckArgs),
+    /// Prove the checks work: hunt each planted bug until a check catches it.
+    Selftest(selftest_cmd::SelftestArgs),
     /// List the planted bugs of the self-test.
     Bugs {
         /// Print a JSON list instead of text.
@@ -80,11 +83,13 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    crate::run::capture_panics_quietly();
     match cli.command {
         None => run_cmd::run_command(&cli.run),
         Some(Command::Run(args)) => run_cmd::run_command(&args),
         Some(Command::Check(args)) => checker::cli::run_check_command(&args),
         Some(Command::Bugs { json }) => bugs_command(json),
+        Some(Command::Selftest(args)) => selftest_cmd::selftest_command(&args),
     }
 }
 
