@@ -32,7 +32,11 @@ fn report_of(config: &SimConfig, outcome: &Outcome) -> Value {
         "version": "raftsim 0.1.0",
         "seed": config.seed,
         "scenario": null,
-        "command": format!("cargo run --release -- --seed {} --bug {}", config.seed, config.bugs.join(" --bug ")),
+        "command": format!(
+            "cargo run --release -- --seed {}{}",
+            config.seed,
+            config.bugs.iter().map(|b| format!(" --bug {b}")).collect::<String>()
+        ),
         "config": serde_json::to_value(config).unwrap_or_default(),
         "verdict": outcome.verdict.name(),
         "reason": outcome.reason,
@@ -443,4 +447,44 @@ fn the_controls_zoom_pan_pick_a_window_and_jump_to_the_failing_point() {
     let first = violation.operations.first().expect("an involved operation");
     let details = picked["details"].as_str().unwrap_or_default();
     assert!(details.starts_with(&format!("op {first} ")), "a link shows its operation: {details}");
+}
+
+/// The page of a real run, with the whole trace and history.
+fn page_of(config: &SimConfig) -> (String, Outcome) {
+    let outcome = run(config, &RunOptions { trace_lines: true, ..Default::default() });
+    let report = report_of(config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    (simulator::timeline::render(&report, &outcome.trace_lines, &history), outcome)
+}
+
+#[test]
+fn pages_of_real_runs_stay_far_smaller_than_their_traces() {
+    let (page, outcome) = page_of(&SimConfig::swarm(3));
+    println!(
+        "default run (seed 3, {}): page {} bytes for {} trace lines ({} bytes) and {} operations",
+        outcome.verdict,
+        page.len(),
+        outcome.trace_lines.lines().count(),
+        outcome.trace_lines.len(),
+        outcome.history.len()
+    );
+    assert!(page.len() < 1_000_000, "{} bytes", page.len());
+    assert!(page.len() < outcome.trace_lines.len() / 4, "the page does not copy the trace");
+
+    // Clients call one at a time, so 10,000 operations in 10 s take many clients.
+    let mut config = SimConfig::calm(3);
+    config.workload.ops = 10_000;
+    config.workload.clients = 50;
+    let (page, outcome) = page_of(&config);
+    println!(
+        "10,000-operation run (seed 3, {}): page {} bytes for {} trace lines ({} bytes) and {} operations",
+        outcome.verdict,
+        page.len(),
+        outcome.trace_lines.lines().count(),
+        outcome.trace_lines.len(),
+        outcome.history.len()
+    );
+    assert!(outcome.history.len() >= 9_000, "only {} operations", outcome.history.len());
+    assert!(page.len() < 5_000_000, "{} bytes", page.len());
+    write_page(&scratch("real-ten-thousand"), &page);
 }
