@@ -74,6 +74,8 @@ fn scratch(name: &str) -> PathBuf {
 /// Loads `url` in headless Chromium and returns the DOM after its scripts ran.
 fn dump_dom(url: &str, dir: &Path) -> String {
     let profile = dir.join("profile");
+    let log_path = dir.join("chromium.log");
+    let log = std::fs::File::create(&log_path).expect("create chromium's log");
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -90,7 +92,7 @@ fn dump_dom(url: &str, dir: &Path) -> String {
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(["--dump-dom", url])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start chromium");
     // Read stdout on a thread so that a large DOM cannot fill the pipe while we wait.
@@ -112,7 +114,12 @@ fn dump_dom(url: &str, dir: &Path) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
     let dom = reader.join().expect("read chromium's output");
-    assert!(dom.contains("</html>"), "chromium printed no DOM for {url}: {dom:.300}");
+    if !dom.contains("</html>") {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: String =
+            log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        panic!("chromium printed no DOM for {url} (got {:.300}); the end of its log:\n{tail}", dom);
+    }
     dom
 }
 
@@ -421,6 +428,7 @@ fn the_controls_zoom_pan_pick_a_window_and_jump_to_the_failing_point() {
         steps.iter().find(|s| s["step"] == name).unwrap_or_else(|| panic!("no step {name}: {steps:?}"))
     };
     assert!(steps.iter().all(|s| s["error"].is_null()), "a control threw: {steps:?}");
+    assert!(by_id(&parse_tags(&dom), "render-error").attrs.contains_key("hidden"), "a redraw failed");
     let span = |s: &Value| s["to"].as_f64().unwrap_or(0.0) - s["from"].as_f64().unwrap_or(0.0);
     let whole = span(step("loaded"));
     assert!((span(step("zoom-in")) - whole / 2.0).abs() <= 2.0, "+ halves the window: {steps:?}");

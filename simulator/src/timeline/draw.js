@@ -196,15 +196,24 @@ const Timeline = (function () {
     return stats;
   }
 
-  function laneLabel(g, y, h, name, sub) {
-    text(g, 6, y + h / 2 + 4, name, 'lane-label');
+  function laneLabel(g, y, h, name, sub, tip) {
+    const t = text(g, 6, y + h / 2 + 4, name, 'lane-label');
+    if (tip) t.setAttribute('data-tip', tip);
     if (sub) text(g, 34, y + h / 2 + 4, sub, 'lane-sub');
   }
+
+  const ppm = (n) => (n / 1e4).toFixed(n % 1e4 ? 2 : 0) + '%';
 
   function drawMessages(body, svg, m, x, t0, t1, plotW, y) {
     const msg = m.data.messages || {};
     const b = msg.bucket_ns || 0, sent = msg.sent || [];
-    laneLabel(svg, y, MSG_H, 'msgs', '');
+    laneLabel(svg, y, MSG_H, 'msgs', '', 'messages sent per time slice (dropped ones in red)');
+    // Changes of the network's impairments: a tick at the top of the strip.
+    for (const n of m.data.network || []) {
+      if (n[0] < t0 || n[0] > t1) continue;
+      el('path', { class: 'network-mark', d: 'M' + (x(n[0]) - 4) + ' ' + y + 'l8 0l-4 6z',
+        'data-tip': 'network from ' + fmtNs(n[0]) + ': drop ' + ppm(n[1]) + ', duplicate ' + ppm(n[2]) + ', long delay ' + ppm(n[3]) }, svg);
+    }
     if (!b || !sent.length) return;
     // Merge buckets into 2-pixel columns so the strip's cost is bounded by the width.
     const cols = Math.max(1, Math.floor(plotW / 2)), colNs = (t1 - t0) / cols;
@@ -274,7 +283,8 @@ const Timeline = (function () {
     const failing = f && typeof f.node === 'number' && f.node === lane.node;
     const g = el('g', { class: 'lane node-lane' + (failing ? ' failing' : ''), 'data-node': lane.node }, svg);
     el('rect', { class: 'lane-bg', x: 0, y: y + 1, width: LABEL_W + plotW, height: NODE_H - 2 }, g);
-    laneLabel(g, y, NODE_H, 'n' + lane.node, '');
+    const drift = (lane.drift || []).map((d) => (d[1] >= 0 ? '+' : '') + d[1] + ' ppm from ' + fmtNs(d[0]));
+    laneLabel(g, y, NODE_H, 'n' + lane.node, drift.length ? 'drift' : '', 'node ' + lane.node + (drift.length ? '\nclock drift ' + drift.slice(-8).join('\n            ') : ''));
     const body = el('g', { 'clip-path': 'url(#plot-clip)' }, g);
     const h = NODE_H - 6, top = y + 3;
     for (const s of lane.roles || []) {

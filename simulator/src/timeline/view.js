@@ -55,7 +55,11 @@
   function schedule() {
     if (pending) return;
     pending = true;
-    const draw = () => { if (pending) { pending = false; render(); } };
+    const draw = () => {
+      if (!pending) return;
+      pending = false;
+      try { render(); } catch (e) { fail(e); }
+    };
     requestAnimationFrame(draw);
     setTimeout(draw, 100);
   }
