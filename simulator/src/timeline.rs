@@ -17,6 +17,10 @@
 //! linearizability violation), `.op-bin[data-count]` (operations merged when too many are
 //! visible), `#failure-marker[data-time-ns]`, `#liveness-start[data-time-ns]`, `#violation`,
 //! `#failure`, `#summary`, `#view-status[data-ops-drawn]`, `#render-error`.
+//!
+//! The URL's fragment picks the view, so a report or a bug comment can link to a moment:
+//! `timeline.html#window=2000,2200` (virtual ms), `&key=k3` (that key's operations only),
+//! `&op=17` (select an operation), or `#focus=failure` (open on the failing point).
 
 mod digest;
 

@@ -494,5 +494,6 @@ fn pages_of_real_runs_stay_far_smaller_than_their_traces() {
     );
     assert!(outcome.history.len() >= 9_000, "only {} operations", outcome.history.len());
     assert!(page.len() < 5_000_000, "{} bytes", page.len());
+    // Kept for a look in a browser: target/tmp/timeline/real-ten-thousand/timeline.html.
     write_page(&scratch("real-ten-thousand"), &page);
 }

@@ -274,7 +274,9 @@ const Timeline = (function () {
       const x0 = x(p[0]), w = Math.max(1, x(end) - x0);
       const tip = label.short + '\n' + fmtNs(p[0]) + ' – ' + (typeof p[1] === 'number' ? fmtNs(p[1]) : 'end') + ' (' + fmtSpan(end - p[0]) + ')\ncut links: ' + (label.links || 'none');
       el('rect', { class: 'partition', x: x0, y: y + 2, width: w, height: PART_H - 4, 'data-tip': tip, 'data-shape': p[2] }, g);
-      if (w > label.short.length * 6 + 8) text(g, Math.max(x0, x(t0)) + 4, y + PART_H - 5, label.short, 'partition-label');
+      // The groups if they fit, else the shape alone; the tooltip has everything.
+      const fits = [label.short, String(p[2])].find((l) => w > l.length * 6 + 8);
+      if (fits) text(g, Math.max(x0, x(t0)) + 4, y + PART_H - 5, fits, 'partition-label');
     }
   }
 

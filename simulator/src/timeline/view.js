@@ -145,6 +145,7 @@
   function wire() {
     $('toolbar').hidden = false;
     $('legend').hidden = false;
+    if (!m.data.violation) for (const l of document.querySelectorAll('.legend-violation')) l.hidden = true;
     $('zoom-in').onclick = () => zoom(0.5);
     $('zoom-out').onclick = () => zoom(2);
     $('zoom-fit').onclick = () => setWindow(0, m.end);
