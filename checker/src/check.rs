@@ -208,6 +208,16 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
         let (entries, bytes) = search.charged();
         self.room.entries += entries;
         self.room.bytes += bytes;
+        let settled = self.verdict_of(poll, part, search);
+        // The budget counts live entries: a finished part's big buffers go back now, not at
+        // the end of the check.
+        if search.retained_bytes() > pool::KEEP_BYTES_MAX {
+            *search = Search::new();
+        }
+        settled
+    }
+
+    fn verdict_of(&mut self, poll: Poll, part: usize, search: &mut Search<'a>) -> Settled {
         match poll {
             Poll::Linearizable | Poll::Budget => Settled::Done,
             Poll::NotLinearizable => {
@@ -223,7 +233,6 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
                 Settled::Decided
             }
             Poll::Full => {
-                search.memo.release();
                 self.undecided.push(self.parts.key::<M>(self.calls, part));
                 Settled::OutOfRoom
             }

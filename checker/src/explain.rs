@@ -112,7 +112,7 @@ pub(crate) fn sequential_violation<'a, M: Model<'a>>(
     push_cannot::<M>(&mut text, &x, x_call, failed, members.len());
     text.push_str(", the value can only be ");
     M::render_value(value, &mut text);
-    text.push_str(", as no other operation can come before it (each returned before the next was invoked)");
+    text.push_str(", as no operation that changes it can come before it (each call returned before the next was invoked)");
     Violation {
         part: key.to_string(),
         operations: vec![M::id(x_call)],
@@ -154,10 +154,10 @@ pub(crate) fn violation<'a, M: Model<'a>>(
             }
         }
     }
-    for &op in &prefix {
-        search.mark(op as usize, false);
-    }
     let Some((_, x)) = first_return else {
+        for &op in &prefix {
+            search.mark(op as usize, false);
+        }
         return Violation {
             part: key.to_string(),
             operations: Vec::new(),
@@ -173,42 +173,53 @@ pub(crate) fn violation<'a, M: Model<'a>>(
     let id_of = |c: &Candidate| c.id;
 
     let mut text = String::with_capacity(256);
+    // The culprit: X if it is a read that fits no value it could see, else another such read.
     let mut explained = false;
-    if !candidates[x_rank].fits && is_read_like(search.ops[x].tr) {
-        let others: Vec<usize> = candidates.iter().map(|c| c.op).filter(|&op| op != x).collect();
-        // With no other candidate the value is the one after the prefix, which X does not fit.
-        let reachable =
-            if others.is_empty() { Some(vec![state]) } else { reachable_values(search, state, &others) };
-        if let Some(values) = reachable {
-            let x_could = values.iter().any(|&v| matches!(search.step(v, x, &mut room), Ok(Some(_))));
-            if !x_could {
-                push_cannot::<M>(&mut text, &candidates[x_rank], x_call, prefix.len(), n);
-                text.push_str(if values.len() == 1 {
-                    ", the value can only be "
-                } else {
-                    ", the value can only be one of "
-                });
-                for (i, &v) in values.iter().take(VALUES_SHOWN).enumerate() {
-                    if i > 0 {
-                        text.push_str(if i + 1 == values.len().min(VALUES_SHOWN) { " or " } else { ", " });
-                    }
-                    M::render_value(search.states.bytes(v), &mut text);
-                }
-                if values.len() > VALUES_SHOWN {
-                    text.push_str(" (and ");
-                    push_number(&mut text, (values.len() - VALUES_SHOWN) as u64);
-                    text.push_str(" more)");
-                }
-                if others.is_empty() {
-                    text.push_str(", as no other operation can come before it");
-                } else {
-                    text.push_str(", whichever of the concurrent operations ");
-                    push_ids(&mut text, &mut candidates.iter().filter(|c| c.op != x).map(id_of));
-                    text.push_str(" take effect first");
-                }
-                explained = true;
-            }
+    let culprits: Vec<usize> = std::iter::once(x_rank)
+        .chain((0..candidates.len()).filter(|&r| r != x_rank))
+        .filter(|&r| !candidates[r].fits && is_read_like(search.ops[candidates[r].op].tr))
+        .collect();
+    for r in culprits {
+        let read = candidates[r].op;
+        let Some(read_return) = search.ops[read].return_ns() else { continue };
+        // What may take effect before the read: remaining writers invoked before it returned.
+        let writers: Vec<usize> = (0..n)
+            .filter(|&op| op != read && !search.marked(op) && search.ops[op].call_ns <= read_return)
+            .filter(|&op| !is_read_like(search.ops[op].tr) || matches!(search.ops[op].tr, Tr::Cas { .. }))
+            .collect();
+        let Some(values) = reachable_values(search, state, &writers) else { continue };
+        if values.iter().any(|&v| matches!(search.step(v, read, &mut room), Ok(Some(_)))) {
+            continue;
         }
+        push_cannot::<M>(&mut text, &candidates[r], call_of(search, read), prefix.len(), n);
+        text.push_str(if values.len() == 1 {
+            ", the value can only be "
+        } else {
+            ", the value can only be one of "
+        });
+        for (i, &v) in values.iter().take(VALUES_SHOWN).enumerate() {
+            if i > 0 {
+                text.push_str(if i + 1 == values.len().min(VALUES_SHOWN) { " or " } else { ", " });
+            }
+            M::render_value(search.states.bytes(v), &mut text);
+        }
+        if values.len() > VALUES_SHOWN {
+            text.push_str(" (and ");
+            push_number(&mut text, (values.len() - VALUES_SHOWN) as u64);
+            text.push_str(" more)");
+        }
+        if writers.is_empty() {
+            text.push_str(", as no operation that changes it can come before it");
+        } else {
+            text.push_str(", whichever of the operations ");
+            push_ids(&mut text, &mut writers.iter().map(|&w| M::id(call_of(search, w))));
+            text.push_str(" that may come before it take effect");
+        }
+        explained = true;
+        break;
+    }
+    for &op in &prefix {
+        search.mark(op as usize, false);
     }
     if !explained {
         text.push_str("after ");

@@ -118,11 +118,6 @@ impl Memo {
     pub fn retained_bytes(&self) -> usize {
         (self.slots.capacity() + self.sets.capacity()) * 8 + self.entries.capacity() * 16
     }
-
-    /// Frees the big allocations (a part that needed a huge memo is done).
-    pub fn release(&mut self) {
-        *self = Memo::new();
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::search::Search;
 use std::cell::RefCell;
 
 /// Workspaces retaining more than this are dropped rather than kept.
-const KEEP_BYTES_MAX: usize = 4 << 20;
+pub(crate) const KEEP_BYTES_MAX: usize = 4 << 20;
 /// At most this many search workspaces are kept per thread (most checks need one).
 const KEEP_SEARCHES_MAX: usize = 1;
 

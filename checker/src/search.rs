@@ -19,7 +19,7 @@
 //! interleave the parts of a history deterministically (check.rs).
 
 use crate::memo::{Insert, Memo, Room};
-use crate::states::States;
+use crate::states::{States, GARBAGE};
 use std::time::Instant;
 
 /// A model transition, compiled to interned state ids (states.rs).
@@ -88,6 +88,19 @@ struct Frame {
     next_writer: u32,
 }
 
+/// What `Search::judge` says of a new state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Judgement {
+    Fine,
+    /// No linearization goes through it.
+    Doomed,
+    /// No read can see it before a put replaces it: equivalent to `GARBAGE`.
+    Garbage,
+}
+
+/// How many value-setting ops `judge` looks at before giving up on pruning a step.
+const WRITERS_LOOKED_MAX: usize = 16;
+
 /// How many steps between two looks at the clock (`Instant::now` costs ~25 ns).
 const CLOCK_EVERY: u64 = 1024;
 
@@ -116,7 +129,7 @@ pub(crate) struct Search<'a> {
     cursor: u32,
     /// Each linearized op, in order.
     stack: Vec<Frame>,
-    // Look-ahead pruning (see `doomed`): completed reads by return time, value-setting ops
+    // Look-ahead pruning (see `judge`): completed reads by return time, value-setting ops
     // (put, write, cas) by call time, and the first of each not yet linearized.
     reads_by_return: Vec<u32>,
     writers_by_call: Vec<u32>,
@@ -295,17 +308,23 @@ impl<'a> Search<'a> {
                         return Poll::Full;
                     }
                 };
-                if let Some(s) = next_state {
+                if let Some(mut s) = next_state {
                     let z = zobrist(op);
                     self.set[op / 64] |= 1 << (op % 64);
                     let (saved_read, saved_writer) = (self.next_read, self.next_writer);
                     self.advance_pointers();
-                    let verdict = if self.doomed(s) {
-                        // Still a linearizable prefix, if a hopeless one: worth showing.
-                        self.note_prefix(Some(op as u32));
-                        Insert::Seen
-                    } else {
-                        self.memo.insert(self.set_hash ^ z, s, &self.set, room)
+                    let verdict = match self.judge(s) {
+                        Judgement::Doomed => {
+                            // Still a linearizable prefix, if a hopeless one: worth showing.
+                            self.note_prefix(Some(op as u32));
+                            Insert::Seen
+                        }
+                        judgement => {
+                            if judgement == Judgement::Garbage {
+                                s = GARBAGE;
+                            }
+                            self.memo.insert(self.set_hash ^ z, s, &self.set, room)
+                        }
                     };
                     match verdict {
                         Insert::New => {
@@ -395,27 +414,79 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Look-ahead pruning: can state `s` (with the pointers advanced) never satisfy the next
-    /// completed read? That read, `g`, must be linearized later, and only ops invoked no later
-    /// than its return can come before it. If none of those sets the value (put, write, cas),
-    /// the value `g` sees is `s` with some appends: `s` must be a prefix of what `g` read (equal
-    /// to it for a register). Otherwise the configuration is dead, however the search goes on; the
-    /// plain search would find that out only at `g`'s return entry, after trying every order of
-    /// the appends in between. Sound: it removes only configurations with no linearization.
+    /// Look-ahead (not in Lowe's algorithm; sound, see below): what can state `s` (with the
+    /// pointers advanced) still lead to? Let `g` be the next completed read by return time. It
+    /// must be linearized later, and only ops invoked no later than its return can come before
+    /// it. The value it sees is the value set by the last value-setting op (put, write, cas)
+    /// before it, plus appends; or, if there is none, `s` plus appends.
+    ///
+    /// * **Doomed.** If no op that could come before `g` sets a value `g`'s output starts with
+    ///   (equals, for a register), `s` must be a prefix of that output (equal to it): otherwise
+    ///   the configuration has no linearization. The plain search would find that out only at
+    ///   `g`'s return entry, after trying every order of the appends in between.
+    /// * **Garbage.** Else, if `s` is a prefix of no read that could come before `g` (all were
+    ///   invoked before `g` returned), no read can see `s` or anything appended to it: a put
+    ///   must replace it first. Its exact bytes no longer matter, so it becomes `GARBAGE`, and
+    ///   the orders of appends that a later put makes good all lead to one configuration.
     #[inline]
-    fn doomed(&self, s: u32) -> bool {
-        let Some(&g) = self.reads_by_return.get(self.next_read as usize) else { return false };
-        let g = &self.ops[g as usize];
-        let g_return = g.ret_ns;
-        if let Some(&w) = self.writers_by_call.get(self.next_writer as usize) {
-            if self.ops[w as usize].call_ns <= g_return {
-                return false;
+    fn judge(&mut self, s: u32) -> Judgement {
+        let Some(&g) = self.reads_by_return.get(self.next_read as usize) else { return Judgement::Fine };
+        let g_index = g;
+        let g = self.ops[g as usize];
+        let mut looked = 0;
+        let mut writer_may_come = false;
+        for &w in &self.writers_by_call[self.next_writer as usize..] {
+            let w = w as usize;
+            if self.ops[w].call_ns > g.ret_ns {
+                break;
+            }
+            // Looking further costs more than it saves: give up pruning this step.
+            looked += 1;
+            if looked > WRITERS_LOOKED_MAX {
+                return Judgement::Fine;
+            }
+            if self.set[w / 64] & (1 << (w % 64)) == 0 && self.could_produce(self.ops[w].tr, g.tr) {
+                writer_may_come = true;
+                break;
             }
         }
-        match g.tr {
-            Tr::ReadId(v) => s != v,
-            Tr::ReadStr(r) => !self.states.is_prefix_of_read(s, r),
-            _ => false,
+        let fits = match g.tr {
+            Tr::ReadId(v) => s == v,
+            Tr::ReadStr(r) => self.states.is_prefix_of_read(s, r),
+            _ => true,
+        };
+        if fits || s == GARBAGE {
+            return Judgement::Fine;
+        }
+        if !writer_may_come {
+            return Judgement::Doomed;
+        }
+        let Tr::ReadStr(_) = g.tr else { return Judgement::Fine };
+        // Could any other read invoked before g returned see s? Their call entries are the ones
+        // before g's return entry in the list.
+        let stop = self.ret_entry[g_index as usize];
+        let mut e = self.list[0].next;
+        while e != stop && e != 0 {
+            let code = self.list[e as usize].code;
+            if code & RET == 0 {
+                if let Tr::ReadStr(r) = self.ops[code as usize].tr {
+                    if self.states.is_prefix_of_read(s, r) {
+                        return Judgement::Fine;
+                    }
+                }
+            }
+            e = self.list[e as usize].next;
+        }
+        Judgement::Garbage
+    }
+
+    /// Could the value set by `writer` be (the start of) what `read` saw?
+    #[inline]
+    fn could_produce(&self, writer: Tr, read: Tr) -> bool {
+        match (writer, read) {
+            (Tr::Set(v) | Tr::Cas { to: v, .. }, Tr::ReadId(seen)) => v == seen,
+            (Tr::Set(v), Tr::ReadStr(r)) => self.states.read_starts_with(r, v),
+            _ => true,
         }
     }
 

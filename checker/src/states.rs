@@ -26,6 +26,12 @@ pub(crate) struct Piece<'a> {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// A value no read will ever see, whatever is appended to it: the search (search.rs, `judge`)
+/// replaces such values by this one, so that orders of appends that only a later put can make
+/// good all lead to one configuration. Reads never match it, appends keep it, puts replace it.
+pub(crate) const GARBAGE: u32 = 0;
+
 const BASE: u64 = 0x100_0000_01b3; // the FNV prime: odd, with well-spread bits.
 
 /// Where a value's bytes are, and how it was made.
@@ -37,6 +43,11 @@ struct Value {
     /// (parent state << 32 | piece) for a value made by an append, so that finding it again by
     /// the same append needs no byte comparison; `u64::MAX` otherwise.
     origin: u64,
+    /// The read slot this value was last compared with as a prefix (`NONE`: none yet), and the
+    /// answer. A value made by an append whose parent is a known prefix of the same read needs
+    /// only the appended bytes compared: long append-only values cost O(piece), not O(value).
+    prefix_of: u32,
+    is_prefix: bool,
 }
 
 pub(crate) struct States<'a> {
@@ -86,6 +97,15 @@ impl<'a> States<'a> {
         self.table.clear();
         self.table.resize(slots, 0);
         self.shift = 64 - slots.trailing_zeros();
+        // Id 0 is GARBAGE, kept out of the table so that no value interns to it.
+        self.values.push(Value {
+            start: 0,
+            len: 0,
+            hash: 0,
+            origin: u64::MAX,
+            prefix_of: NONE,
+            is_prefix: false,
+        });
     }
 
     /// The same buffers, emptied, for borrowing other calls (pool.rs).
@@ -112,7 +132,7 @@ impl<'a> States<'a> {
 
     #[cfg(test)]
     pub fn count(&self) -> usize {
-        self.values.len()
+        self.values.len() - 1
     }
 
     pub fn bytes(&self, id: u32) -> &[u8] {
@@ -159,6 +179,9 @@ impl<'a> States<'a> {
     /// Does state `s` hold exactly what read slot `r` saw?
     #[inline]
     pub fn read_matches(&mut self, s: u32, r: u32) -> bool {
+        if s == GARBAGE {
+            return false;
+        }
         let slot = &self.reads[r as usize];
         if slot.matched != NONE {
             return slot.matched == s;
@@ -175,18 +198,45 @@ impl<'a> States<'a> {
 
     /// Is state `s` a prefix of what read slot `r` saw?
     #[inline]
-    pub fn is_prefix_of_read(&self, s: u32, r: u32) -> bool {
-        let slot = &self.reads[r as usize];
-        if slot.matched != NONE {
-            return slot.matched == s
-                || self.bytes(s).len() < slot.bytes.len() && slot.bytes.starts_with(self.bytes(s));
+    pub fn is_prefix_of_read(&mut self, s: u32, r: u32) -> bool {
+        if s == GARBAGE {
+            return false;
         }
-        slot.bytes.starts_with(self.bytes(s))
+        let v = self.values[s as usize];
+        if v.prefix_of == r {
+            return v.is_prefix;
+        }
+        let read = self.reads[r as usize].bytes;
+        let answer = if v.len as usize > read.len() {
+            false
+        } else {
+            let parent = (v.origin != u64::MAX).then(|| self.values[(v.origin >> 32) as usize]);
+            match parent {
+                Some(p) if p.prefix_of == r => {
+                    // Only the appended piece is new.
+                    p.is_prefix && read[p.len as usize..v.len as usize] == self.bytes(s)[p.len as usize..]
+                }
+                _ => read.starts_with(self.bytes(s)),
+            }
+        };
+        let v = &mut self.values[s as usize];
+        v.prefix_of = r;
+        v.is_prefix = answer;
+        answer
+    }
+
+    /// Does what read slot `r` saw start with value `v`?
+    #[inline]
+    pub fn read_starts_with(&self, r: u32, v: u32) -> bool {
+        self.reads[r as usize].bytes.starts_with(self.bytes(v))
     }
 
     /// The state after appending piece `p` to state `s`.
     #[inline]
     pub fn append(&mut self, s: u32, p: u32, bytes_room: &mut usize) -> Result<u32, OutOfRoom> {
+        if s == GARBAGE {
+            return Ok(GARBAGE);
+        }
         let piece = &self.pieces[p as usize];
         let parent = self.values[s as usize];
         let s_len = parent.len as usize;
@@ -229,7 +279,14 @@ impl<'a> States<'a> {
 
     fn insert_new(&mut self, start: usize, len: usize, h: u64, origin: u64, slot: usize) -> u32 {
         let id = self.values.len() as u32;
-        self.values.push(Value { start: start as u32, len: len as u32, hash: h, origin });
+        self.values.push(Value {
+            start: start as u32,
+            len: len as u32,
+            hash: h,
+            origin,
+            prefix_of: NONE,
+            is_prefix: false,
+        });
         self.table[slot] = id + 1;
         if self.values.len() * 2 > self.table.len() {
             self.grow();
@@ -242,7 +299,7 @@ impl<'a> States<'a> {
         self.table.clear();
         self.table.resize(slots, 0);
         self.shift = 64 - slots.trailing_zeros();
-        for id in 0..self.values.len() {
+        for id in 1..self.values.len() {
             let v = self.values[id];
             let mut slot = self.slot_of(v.hash, v.len as usize);
             while self.table[slot] != 0 {

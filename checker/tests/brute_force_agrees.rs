@@ -309,6 +309,33 @@ proptest! {
         }
     }
 
+    /// One busy key, more calls: where the look-ahead pruning and the merging of garbage values
+    /// have the most to do.
+    #[test]
+    fn one_busy_key_agrees_with_brute_force(
+        draws in draws(8), which in 0usize..8, how in 0u8..3, reads in prop::collection::vec(0u8..6, 8),
+    ) {
+        let one_key: Vec<Draw> = draws.into_iter().map(|d| Draw { key: 0, ..d }).collect();
+        let opts = CheckOptions::default();
+        let calls = kv_history(&one_key);
+        prop_assert_eq!(check_kv(&calls, &opts).verdict, Verdict::Linearizable, "{:?}", calls);
+        let mut mutant = calls.clone();
+        if alter_kv_read(&mut mutant, which, how) {
+            prop_assert_eq!(check_kv(&mutant, &opts).verdict, verdict(brute_force_kv(&mutant)), "{:?}", mutant);
+        }
+        // Reads of values pieced together from the history's own arguments.
+        let args: Vec<String> = calls.iter().filter(|c| c.kind != KvKind::Get).map(|c| c.value.clone()).collect();
+        let mut arbitrary = calls.clone();
+        for (k, (call, &r)) in arbitrary.iter_mut().zip(&reads).enumerate() {
+            if call.kind == KvKind::Get && call.status == Status::Ok && !args.is_empty() {
+                let a = &args[(k + r as usize) % args.len()];
+                let b = &args[(r as usize) % args.len()];
+                call.output = Some(match r % 3 { 0 => a.clone(), 1 => format!("{a}{b}"), _ => String::new() });
+            }
+        }
+        prop_assert_eq!(check_kv(&arbitrary, &opts).verdict, verdict(brute_force_kv(&arbitrary)), "{:?}", arbitrary);
+    }
+
     /// Random histories that no model produced (values read anywhere): mostly not linearizable,
     /// sometimes by luck linearizable; the two checkers must agree either way.
     #[test]

@@ -68,7 +68,7 @@ fn the_c10_violation_names_both_values_the_read_could_have_seen() {
     assert_eq!(v.part, "0");
     assert!(v.explanation.contains("the value can only be one of"), "{}", v.explanation);
     assert!(
-        v.explanation.contains("whichever of the concurrent operations [145] take effect first"),
+        v.explanation.contains("whichever of the operations [145] that may come before it take effect"),
         "{}",
         v.explanation
     );

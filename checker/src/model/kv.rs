@@ -1,6 +1,7 @@
 //! The key/value model: each key is a string register starting as "", with get (read), put
 //! (replace) and append (concatenate). A history is split per key before it gets here.
 
+use super::unseen::Unseen;
 use super::{push_quoted, push_quoted_short, Model};
 use crate::history::{KvCall, KvKind, Status};
 use crate::search::{Op, Search, Tr};
@@ -40,8 +41,12 @@ impl<'a> Model<'a> for KvModel {
     fn compile(&self, calls: &'a [KvCall], members: &[u32], search: &mut Search<'a>) {
         search.begin(members.len());
         let empty = search.states.intern(b"");
+        let unseen = Unseen::new(calls, members);
         for &i in members {
             let call = &calls[i as usize];
+            if call.status == Status::Unknown && unseen.never_seen(calls, i) {
+                continue;
+            }
             let tr = match call.kind {
                 KvKind::Get => {
                     // validate() guarantees the output of a completed get; unknown gets are dropped.

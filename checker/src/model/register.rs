@@ -55,9 +55,13 @@ impl<'a> Model<'a> for RegisterModel {
     fn compile(&self, calls: &'a [RegisterCall], members: &[u32], search: &mut Search<'a>) {
         search.begin(members.len());
         let initial = intern(search, self.initial);
+        let seen = Seen::new(calls, members);
         for &i in members {
             let call = &calls[i as usize];
             let known = call.status == Status::Ok;
+            if !known && seen.never_seen(call) {
+                continue;
+            }
             let tr = match call.op {
                 RegisterOp::Read { output } => Tr::ReadId(intern(search, output.unwrap_or(None))),
                 RegisterOp::Write { value } => Tr::Set(intern(search, Some(value))),
@@ -148,5 +152,48 @@ impl<'a> Model<'a> for RegisterModel {
             Status::Unknown => out.push_str(", outcome unknown"),
             Status::Failed => out.push_str(", failed"),
         }
+    }
+}
+
+/// Values some call depends on: read by a completed read, or expected by a cas. A write (or cas)
+/// whose outcome is unknown and whose value is none of these never needs to take effect: no read
+/// or cas can come between it and the next value change, so removing it leaves a linearization
+/// (unless a cas that failed is around: it depends on the value *not* being something, so then
+/// nothing is dropped). See `Unseen` in kv.rs for why this matters.
+struct Seen {
+    values: Vec<Option<i64>>,
+    drop_allowed: bool,
+}
+
+impl Seen {
+    fn new(calls: &[RegisterCall], members: &[u32]) -> Self {
+        let members = || members.iter().map(|&i| &calls[i as usize]);
+        if !members().any(|c| c.status == Status::Unknown) {
+            return Seen { values: Vec::new(), drop_allowed: false };
+        }
+        let mut values = Vec::new();
+        let mut drop_allowed = true;
+        for call in members() {
+            match call.op {
+                RegisterOp::Read { output: Some(v) } if call.status == Status::Ok => values.push(v),
+                RegisterOp::Cas { succeeded: Some(false), .. } if call.status == Status::Ok => {
+                    drop_allowed = false
+                }
+                RegisterOp::Cas { from, .. } if call.status != Status::Failed => values.push(Some(from)),
+                _ => {}
+            }
+        }
+        values.sort_unstable();
+        values.dedup();
+        Seen { values, drop_allowed }
+    }
+
+    fn never_seen(&self, call: &RegisterCall) -> bool {
+        let set = match call.op {
+            RegisterOp::Write { value } => value,
+            RegisterOp::Cas { to, .. } => to,
+            RegisterOp::Read { .. } => return false,
+        };
+        self.drop_allowed && self.values.binary_search(&Some(set)).is_err()
     }
 }
