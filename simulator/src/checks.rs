@@ -603,6 +603,12 @@ impl Invariants {
         self.applied.iter().filter_map(|(_, id, _)| *id)
     }
 
+    /// How many log indexes some node has counted committed.
+    #[must_use]
+    pub fn committed_len(&self) -> usize {
+        self.committed.len()
+    }
+
     /// The highest index any node applied.
     #[must_use]
     pub fn applied_len(&self) -> usize {

@@ -94,7 +94,7 @@ impl Workload {
             .collect();
         let share = (config.ops / config.clients.max(1) as u64).max(1);
         Workload {
-            pace_ns: duration_ns / share,
+            pace_ns: if config.ops == 0 { 0 } else { duration_ns / share },
             config,
             nodes: nodes as u8,
             rng,
@@ -112,6 +112,23 @@ impl Workload {
             let think = between(&mut self.rng, self.config.think_ns_min, self.config.think_ns_max);
             self.arm(c, now + think, queue);
         }
+    }
+
+    /// Raises the budget by `ops` and wakes the idle clerks, which issue them without pacing.
+    pub fn add_ops(&mut self, ops: u64, now: u64, queue: &mut EventQueue) {
+        self.config.ops += ops;
+        self.pace_ns = 0;
+        for c in 0..self.clerks.len() {
+            if self.clerks[c].call.is_none() && !self.clerks[c].is_probe {
+                self.arm(c, now, queue);
+            }
+        }
+    }
+
+    /// Whether every operation of the budget has been issued.
+    #[must_use]
+    pub fn budget_spent(&self) -> bool {
+        self.stats.issued >= self.config.ops
     }
 
     /// Stops issuing new calls (the fault phase is over).

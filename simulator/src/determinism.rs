@@ -1,7 +1,6 @@
 //! Finding where two runs of one seed part ways.
 
-use crate::config::SimConfig;
-use crate::run::{run, RunOptions};
+use crate::run::{Outcome, RunOptions};
 
 /// The first event after which the two runs' rolling hashes differ (or one run ended early).
 #[must_use]
@@ -12,10 +11,10 @@ pub fn first_divergence(a: &[u64], b: &[u64]) -> Option<usize> {
 
 /// Reruns the seed twice with full traces and shows event `index` of each.
 #[must_use]
-pub fn describe_divergence(config: &SimConfig, index: usize) -> String {
+pub fn describe_divergence(run: impl Fn(&RunOptions) -> Outcome, index: usize) -> String {
     let options = RunOptions { trace_lines: true, ..RunOptions::default() };
-    let first = run(config, &options).trace_lines;
-    let second = run(config, &options).trace_lines;
+    let first = run(&options).trace_lines;
+    let second = run(&options).trace_lines;
     let pick = |lines: &str| {
         lines
             .lines()

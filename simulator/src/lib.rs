@@ -21,9 +21,12 @@ pub mod trace;
 pub mod world;
 
 pub use config::SimConfig;
-pub use run::{run, Outcome, RunOptions, Summary, Verdict};
+pub use run::{run, run_scenario, Outcome, RunOptions, Summary, Verdict};
+pub use scenario::Scenario;
 pub mod cli;
 pub mod determinism;
 pub mod pool;
+pub mod scenario;
+pub mod script;
 pub mod selftest;
 pub mod timeline;

@@ -93,6 +93,9 @@ pub enum Sent {
 pub struct NetworkStats {
     pub sent: u64,
     pub bytes: u64,
+    /// Of those, messages between servers (Raft RPCs and their answers) and their bytes.
+    pub raft_sent: u64,
+    pub raft_bytes: u64,
     pub delivered: u64,
     pub dropped_loss: u64,
     pub dropped_partition: u64,
@@ -169,8 +172,13 @@ impl Network {
 
     /// Hands a packet to the network, which decides its fate and schedules its arrival.
     pub fn send(&mut self, now: u64, packet: Packet, queue: &mut EventQueue) -> Sent {
+        let size = packet.size_bytes() as u64;
         self.stats.sent += 1;
-        self.stats.bytes += packet.size_bytes() as u64;
+        self.stats.bytes += size;
+        if matches!(packet.payload, Payload::Raft(_)) {
+            self.stats.raft_sent += 1;
+            self.stats.raft_bytes += size;
+        }
         if self.link_cut(packet.from, packet.to) {
             self.stats.dropped_partition += 1;
             return Sent::Dropped(DropReason::Partition);

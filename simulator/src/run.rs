@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::checks::Violation;
 use crate::config::SimConfig;
 use crate::queue::Event;
+use crate::scenario::{RunExpect, Scenario};
+use crate::script::Script;
 use crate::trace::Trace;
 use crate::world::World;
 
@@ -167,41 +169,86 @@ pub struct CheckSummary {
 
 /// Runs one seed of a configuration, with its random fault schedule (swarm) or a scenario's.
 pub fn run(config: &SimConfig, options: &RunOptions) -> Outcome {
+    run_inner(config, None, options)
+}
+
+/// Runs one seed of a scenario: `config` is the scenario's configuration for that seed (see
+/// [`Scenario::config`]), possibly adjusted; the scenario's schedule drives the faults.
+pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOptions) -> Outcome {
+    run_inner(config, Some(scenario), options)
+}
+
+/// The longest a scenario's schedule may run when the file does not fix the fault phase.
+const SCHEDULE_NS_MAX: u64 = 3_600 * crate::config::NS_PER_SEC;
+
+fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
     let mut world = World::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
     world.start(true);
+    let mut script = scenario.map(|s| Script::new(s, config.seed));
+    if let Some(script) = &mut script {
+        script.start(&mut world);
+    }
     let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
-    let fault_end = config.duration_ns;
-    world.queue.push(fault_end, Event::FaultPhaseEnd);
+    // A random run, or a scenario that fixes it, has a fault phase of a set length; otherwise
+    // the phase lasts as long as the scenario's schedule.
+    let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
 
     // A node that panics (one of its own assertions) ends the run with a failure naming it;
     // the world is not trusted afterwards, only reported on.
     let mut stalled = None;
     let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        fault_phase(&mut world, fault_end, stop_after);
+        let fault_end = fault_phase(&mut world, script.as_mut(), fixed_end, stop_after);
         if world.failure.is_none() && world.trace.events() < stop_after {
-            stalled = liveness_phase(&mut world, config.liveness_ns, stop_after);
+            stalled = liveness_phase(&mut world, fault_end, config.liveness_ns, stop_after);
         }
     }));
     if let Err(payload) = phases {
         world.record_panic(&panic_message(payload.as_ref()));
     }
-
-    finish(world, config, Vec::new(), stalled, options, wall)
+    let failures = script.map(|s| s.failures().to_vec()).unwrap_or_default();
+    finish(world, config, failures, scenario.map(|s| &s.expect), stalled, options, wall)
 }
 
-/// The fault phase: faults fire and clients call, for a fixed span of virtual time.
-fn fault_phase(world: &mut World, fault_end: u64, stop_after: u64) {
+/// The fault phase: faults fire, clients call and the schedule (if any) runs, until
+/// `fixed_end` or, without one, until the schedule is done. Returns when the phase ended.
+fn fault_phase(
+    world: &mut World,
+    mut script: Option<&mut Script>,
+    fixed_end: Option<u64>,
+    stop_after: u64,
+) -> u64 {
+    let limit = fixed_end.unwrap_or(SCHEDULE_NS_MAX);
     while world.failure.is_none() && world.trace.events() < stop_after {
-        let Some((time, event)) = world.queue.pop_until(fault_end) else { break };
-        world.dispatch(time, event);
+        if fixed_end.is_none() && script.as_ref().is_none_or(|s| s.done()) {
+            return world.now;
+        }
+        let Some((time, event)) = world.queue.pop_until(limit) else { break };
+        match (event, script.as_deref_mut()) {
+            (Event::ScheduleStep { step }, Some(s)) => {
+                world.now = time;
+                world.trace.mix(&[time, 16, u64::from(step)]);
+                s.on_event(world, step);
+                world.trace.end_event();
+            }
+            _ => world.dispatch(time, event),
+        }
     }
+    if let Some(s) = script {
+        if !s.done() && world.failure.is_none() && world.trace.events() < stop_after {
+            let at = s.current_label().unwrap_or("?").to_string();
+            s.fail(format!(
+                "the schedule did not finish within the fault phase ({}); it stopped at {at}",
+                crate::config::ms(limit)
+            ));
+        }
+    }
+    limit
 }
 
 /// The liveness phase: everything heals, and the cluster must serve a new command and converge
 /// within `bound_ns`. Returns why it did not, if it did not.
-fn liveness_phase(world: &mut World, bound_ns: u64, stop_after: u64) -> Option<String> {
-    let fault_end = world.config.duration_ns;
+fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: u64) -> Option<String> {
     world.now = world.now.max(fault_end);
     world.heal_all();
     world.workload.close();
@@ -248,12 +295,16 @@ pub fn capture_panics_quietly() {
 fn finish(
     mut world: World,
     config: &SimConfig,
-    expectation_failures: Vec<String>,
+    mut expectation_failures: Vec<String>,
+    run_expect: Option<&RunExpect>,
     stalled: Option<String>,
     options: &RunOptions,
     wall: Instant,
 ) -> Outcome {
     let (history, seqs) = world.workload.finish();
+    if let Some(expect) = run_expect {
+        expectation_failures.extend(check_run_expectations(expect, &world, &history));
+    }
     let mut check = None;
     let (verdict, reason, failure) = if let Some(f) = &world.failure {
         let point = FailurePoint {
@@ -326,6 +377,47 @@ fn finish(
     let trace_lines = world.trace.take_lines();
     let checkpoints = world.trace.take_checkpoints();
     Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
+}
+
+/// The scenario's expectations of the whole run.
+fn check_run_expectations(expect: &RunExpect, world: &World, history: &[KvCall]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let stats = &world.workload.stats;
+    if let Some(k) = expect.ops_ok_at_least {
+        if stats.ok < k {
+            failures.push(format!("expected at least {k} operations completed, found {}", stats.ok));
+        }
+    }
+    if let Some(max) = expect.unknown_ops_at_most {
+        if stats.unknown > max {
+            failures.push(format!("{} operations ended unknown, expected at most {max}", stats.unknown));
+        }
+    }
+    if expect.all_ops_ok == Some(true) && (stats.failed > 0 || stats.unknown > 0) {
+        failures.push(format!(
+            "{} operations failed and {} ended unknown, expected all to complete",
+            stats.failed, stats.unknown
+        ));
+    }
+    if let Some(max) = expect.op_latency_mean_max {
+        let latencies: Vec<u64> = history
+            .iter()
+            .filter(|c| c.status == Status::Ok && c.key != crate::client::PROBE_KEY)
+            .filter_map(|c| c.return_ns.map(|r| r - c.call_ns))
+            .collect();
+        if !latencies.is_empty() {
+            let mean = latencies.iter().sum::<u64>() / latencies.len() as u64;
+            if mean > max.0 {
+                failures.push(format!(
+                    "mean operation latency {} over {} operations, expected at most {}",
+                    crate::config::ms(mean),
+                    latencies.len(),
+                    crate::config::ms(max.0)
+                ));
+            }
+        }
+    }
+    failures
 }
 
 /// The healed cluster has converged: a leader, the probe answered, every client answered, and

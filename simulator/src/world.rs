@@ -675,8 +675,20 @@ impl World {
 
     /// Cuts links between servers; `label` names the shape for counters and traces.
     pub fn partition(&mut self, cuts: Cuts, label: &str) {
+        self.set_cuts(cuts, label, true);
+    }
+
+    /// Replaces the set of cut links. `counted` says whether this is a new partition (counted
+    /// under `label`) or an adjustment of one, such as reconnecting a node.
+    pub fn set_cuts(&mut self, cuts: Cuts, label: &str, counted: bool) {
+        if cuts.is_empty() {
+            self.heal();
+            return;
+        }
         self.network.set_cuts(cuts);
-        *self.faults.partitions.entry(label.to_string()).or_default() += 1;
+        if counted {
+            *self.faults.partitions.entry(label.to_string()).or_default() += 1;
+        }
         let links = cuts.links(self.nodes.len());
         self.trace.mix(&[self.now, 11, links.len() as u64]);
         for (a, b) in &links {
@@ -690,6 +702,11 @@ impl World {
                 format_args!("\"shape\":\"{label}\",\"cut\":[{}]", list.join(",")),
             );
         }
+    }
+
+    /// Lets the clients issue `ops` more operations, starting now.
+    pub fn submit_ops(&mut self, ops: u64) {
+        self.workload.add_ops(ops, self.now, &mut self.queue);
     }
 
     /// Restores every link.

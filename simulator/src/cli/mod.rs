@@ -56,6 +56,9 @@ pub struct RunArgs {
     /// No random faults and a reliable network: a calm cluster.
     #[arg(long)]
     pub calm: bool,
+    /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
     /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
     #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
     pub bugs: Vec<String>,

@@ -4,12 +4,22 @@ use std::io::Write;
 
 use super::RunArgs;
 use crate::config::SimConfig;
-use crate::run::{run, RunOptions};
+use crate::run::{run, run_scenario, RunOptions};
+use crate::scenario::Scenario;
 
-/// The configuration a set of run options describes: the seed's swarm draw (or a calm cluster),
-/// then the explicit overrides.
-pub fn config_from_args(args: &RunArgs) -> Result<SimConfig, String> {
-    let mut config = if args.calm { SimConfig::calm(args.seed) } else { SimConfig::swarm(args.seed) };
+/// The scenario the options name, if any. Errors name the file and the field.
+pub fn scenario_from_args(args: &RunArgs) -> Result<Option<Scenario>, String> {
+    args.scenario.as_deref().map(|path| Scenario::load(path).map_err(|e| e.to_string())).transpose()
+}
+
+/// The configuration a set of run options describes: the scenario's (or the seed's swarm draw,
+/// or a calm cluster), then the explicit overrides.
+pub fn config_from_args(args: &RunArgs, scenario: Option<&Scenario>) -> Result<SimConfig, String> {
+    let mut config = match scenario {
+        Some(s) => s.config(args.seed).map_err(|e| e.to_string())?,
+        None if args.calm => SimConfig::calm(args.seed),
+        None => SimConfig::swarm(args.seed),
+    };
     if let Some(n) = args.nodes {
         config.cluster.nodes = n;
     }
@@ -22,7 +32,9 @@ pub fn config_from_args(args: &RunArgs) -> Result<SimConfig, String> {
     if let Some(d) = args.duration {
         config.duration_ns = d;
     }
-    config.bugs.clone_from(&args.bugs);
+    if !args.bugs.is_empty() {
+        config.bugs.clone_from(&args.bugs);
+    }
     config.validate()?;
     Ok(config)
 }
@@ -31,6 +43,9 @@ pub fn config_from_args(args: &RunArgs) -> Result<SimConfig, String> {
 #[must_use]
 pub fn replay_command(args: &RunArgs) -> String {
     let mut cmd = format!("cargo run --release -- --seed {}", args.seed);
+    if let Some(path) = &args.scenario {
+        cmd += &format!(" --scenario {}", path.display());
+    }
     if let Some(n) = args.nodes {
         cmd += &format!(" --nodes {n}");
     }
@@ -53,12 +68,17 @@ pub fn replay_command(args: &RunArgs) -> String {
 }
 
 pub fn run_command(args: &RunArgs) -> i32 {
-    let config = match config_from_args(args) {
-        Ok(c) => c,
+    let loaded = scenario_from_args(args).and_then(|s| config_from_args(args, s.as_ref()).map(|c| (s, c)));
+    let (scenario, config) = match loaded {
+        Ok(both) => both,
         Err(e) => {
-            eprintln!("raftsim: invalid options: {e}");
+            eprintln!("raftsim: {e}");
             return 2;
         }
+    };
+    let run = |options: &RunOptions| match &scenario {
+        Some(s) => run_scenario(s, &config, options),
+        None => run(&config, options),
     };
     let options = RunOptions {
         trace_lines: args.trace.is_some(),
@@ -66,13 +86,16 @@ pub fn run_command(args: &RunArgs) -> i32 {
         check_time_limit: args.check_time_limit,
         stop_after_events: None,
     };
-    let banner = config.banner();
+    let mut banner = config.banner();
+    if let Some(s) = &scenario {
+        banner = format!("scenario {} ({}): {}\n{banner}", s.name, s.source, s.description);
+    }
     if args.json {
         eprintln!("{banner}");
     } else {
         println!("{banner}");
     }
-    let outcome = run(&config, &options);
+    let outcome = run(&options);
     if let Some(path) = &args.trace {
         if let Err(e) = std::fs::write(path, &outcome.trace_lines) {
             eprintln!("raftsim: cannot write the trace to {}: {e}", path.display());
@@ -80,10 +103,10 @@ pub fn run_command(args: &RunArgs) -> i32 {
         }
     }
     if args.check_determinism {
-        let again = run(&config, &options);
+        let again = run(&options);
         if let Some(diverged) = crate::determinism::first_divergence(&outcome.checkpoints, &again.checkpoints)
         {
-            let detail = crate::determinism::describe_divergence(&config, diverged);
+            let detail = crate::determinism::describe_divergence(run, diverged);
             eprintln!("raftsim: NONDETERMINISM: seed {} diverged at event {diverged}\n{detail}", config.seed);
             return 1;
         }
