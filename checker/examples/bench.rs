@@ -33,25 +33,25 @@ fn main() {
         }
     };
     println!(
-        "{:<14} {:>6} {:>6} {:<17} {:>12} {:>12} {:>8} {:>13} {:>8}",
-        "file", "ops", "parts", "verdict", "median ms", "min ms", "iters", "porcupine ms", "speedup"
+        "{:<12} {:>5} {:>5} {:<16} {:>11} {:>11} {:>9} {:>14} {:>8}",
+        "file", "ops", "parts", "verdict", "median µs", "min µs", "checks", "porcupine µs", "speedup"
     );
     for row in rows {
         let name =
             PathBuf::from(&row.file).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let reference = PORCUPINE_MS.iter().find(|(n, _)| *n == name).map(|(_, ms)| *ms);
         let (porcupine, speedup) = match reference {
-            Some(ms) => (format!("{ms}"), format!("{:.1}x", ms / row.check_ms_median)),
+            Some(ms) => (format!("{:.0}", ms * 1e3), format!("{:.1}x", ms / row.check_ms_median)),
             None => ("-".to_string(), "-".to_string()),
         };
         println!(
-            "{:<14} {:>6} {:>6} {:<17} {:>12.4} {:>12.4} {:>8} {:>13} {:>8}",
+            "{:<12} {:>5} {:>5} {:<16} {:>11.2} {:>11.2} {:>9} {:>14} {:>8}",
             name,
             row.operations,
             row.parts,
             row.verdict.to_string(),
-            row.check_ms_median,
-            row.check_ms_min,
+            row.check_ms_median * 1e3,
+            row.check_ms_min * 1e3,
             row.iterations,
             porcupine,
             speedup

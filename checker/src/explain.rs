@@ -33,7 +33,7 @@ struct Candidate {
 
 impl Candidate {
     fn new<'a, M: Model<'a>>(op: usize, call: &M::Call, fits: bool) -> Self {
-        let mut line = String::with_capacity(96);
+        let mut line = String::with_capacity(160);
         line.push_str("op ");
         push_number(&mut line, M::id(call));
         line.push_str(" (client ");
@@ -108,7 +108,7 @@ pub(crate) fn sequential_violation<'a, M: Model<'a>>(
 ) -> Violation {
     let x_call = &calls[members[failed] as usize];
     let x = Candidate::new::<M>(failed, x_call, false);
-    let mut text = String::with_capacity(160);
+    let mut text = String::with_capacity(320);
     push_cannot::<M>(&mut text, &x, x_call, failed, members.len());
     text.push_str(", the value can only be ");
     M::render_value(value, &mut text);
@@ -172,7 +172,7 @@ pub(crate) fn violation<'a, M: Model<'a>>(
     let x_call = call_of(search, x);
     let id_of = |c: &Candidate| c.id;
 
-    let mut text = String::with_capacity(256);
+    let mut text = String::with_capacity(384);
     // The culprit: X if it is a read that fits no value it could see, else another such read.
     let mut explained = false;
     let culprits: Vec<usize> = std::iter::once(x_rank)

@@ -10,37 +10,51 @@
 //!
 //! ## API
 //! ```text
-//! // histories
+//! // histories (history.rs)
 //! pub enum KvKind { Get, Put, Append }
-//! pub enum Status { Ok, Unknown, Failed }
-//! pub struct KvCall { id, client, kind, key, value, output: Option<String>, status, call_ns, return_ns: Option<u64> }
-//! pub struct RegisterCall { id, client, key, op: RegisterOp, status, call_ns, return_ns }
-//! pub enum RegisterOp { Read { output: Option<Option<i64>> }, Write { value }, Cas { from, to, succeeded: Option<bool> } }
-//! pub enum History { Kv(Vec<KvCall>), Register { calls, initial: Option<Option<i64>> } }
-//! // checking
+//! pub enum Status { Ok, Unknown, Failed }            // Failed: did not happen, dropped
+//! pub struct KvCall { id: u64, client: u64, kind: KvKind, key: String, value: String /* "" for get */,
+//!                     output: Option<String> /* Some(read) for an Ok get */, status: Status,
+//!                     call_ns: u64, return_ns: Option<u64> /* None when unknown */ }
+//!     KvCall::get / put / append (id, client, key, value_or_output, call_ns, return_ns), .unknown(), .failed()
+//! pub struct RegisterCall { id, client, key: String /* "" = the register */, op: RegisterOp, status, call_ns, return_ns }
+//! pub enum RegisterOp { Read { output: Option<Option<i64>> }, Write { value: i64 },
+//!                       Cas { from: i64, to: i64, succeeded: Option<bool> } }
+//! pub enum History { Kv(Vec<KvCall>), Register { calls: Vec<RegisterCall>, initial: Option<Option<i64>> } }
+//! // checking (check.rs, report.rs)
 //! pub struct CheckOptions { time_limit: Option<Duration>, memo_limit_entries: usize, memo_limit_bytes: usize }
+//!     // Default: no time limit, 20M entries, 4 GiB
 //! pub fn check_kv(calls: &[KvCall], opts: &CheckOptions) -> CheckReport;
 //! pub fn check_register(calls: &[RegisterCall], initial: Option<i64>, opts: &CheckOptions) -> CheckReport;
 //! pub fn check_history(history: &History, initial: Option<Option<i64>>, opts: &CheckOptions) -> CheckReport;
-//! pub struct CheckReport { verdict: Verdict, operations, parts, elapsed, violation: Option<Violation>, unknown_reason: Option<String> }
-//! impl CheckReport { pub fn to_json(&self) -> serde_json::Value }   // and Display for people
-//! pub enum Verdict { Linearizable, NotLinearizable, Unknown }       // .exit_code(): 0, 1, 3
-//! pub struct Violation { part, operations: Vec<u64>, longest_prefix: Vec<u64>, part_operations, explanation, details }
-//! // files
+//! pub struct CheckReport { verdict: Verdict, operations: usize, parts: usize, elapsed: Duration,
+//!                          violation: Option<Violation>, unknown_reason: Option<String> }
+//!     impl Display (the text `raftsim check` prints); fn to_json(&self) -> serde_json::Value
+//! pub enum Verdict { Linearizable, NotLinearizable, Unknown }     // .exit_code(): 0, 1, 3
+//! pub struct Violation { part: String /* the key */, operations: Vec<u64>, longest_prefix: Vec<u64>,
+//!                        part_operations: usize, explanation: String, details: Vec<String> }
+//! // files (formats/)
 //! pub enum Format { Json, PorcupineKv, Edn }
 //! pub enum ModelKind { Kv, CasRegister }
 //! pub fn parse_history(text: &str, format: Option<Format>, model: Option<ModelKind>, source_name: &str)
-//!     -> Result<ParsedHistory, InputError>;                          // format/model recognised when None
-//! pub fn kv_history_to_json(calls: &[KvCall]) -> String;             // the simulator's history.json
+//!     -> Result<ParsedHistory, InputError>;       // format and model recognised when None
+//! pub struct ParsedHistory { source: String, format: Format, history: History }
+//! pub struct InputError { source: String, line: Option<usize>, field: Option<String>,
+//!                         expected: String, found: Option<String> }   // Display: "file:line: field F: expected E, found X"
+//! pub fn kv_history_to_json(calls: &[KvCall]) -> String;            // the simulator's history.json
 //! pub fn history_to_json(history: &History) -> String;
-//! pub struct InputError { source, line: Option<usize>, field: Option<String>, expected, found }  // Display
-//! // command line (`raftsim check`)
-//! #[derive(clap::Args)] pub struct CheckArgs { file, --format, --model, --initial, --time-limit, --memo-limit, --json }
-//! pub fn run_check_command(args: &CheckArgs) -> i32;                 // 0 / 1 / 2 bad input / 3 unknown
-//! // benchmark
+//! // command line (cli.rs): `raftsim check`
+//! #[derive(clap::Args)] pub struct CheckArgs { file: PathBuf, format: Option<Format>, model: Option<ModelKind>,
+//!     initial: Option<Initial>, time_limit: Option<Duration>, memo_limit: Option<usize>, json: bool }
+//! pub fn run_check_command(args: &CheckArgs) -> i32;                // 0 / 1 / 2 bad input / 3 unknown
+//! pub fn cli::run_check_command_to(args, out: &mut dyn Write, err: &mut dyn Write) -> i32;
+//! pub fn cli::parse_duration(&str) -> Result<Duration, String>;    // "10s", "500ms", ...
+//! // benchmark (bench.rs; `cargo run --release -p checker --example bench`)
 //! pub fn bench_files(paths: &[PathBuf], min_total: Duration) -> Result<Vec<BenchRow>, InputError>;
-//! pub struct BenchRow { file, operations, verdict, check_ms_median, check_ms_min, iterations }
+//! pub struct BenchRow { file, operations, parts, verdict, check_ms_median, check_ms_min, iterations }
 //! ```
+//!
+//! The formats, the output and the design are described in checker/README.md.
 //!
 //! ## Example
 //! ```
@@ -59,8 +73,8 @@
 //! assert_eq!(violation.longest_prefix, vec![0, 1]);
 //! assert_eq!(violation.operations, vec![2]);
 //!
-//! // Had the put's outcome been unknown, the second read could come before it took effect...
-//! // no: the first read saw "a", so the put happened before 30. Still not linearizable.
+//! // With the put's outcome unknown it is no better: the first read saw "a", so the put took
+//! // effect before 30, and the value cannot go back to "" at 40.
 //! let unknown_put = vec![calls[0].clone().unknown(), calls[1].clone(), calls[2].clone()];
 //! assert_eq!(check_kv(&unknown_put, &CheckOptions::default()).verdict, Verdict::NotLinearizable);
 //! // Without the first read it is fine: the put may take effect after 50, or never.

@@ -29,8 +29,8 @@ struct PartInfo {
 pub(crate) struct Parts {
     info: Vec<PartInfo>,
     order: Vec<u32>,
-    /// Part numbers in key order: the order of search and of any report.
-    sorted: Vec<u32>,
+    /// (key prefix << 64 | part) in key order: the order of search and of any report.
+    sorted: Vec<u128>,
     /// Open addressing over key hashes; slot = part + 1, 0 = empty.
     table: Vec<u32>,
     part_of: Vec<u32>,
@@ -67,7 +67,8 @@ impl Parts {
                     break part;
                 }
                 let p = (entry - 1) as usize;
-                if self.info[p].hash == h && M::key(&calls[self.info[p].key_call as usize]) == key {
+                let known = M::key(&calls[self.info[p].key_call as usize]);
+                if self.info[p].hash == h && same_key(known.as_bytes(), key.as_bytes()) {
                     break p as u32;
                 }
                 slot = (slot + 1) & mask;
@@ -93,15 +94,24 @@ impl Parts {
                 info.len += 1;
             }
         }
+        // Sort by the 8-byte prefix (plain integers), then order runs of equal prefixes by the
+        // whole key: most keys differ in their first bytes, so this rarely looks at strings.
         self.sorted.clear();
-        self.sorted.extend(0..self.info.len() as u32);
-        let info = &self.info;
-        self.sorted.sort_unstable_by(|&a, &b| {
-            let (a, b) = (&info[a as usize], &info[b as usize]);
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| M::key(&calls[a.key_call as usize]).cmp(M::key(&calls[b.key_call as usize])))
-        });
+        self.sorted.extend(
+            self.info.iter().enumerate().map(|(p, info)| (u128::from(info.prefix) << 64) | p as u128),
+        );
+        self.sorted.sort_unstable();
+        let mut start = 0;
+        while start < self.sorted.len() {
+            let prefix = self.sorted[start] >> 64;
+            let end = start + self.sorted[start..].iter().take_while(|&&k| k >> 64 == prefix).count();
+            if end - start > 1 {
+                let info = &self.info;
+                let key = |k: &u128| M::key(&calls[info[*k as u32 as usize].key_call as usize]);
+                self.sorted[start..end].sort_unstable_by(|a, b| key(a).cmp(key(b)));
+            }
+            start = end;
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -110,7 +120,7 @@ impl Parts {
 
     /// The part number of the `rank`-th key in sorted order.
     pub fn in_key_order(&self, rank: usize) -> usize {
-        self.sorted[rank] as usize
+        self.sorted[rank] as u32 as usize
     }
 
     pub fn members(&self, part: usize) -> &[u32] {
@@ -126,7 +136,7 @@ impl Parts {
     pub fn retained_bytes(&self) -> usize {
         self.info.capacity() * std::mem::size_of::<PartInfo>()
             + (self.order.capacity()
-                + self.sorted.capacity()
+                + self.sorted.capacity() * 4
                 + self.table.capacity()
                 + self.part_of.capacity())
                 * 4
@@ -151,6 +161,12 @@ fn key_prefix(key: &str) -> u64 {
     let n = key.len().min(8);
     word[..n].copy_from_slice(&key.as_bytes()[..n]);
     u64::from_be_bytes(word)
+}
+
+/// Key equality without a call to `memcmp` (keys are short).
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// FxHash-style word-at-a-time hash: keys are short and this runs once per call.

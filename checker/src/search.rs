@@ -455,13 +455,16 @@ impl<'a> Search<'a> {
             Tr::ReadStr(r) => self.states.is_prefix_of_read(s, r),
             _ => true,
         };
-        if fits || s == GARBAGE {
+        if fits {
             return Judgement::Fine;
         }
         if !writer_may_come {
             return Judgement::Doomed;
         }
         let Tr::ReadStr(_) = g.tr else { return Judgement::Fine };
+        if s == GARBAGE {
+            return Judgement::Fine; // already as merged as it gets
+        }
         // Could any other read invoked before g returned see s? Their call entries are the ones
         // before g's return entry in the list.
         let stop = self.ret_entry[g_index as usize];

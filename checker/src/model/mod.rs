@@ -113,5 +113,5 @@ pub(crate) fn push_number(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("?"));
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
