@@ -105,7 +105,7 @@ impl Matcher {
                 let c = class[b as usize] as usize;
                 if next[s * width + c] == NONE {
                     next[s * width + c] = (next.len() / width) as u32;
-                    next.extend(std::iter::repeat_n(NONE, width));
+                    next.resize(next.len() + width, NONE);
                 }
                 s = next[s * width + c] as usize;
             }
