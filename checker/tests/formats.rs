@@ -308,3 +308,85 @@ fn no_input_makes_a_reader_panic() {
         let _ = parse(garbage, Some(Format::Json), None);
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text made of the formats' own syntax, shuffled: the readers must answer, never panic.
+    fn syntax_soup() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            "(",
+            ")",
+            "\"",
+            "\\",
+            ":",
+            ",",
+            " ",
+            "\n",
+            ";",
+            "#",
+            "#_",
+            "#{",
+            "nil",
+            "true",
+            "false",
+            "null",
+            "-",
+            "1",
+            "42",
+            "1.5e3",
+            "99999999999999999999999",
+            ":process",
+            ":type",
+            ":invoke",
+            ":ok",
+            ":fail",
+            ":info",
+            ":f",
+            ":get",
+            ":put",
+            ":append",
+            ":read",
+            ":write",
+            ":cas",
+            ":value",
+            ":key",
+            "\"format\"",
+            "\"raftsim-history\"",
+            "\"version\"",
+            "\"model\"",
+            "\"kv\"",
+            "\"operations\"",
+            "\"id\"",
+            "\"status\"",
+            "\"ok\"",
+            "\"call_ns\"",
+            "\"return_ns\"",
+            "\\u00e9",
+            "\\ud800",
+            "é",
+            "\u{1F600}",
+        ]);
+        prop::collection::vec(pieces, 0..60).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        #[test]
+        fn no_text_makes_a_reader_panic(text in syntax_soup()) {
+            for format in [None, Some(Format::Json), Some(Format::Edn), Some(Format::PorcupineKv)] {
+                for model in [None, Some(ModelKind::Kv), Some(ModelKind::CasRegister)] {
+                    if let Ok(parsed) = parse_history(&text, format, model, "soup") {
+                        // Whatever parses can be checked.
+                        let _ = checker::check_history(&parsed.history, None, &checker::CheckOptions::default());
+                    }
+                }
+            }
+        }
+    }
+}
