@@ -237,14 +237,18 @@ impl<'a> Search<'a> {
         self.initial_state = initial_state;
         self.sort_buf.clear();
         self.known_left = 0;
+        // Calls first, then returns: histories usually list calls in time order and returns
+        // nearly so, and the standard (run-adaptive) sort then mostly merges two runs.
         for (i, op) in self.ops.iter().enumerate() {
             self.sort_buf.push((u128::from(op.call_ns) << 64) | i as u128);
+        }
+        for (i, op) in self.ops.iter().enumerate() {
             if let Some(ret) = op.return_ns() {
                 self.sort_buf.push((u128::from(ret) << 64) | (1 << 32) | i as u128);
                 self.known_left += 1;
             }
         }
-        self.sort_buf.sort_unstable();
+        self.sort_buf.sort();
         let m = self.sort_buf.len() as u32;
         self.list.clear();
         self.list.push(Entry { next: 1.min(m), prev: m, code: RET });
