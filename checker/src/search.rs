@@ -11,6 +11,9 @@
 //!   list, and relinked on backtrack (Knuth's dancing links), so the walk never sees them.
 //! * **Memo.** Each configuration (linearized set, model state) is explored once (memo.rs).
 //!
+//! On top of these, a look-ahead of our own (`judge`) cuts configurations whose value the next
+//! completed read can never see, and merges values no read can see before a put replaces them.
+//!
 //! An operation with unknown outcome has a call entry and no return entry: it may be linearized
 //! at any point after its invocation, and the search succeeds as soon as every *known* operation
 //! is linearized, the remaining unknown ones being those that never took effect.

@@ -7,8 +7,9 @@ mod edn;
 mod events;
 mod json;
 mod value;
+mod write;
 
-pub use json::{history_to_json, kv_history_to_json};
+pub use write::{history_to_json, kv_history_to_json};
 
 use crate::history::{Format, InputError, ModelKind, ParsedHistory};
 use events::Dialect;
