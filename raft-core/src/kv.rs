@@ -79,11 +79,21 @@ impl KvStore {
         match op {
             KvOp::Get { key } => KvResult::Value(self.read(key)),
             KvOp::Put { key, value } => {
-                self.data.insert(key.clone(), value.clone());
+                match self.data.get_mut(key) {
+                    Some(v) => v.clone_from(value),
+                    None => {
+                        self.data.insert(key.clone(), value.clone());
+                    }
+                }
                 KvResult::Done
             }
             KvOp::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().push_str(value);
+                match self.data.get_mut(key) {
+                    Some(v) => v.push_str(value),
+                    None => {
+                        self.data.insert(key.clone(), value.clone());
+                    }
+                }
                 KvResult::Done
             }
         }

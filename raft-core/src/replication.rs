@@ -207,12 +207,18 @@ impl RaftNode {
     /// (paper §5.3, with the §5.4.2 restriction to the leader's own term).
     pub(crate) fn maybe_commit(&mut self) -> bool {
         let me = self.self_position();
-        let mut matched: Vec<LogIndex> = self
-            .progress
-            .iter()
-            .enumerate()
-            .map(|(position, p)| if position == me { self.durable_index } else { p.match_index })
-            .collect();
+        // The quorum-th highest match: sorted on the stack for clusters of up to 16 members.
+        let mut stack = [LogIndex::ZERO; 16];
+        let mut heap = Vec::new();
+        let matched: &mut [LogIndex] = if self.progress.len() <= stack.len() {
+            &mut stack[..self.progress.len()]
+        } else {
+            heap.resize(self.progress.len(), LogIndex::ZERO);
+            &mut heap
+        };
+        for (position, p) in self.progress.iter().enumerate() {
+            matched[position] = if position == me { self.durable_index } else { p.match_index };
+        }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matched[self.config.quorum() - 1];
         if candidate <= self.commit_index {

@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use raft_core::{AppendResponse, DurableState, KvOp};
+use raft_core::{AppendResponse, DurableState};
 use raft_core::{Body, ClientId, Entry, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, Role, Term};
 
 /// One of the invariants above.
@@ -78,38 +78,25 @@ impl fmt::Display for Violation {
     }
 }
 
-/// A stable 64-bit digest of an entry's payload, so entries can be compared across nodes
-/// (and across restarts, where the same command is a different allocation).
+/// Whether two payloads are the same command. Replicas share one allocation per command, so
+/// the pointer comparison settles it almost always; after a restart (commands decoded from
+/// disk) the contents are compared.
+#[inline]
 #[must_use]
-pub fn payload_digest(payload: &Payload) -> u64 {
-    let Payload::Command(c) = payload else { return 0x6e6f_6f70 };
-    let mut h = crate::trace::Hasher::new();
-    h.word(c.client.0);
-    h.word(c.seq);
-    match &c.op {
-        KvOp::Get { key } => {
-            h.word(1);
-            h.bytes(key.as_bytes());
-        }
-        KvOp::Put { key, value } => {
-            h.word(2);
-            h.bytes(key.as_bytes());
-            h.bytes(value.as_bytes());
-        }
-        KvOp::Append { key, value } => {
-            h.word(3);
-            h.bytes(key.as_bytes());
-            h.bytes(value.as_bytes());
-        }
+pub fn same_payload(a: &Payload, b: &Payload) -> bool {
+    match (a, b) {
+        (Payload::Noop, Payload::Noop) => true,
+        (Payload::Command(x), Payload::Command(y)) => std::sync::Arc::ptr_eq(x, y) || **x == **y,
+        _ => false,
     }
-    h.finish()
 }
 
-/// What a write changes, kept until its fsync completes.
-#[derive(Clone, Debug)]
+/// What one operation of a write changes, kept until the write's fsync completes. The terms
+/// of written entries wait in a queue of their own, so that no write allocates here.
+#[derive(Clone, Copy, Debug)]
 enum WriteSummary {
     HardState { term: Term, vote: Option<NodeId> },
-    Entries { from: LogIndex, terms: Vec<Term> },
+    Entries { from: LogIndex, count: usize },
 }
 
 /// What the checks remember about one node.
@@ -125,7 +112,10 @@ struct Watch {
     durable_term: Term,
     durable_vote: Option<NodeId>,
     durable_terms: Vec<Term>,
-    writes_in_flight: VecDeque<(u64, Vec<WriteSummary>)>,
+    /// By ready number, oldest first.
+    writes_in_flight: VecDeque<(u64, WriteSummary)>,
+    /// The terms of the entries in `writes_in_flight`, in the same order.
+    terms_in_flight: VecDeque<Term>,
     /// Promises made to other nodes, which must survive any crash.
     promised_term: Term,
     promised_vote: Option<(Term, NodeId)>,
@@ -136,10 +126,10 @@ struct Watch {
 }
 
 /// An entry some node counted as committed.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 struct Committed {
     term: Term,
-    digest: u64,
+    payload: Payload,
     /// The node that first counted it committed.
     by: u8,
     /// The earliest term in which any node counted it committed. Leader Completeness speaks of
@@ -148,21 +138,20 @@ struct Committed {
     in_term: Term,
 }
 
-/// One index's known entries: (term, payload digest, term of the entry before it).
-type Known = Vec<(Term, u64, Term)>;
+/// One index's known entries: (term, payload, term of the entry before it).
+type Known = Vec<(Term, Payload, Term)>;
 
 /// The online checker.
 pub struct Invariants {
     quorum: usize,
     /// By term: the leader seen in it.
     leaders: Vec<Option<u8>>,
-    /// By index - 1: every (term, digest, prev term) any node has written there.
+    /// By index - 1: every (term, payload, prev term) any node has written there.
     known: Vec<Known>,
     /// By index - 1: the committed entry.
     committed: Vec<Committed>,
-    /// By index - 1: the applied command's digest, its (client, seq), and the node that applied
-    /// it first.
-    applied: Vec<(u64, Option<(ClientId, u64)>, u8)>,
+    /// By index - 1: the applied payload and the node that applied it first.
+    applied: Vec<(Payload, u8)>,
     watch: Vec<Watch>,
     /// How many times each kind of notable protocol event happened, for coverage figures.
     pub notes: Notes,
@@ -208,22 +197,16 @@ impl Invariants {
         committed: &[Entry],
         messages: &[Message],
     ) -> Result<(), Violation> {
-        if !persist.is_empty() {
-            let mut summary = Vec::with_capacity(persist.len());
-            for op in persist {
-                match op {
-                    PersistOp::HardState { term, vote } => {
-                        summary.push(WriteSummary::HardState { term: *term, vote: *vote });
-                    }
-                    PersistOp::Entries { from, entries } => {
-                        self.check_write(node, *from, entries)?;
-                        summary.push(WriteSummary::Entries {
-                            from: *from,
-                            terms: entries.iter().map(|e| e.term).collect(),
-                        });
-                    }
+        for op in persist {
+            let summary = match op {
+                PersistOp::HardState { term, vote } => WriteSummary::HardState { term: *term, vote: *vote },
+                PersistOp::Entries { from, entries } => {
+                    self.check_write(node, *from, entries)?;
+                    let w = &mut self.watch[node as usize];
+                    w.terms_in_flight.extend(entries.iter().map(|e| e.term));
+                    WriteSummary::Entries { from: *from, count: entries.len() }
                 }
-            }
+            };
             self.watch[node as usize].writes_in_flight.push_back((ready, summary));
         }
         for entry in committed {
@@ -276,12 +259,14 @@ impl Invariants {
             if self.known.len() <= slot {
                 self.known.resize_with(slot + 1, Vec::new);
             }
-            let digest = payload_digest(&entry.payload);
             let known = &mut self.known[slot];
             match known.iter().find(|(t, _, _)| *t == entry.term) {
-                Some(&(_, d, p)) if d != digest || p != prev_term => {
-                    let what =
-                        if d != digest { "a different command" } else { "a different history before it" };
+                Some((_, payload, p)) if !same_payload(payload, &entry.payload) || *p != prev_term => {
+                    let what = if same_payload(payload, &entry.payload) {
+                        "a different history before it"
+                    } else {
+                        "a different command"
+                    };
                     return Err(Violation {
                         invariant: Invariant::LogMatching,
                         node,
@@ -293,7 +278,7 @@ impl Invariants {
                     });
                 }
                 Some(_) => {}
-                None => known.push((entry.term, digest, prev_term)),
+                None => known.push((entry.term, entry.payload.clone(), prev_term)),
             }
             self.watch[node as usize].written_terms.push(entry.term);
             prev_term = entry.term;
@@ -311,11 +296,10 @@ impl Invariants {
             });
         }
         w.applied = entry.index;
-        let digest = payload_digest(&entry.payload);
         let slot = (entry.index.0 - 1) as usize;
         if slot < self.applied.len() {
-            let (first, _, by) = self.applied[slot];
-            if first != digest {
+            let (first, by) = &self.applied[slot];
+            if !same_payload(first, &entry.payload) {
                 return Err(Violation {
                     invariant: Invariant::StateMachineSafety,
                     node,
@@ -328,11 +312,7 @@ impl Invariants {
             }
         } else {
             assert_eq!(slot, self.applied.len(), "some node applied past the first unapplied index");
-            let id = match &entry.payload {
-                Payload::Command(c) => Some((c.client, c.seq)),
-                Payload::Noop => None,
-            };
-            self.applied.push((digest, id, node));
+            self.applied.push((entry.payload.clone(), node));
         }
         Ok(())
     }
@@ -359,19 +339,23 @@ impl Invariants {
     /// A write became durable.
     pub fn on_fsync(&mut self, node: u8, ready: u64) {
         let w = &mut self.watch[node as usize];
-        let Some((number, summary)) = w.writes_in_flight.pop_front() else {
-            panic!("n{node}: fsync of ready {ready} with no write in flight")
-        };
-        assert_eq!(number, ready, "n{node}: fsyncs complete out of order");
-        for s in summary {
-            match s {
+        assert!(
+            w.writes_in_flight.front().is_some_and(|(number, _)| *number == ready),
+            "n{node}: fsync of ready {ready} is not the oldest write in flight"
+        );
+        while let Some(&(number, summary)) = w.writes_in_flight.front() {
+            if number != ready {
+                break;
+            }
+            w.writes_in_flight.pop_front();
+            match summary {
                 WriteSummary::HardState { term, vote } => {
                     w.durable_term = term;
                     w.durable_vote = vote;
                 }
-                WriteSummary::Entries { from, terms } => {
+                WriteSummary::Entries { from, count } => {
                     w.durable_terms.truncate((from.0 - 1) as usize);
-                    w.durable_terms.extend(terms);
+                    w.durable_terms.extend(w.terms_in_flight.drain(..count));
                 }
             }
         }
@@ -439,7 +423,7 @@ impl Invariants {
             }
             let index = LogIndex(i as u64 + 1);
             let held = raft.log().get(index);
-            if held.is_none_or(|e| e.term != c.term || payload_digest(&e.payload) != c.digest) {
+            if held.is_none_or(|e| e.term != c.term || !same_payload(&e.payload, &c.payload)) {
                 return Err(Violation {
                     invariant: Invariant::LeaderCompleteness,
                     node,
@@ -465,11 +449,10 @@ impl Invariants {
             let Some(entry) = raft.log().get(index) else {
                 unreachable!("the node asserts commit <= last index")
             };
-            let digest = payload_digest(&entry.payload);
             let slot = (i - 1) as usize;
             if slot < self.committed.len() {
                 let c = &mut self.committed[slot];
-                if c.term != entry.term || c.digest != digest {
+                if c.term != entry.term || !same_payload(&c.payload, &entry.payload) {
                     return Err(Violation {
                         invariant: Invariant::CommittedEntryChanged,
                         node,
@@ -481,7 +464,12 @@ impl Invariants {
                 }
                 c.in_term = c.in_term.min(raft.term());
             } else {
-                self.committed.push(Committed { term: entry.term, digest, by: node, in_term: raft.term() });
+                self.committed.push(Committed {
+                    term: entry.term,
+                    payload: entry.payload.clone(),
+                    by: node,
+                    in_term: raft.term(),
+                });
             }
         }
         if raft.role() == Role::Leader {
@@ -534,6 +522,7 @@ impl Invariants {
             .map(|e| e.term)
             .collect();
         w.writes_in_flight.clear();
+        w.terms_in_flight.clear();
     }
 
     /// A node restarted from `state`: it must still hold what it made durable and what it
@@ -600,7 +589,10 @@ impl Invariants {
 
     /// The commands applied anywhere, by index, with their `(client, seq)`.
     pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
-        self.applied.iter().filter_map(|(_, id, _)| *id)
+        self.applied.iter().filter_map(|(payload, _)| match payload {
+            Payload::Command(c) => Some((c.client, c.seq)),
+            Payload::Noop => None,
+        })
     }
 
     /// How many log indexes some node has counted committed.

@@ -107,6 +107,12 @@ impl Disk {
         Ok(recovery)
     }
 
+    /// The durable contents, as a restart would read them.
+    #[must_use]
+    pub fn durable(&self) -> &[u8] {
+        &self.durable
+    }
+
     #[must_use]
     pub fn durable_bytes(&self) -> usize {
         self.durable.len()

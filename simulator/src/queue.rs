@@ -68,14 +68,14 @@ pub enum Family {
 
 #[derive(Debug)]
 struct Scheduled {
-    time: u64,
-    seq: u64,
+    /// `time << 64 | seq`: one comparison orders by time, then by insertion.
+    key: u128,
     event: Event,
 }
 
 impl PartialEq for Scheduled {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl Eq for Scheduled {}
@@ -87,7 +87,7 @@ impl PartialOrd for Scheduled {
 impl Ord for Scheduled {
     /// Reversed, so that the standard max-heap pops the earliest event first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -107,15 +107,15 @@ impl EventQueue {
     pub fn push(&mut self, time: u64, event: Event) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Scheduled { time, seq, event });
+        self.heap.push(Scheduled { key: (u128::from(time) << 64) | u128::from(seq), event });
     }
 
     /// The earliest event, if it is due at or before `until`.
     pub fn pop_until(&mut self, until: u64) -> Option<(u64, Event)> {
-        if self.heap.peek()?.time > until {
+        if (self.heap.peek()?.key >> 64) as u64 > until {
             return None;
         }
-        self.heap.pop().map(|s| (s.time, s.event))
+        self.heap.pop().map(|s| ((s.key >> 64) as u64, s.event))
     }
 
     #[must_use]

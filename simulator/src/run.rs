@@ -17,7 +17,7 @@ use crate::trace::Trace;
 use crate::world::World;
 
 /// What a run found.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -112,6 +112,9 @@ pub struct Summary {
     pub leader_step_downs: u64,
     pub split_votes: u64,
     pub conflict_truncations: u64,
+    /// Elections started during the liveness phase (more than one: the healed cluster needed
+    /// several tries).
+    pub liveness_elections: u64,
     pub faults: FaultSummary,
     pub messages: MessageSummary,
     pub disk: DiskSummary,
@@ -250,6 +253,7 @@ fn fault_phase(
 /// within `bound_ns`. Returns why it did not, if it did not.
 fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: u64) -> Option<String> {
     world.now = world.now.max(fault_end);
+    world.elections_before_liveness = Some(world.checks.notes.elections);
     world.heal_all();
     world.workload.close();
     let probe = world.workload.start_probe(world.now, &mut world.queue);
@@ -542,6 +546,7 @@ fn summarize(
         leader_step_downs: notes.leader_step_downs,
         split_votes: notes.split_votes,
         conflict_truncations: notes.conflict_truncations,
+        liveness_elections: world.elections_before_liveness.map_or(0, |before| notes.elections - before),
         faults: FaultSummary {
             crashes: f.crashes,
             restarts: f.restarts,

@@ -105,6 +105,8 @@ pub struct World {
     pub failure: Option<Failure>,
     /// The most recent leader seen, for shapes that target it.
     pub last_leader: Option<u8>,
+    /// Elections started before the liveness phase began (none before it begins).
+    pub elections_before_liveness: Option<u64>,
     bugs: BugSet,
     nemesis: Nemesis,
     /// Duplicate applications counted by servers that have since crashed.
@@ -158,6 +160,7 @@ impl World {
             faults_on: false,
             failure: None,
             last_leader: None,
+            elections_before_liveness: None,
             bugs,
             nemesis: Nemesis {
                 partition: rng::stream(seed, "nemesis.partition"),

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench_cmd;
+mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
+mod sweep_cmd;
 
 /// Deterministic simulation of a Raft-replicated KV store: one seed, one run, one verdict.
 #[derive(Parser, Debug)]
@@ -27,6 +30,12 @@ enum Command {
     Check(checker::cli::CheckArgs),
     /// Prove the checks work: hunt each planted bug until a check catches it.
     Selftest(selftest_cmd::SelftestArgs),
+    /// Run many seeds on all cores (shardable with --shard K/N); `sweep merge` joins shards.
+    Sweep(sweep_cmd::SweepCommand),
+    /// Measure the simulator and the checker on fixed workloads.
+    Bench(bench_cmd::BenchArgs),
+    /// Rerun a reported run (reports/<dir>) and confirm it takes the same path.
+    Replay(replay_cmd::ReplayArgs),
     /// List the planted bugs of the self-test.
     Bugs {
         /// Print a JSON list instead of text.
@@ -62,6 +71,12 @@ pub struct RunArgs {
     /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
     #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
     pub bugs: Vec<String>,
+    /// Where a failing run writes its report folder.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Do not write a report when the run fails.
+    #[arg(long)]
+    pub no_report: bool,
     /// Write every event of the run as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -93,6 +108,9 @@ pub fn main() -> i32 {
         Some(Command::Check(args)) => checker::cli::run_check_command(&args),
         Some(Command::Bugs { json }) => bugs_command(json),
         Some(Command::Selftest(args)) => selftest_cmd::selftest_command(&args),
+        Some(Command::Replay(args)) => replay_cmd::replay_command(&args),
+        Some(Command::Sweep(cmd)) => sweep_cmd::sweep_command(&cmd),
+        Some(Command::Bench(args)) => bench_cmd::bench_command(&args),
     }
 }
 

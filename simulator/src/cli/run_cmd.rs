@@ -114,15 +114,32 @@ pub fn run_command(args: &RunArgs) -> i32 {
             println!("determinism: two runs agree on all {} events", outcome.checkpoints.len());
         }
     }
+    let mut report_dir = None;
+    if outcome.verdict != crate::run::Verdict::Pass && !args.no_report {
+        let ctx = crate::report::ReportContext {
+            config: &config,
+            scenario: scenario.as_ref(),
+            command: replay_command(args),
+        };
+        match crate::report::write(&args.reports, &ctx, Some(&outcome.summary.trace_hash)) {
+            Ok((dir, _)) => report_dir = Some(dir),
+            Err(e) => eprintln!("raftsim: no report written: {e}"),
+        }
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = serde_json::to_value(&outcome.summary).unwrap_or_default();
         value["replay"] = serde_json::Value::String(replay_command(args));
+        value["report"] =
+            report_dir.as_ref().map_or(serde_json::Value::Null, |d| d.display().to_string().into());
         let _ = writeln!(out, "{value}");
     } else {
         let _ = writeln!(out, "{}", outcome.summary.to_text());
         if outcome.verdict != crate::run::Verdict::Pass {
             let _ = writeln!(out, "replay: {}", replay_command(args));
+            if let Some(dir) = &report_dir {
+                let _ = writeln!(out, "report: {} (open {}/timeline.html)", dir.display(), dir.display());
+            }
         }
     }
     outcome.verdict.exit_code()

@@ -1,0 +1,157 @@
+//! `raftsim bench`: fixed workloads, timed on one thread, reported as events per second,
+//! simulated seconds per wall second, seeds per second and peak memory.
+//!
+//! Figures are wall-clock measurements of the harness, not of the simulated world; they never
+//! enter a run. Each workload runs a fixed list of seeds, so two benchmarks of the same binary
+//! do the same work.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{CrashFaults, PartitionFaults, PauseFaults, Shape, SimConfig, NS_PER_MS, NS_PER_SEC};
+use crate::run::{run, RunOptions, Verdict};
+
+/// One workload's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    pub workload: String,
+    pub seeds: u64,
+    pub failed: u64,
+    pub wall_ms: f64,
+    pub wall_ms_per_seed: f64,
+    pub events: u64,
+    pub events_per_sec: f64,
+    pub sim_sec_per_wall_sec: f64,
+    pub seeds_per_sec: f64,
+    /// Of the wall time, the part spent checking linearizability.
+    pub check_ms_per_seed: f64,
+    /// Peak resident memory of the process during the workload, where the OS tells it.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// The simulator workloads, by name, with the configurations of their seeds.
+#[must_use]
+pub fn workloads(quick: bool) -> Vec<(&'static str, Vec<SimConfig>)> {
+    let n = |full: u64, fast: u64| if quick { fast } else { full };
+    vec![
+        ("default", (0..n(200, 20)).map(SimConfig::swarm).collect()),
+        ("calm-3-nodes", (0..n(40, 5)).map(calm_three).collect()),
+        ("storm-7-nodes", (0..n(60, 6)).map(storm_seven).collect()),
+        ("long-10x", (0..n(20, 3)).map(long_run).collect()),
+    ]
+}
+
+/// A calm 3-node cluster under a steady load: 5 clients, 3,000 operations in 10 s.
+fn calm_three(seed: u64) -> SimConfig {
+    let mut c = SimConfig::calm(seed);
+    c.cluster.nodes = 3;
+    c.workload.ops = 3_000;
+    c
+}
+
+/// A 7-node cluster under every fault at once, hard.
+fn storm_seven(seed: u64) -> SimConfig {
+    let mut c = SimConfig::calm(seed);
+    c.cluster.nodes = 7;
+    c.cluster.heartbeat_ticks = 5;
+    c.cluster.election_ticks_min = 15;
+    c.cluster.election_ticks_max = 30;
+    c.cluster.drift_ppm_max = 10_000;
+    c.network.drop_ppm = 100_000;
+    c.network.duplicate_ppm = 50_000;
+    c.network.long_delay_ppm = 50_000;
+    c.network.delay_ns_max = 20 * NS_PER_MS;
+    c.disk.torn_write_ppm = 500_000;
+    c.workload.clients = 10;
+    c.faults.partition = Some(PartitionFaults {
+        heal_ns_min: 300 * NS_PER_MS,
+        heal_ns_max: NS_PER_SEC,
+        hold_ns_min: 600 * NS_PER_MS,
+        hold_ns_max: 2 * NS_PER_SEC,
+        shapes: Shape::ALL.to_vec(),
+        new_leader_ppm: 200_000,
+    });
+    c.faults.crash = Some(CrashFaults {
+        every_ns_min: 100 * NS_PER_MS,
+        every_ns_max: 800 * NS_PER_MS,
+        down_ns_min: 10 * NS_PER_MS,
+        down_ns_max: 600 * NS_PER_MS,
+        leader_ppm: 500_000,
+        new_leader_ppm: 200_000,
+        new_leader_delay_ns_max: 20 * NS_PER_MS,
+    });
+    c.faults.pause = Some(PauseFaults {
+        every_ns_min: 300 * NS_PER_MS,
+        every_ns_max: 2 * NS_PER_SEC,
+        pause_ns_min: 10 * NS_PER_MS,
+        pause_ns_max: 600 * NS_PER_MS,
+        leader_ppm: 300_000,
+    });
+    c
+}
+
+/// The default swarm configuration of a seed, ten times as long (and ten times the operations):
+/// cost should grow linearly with simulated time.
+fn long_run(seed: u64) -> SimConfig {
+    let mut c = SimConfig::swarm(seed);
+    c.duration_ns *= 10;
+    c.workload.ops *= 10;
+    c
+}
+
+/// Runs one workload's seeds one after another on this thread.
+#[must_use]
+pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
+    reset_peak_rss();
+    let started = Instant::now();
+    let (mut events, mut sim_ns, mut failed, mut check_ms) = (0u64, 0u64, 0u64, 0f64);
+    for config in configs {
+        let outcome = run(config, &RunOptions::default());
+        events += outcome.summary.events;
+        sim_ns += outcome.summary.sim_time_ns;
+        failed += u64::from(outcome.verdict != Verdict::Pass);
+        check_ms += outcome.check.as_ref().map_or(0.0, |c| c.elapsed.as_secs_f64() * 1e3);
+    }
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    let seeds = configs.len() as u64;
+    BenchRow {
+        workload: name.to_string(),
+        seeds,
+        failed,
+        wall_ms: wall * 1e3,
+        wall_ms_per_seed: wall * 1e3 / seeds.max(1) as f64,
+        events,
+        events_per_sec: events as f64 / wall,
+        sim_sec_per_wall_sec: sim_ns as f64 / 1e9 / wall,
+        seeds_per_sec: seeds as f64 / wall,
+        check_ms_per_seed: check_ms / seeds.max(1) as f64,
+        peak_rss_mb: peak_rss_mb(),
+    }
+}
+
+/// The checker's figures on the Porcupine histories shipped with the checker.
+pub fn bench_checker(dir: &Path, min_total: Duration) -> Result<Vec<checker::bench::BenchRow>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    checker::bench::bench_files(&files, min_total).map_err(|e| e.to_string())
+}
+
+/// Forgets the peak resident set size so far (Linux: `/proc/self/clear_refs`), so that each
+/// workload's peak is its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident set size in MiB (Linux: `VmHWM` of `/proc/self/status`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

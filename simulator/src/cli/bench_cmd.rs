@@ -1,0 +1,145 @@
+//! `raftsim bench`: how fast the simulator and the checker are.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::bench::{bench_checker, bench_workload, workloads, BenchRow};
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// What to run: all (default), sim, check, or one workload (default, calm-3-nodes,
+    /// storm-7-nodes, long-10x).
+    #[arg(default_value = "all")]
+    pub what: String,
+    /// Fewer seeds per workload: a smoke test, not a measurement.
+    #[arg(long)]
+    pub quick: bool,
+    /// The Porcupine histories to check.
+    #[arg(long, value_name = "DIR")]
+    pub checker_dir: Option<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn bench_command(args: &BenchArgs) -> i32 {
+    let all = workloads(args.quick);
+    let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+    let (sim, check) = match args.what.as_str() {
+        "all" => (true, true),
+        "sim" => (true, false),
+        "check" => (false, true),
+        name if names.contains(&name) => (true, false),
+        other => {
+            eprintln!(
+                "raftsim bench: unknown workload {other:?}; expected all, sim, check or one of {}",
+                names.join(", ")
+            );
+            return 2;
+        }
+    };
+    let mut rows: Vec<BenchRow> = Vec::new();
+    if sim {
+        for (name, configs) in &all {
+            if args.what == "all" || args.what == "sim" || args.what == *name {
+                if !args.json {
+                    eprintln!("bench: {name} ({} seeds)...", configs.len());
+                }
+                rows.push(bench_workload(name, configs));
+            }
+        }
+    }
+    let mut check_rows = Vec::new();
+    if check {
+        let dir = args.checker_dir.clone().unwrap_or_else(default_checker_dir);
+        let min_total = if args.quick { Duration::from_millis(100) } else { Duration::from_secs(1) };
+        match bench_checker(&dir, min_total) {
+            Ok(r) => check_rows = r,
+            Err(e) => {
+                eprintln!("raftsim bench: {e}");
+                return 2;
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let checks: Vec<serde_json::Value> = check_rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "file": r.file, "operations": r.operations, "parts": r.parts,
+                    "verdict": format!("{:?}", r.verdict), "check_ms_median": r.check_ms_median,
+                    "check_ms_min": r.check_ms_min, "iterations": r.iterations,
+                })
+            })
+            .collect();
+        let _ = writeln!(out, "{}", serde_json::json!({ "simulator": rows, "checker": checks }));
+        return 0;
+    }
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<14} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8}",
+            "workload",
+            "seeds",
+            "wall ms",
+            "ms/seed",
+            "events/s",
+            "sim s/s",
+            "seeds/s",
+            "check ms",
+            "peak MB"
+        );
+        for r in &rows {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8}",
+                r.workload,
+                r.seeds,
+                r.wall_ms,
+                r.wall_ms_per_seed,
+                r.events_per_sec,
+                r.sim_sec_per_wall_sec,
+                r.seeds_per_sec,
+                r.check_ms_per_seed,
+                r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}"))
+            );
+            if r.failed > 0 {
+                let _ = writeln!(out, "  warning: {} of its seeds failed", r.failed);
+            }
+        }
+    }
+    if !check_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<44} {:>6} {:>6} {:>14} {:>12} {:>8}",
+            "checker file", "ops", "parts", "verdict", "median ms", "min ms"
+        );
+        for r in &check_rows {
+            let _ = writeln!(
+                out,
+                "{:<44} {:>6} {:>6} {:>14} {:>12.4} {:>8.4}",
+                r.file,
+                r.operations,
+                r.parts,
+                format!("{:?}", r.verdict),
+                r.check_ms_median,
+                r.check_ms_min
+            );
+        }
+    }
+    0
+}
+
+/// `checker/testdata/porcupine-kv` of the working directory, else of the source tree the binary
+/// was built from.
+fn default_checker_dir() -> PathBuf {
+    let local = PathBuf::from("checker/testdata/porcupine-kv");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checker/testdata/porcupine-kv")
+}
