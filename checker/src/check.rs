@@ -160,6 +160,12 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
                     Some(explain::sequential_violation::<M>(self.calls, members, failed, value, key));
                 return true;
             }
+            if let Some(read) = self.model.impossible_read(self.calls, members) {
+                let key = self.parts.key::<M>(self.calls, part);
+                self.report.verdict = Verdict::NotLinearizable;
+                self.report.violation = Some(explain::impossible_read::<M>(self.calls, members, read, key));
+                return true;
+            }
             let mut search = self.spares.pop().unwrap_or_else(Search::new);
             search.begin(self.parts.largest);
             self.model.compile(self.calls, members, &mut search);

@@ -123,6 +123,31 @@ pub(crate) fn sequential_violation<'a, M: Model<'a>>(
     }
 }
 
+/// The violation of a part with a read of a value nothing could have set
+/// (`Model::impossible_read`): `members[read]`.
+pub(crate) fn impossible_read<'a, M: Model<'a>>(
+    calls: &'a [M::Call],
+    members: &[u32],
+    read: usize,
+    key: &str,
+) -> Violation {
+    let call = &calls[members[read] as usize];
+    let x = Candidate::new::<M>(read, call, false);
+    let mut text = String::with_capacity(160);
+    push_x_words::<M>(&mut text, &x, call);
+    text.push_str(
+        " cannot be linearized anywhere: it is not the initial value and no operation on this key writes it",
+    );
+    Violation {
+        part: key.to_string(),
+        operations: vec![M::id(call)],
+        longest_prefix: Vec::new(),
+        part_operations: members.len(),
+        explanation: text,
+        details: vec![x.line],
+    }
+}
+
 /// The violation of a part whose search failed.
 pub(crate) fn violation<'a, M: Model<'a>>(
     search: &mut Search<'a>,

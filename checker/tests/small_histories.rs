@@ -98,8 +98,8 @@ fn a_read_of_a_value_never_written_is_not_linearizable() {
 }
 
 #[test]
-fn a_stale_read_under_concurrent_writes_is_explained_after_the_longest_prefix() {
-    // After put a and get a, the put of b overlaps the get of d, which no one wrote.
+fn a_read_of_a_value_no_call_wrote_is_reported_without_a_search() {
+    // Concurrent writes, but nobody wrote d: no order can help.
     let history = [
         put(0, "k", "a", 0, 10),
         put(1, "k", "b", 20, 100),
@@ -109,16 +109,38 @@ fn a_stale_read_under_concurrent_writes_is_explained_after_the_longest_prefix() 
     let report = kv(&history);
     assert_eq!(report.verdict, Verdict::NotLinearizable);
     let v = report.violation.unwrap_or_else(|| panic!("a violation"));
-    // Putting b right after a is a linearizable prefix too, and a longest one: after it get a
-    // can only see b (the pruning stops there, as get a can never be satisfied).
-    assert_eq!(v.longest_prefix, vec![0, 1]);
+    assert_eq!(v.longest_prefix, Vec::<u64>::new());
     assert_eq!(
         v.explanation,
-        "get(\"k\") -> \"a\" by client 2 (op 2) cannot be linearized: after the longest linearizable prefix \
-         (2 of 4 operations), the value can only be \"b\", as no operation that changes it can come before it"
+        "get(\"k\") -> \"d\" by client 3 (op 3) cannot be linearized anywhere: it is not the initial value \
+         and no operation on this key writes it"
     );
-    assert_eq!(v.operations, vec![2, 3]);
-    assert_eq!(v.details[1], "op 3 (client 3, 30..40): get(\"k\") -> \"d\" -- does not fit");
+    assert_eq!(v.operations, vec![3]);
+    assert_eq!(v.details, vec!["op 3 (client 3, 30..40): get(\"k\") -> \"d\" -- does not fit".to_string()]);
+}
+
+#[test]
+fn a_stale_read_under_concurrent_writes_is_explained_after_the_longest_prefix() {
+    // c, then a; b is written while a and then c are read: c was overwritten before either read
+    // began, so the read of c comes too late.
+    let history = [
+        put(0, "k", "c", 0, 5),
+        put(1, "k", "a", 10, 15),
+        put(2, "k", "b", 20, 100),
+        get(3, "k", "a", 25, 35),
+        get(4, "k", "c", 30, 40),
+    ];
+    let report = kv(&history);
+    assert_eq!(report.verdict, Verdict::NotLinearizable);
+    let v = report.violation.unwrap_or_else(|| panic!("a violation"));
+    // The search's longest prefix puts b right after a; after it the read of a cannot fit.
+    assert_eq!(v.longest_prefix, vec![0, 1, 2]);
+    assert_eq!(
+        v.explanation,
+        "get(\"k\") -> \"a\" by client 3 (op 3) cannot be linearized: after the longest linearizable prefix \
+         (3 of 5 operations), the value can only be \"b\", as no operation that changes it can come before it"
+    );
+    assert_eq!(v.operations, vec![3, 4]);
 }
 
 #[test]
@@ -235,13 +257,15 @@ fn the_same_history_gets_the_same_report_every_time() {
     assert_eq!(first.verdict, Verdict::NotLinearizable);
 }
 
-/// Many concurrent puts of distinct values, then a read of a value none of them wrote: the
-/// search must try every subset and order before giving up.
+/// Many concurrent puts of distinct values, then reads of v0 and later of v1, when no write is
+/// left: impossible, but every value read was written, so the search must try every subset and
+/// order of the puts before giving up.
 fn hard_history(writers: u64) -> Vec<KvCall> {
     let mut history: Vec<KvCall> = (0..writers).map(|i| put(i, "k", &format!("v{i}"), 0, 1000)).collect();
     history.push(get(writers, "k", "v0", 0, 1000));
     history.push(get(writers + 1, "k", "v1", 0, 1000));
-    history.push(get(writers + 2, "k", "nobody wrote this", 2000, 2010));
+    history.push(get(writers + 2, "k", "v0", 2000, 2010));
+    history.push(get(writers + 3, "k", "v1", 3000, 3010));
     history
 }
 

@@ -82,6 +82,24 @@ impl<'a> Model<'a> for KvModel {
         Ok(())
     }
 
+    fn impossible_read(&self, calls: &[KvCall], members: &[u32]) -> Option<usize> {
+        let part = || members.iter().map(|&i| &calls[i as usize]);
+        if part().any(|c| c.kind == KvKind::Append && c.status != Status::Failed) {
+            return None;
+        }
+        let mut written: Vec<&str> = part()
+            .filter(|c| c.kind == KvKind::Put && c.status != Status::Failed)
+            .map(|c| c.value.as_str())
+            .chain(std::iter::once(""))
+            .collect();
+        written.sort_unstable();
+        part().position(|c| {
+            c.kind == KvKind::Get
+                && c.status == Status::Ok
+                && c.output.as_deref().is_some_and(|o| written.binary_search(&o).is_err())
+        })
+    }
+
     fn render_value(bytes: &[u8], out: &mut String) {
         push_quoted_short(out, &String::from_utf8_lossy(bytes));
     }

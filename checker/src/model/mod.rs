@@ -57,6 +57,12 @@ pub(crate) trait Model<'a> {
     /// `render_value` reads it).
     fn replay(&self, calls: &[Self::Call], members: &[u32], value: &mut Vec<u8>) -> Result<(), usize>;
 
+    /// A completed read (its position in `members`) that no state can satisfy: the value it
+    /// saw is not the initial one and no call in the part could have set it. Checked before a
+    /// search, which would otherwise have to exhaust every order to find out. `None` when every
+    /// read is possible, or when the model cannot tell cheaply (appends build new values).
+    fn impossible_read(&self, calls: &[Self::Call], members: &[u32]) -> Option<usize>;
+
     /// Writes a state value as people read it.
     fn render_value(bytes: &[u8], out: &mut String);
 

@@ -111,6 +111,26 @@ impl<'a> Model<'a> for RegisterModel {
         Ok(())
     }
 
+    fn impossible_read(&self, calls: &[RegisterCall], members: &[u32]) -> Option<usize> {
+        let part = || members.iter().map(|&i| &calls[i as usize]);
+        let mut written: Vec<Option<i64>> = part()
+            .filter(|c| c.status != Status::Failed)
+            .filter_map(|c| match c.op {
+                RegisterOp::Write { value } => Some(Some(value)),
+                RegisterOp::Cas { to, succeeded, .. } if succeeded != Some(false) => Some(Some(to)),
+                _ => None,
+            })
+            .chain(std::iter::once(self.initial))
+            .collect();
+        written.sort_unstable();
+        part().position(|c| match c.op {
+            RegisterOp::Read { output: Some(v) } => {
+                c.status == Status::Ok && written.binary_search(&v).is_err()
+            }
+            _ => false,
+        })
+    }
+
     fn render_value(bytes: &[u8], out: &mut String) {
         match <[u8; 8]>::try_from(bytes) {
             Ok(le) => out.push_str(&i64::from_le_bytes(le).to_string()),
