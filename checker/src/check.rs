@@ -65,7 +65,8 @@ const TURN_STEPS_MAX: u64 = 1 << 16;
 
 fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOptions) -> CheckReport {
     let start = Instant::now();
-    let deadline = opts.time_limit.map(|limit| start + limit);
+    // A limit too far away to represent is no limit.
+    let deadline = opts.time_limit.and_then(|limit| start.checked_add(limit));
     let mut report = CheckReport {
         verdict: Verdict::Linearizable,
         operations: calls.len(),

@@ -283,6 +283,12 @@ fn a_time_limit_turns_an_unfinished_search_into_unknown() {
 }
 
 #[test]
+fn a_time_limit_too_far_away_is_no_limit() {
+    let opts = CheckOptions { time_limit: Some(Duration::MAX), ..CheckOptions::default() };
+    assert_eq!(check_kv(&[put(0, "k", "a", 0, 10)], &opts).verdict, Verdict::Linearizable);
+}
+
+#[test]
 fn a_memo_cap_turns_the_search_into_unknown_not_a_wrong_verdict() {
     let opts = CheckOptions { memo_limit_entries: 100, ..CheckOptions::default() };
     let report = check_kv(&hard_history(14), &opts);
