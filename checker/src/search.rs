@@ -21,7 +21,7 @@
 //! The search is resumable: `run` does a bounded number of steps and returns, so the driver can
 //! interleave the parts of a history deterministically (check.rs).
 
-use crate::memo::{Insert, Memo, Room};
+use crate::memo::{Insert, Memo, Room, SetView};
 use crate::states::{States, GARBAGE};
 use std::time::Instant;
 
@@ -127,6 +127,10 @@ pub(crate) struct Search<'a> {
     sort_buf: Vec<u128>,
     // The search state.
     set: Vec<u64>,
+    /// Words of `set` before `low_word` are all ones, words from `high_word` on all zero: the
+    /// memo stores only the window between (memo.rs).
+    low_word: usize,
+    high_word: usize,
     set_hash: u64,
     state: u32,
     cursor: u32,
@@ -157,6 +161,8 @@ impl<'a> Search<'a> {
             ret_entry: Vec::new(),
             sort_buf: Vec::new(),
             set: Vec::new(),
+            low_word: 0,
+            high_word: 0,
             set_hash: 0,
             state: 0,
             cursor: 0,
@@ -183,6 +189,8 @@ impl<'a> Search<'a> {
             ret_entry: self.ret_entry,
             sort_buf: self.sort_buf,
             set: self.set,
+            low_word: 0,
+            high_word: 0,
             set_hash: 0,
             state: 0,
             cursor: 0,
@@ -286,7 +294,9 @@ impl<'a> Search<'a> {
         self.next_writer = 0;
         self.best.clear();
         self.agree = 0;
-        self.memo.reset(words, n);
+        self.memo.reset(n);
+        self.low_word = 0;
+        self.high_word = 0;
     }
 
     /// Runs at most `budget` steps.
@@ -317,7 +327,7 @@ impl<'a> Search<'a> {
                 };
                 if let Some(mut s) = next_state {
                     let z = zobrist(op);
-                    self.set[op / 64] |= 1 << (op % 64);
+                    self.set_bit(op);
                     let (saved_read, saved_writer) = (self.next_read, self.next_writer);
                     self.advance_pointers();
                     let verdict = match self.judge(s) {
@@ -330,7 +340,11 @@ impl<'a> Search<'a> {
                             if judgement == Judgement::Garbage {
                                 s = GARBAGE;
                             }
-                            self.memo.insert(self.set_hash ^ z, s, &self.set, room)
+                            let view = SetView {
+                                low: self.low_word as u32,
+                                window: &self.set[self.low_word..self.high_word.max(self.low_word)],
+                            };
+                            self.memo.insert(self.set_hash ^ z, s, view, room)
                         }
                     };
                     match verdict {
@@ -341,11 +355,11 @@ impl<'a> Search<'a> {
                             continue;
                         }
                         Insert::Seen => {
-                            self.set[op / 64] &= !(1 << (op % 64));
+                            self.clear_bit(op);
                             (self.next_read, self.next_writer) = (saved_read, saved_writer);
                         }
                         Insert::Full => {
-                            self.set[op / 64] &= !(1 << (op % 64));
+                            self.clear_bit(op);
                             (self.next_read, self.next_writer) = (saved_read, saved_writer);
                             self.cursor = e;
                             self.steps += done;
@@ -365,7 +379,7 @@ impl<'a> Search<'a> {
                 self.state = frame.state;
                 self.next_read = frame.next_read;
                 self.next_writer = frame.next_writer;
-                self.set[op / 64] &= !(1 << (op % 64));
+                self.clear_bit(op);
                 self.set_hash ^= zobrist(op);
                 self.relink(call, op);
                 e = self.list[call as usize].next;
@@ -401,6 +415,28 @@ impl<'a> Search<'a> {
         }
         self.agree = self.stack.len();
         self.best.extend(extra);
+    }
+
+    /// Adds `op` to the linearized set, keeping the window bounds.
+    #[inline]
+    fn set_bit(&mut self, op: usize) {
+        let w = op / 64;
+        self.set[w] |= 1 << (op % 64);
+        self.high_word = self.high_word.max(w + 1);
+        while self.low_word < self.set.len() && self.set[self.low_word] == u64::MAX {
+            self.low_word += 1;
+        }
+    }
+
+    /// Removes `op` from the linearized set, keeping the window bounds.
+    #[inline]
+    fn clear_bit(&mut self, op: usize) {
+        let w = op / 64;
+        self.set[w] &= !(1 << (op % 64));
+        self.low_word = self.low_word.min(w);
+        while self.high_word > 0 && self.set[self.high_word - 1] == 0 {
+            self.high_word -= 1;
+        }
     }
 
     /// Moves the read and writer pointers past linearized ops.
@@ -561,7 +597,7 @@ impl<'a> Search<'a> {
     /// What this part took from the shared budget, to give back when it is done.
     pub fn charged(&self) -> (usize, usize) {
         let entries = self.memo.len();
-        (entries, entries * self.memo.entry_bytes() + self.states.charged)
+        (entries, self.memo.bytes_used() + self.states.charged)
     }
 }
 
