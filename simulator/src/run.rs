@@ -70,6 +70,8 @@ pub struct RunOptions {
     pub check_time_limit: Option<Duration>,
     /// Stop after this many events (for `replay --until`); the verdict is then not final.
     pub stop_after_events: Option<u64>,
+    /// Record every fault of the fault phase (for `--export-scenario`).
+    pub record_faults: bool,
 }
 
 /// Where the first failing check fired.
@@ -187,6 +189,9 @@ const SCHEDULE_NS_MAX: u64 = 3_600 * crate::config::NS_PER_SEC;
 fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
     let mut world = World::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    if options.record_faults {
+        world.realized = Some(Vec::new());
+    }
     world.start(true);
     let mut script = scenario.map(|s| Script::new(s, config.seed));
     if let Some(script) = &mut script {
@@ -229,8 +234,9 @@ fn fault_phase(
         let Some((time, event)) = world.queue.pop_until(limit) else { break };
         match (event, script.as_deref_mut()) {
             (Event::ScheduleStep { step }, Some(s)) => {
+                // The step's actions enter the trace hash; the step itself does not, so that a
+                // run exported as a scenario hashes like the run it came from.
                 world.now = time;
-                world.trace.mix(&[time, 16, u64::from(step)]);
                 s.on_event(world, step);
                 world.trace.end_event();
             }

@@ -73,6 +73,25 @@ pub struct FaultStats {
     pub drift_changes: u64,
 }
 
+/// A fault as it happened, for exporting a run as a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Realized {
+    Crash(u8),
+    Restart(u8),
+    Pause(u8),
+    Resume(u8),
+    /// The whole set of cut links, replacing the previous one.
+    Cuts {
+        links: Vec<(usize, usize)>,
+        label: String,
+        counted: bool,
+    },
+    Heal,
+    Network(NetworkConfig),
+    Drift(u8, i64),
+    Submit(u64),
+}
+
 /// The state of the random fault schedule.
 struct Nemesis {
     partition: Stream,
@@ -107,6 +126,8 @@ pub struct World {
     pub last_leader: Option<u8>,
     /// Elections started before the liveness phase began (none before it begins).
     pub elections_before_liveness: Option<u64>,
+    /// Every fault of the fault phase with its time, when asked to record them.
+    pub realized: Option<Vec<(u64, Realized)>>,
     bugs: BugSet,
     nemesis: Nemesis,
     /// Duplicate applications counted by servers that have since crashed.
@@ -161,6 +182,7 @@ impl World {
             failure: None,
             last_leader: None,
             elections_before_liveness: None,
+            realized: None,
             bugs,
             nemesis: Nemesis {
                 partition: rng::stream(seed, "nemesis.partition"),
@@ -580,12 +602,25 @@ impl World {
         self.after_node_input(n);
     }
 
+    /// Records a fault of the fault phase, if recording.
+    fn realize(&mut self, fault: Realized) {
+        if self.faults_on {
+            if let Some(list) = &mut self.realized {
+                list.push((self.now, fault));
+            }
+        }
+    }
+
     /// Crashes a server: its volatile state is gone, its disk keeps what was durable.
     pub fn crash(&mut self, n: u8) {
+        if self.nodes[n as usize].server().is_none() {
+            return;
+        }
+        self.realize(Realized::Crash(n));
         let slot = &mut self.nodes[n as usize];
         let server = match std::mem::replace(&mut slot.process, Process::Down) {
             Process::Up(s) | Process::Paused(s) => s,
-            Process::Down => return,
+            Process::Down => unreachable!("checked above"),
         };
         self.checks.on_crash(n, &server);
         self.deduplicated_before_crashes += server.deduplicated();
@@ -614,6 +649,7 @@ impl World {
         if !matches!(self.nodes[n as usize].process, Process::Down) {
             return;
         }
+        self.realize(Realized::Restart(n));
         self.faults.restarts += 1;
         self.trace.mix(&[self.now, 8, u64::from(n)]);
         if self.trace.detailed() {
@@ -629,6 +665,8 @@ impl World {
         if !slot.is_up() {
             return;
         }
+        self.realize(Realized::Pause(n));
+        let slot = &mut self.nodes[n as usize];
         let Process::Up(server) = std::mem::replace(&mut slot.process, Process::Down) else { unreachable!() };
         slot.process = Process::Paused(server);
         slot.epoch += 1;
@@ -645,6 +683,8 @@ impl World {
         if !matches!(slot.process, Process::Paused(_)) {
             return;
         }
+        self.realize(Realized::Resume(n));
+        let slot = &mut self.nodes[n as usize];
         let Process::Paused(server) = std::mem::replace(&mut slot.process, Process::Down) else {
             unreachable!()
         };
@@ -688,6 +728,11 @@ impl World {
             self.heal();
             return;
         }
+        self.realize(Realized::Cuts {
+            links: cuts.links(self.nodes.len()),
+            label: label.to_string(),
+            counted,
+        });
         self.network.set_cuts(cuts);
         if counted {
             *self.faults.partitions.entry(label.to_string()).or_default() += 1;
@@ -709,6 +754,7 @@ impl World {
 
     /// Lets the clients issue `ops` more operations, starting now.
     pub fn submit_ops(&mut self, ops: u64) {
+        self.realize(Realized::Submit(ops));
         self.workload.add_ops(ops, self.now, &mut self.queue);
     }
 
@@ -717,6 +763,7 @@ impl World {
         if self.network.cuts().is_empty() {
             return;
         }
+        self.realize(Realized::Heal);
         self.network.set_cuts(Cuts::none());
         self.faults.heals += 1;
         self.trace.mix(&[self.now, 13]);
@@ -727,6 +774,7 @@ impl World {
 
     /// Replaces the network's impairments (scenarios switch between reliable and unreliable).
     pub fn set_network(&mut self, config: NetworkConfig) {
+        self.realize(Realized::Network(config.clone()));
         self.network.config = config;
         self.trace.mix(&[self.now, 14]);
         if self.trace.detailed() {
@@ -744,6 +792,7 @@ impl World {
 
     /// Sets a node's clock drift; takes effect from its next tick.
     pub fn set_drift(&mut self, n: u8, drift_ppm: i64) {
+        self.realize(Realized::Drift(n, drift_ppm));
         let slot = &mut self.nodes[n as usize];
         slot.drift_ppm = drift_ppm;
         slot.tick_ns = drifted(self.config.cluster.tick_ns, drift_ppm);

@@ -9,6 +9,7 @@ mod bench_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
+mod shrink_cmd;
 mod sweep_cmd;
 
 /// Deterministic simulation of a Raft-replicated KV store: one seed, one run, one verdict.
@@ -32,6 +33,8 @@ enum Command {
     Selftest(selftest_cmd::SelftestArgs),
     /// Run many seeds on all cores (shardable with --shard K/N); `sweep merge` joins shards.
     Sweep(sweep_cmd::SweepCommand),
+    /// Shrink a failing run (a seed, or a report folder) to a small scenario that fails the same way.
+    Shrink(shrink_cmd::ShrinkArgs),
     /// Measure the simulator and the checker on fixed workloads.
     Bench(bench_cmd::BenchArgs),
     /// Rerun a reported run (reports/<dir>) and confirm it takes the same path.
@@ -83,6 +86,9 @@ pub struct RunArgs {
     /// Print one JSON object instead of the text summary.
     #[arg(long)]
     pub json: bool,
+    /// Write the faults and workload this run realized as a scenario file that replays it.
+    #[arg(long, value_name = "FILE")]
+    pub export_scenario: Option<PathBuf>,
     /// Run the seed twice and compare the trace hash after every event.
     #[arg(long)]
     pub check_determinism: bool,
@@ -111,6 +117,7 @@ pub fn main() -> i32 {
         Some(Command::Replay(args)) => replay_cmd::replay_command(&args),
         Some(Command::Sweep(cmd)) => sweep_cmd::sweep_command(&cmd),
         Some(Command::Bench(args)) => bench_cmd::bench_command(&args),
+        Some(Command::Shrink(args)) => shrink_cmd::shrink_command(&args),
     }
 }
 

@@ -85,6 +85,7 @@ pub fn run_command(args: &RunArgs) -> i32 {
         checkpoints: args.check_determinism,
         check_time_limit: args.check_time_limit,
         stop_after_events: None,
+        record_faults: args.export_scenario.is_some(),
     };
     let mut banner = config.banner();
     if let Some(s) = &scenario {
@@ -112,6 +113,40 @@ pub fn run_command(args: &RunArgs) -> i32 {
         }
         if !args.json {
             println!("determinism: two runs agree on all {} events", outcome.checkpoints.len());
+        }
+    }
+    if let Some(path) = &args.export_scenario {
+        let origin = scenario
+            .as_ref()
+            .map_or_else(|| "the random configuration".to_string(), |s| format!("scenario {}", s.name));
+        let name = format!(
+            "{}-seed-{}-exported",
+            scenario.as_ref().map_or("random", |s| s.name.as_str()),
+            config.seed
+        );
+        let description = format!(
+            "Exported from seed {} of {origin} (verdict {}{}): the faults that run realized, at the times they happened. \
+             Run it with --seed {} to replay the same run.",
+            config.seed,
+            outcome.verdict,
+            if outcome.reason.is_empty() { String::new() } else { format!(": {}", outcome.reason) },
+            config.seed
+        );
+        let realized = outcome.world.realized.as_deref().unwrap_or_default();
+        let value = crate::export::scenario_json(&name, &description, &config, realized);
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
+        {
+            eprintln!("raftsim: cannot write {}: {e}", path.display());
+            return 2;
+        }
+        if !args.json {
+            println!(
+                "exported {} faults to {} (replay: cargo run --release -- run --scenario {} --seed {})",
+                realized.len(),
+                path.display(),
+                path.display(),
+                config.seed
+            );
         }
     }
     let mut report_dir = None;
