@@ -124,8 +124,17 @@ impl std::error::Error for RecoveryError {}
 
 /// Replays every valid record of `bytes`, truncating a torn tail.
 pub fn recover(bytes: &[u8]) -> Result<Recovery, RecoveryError> {
-    let mut state = DurableState::default();
-    let mut offset = 0;
+    recover_from(DurableState::default(), 0, bytes)
+}
+
+/// Continues a recovery from a known prefix: `state` is what the first `prefix_len` bytes of
+/// `bytes` (whole, valid records) decode to. A host that keeps the state of its last recovery
+/// reads only what was written since, instead of the whole file; the result is the same as
+/// [`recover`] of all the bytes. Records counts only the records after the prefix.
+pub fn recover_from(state: DurableState, prefix_len: usize, bytes: &[u8]) -> Result<Recovery, RecoveryError> {
+    assert!(prefix_len <= bytes.len(), "the prefix is longer than the file");
+    let mut state = state;
+    let mut offset = prefix_len;
     let mut records = 0;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
@@ -313,6 +322,21 @@ mod tests {
         let rec = recover(&bytes).expect("tail damage is recoverable");
         assert_eq!(rec.records, 2);
         assert_eq!(rec.valid_bytes, ends[1]);
+    }
+
+    #[test]
+    fn recovering_from_a_prefix_gives_what_recovering_everything_gives() {
+        let (bytes, ends) = sample_file();
+        for (i, &prefix) in [0].iter().chain(&ends).enumerate() {
+            let base = recover(&bytes[..prefix]).expect("prefix").state;
+            for cut in prefix..=bytes.len() {
+                let whole = recover(&bytes[..cut]).expect("whole");
+                let resumed = recover_from(base.clone(), prefix, &bytes[..cut]).expect("resumed");
+                assert_eq!(resumed.state, whole.state, "prefix {i}, cut {cut}");
+                assert_eq!(resumed.valid_bytes, whole.valid_bytes);
+                assert_eq!(resumed.torn_bytes, whole.torn_bytes);
+            }
+        }
     }
 
     #[test]
