@@ -234,7 +234,7 @@ impl Workload {
                 };
                 self.stats.retries += 1;
                 match hint {
-                    Some(leader) if leader.0 != u32::from(reply.from.0) && (leader.0 as u8) < self.nodes => {
+                    Some(leader) if leader.0 != reply.from.0 && (leader.0 as u8) < self.nodes => {
                         clerk.leader_guess = leader.0 as u8;
                         Some(self.attempt(c, now, queue))
                     }
@@ -271,14 +271,16 @@ impl Workload {
         let key = format!("k{}", self.rng.gen_range(0..self.config.keys));
         let clerk = &self.clerks[c];
         let tag = format!("c{}.{}", clerk.id, clerk.next_seq);
+        // Padding goes after the tag, so values stay unique and appends stay parseable.
+        let padded = |len: usize| format!("{tag}{}", "-".repeat(len.saturating_sub(tag.len())));
         let dice = self.rng.gen_range(0..1_000_000u32);
         if dice < self.config.get_ppm {
             KvOp::Get { key }
         } else if dice < self.config.get_ppm + self.config.put_ppm {
-            KvOp::Put { key, value: tag }
+            KvOp::Put { key, value: padded(self.config.value_bytes) }
         } else {
             // Unique values make every append visible in later reads.
-            KvOp::Append { key, value: tag + ";" }
+            KvOp::Append { key, value: padded(self.config.value_bytes.saturating_sub(1)) + ";" }
         }
     }
 

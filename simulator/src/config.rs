@@ -202,6 +202,10 @@ pub struct WorkloadConfig {
     pub request_timeout_ns: u64,
     /// A client gives up an operation after this long; its outcome is then unknown.
     pub op_timeout_ns: u64,
+    /// Written values are padded with `-` to this many bytes (0: no padding), for tests that
+    /// count the bytes a command costs on the wire, such as the lab's RPC-bytes test.
+    #[serde(default)]
+    pub value_bytes: usize,
 }
 
 impl SimConfig {
@@ -242,6 +246,7 @@ impl SimConfig {
                 think_ns_max: 10 * NS_PER_MS,
                 request_timeout_ns: 200 * NS_PER_MS,
                 op_timeout_ns: 4 * NS_PER_SEC,
+                value_bytes: 0,
             },
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,
