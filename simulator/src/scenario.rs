@@ -29,6 +29,23 @@ pub struct Scenario {
     pub expect: RunExpect,
     /// The file set the fault phase's length; otherwise it lasts until the schedule is done.
     pub fixed_duration: bool,
+    /// A known bug this scenario exposes on some seeds, if any.
+    pub known_failure: Option<KnownFailure>,
+}
+
+/// A known bug of the system under test that a scenario exposes on some seeds. The scenario
+/// still fails on those seeds (`raftsim run` says so); the test suite tolerates exactly this
+/// failure, by its verdict and a part of its reason, so that the suite stays a signal for
+/// everything else until the bug is fixed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFailure {
+    /// What the bug is, where it lives, and a seed that shows it.
+    pub bug: String,
+    /// The verdict of the runs it fails: `expectation`, `liveness`, `safety`, ...
+    pub verdict: String,
+    /// A part of the reason each such run gives.
+    pub reason_contains: String,
 }
 
 /// A scenario file that cannot be used.
@@ -75,22 +92,92 @@ pub enum Delay {
     Range { min: Dur, max: Dur },
 }
 
+/// A probability in a file: `"10%"`, or an integer number of parts per million.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ppm(pub u32);
+
+impl<'de> Deserialize<'de> for Ppm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ppm, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n
+                .as_u64()
+                .filter(|ppm| *ppm <= 1_000_000)
+                .map(|ppm| Ppm(ppm as u32))
+                .ok_or_else(|| de::Error::custom("expected parts per million, from 0 to 1000000")),
+            Value::String(s) => parse_percent(&s).map(|ppm| Ppm(ppm as u32)).map_err(de::Error::custom),
+            other => Err(de::Error::custom(format!("expected a percentage such as \"10%\", found {other}"))),
+        }
+    }
+}
+
 /// Which nodes a step acts on.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeSpec {
     Id(u8),
     List(Vec<u8>),
-    /// `{"random": K}`: K distinct nodes picked by the seed.
-    Random {
-        random: usize,
-    },
+    /// A list with names or picks in it (`["$a", "$b"]`): every node any of them names.
+    Union(Vec<NodeSpec>),
+    /// `{"random": K, "from": ..., "except": [...]}`: see [`Pick`].
+    Pick(Pick),
     /// `leader`, `follower`, `random`, `random-up`, `random-down`, `all`, `down`, `up`, or
     /// `$name` for nodes a previous step saved with `save_as`.
     Named(String),
 }
 
-/// What a step waits for before acting.
+/// Nodes chosen from a set: the nodes of `from` (default: all) that are not in any of
+/// `except`, and of those `random` distinct ones drawn by the seed (default: all of them).
+/// The lab names nodes relative to each other ("the leader and one follower", "the three
+/// others"); this is how a file says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pick {
+    #[serde(default)]
+    pub random: Option<usize>,
+    #[serde(default)]
+    pub from: Option<Box<NodeSpec>>,
+    #[serde(default)]
+    pub except: Vec<NodeSpec>,
+}
+
+impl<'de> Deserialize<'de> for NodeSpec {
+    // By hand rather than `untagged`, so that a mistake inside an object (`{"randon": 2}`)
+    // is reported as what it is instead of "matched no variant".
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodeSpec, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u8::try_from(n).ok())
+                .map(NodeSpec::Id)
+                .ok_or_else(|| de::Error::custom(format!("expected a node number, found {n}"))),
+            Value::Array(items) if items.iter().all(Value::is_number) => items
+                .iter()
+                .map(|v| v.as_u64().and_then(|n| u8::try_from(n).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .map(NodeSpec::List)
+                .ok_or_else(|| de::Error::custom("expected a list of node numbers")),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| serde_json::from_value(v).map_err(de::Error::custom))
+                .collect::<Result<Vec<NodeSpec>, D::Error>>()
+                .map(NodeSpec::Union),
+            Value::String(s) => Ok(NodeSpec::Named(s)),
+            v @ Value::Object(_) => {
+                let pick: Pick = serde_json::from_value(v).map_err(de::Error::custom)?;
+                if pick.random.is_none() && pick.from.is_none() && pick.except.is_empty() {
+                    return Err(de::Error::custom(
+                        "expected at least one of \"random\", \"from\", \"except\"",
+                    ));
+                }
+                Ok(NodeSpec::Pick(pick))
+            }
+            other => Err(de::Error::custom(format!(
+                "expected a node: a number, a list, a name or {{\"random\": K}}, found {other}"
+            ))),
+        }
+    }
+}
+
+/// What a step waits for before acting (`when`), or needs in order to act at all (`if`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
@@ -100,8 +187,16 @@ pub enum Condition {
     NoLeader,
     /// Every client is idle and every submitted operation has been issued.
     Idle,
-    /// A leader exists and every up node has applied everything it committed.
+    /// Every submitted operation has been issued (clients may still wait for answers): no
+    /// backlog. `{"if": "issued", "do": "submit"}` submits only when the last submission was
+    /// taken up, like the lab's fire-and-forget Start.
+    Issued,
+    /// A leader exists whose commit index covers every entry committed anywhere, and every
+    /// up node has applied up to it.
     Converged,
+    /// `{"applied-on": K}`: at least K running nodes have applied every entry committed
+    /// anywhere: the lab's "committed on K servers" once an agreement is done.
+    AppliedOn(usize),
 }
 
 /// What a step does.
@@ -128,6 +223,8 @@ pub enum Action {
     Drift,
     /// Let the clients issue `ops` more operations.
     Submit,
+    /// Only choose nodes and remember them under `save_as`, for later steps.
+    Pick,
     /// Remember the message counters under `name`, for later `since` expectations.
     Mark,
     /// Nothing: the step only waits (`when`, `after`) or checks (`expect`).
@@ -148,8 +245,14 @@ struct StepSpec {
     when: Option<Condition>,
     #[serde(default)]
     within: Option<Dur>,
+    #[serde(default, rename = "if")]
+    if_: Option<Condition>,
+    #[serde(default)]
+    chance: Option<Ppm>,
     #[serde(default)]
     unless_up_at_least: Option<usize>,
+    #[serde(default)]
+    unless_connected_at_least: Option<usize>,
     #[serde(default, rename = "do")]
     action: Option<Action>,
     #[serde(default, alias = "nodes")]
@@ -157,7 +260,7 @@ struct StepSpec {
     #[serde(default)]
     shape: Option<Shape>,
     #[serde(default)]
-    groups: Option<Vec<Vec<u8>>>,
+    groups: Option<Vec<NodeSpec>>,
     #[serde(default)]
     from: Option<u8>,
     #[serde(default)]
@@ -188,6 +291,10 @@ pub struct StepExpect {
     /// A leader reaching a majority exists (true) or does not (false), now.
     #[serde(default)]
     pub leader: Option<bool>,
+    /// None of these running nodes believes it leads, reachable majority or not (the lab's
+    /// "no connected server is leader").
+    #[serde(default)]
+    pub no_leader_on: Option<NodeSpec>,
     /// No node becomes leader during the window.
     #[serde(default)]
     pub no_new_leader_for: Option<Dur>,
@@ -200,13 +307,25 @@ pub struct StepExpect {
     /// Every running node is in the same term.
     #[serde(default)]
     pub terms_agree: Option<bool>,
+    /// With `no_commit_for`: watch only these nodes' commit indexes (the others may commit).
+    #[serde(default)]
+    pub on: Option<NodeSpec>,
     /// At least this many client commands have been committed (in the whole run).
     #[serde(default)]
     pub committed_at_least: Option<u64>,
+    /// At most this many client commands have been committed (in the whole run).
+    #[serde(default)]
+    pub committed_at_most: Option<u64>,
+    /// On every running node, each key's value holds every acknowledged append to it exactly
+    /// once, no append twice, and each client's appends in the order it made them (the lab's
+    /// final check of a client's appends). Needs a workload without puts.
+    #[serde(default)]
+    pub appends_intact: Option<bool>,
     /// Every up node has applied every committed entry.
     #[serde(default)]
     pub applied_on_all: Option<bool>,
-    /// The mark the message counts below are measured from.
+    /// The mark the counts of this expectation are measured from: messages, bytes, and the
+    /// committed and completed counts (which are otherwise counted from the start).
     #[serde(default)]
     pub since: Option<String>,
     /// At most this many server-to-server messages since the mark.
@@ -246,11 +365,16 @@ pub struct Step {
     pub after: Option<Delay>,
     pub when: Option<Condition>,
     pub within_ns: u64,
+    /// Skipped unless this holds when the step starts.
+    pub if_: Option<Condition>,
+    /// Skipped unless a draw of the seed falls under this many parts per million.
+    pub chance: Option<u32>,
     pub unless_up_at_least: Option<usize>,
+    pub unless_connected_at_least: Option<usize>,
     pub action: Action,
     pub node: Option<NodeSpec>,
     pub shape: Option<Shape>,
-    pub groups: Option<Vec<Vec<u8>>>,
+    pub groups: Option<Vec<NodeSpec>>,
     pub from: Option<u8>,
     pub to: Option<u8>,
     pub network: Option<Value>,
@@ -279,7 +403,12 @@ struct ScenarioFile {
     schedule: Vec<StepSpec>,
     #[serde(default)]
     expect: RunExpect,
+    #[serde(default)]
+    known_failure: Option<KnownFailure>,
 }
+
+/// The verdicts a run can give (`run::Verdict`), for `known_failure.verdict`.
+const VERDICT_NAMES: [&str; 5] = ["safety", "nonlinearizable", "liveness", "expectation", "inconclusive"];
 
 impl Scenario {
     /// Reads and validates a scenario file.
@@ -310,6 +439,24 @@ impl Scenario {
         if file.name.trim().is_empty() {
             return Err(err("name".into(), "expected a non-empty name".into()));
         }
+        if let Some(known) = &file.known_failure {
+            if !VERDICT_NAMES.contains(&known.verdict.as_str()) {
+                return Err(err(
+                    "known_failure.verdict".into(),
+                    format!(
+                        "unknown verdict \"{}\"; expected one of {}",
+                        known.verdict,
+                        VERDICT_NAMES.join(", ")
+                    ),
+                ));
+            }
+            if known.reason_contains.trim().is_empty() || known.bug.trim().is_empty() {
+                return Err(err(
+                    "known_failure".into(),
+                    "expected a \"bug\" and a non-empty \"reason_contains\": a tolerated failure must be narrow".into(),
+                ));
+            }
+        }
         let config = file.config.unwrap_or_else(|| Value::Object(Default::default()));
         let fixed_duration = config.get("duration_ns").is_some();
         let mut steps = Vec::new();
@@ -324,6 +471,7 @@ impl Scenario {
             steps,
             expect: file.expect,
             fixed_duration,
+            known_failure: file.known_failure,
         };
         // Every seed draws the same shape of configuration: validate one now.
         scenario.config(0)?;
@@ -354,7 +502,8 @@ impl Scenario {
     }
 
     fn validate_steps(&self) -> Result<(), ScenarioError> {
-        let nodes = self.config(0)?.cluster.nodes;
+        let config = self.config(0)?;
+        let nodes = config.cluster.nodes;
         let err = |location: &str, message: String| ScenarioError {
             source: self.source.clone(),
             location: location.to_string(),
@@ -373,29 +522,48 @@ impl Scenario {
                 }
                 Ok(())
             };
-            match &step.node {
-                Some(NodeSpec::Id(n)) => in_range(*n)?,
-                Some(NodeSpec::List(list)) => list.iter().try_for_each(|n| in_range(*n))?,
-                Some(NodeSpec::Random { random }) if *random > nodes => {
-                    return Err(err(l, format!("cannot pick {random} of {nodes} nodes")));
+            if let Some(spec) = &step.node {
+                validate_nodes(spec, nodes, &saved).map_err(|m| err(&format!("{l}.node"), m))?;
+            }
+            for (i, group) in step.groups.iter().flatten().enumerate() {
+                validate_nodes(group, nodes, &saved).map_err(|m| err(&format!("{l}.groups[{i}]"), m))?;
+            }
+            if let Some(spec) = &step.expect.no_leader_on {
+                validate_nodes(spec, nodes, &saved)
+                    .map_err(|m| err(&format!("{l}.expect.no_leader_on"), m))?;
+            }
+            if let Some(spec) = &step.expect.on {
+                validate_nodes(spec, nodes, &saved).map_err(|m| err(&format!("{l}.expect.on"), m))?;
+                if step.expect.no_commit_for.is_none() {
+                    return Err(err(
+                        &format!("{l}.expect.on"),
+                        "\"on\" applies to \"no_commit_for\" only".into(),
+                    ));
                 }
-                Some(NodeSpec::Named(name)) => match name.strip_prefix('$') {
-                    Some(var) if !saved.contains(var) => {
+            }
+            for (field, condition) in [("when", step.when), ("if", step.if_)] {
+                if let Some(Condition::AppliedOn(k)) = condition {
+                    if k == 0 || k > nodes {
                         return Err(err(
-                            l,
-                            format!("node \"{name}\" refers to nothing saved by an earlier step"),
+                            &format!("{l}.{field}"),
+                            format!("applied-on {k}: expected 1 to {nodes} nodes"),
                         ));
                     }
-                    Some(_) => {}
-                    None if !NAMED_NODES.contains(&name.as_str()) => {
-                        return Err(err(
-                            l,
-                            format!("unknown node \"{name}\"; expected a number, a list, {{\"random\": K}}, \"$name\" or one of {}", NAMED_NODES.join(", ")),
-                        ));
-                    }
-                    None => {}
-                },
-                _ => {}
+                }
+            }
+            for (field, count) in [
+                ("unless_up_at_least", step.unless_up_at_least),
+                ("unless_connected_at_least", step.unless_connected_at_least),
+            ] {
+                if count.is_some_and(|k| k > nodes) {
+                    return Err(err(&format!("{l}.{field}"), format!("expected at most {nodes} nodes")));
+                }
+            }
+            if step.expect.appends_intact == Some(true) && config.workload.put_ppm > 0 {
+                return Err(err(
+                    &format!("{l}.expect.appends_intact"),
+                    "needs a workload without puts (workload.put_ppm 0): a put replaces the appends before it".into(),
+                ));
             }
             let needs_node = matches!(
                 step.action,
@@ -406,6 +574,7 @@ impl Scenario {
                     | Action::Isolate
                     | Action::Connect
                     | Action::Drift
+                    | Action::Pick
             );
             if needs_node && step.node.is_none() {
                 return Err(err(l, format!("\"{:?}\" needs \"node\"", step.action).to_lowercase()));
@@ -415,6 +584,15 @@ impl Scenario {
                     l,
                     format!("\"node\" does not apply to \"{:?}\"", step.action).to_lowercase(),
                 ));
+            }
+            if step.save_as.is_some() && step.node.is_none() {
+                return Err(err(
+                    &format!("{l}.save_as"),
+                    "\"save_as\" saves the nodes of \"node\", and there is none".into(),
+                ));
+            }
+            if step.action == Action::Pick && step.save_as.is_none() {
+                return Err(err(l, "\"pick\" needs \"save_as\": it only remembers nodes".into()));
             }
             let requires = |present: bool, field: &str, action: Action| -> Result<(), ScenarioError> {
                 let applies = match field {
@@ -446,10 +624,8 @@ impl Scenario {
                 Action::Partition if step.shape.is_none() == step.groups.is_none() => {
                     return Err(err(l, "\"partition\" needs exactly one of \"shape\" or \"groups\"".into()));
                 }
-                Action::Partition => {
-                    for n in step.groups.iter().flatten().flatten() {
-                        in_range(*n)?;
-                    }
+                Action::Partition if step.groups.as_ref().is_some_and(|g| g.len() < 2) => {
+                    return Err(err(&format!("{l}.groups"), "expected at least two groups".into()));
                 }
                 Action::Cut => match (step.from, step.to) {
                     (Some(a), Some(b)) if a != b => {
@@ -505,6 +681,47 @@ impl Scenario {
     }
 }
 
+/// Checks a node spec against the cluster and the names saved so far.
+fn validate_nodes(
+    spec: &NodeSpec,
+    nodes: usize,
+    saved: &std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    let in_range = |n: u8| -> Result<(), String> {
+        if usize::from(n) >= nodes {
+            return Err(format!("node {n} does not exist: the cluster has nodes 0 to {}", nodes - 1));
+        }
+        Ok(())
+    };
+    match spec {
+        NodeSpec::Id(n) => in_range(*n),
+        NodeSpec::List(list) => list.iter().try_for_each(|n| in_range(*n)),
+        NodeSpec::Union(specs) => specs.iter().try_for_each(|s| validate_nodes(s, nodes, saved)),
+        NodeSpec::Pick(pick) => {
+            if let Some(random) = pick.random {
+                if random == 0 || random > nodes {
+                    return Err(format!("cannot pick {random} of {nodes} nodes"));
+                }
+            }
+            if let Some(from) = &pick.from {
+                validate_nodes(from, nodes, saved)?;
+            }
+            pick.except.iter().try_for_each(|e| validate_nodes(e, nodes, saved))
+        }
+        NodeSpec::Named(name) => match name.strip_prefix('$') {
+            Some(var) if !saved.contains(var) => {
+                Err(format!("node \"{name}\" refers to nothing saved by an earlier step"))
+            }
+            Some(_) => Ok(()),
+            None if !NAMED_NODES.contains(&name.as_str()) => Err(format!(
+                "unknown node \"{name}\"; expected a number, a list, {{\"random\": K}}, \"$name\" or one of {}",
+                NAMED_NODES.join(", ")
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
 /// The names a `node` field may take.
 pub const NAMED_NODES: [&str; 8] =
     ["leader", "follower", "random", "random-up", "random-down", "all", "up", "down"];
@@ -524,10 +741,14 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                         || spec.node.is_some()
                         || spec.expect.is_some()
                         || spec.when.is_some()
+                        || spec.if_.is_some()
+                        || spec.chance.is_some()
+                        || spec.unless_up_at_least.is_some()
+                        || spec.unless_connected_at_least.is_some()
                     {
                         return Err((
                             here,
-                            "a step with \"steps\" groups others and cannot act, wait or check itself".into(),
+                            "a step with \"steps\" groups others and cannot act, wait, check or be skipped itself".into(),
                         ));
                     }
                     if spec.after.is_some() || spec.at.is_some() {
@@ -543,7 +764,10 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                     after: spec.after,
                     when: spec.when,
                     within_ns: spec.within.map_or(WITHIN_DEFAULT_NS, |d| d.0),
+                    if_: spec.if_,
+                    chance: spec.chance.map(|p| p.0),
                     unless_up_at_least: spec.unless_up_at_least,
+                    unless_connected_at_least: spec.unless_connected_at_least,
                     action: spec.action.unwrap_or(Action::Wait),
                     node: spec.node.clone(),
                     shape: spec.shape,
@@ -574,7 +798,10 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
         after: spec.after,
         when: None,
         within_ns: WITHIN_DEFAULT_NS,
+        if_: None,
+        chance: None,
         unless_up_at_least: None,
+        unless_connected_at_least: None,
         action: Action::Wait,
         node: None,
         shape: None,
@@ -621,14 +848,17 @@ pub fn network_patch(value: &Value) -> Result<Value, String> {
             let patch = normalize(value, "network").map_err(|(l, m)| format!("{l}: {m}"))?;
             let mut base = serde_json::to_value(SimConfig::calm(0).network).map_err(|e| e.to_string())?;
             merge(&mut base, &patch, "network").map_err(|(l, m)| format!("{l}: {m}"))?;
+            // Types are checked now, so that a bad value fails the load, not the run.
+            serde_path_to_error::deserialize::<_, crate::config::NetworkConfig>(&base)
+                .map_err(|e| format!("network.{}: {}", e.path().clone(), e.into_inner()))?;
             Ok(patch)
         }
         other => Err(format!("expected a preset name or an object of network fields, found {other}")),
     }
 }
 
-/// Rewrites human-friendly values: `"250ms"` for fields ending in `_ns`, `"10%"` for fields
-/// ending in `_ppm`, and a preset name for `network`.
+/// Rewrites human-friendly values: `"250ms"` for duration fields (`_ns`, `_ns_min`, `_ns_max`),
+/// `"10%"` for probability fields (`_ppm`, `_ppm_max`), and a preset name for `network`.
 fn normalize(value: &Value, path: &str) -> Result<Value, (String, String)> {
     match value {
         Value::Object(map) => {
@@ -637,10 +867,10 @@ fn normalize(value: &Value, path: &str) -> Result<Value, (String, String)> {
                 let here = format!("{path}.{key}");
                 let v = match (key.as_str(), v) {
                     ("network", Value::String(_)) => network_patch(v).map_err(|m| (here.clone(), m))?,
-                    (k, Value::String(s)) if k.ends_with("_ns") => {
+                    (k, Value::String(s)) if unit_field(k, "_ns") => {
                         Value::from(crate::cli::parse_sim_duration(s).map_err(|m| (here.clone(), m))?)
                     }
-                    (k, Value::String(s)) if k.ends_with("_ppm") => {
+                    (k, Value::String(s)) if unit_field(k, "_ppm") => {
                         Value::from(parse_percent(s).map_err(|m| (here.clone(), m))?)
                     }
                     _ => normalize(v, &here)?,
@@ -657,6 +887,13 @@ fn normalize(value: &Value, path: &str) -> Result<Value, (String, String)> {
             .map(Value::Array),
         other => Ok(other.clone()),
     }
+}
+
+/// Whether a field name carries `unit`, last or before a `_min` / `_max` qualifier
+/// (`delay_ns`, `delay_ns_max`).
+fn unit_field(key: &str, unit: &str) -> bool {
+    key.ends_with(unit)
+        || [format!("{unit}_min"), format!("{unit}_max")].iter().any(|u| key.ends_with(u.as_str()))
 }
 
 /// `"12.5%"` as parts per million.
@@ -773,5 +1010,199 @@ mod tests {
         assert!(parse_percent("10").is_err());
         assert!(network_patch(&Value::String("lossy".into())).is_err());
         assert!(network_patch(&serde_json::json!({"drop_pm": 3})).is_err());
+    }
+
+    #[test]
+    fn durations_and_percentages_are_read_in_qualified_fields_too() {
+        let s = parse(
+            r#"{"name": "x", "description": "d",
+                "config": {"network": {"delay_ns_max": "3ms", "long_delay_ppm": "25%"}, "cluster": {"drift_ppm_max": "1%"}},
+                "schedule": [{"do": "network", "network": {"long_delay_ns_min": "200ms", "long_delay_ns_max": "2s"}}]}"#,
+        )
+        .expect("valid");
+        let c = s.config(1).expect("config");
+        assert_eq!(c.network.delay_ns_max, 3_000_000);
+        assert_eq!(c.network.long_delay_ppm, 250_000);
+        assert_eq!(c.cluster.drift_ppm_max, 10_000);
+        // A network step with a value of the wrong type fails the load, not the run.
+        let e = parse(
+            r#"{"name": "x", "description": "d", "schedule": [{"do": "network", "network": {"drop_ppm": "lots"}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.location, "schedule[0].network", "{e}");
+        let e = parse(
+            r#"{"name": "x", "description": "d", "schedule": [{"do": "network", "network": {"drop_ppm": [1]}}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("drop_ppm"), "{e}");
+    }
+
+    #[test]
+    fn conditions_skips_and_picks_load_as_written() {
+        let s = parse(
+            r#"{"name": "x", "description": "d", "config": {"cluster": {"nodes": 5}},
+                "schedule": [
+                  {"when": {"applied-on": 3}, "within": "2s"},
+                  {"if": "leader", "chance": "50%", "do": "crash", "node": "leader", "save_as": "l"},
+                  {"unless_connected_at_least": 3, "do": "connect", "node": "random"},
+                  {"if": "issued", "do": "submit", "ops": 1},
+                  {"do": "pick", "node": {"random": 2, "except": ["$l"]}, "save_as": "two"},
+                  {"do": "isolate", "node": {"except": ["$l", "$two"]}},
+                  {"do": "partition", "groups": [["$l", "$two"], {"except": ["$l", "$two"]}]},
+                  {"do": "mark", "name": "m"},
+                  {"expect": {"no_commit_for": "1s", "on": ["$two"], "no_leader_on": {"from": "all", "except": [0]}}},
+                  {"expect": {"since": "m", "committed_at_least": 1, "committed_at_most": 2}}
+                ]}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.steps[0].when, Some(Condition::AppliedOn(3)));
+        assert_eq!(s.steps[0].within_ns, 2_000_000_000);
+        assert_eq!(s.steps[1].if_, Some(Condition::Leader));
+        assert_eq!(s.steps[1].chance, Some(500_000));
+        assert_eq!(s.steps[2].unless_connected_at_least, Some(3));
+        assert_eq!(s.steps[3].if_, Some(Condition::Issued));
+        let two = NodeSpec::Named("$two".into());
+        assert_eq!(
+            s.steps[4].node,
+            Some(NodeSpec::Pick(Pick {
+                random: Some(2),
+                from: None,
+                except: vec![NodeSpec::Named("$l".into())]
+            }))
+        );
+        assert_eq!(s.steps[6].groups.as_ref().map(Vec::len), Some(2));
+        assert_eq!(s.steps[8].expect.on, Some(NodeSpec::Union(vec![two])));
+        assert_eq!(s.steps[9].expect.committed_at_most, Some(2));
+    }
+
+    #[test]
+    fn mistakes_in_the_new_fields_are_named() {
+        let bad = |schedule: &str| {
+            let text = format!(
+                r#"{{"name": "x", "description": "d", "config": {{"cluster": {{"nodes": 3}}}}, "schedule": {schedule}}}"#
+            );
+            parse(&text).unwrap_err()
+        };
+        let e = bad(r#"[{"when": {"applied-on": 4}}]"#);
+        assert_eq!(e.location, "schedule[0].when", "{e}");
+        let e = bad(r#"[{"when": {"applied": 2}}]"#);
+        assert!(e.location.starts_with("schedule[0].when"), "{e}");
+        let e = bad(r#"[{"chance": "150%", "do": "heal"}]"#);
+        assert!(e.location.starts_with("schedule[0].chance"), "{e}");
+        let e = bad(r#"[{"do": "crash", "node": {"randon": 1}}]"#);
+        assert!(e.message.contains("randon"), "{e}");
+        let e = bad(r#"[{"do": "crash", "node": {}}]"#);
+        assert!(e.message.contains("at least one of"), "{e}");
+        let e = bad(r#"[{"do": "crash", "node": {"random": 4}}]"#);
+        assert_eq!(e.location, "schedule[0].node", "{e}");
+        let e = bad(r#"[{"do": "crash", "node": {"random": 1, "except": ["$nobody"]}}]"#);
+        assert!(e.message.contains("nothing saved"), "{e}");
+        let e = bad(r#"[{"do": "crash", "node": ["$a", 7]}]"#);
+        assert!(e.message.contains("$a") || e.message.contains("node 7"), "{e}");
+        let e = bad(r#"[{"do": "pick", "node": "leader"}]"#);
+        assert!(e.message.contains("save_as"), "{e}");
+        let e = bad(r#"[{"do": "heal", "save_as": "x"}]"#);
+        assert_eq!(e.location, "schedule[0].save_as", "{e}");
+        let e = bad(r#"[{"expect": {"on": [0]}}]"#);
+        assert_eq!(e.location, "schedule[0].expect.on", "{e}");
+        let e = bad(r#"[{"do": "partition", "groups": [[0, 1, 2]]}]"#);
+        assert_eq!(e.location, "schedule[0].groups", "{e}");
+        let e = bad(r#"[{"unless_connected_at_least": 9, "do": "heal"}]"#);
+        assert_eq!(e.location, "schedule[0].unless_connected_at_least", "{e}");
+        let e = bad(r#"[{"repeat": 2, "if": "leader", "steps": [{"do": "heal"}]}]"#);
+        assert!(e.message.contains("skipped"), "{e}");
+        // A put replaces the appends before it, so the appends check needs a workload of none.
+        let e = bad(r#"[{"expect": {"appends_intact": true}}]"#);
+        assert_eq!(e.location, "schedule[0].expect.appends_intact", "{e}");
+    }
+
+    /// Runs a scenario's schedule to its end (without the liveness phase) and hands back the
+    /// world and what failed.
+    fn run_schedule(text: &str, seed: u64) -> (crate::world::World, Vec<String>) {
+        let scenario = parse(text).expect("valid");
+        let config = scenario.config(seed).expect("config");
+        let mut world = crate::world::World::new(config, crate::trace::Trace::new(false, false));
+        world.start(true);
+        let mut script = crate::script::Script::new(&scenario, seed);
+        script.start(&mut world);
+        while !script.done() {
+            let Some((time, event)) = world.queue.pop_until(u64::MAX) else { break };
+            match event {
+                crate::queue::Event::ScheduleStep { step } => {
+                    world.now = time;
+                    script.on_event(&mut world, step);
+                }
+                other => world.dispatch(time, other),
+            }
+        }
+        let failures = script.failures().to_vec();
+        (world, failures)
+    }
+
+    #[test]
+    fn an_isolated_node_stays_cut_off_when_a_neighbour_reconnects() {
+        let (world, failures) = run_schedule(
+            r#"{"name": "x", "description": "d", "config": {"cluster": {"nodes": 3}, "workload": {"clients": 0, "ops": 0}},
+                "schedule": [{"do": "isolate", "node": 0}, {"do": "isolate", "node": 1}, {"do": "connect", "node": 1}]}"#,
+            1,
+        );
+        assert_eq!(failures, Vec::<String>::new());
+        let cuts = world.network.cuts();
+        assert!(cuts.is_cut(0, 1) && cuts.is_cut(1, 0), "0 is still isolated, from 1 as well");
+        assert!(cuts.is_cut(0, 2) && cuts.is_cut(2, 0));
+        assert!(!cuts.is_cut(1, 2) && !cuts.is_cut(2, 1), "1 is back with 2");
+    }
+
+    #[test]
+    fn a_skipped_step_saves_no_nodes_so_steps_acting_on_them_do_nothing() {
+        let (world, failures) = run_schedule(
+            r#"{"name": "x", "description": "d", "config": {"cluster": {"nodes": 3}, "workload": {"clients": 0, "ops": 0}},
+                "schedule": [{"do": "isolate", "node": "all", "save_as": "cut"},
+                             {"chance": 0, "do": "pick", "node": "all", "save_as": "cut"},
+                             {"do": "connect", "node": "$cut"},
+                             {"if": "leader", "do": "crash", "node": "leader"}]}"#,
+            2,
+        );
+        assert_eq!(failures, Vec::<String>::new());
+        assert!(world.network.cuts().is_cut(0, 1), "the connect step connected nobody");
+        assert!(world.nodes.iter().all(|n| n.is_up()), "no leader, so no crash");
+    }
+
+    #[test]
+    fn an_agreement_waits_until_the_servers_applied_the_command() {
+        let (world, failures) = run_schedule(
+            r#"{"name": "x", "description": "d", "config": {"cluster": {"nodes": 3}, "workload": {"clients": 2, "ops": 0}},
+                "schedule": [{"when": "leader", "within": "5s"},
+                             {"do": "mark", "name": "m"},
+                             {"do": "submit", "ops": 2},
+                             {"when": "idle"},
+                             {"when": {"applied-on": 3}, "expect": {"since": "m", "committed_at_least": 2, "committed_at_most": 2, "ops_ok_at_least": 2, "applied_on_all": true}}]}"#,
+            3,
+        );
+        assert_eq!(failures, Vec::<String>::new());
+        let committed = world.checks.committed_len() as u64;
+        assert!(committed >= 3, "a no-op and two commands");
+        for n in &world.nodes {
+            assert!(n.server().is_some_and(|s| s.node().applied_index().0 >= committed));
+        }
+    }
+
+    #[test]
+    fn a_step_that_cannot_happen_fails_with_its_label() {
+        let (_, failures) = run_schedule(
+            r#"{"name": "x", "description": "d", "config": {"cluster": {"nodes": 3}, "workload": {"clients": 1, "ops": 0}},
+                "schedule": [{"when": "leader", "within": "5s"},
+                             {"expect": {"leader": false, "no_leader_on": "all", "committed_at_least": 1}},
+                             {"do": "submit", "ops": 1, "expect": {"no_commit_for": "500ms", "on": "leader"}}]}"#,
+            4,
+        );
+        assert_eq!(failures.len(), 4, "{failures:?}");
+        assert!(failures[0].starts_with("schedule[1]: expected no leader"), "{failures:?}");
+        assert!(failures[1].starts_with("schedule[1]: expected no leader among"), "{failures:?}");
+        assert!(failures[2].starts_with("schedule[1]: expected at least 1 client commands"), "{failures:?}");
+        assert!(
+            failures[3].starts_with("schedule[2]: n") && failures[3].contains("expected nothing new"),
+            "{failures:?}"
+        );
     }
 }

@@ -4,6 +4,9 @@
 //! (polling every few milliseconds of virtual time, up to `within`), acts, checks its
 //! expectations (watching a window if one has a duration), and hands over to the next step.
 //! Expectations that fail are collected; the run goes on, and its verdict names the first.
+//!
+//! `isolate` and `connect` follow the lab's disconnect and reconnect: a node isolated stays cut
+//! off until it is itself connected again, even when a neighbour reconnects in between.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +16,32 @@ use rand::seq::SliceRandom;
 use crate::network::Cuts;
 use crate::queue::Event;
 use crate::rng::{self, between, Stream};
-use crate::scenario::{network_patch, Action, Condition, Delay, NodeSpec, Scenario, Step};
+use crate::scenario::{network_patch, Action, Condition, Delay, NodeSpec, Pick, Scenario, Step};
 use crate::world::World;
 
 /// How often a waiting step looks again.
 const POLL_NS: u64 = 5_000_000;
+
+/// The counters a mark remembers, for expectations measured `since` it.
+#[derive(Copy, Clone, Debug, Default)]
+struct Counts {
+    messages: u64,
+    bytes: u64,
+    committed: u64,
+    ops_ok: u64,
+}
+
+impl Counts {
+    fn now(world: &World) -> Counts {
+        let stats = &world.network.stats;
+        Counts {
+            messages: stats.raft_sent,
+            bytes: stats.raft_bytes,
+            committed: world.checks.applied_commands().count() as u64,
+            ops_ok: world.workload.stats.ok,
+        }
+    }
+}
 
 /// Where the current step is.
 #[derive(Clone, Debug)]
@@ -33,6 +57,8 @@ struct Baseline {
     leader_changes: u64,
     max_term: Term,
     committed: usize,
+    /// With `expect.on`: the watched nodes and their commit indexes when the window opened.
+    watched: Option<Vec<(u8, u64)>>,
 }
 
 pub struct Script<'s> {
@@ -41,7 +67,9 @@ pub struct Script<'s> {
     phase: Phase,
     rng: Stream,
     saved: BTreeMap<String, Vec<u8>>,
-    marks: BTreeMap<String, (u64, u64)>,
+    marks: BTreeMap<String, Counts>,
+    /// Nodes cut off by `isolate` and not yet connected again, as a bit mask.
+    isolated: u32,
     failures: Vec<String>,
     done: bool,
 }
@@ -56,6 +84,7 @@ impl<'s> Script<'s> {
             rng: rng::stream(seed, "scenario"),
             saved: BTreeMap::new(),
             marks: BTreeMap::new(),
+            isolated: 0,
             failures: Vec::new(),
             done: scenario.steps.is_empty(),
         }
@@ -106,11 +135,21 @@ impl<'s> Script<'s> {
                         return;
                     }
                 }
-                if let Some(n) = s.unless_up_at_least {
-                    if up_nodes(world).len() >= n {
-                        self.advance(world);
-                        return;
+                if let Some(why) = self.skip_reason(world, s) {
+                    // A skipped step saves no nodes, so that a later step acting on what it
+                    // would have saved does nothing either.
+                    if let Some(name) = &s.save_as {
+                        self.saved.insert(name.clone(), Vec::new());
                     }
+                    if world.trace.detailed() {
+                        world.trace.line(
+                            now,
+                            "step",
+                            format_args!("\"step\":{},\"skipped\":{}", json(&s.label), json(why)),
+                        );
+                    }
+                    self.advance(world);
+                    return;
                 }
                 match s.when {
                     Some(c) if !holds(world, c) => {
@@ -129,7 +168,7 @@ impl<'s> Script<'s> {
                         "{}: waited {} for {}, in vain",
                         s.label,
                         crate::config::ms(s.within_ns),
-                        describe_condition(condition)
+                        describe_condition(world, condition)
                     );
                     self.failures.push(message);
                     self.advance(world);
@@ -146,6 +185,9 @@ impl<'s> Script<'s> {
 
     fn act(&mut self, world: &mut World) {
         let s = &self.scenario.steps[self.pc];
+        if world.trace.detailed() {
+            world.trace.line(world.now, "step", format_args!("\"step\":{}", json(&s.label)));
+        }
         if let Err(message) = self.perform(world, s) {
             self.failures.push(format!("{}: {message}", s.label));
         }
@@ -156,11 +198,39 @@ impl<'s> Script<'s> {
         match window {
             Some(length) => {
                 let until = world.now + length;
-                self.phase = Phase::Window { baseline: baseline(world) };
+                let mut start = baseline(world);
+                if let Some(spec) = &e.on {
+                    match self.resolve(world, spec) {
+                        Ok(nodes) => {
+                            start.watched =
+                                Some(nodes.iter().map(|n| (*n, commit_index(world, *n))).collect());
+                        }
+                        Err(message) => self.failures.push(format!("{}: expect.on: {message}", s.label)),
+                    }
+                }
+                self.phase = Phase::Window { baseline: start };
                 self.arm(world, until);
             }
             None => self.advance(world),
         }
+    }
+
+    /// Why the step at hand is skipped, if it is: the `unless_*` counts, `if` and `chance`.
+    fn skip_reason(&mut self, world: &World, s: &Step) -> Option<&'static str> {
+        if s.unless_up_at_least.is_some_and(|n| up_nodes(world).len() >= n) {
+            return Some("enough nodes up");
+        }
+        if s.unless_connected_at_least.is_some_and(|n| connected_nodes(world) >= n) {
+            return Some("enough nodes connected");
+        }
+        if s.if_.is_some_and(|c| !holds(world, c)) {
+            return Some("its condition does not hold");
+        }
+        // Drawn only for steps that have a chance, so that other files' runs are unchanged.
+        if s.chance.is_some_and(|ppm| !rng::chance(&mut self.rng, ppm)) {
+            return Some("the draw said no");
+        }
+        None
     }
 
     fn advance(&mut self, world: &mut World) {
@@ -206,30 +276,52 @@ impl<'s> Script<'s> {
                 for &n in &nodes {
                     let others: Vec<usize> = (0..n_all).filter(|m| *m != usize::from(n)).collect();
                     cuts.separate(&[usize::from(n)], &others);
+                    self.isolated |= 1 << n;
                 }
                 world.set_cuts(cuts, "isolate", true);
             }
             Action::Connect => {
+                // The lab's reconnect: links to nodes that are themselves still isolated stay cut.
                 let mut cuts = *world.network.cuts();
                 for &n in &nodes {
-                    cuts.blocked[usize::from(n)] = 0;
-                    for b in cuts.blocked.iter_mut() {
-                        *b &= !(1u32 << n);
+                    self.isolated &= !(1u32 << n);
+                }
+                for &n in &nodes {
+                    let reachable = !self.isolated;
+                    cuts.blocked[usize::from(n)] &= !reachable;
+                    for (m, b) in cuts.blocked.iter_mut().enumerate() {
+                        if reachable & (1 << m) != 0 {
+                            *b &= !(1u32 << n);
+                        }
                     }
                 }
                 world.set_cuts(cuts, "connect", false);
             }
             Action::Partition => match (&s.shape, &s.groups) {
-                (Some(shape), _) => world.partition_shape(*shape),
+                (Some(shape), _) => {
+                    self.isolated = 0;
+                    world.partition_shape(*shape);
+                }
                 (None, Some(groups)) => {
+                    let mut resolved: Vec<Vec<usize>> = Vec::new();
+                    let mut seen = 0u32;
+                    for group in groups {
+                        let group = self.resolve(world, group)?;
+                        for n in &group {
+                            if seen & (1 << n) != 0 {
+                                return Err(format!("node {n} is in two groups of the partition"));
+                            }
+                            seen |= 1 << n;
+                        }
+                        resolved.push(group.iter().map(|n| usize::from(*n)).collect());
+                    }
                     let mut cuts = Cuts::none();
-                    for (i, a) in groups.iter().enumerate() {
-                        for b in &groups[i + 1..] {
-                            let a: Vec<usize> = a.iter().map(|n| usize::from(*n)).collect();
-                            let b: Vec<usize> = b.iter().map(|n| usize::from(*n)).collect();
-                            cuts.separate(&a, &b);
+                    for (i, a) in resolved.iter().enumerate() {
+                        for b in &resolved[i + 1..] {
+                            cuts.separate(a, b);
                         }
                     }
+                    self.isolated = 0;
                     world.set_cuts(cuts, "groups", true);
                 }
                 (None, None) => return Err("partition without a shape or groups".into()),
@@ -242,7 +334,10 @@ impl<'s> Script<'s> {
                 cuts.cut(usize::from(from), usize::from(to));
                 world.set_cuts(cuts, "one-way", true);
             }
-            Action::Heal => world.heal(),
+            Action::Heal => {
+                self.isolated = 0;
+                world.heal();
+            }
             Action::Network => {
                 let patch = network_patch(s.network.as_ref().ok_or("network without fields")?)?;
                 let mut current = serde_json::to_value(&world.network.config).map_err(|e| e.to_string())?;
@@ -260,10 +355,9 @@ impl<'s> Script<'s> {
             }
             Action::Submit => world.submit_ops(s.ops.unwrap_or(0)),
             Action::Mark => {
-                let stats = &world.network.stats;
-                self.marks.insert(s.name.clone().unwrap_or_default(), (stats.raft_sent, stats.raft_bytes));
+                self.marks.insert(s.name.clone().unwrap_or_default(), Counts::now(world));
             }
-            Action::Wait => {}
+            Action::Pick | Action::Wait => {}
         }
         Ok(())
     }
@@ -280,11 +374,34 @@ impl<'s> Script<'s> {
         match spec {
             NodeSpec::Id(n) => Ok(vec![*n]),
             NodeSpec::List(list) => Ok(list.clone()),
-            NodeSpec::Random { random } => {
-                let mut nodes = all.clone();
-                nodes.shuffle(&mut self.rng);
-                nodes.truncate(*random);
+            NodeSpec::Union(specs) => {
+                let mut nodes = Vec::new();
+                for spec in specs {
+                    nodes.extend(self.resolve(world, spec)?);
+                }
                 nodes.sort_unstable();
+                nodes.dedup();
+                Ok(nodes)
+            }
+            NodeSpec::Pick(Pick { random, from, except }) => {
+                let mut nodes = match from {
+                    Some(from) => self.resolve(world, from)?,
+                    None => all.clone(),
+                };
+                for spec in except {
+                    let out = self.resolve(world, spec)?;
+                    nodes.retain(|n| !out.contains(n));
+                }
+                nodes.sort_unstable();
+                nodes.dedup();
+                if let Some(k) = *random {
+                    if nodes.len() < k {
+                        return Err(format!("cannot pick {k} of the {} nodes left ({nodes:?})", nodes.len()));
+                    }
+                    nodes.shuffle(&mut self.rng);
+                    nodes.truncate(k);
+                    nodes.sort_unstable();
+                }
                 Ok(nodes)
             }
             NodeSpec::Named(name) => match name.as_str() {
@@ -313,13 +430,31 @@ impl<'s> Script<'s> {
 
     fn check_now(&mut self, world: &World, s: &Step) {
         let e = &s.expect;
-        let mut fail = |what: String| self.failures.push(format!("{}: {what}", s.label));
+        let mut failures = Vec::new();
+        let mut fail = |what: String| failures.push(format!("{}: {what}", s.label));
         if let Some(want) = e.leader {
             let leader = serving_leader(world);
             match (want, leader) {
                 (true, None) => fail("expected a leader reaching a majority, found none".into()),
                 (false, Some(l)) => fail(format!("expected no leader, but n{l} leads a majority")),
                 _ => {}
+            }
+        }
+        if let Some(spec) = &e.no_leader_on {
+            match self.resolve(world, spec) {
+                Ok(nodes) => {
+                    for n in nodes {
+                        let slot = &world.nodes[usize::from(n)];
+                        let leads =
+                            slot.is_up() && slot.server().is_some_and(|s| s.node().role() == Role::Leader);
+                        if leads {
+                            fail(format!(
+                                "expected no leader among the nodes watched, but n{n} believes it leads"
+                            ));
+                        }
+                    }
+                }
+                Err(message) => fail(format!("expect.no_leader_on: {message}")),
             }
         }
         if e.terms_agree == Some(true) {
@@ -335,10 +470,36 @@ impl<'s> Script<'s> {
                 fail(format!("running nodes disagree on the term: {}", list.join(", ")));
             }
         }
-        if let Some(k) = e.committed_at_least {
-            let committed = world.checks.applied_commands().count() as u64;
-            if committed < k {
-                fail(format!("expected at least {k} client commands committed, found {committed}"));
+        // Counts are from the start of the run, or from the mark named by `since`.
+        let now = Counts::now(world);
+        let (from, since) = match &e.since {
+            Some(mark) => {
+                (self.marks.get(mark).copied().unwrap_or_default(), format!(" since mark \"{mark}\""))
+            }
+            None => (Counts::default(), String::new()),
+        };
+        let committed = now.committed - from.committed;
+        if let Some(k) = e.committed_at_least.filter(|k| committed < *k) {
+            fail(format!("expected at least {k} client commands committed{since}, found {committed}"));
+        }
+        if let Some(k) = e.committed_at_most.filter(|k| committed > *k) {
+            fail(format!("expected at most {k} client commands committed{since}, found {committed}"));
+        }
+        let ok = now.ops_ok - from.ops_ok;
+        if let Some(k) = e.ops_ok_at_least.filter(|k| ok < *k) {
+            fail(format!("expected at least {k} operations completed{since}, found {ok}"));
+        }
+        let messages = now.messages - from.messages;
+        if let Some(max) = e.messages_at_most.filter(|max| messages > *max) {
+            fail(format!("{messages} messages between servers{since}, expected at most {max}"));
+        }
+        let bytes = now.bytes - from.bytes;
+        if let Some(max) = e.bytes_at_most.filter(|max| bytes > *max) {
+            fail(format!("{bytes} bytes between servers{since}, expected at most {max}"));
+        }
+        if e.appends_intact == Some(true) {
+            if let Err(what) = appends_intact(world) {
+                fail(what);
             }
         }
         if e.applied_on_all == Some(true) {
@@ -350,30 +511,7 @@ impl<'s> Script<'s> {
                 }
             }
         }
-        if let Some(mark) = &e.since {
-            let (sent, bytes) = self.marks.get(mark).copied().unwrap_or_default();
-            let stats = &world.network.stats;
-            if let Some(max) = e.messages_at_most {
-                let n = stats.raft_sent - sent;
-                if n > max {
-                    fail(format!(
-                        "{n} messages between servers since mark \"{mark}\", expected at most {max}"
-                    ));
-                }
-            }
-            if let Some(max) = e.bytes_at_most {
-                let n = stats.raft_bytes - bytes;
-                if n > max {
-                    fail(format!("{n} bytes between servers since mark \"{mark}\", expected at most {max}"));
-                }
-            }
-        }
-        if let Some(k) = e.ops_ok_at_least {
-            let ok = world.workload.stats.ok;
-            if ok < k {
-                fail(format!("expected at least {k} operations completed, found {ok}"));
-            }
-        }
+        self.failures.extend(failures);
     }
 
     fn close_window(&mut self, world: &World, before: &Baseline) {
@@ -401,7 +539,18 @@ impl<'s> Script<'s> {
                 ));
             }
         }
-        if let Some(d) = e.no_commit_for {
+        if let (Some(d), Some(watched)) = (e.no_commit_for, &before.watched) {
+            for &(n, at_start) in watched {
+                let commit = commit_index(world, n);
+                if commit > at_start {
+                    self.failures.push(format!(
+                        "{}: n{n} committed up to {commit} within {}, from {at_start}; expected nothing new",
+                        s.label,
+                        crate::config::ms(d.0)
+                    ));
+                }
+            }
+        } else if let Some(d) = e.no_commit_for {
             if now.committed != before.committed {
                 self.failures.push(format!(
                     "{}: {} entries committed within {}, expected none",
@@ -421,11 +570,90 @@ fn baseline(world: &World) -> Baseline {
         leader_changes: world.checks.notes.leader_changes,
         max_term,
         committed: world.checks.committed_len(),
+        watched: None,
     }
 }
 
 fn up_nodes(world: &World) -> Vec<u8> {
     (0..world.nodes.len() as u8).filter(|n| world.nodes[usize::from(*n)].is_up()).collect()
+}
+
+/// Running nodes none of whose links is cut, either way: the lab's "connected" servers.
+fn connected_nodes(world: &World) -> usize {
+    let n = world.nodes.len();
+    let cuts = world.network.cuts();
+    (0..n)
+        .filter(|&i| world.nodes[i].is_up())
+        .filter(|&i| (0..n).all(|j| !cuts.is_cut(i, j) && !cuts.is_cut(j, i)))
+        .count()
+}
+
+/// A node's commit index (0 while it is down).
+fn commit_index(world: &World, n: u8) -> u64 {
+    world.nodes[usize::from(n)].server().map_or(0, |s| s.node().commit_index().0)
+}
+
+/// How many running nodes applied every entry committed anywhere.
+fn applied_everywhere(world: &World) -> usize {
+    let committed = world.checks.committed_len() as u64;
+    world
+        .nodes
+        .iter()
+        .filter(|slot| slot.is_up())
+        .filter(|slot| slot.server().is_some_and(|s| s.node().applied_index().0 >= committed))
+        .count()
+}
+
+/// The lab's check of a client's appends, on every running node: each key's value is a
+/// sequence of appends (`c<client>.<seq>`, padded with `-`, each ended by `;`); none may appear
+/// twice, each client's must be in the order it made them, and every append a client was told
+/// succeeded must be there.
+fn appends_intact(world: &World) -> Result<(), String> {
+    let mut acknowledged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for call in world.workload.history() {
+        if call.kind == checker::KvKind::Append && call.status == checker::Status::Ok {
+            acknowledged.entry(call.key.as_str()).or_default().push(call.value.as_str());
+        }
+    }
+    for n in up_nodes(world) {
+        let Some(server) = world.nodes[usize::from(n)].server() else { continue };
+        for (key, appends) in &acknowledged {
+            let value = server.store().read(key);
+            let mut seen = std::collections::BTreeSet::new();
+            let mut last_seq: BTreeMap<u64, u64> = BTreeMap::new();
+            for token in value.split_terminator(';') {
+                let tag = token.trim_end_matches('-');
+                let Some((client, seq)) = parse_tag(tag) else {
+                    return Err(format!("n{n}: key {key} holds {tag:?}, which no client appended"));
+                };
+                if !seen.insert(tag) {
+                    return Err(format!("n{n}: key {key} holds the append {tag} twice"));
+                }
+                if let Some(before) = last_seq.insert(client, seq).filter(|before| *before > seq) {
+                    return Err(format!(
+                        "n{n}: key {key} holds client {client}'s append {seq} after its append {before}"
+                    ));
+                }
+            }
+            for append in appends {
+                let tag = append.trim_end_matches(';').trim_end_matches('-');
+                if !seen.contains(tag) {
+                    return Err(format!("n{n}: key {key} lacks the acknowledged append {tag}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `c3.17` as (client 3, seq 17).
+fn parse_tag(tag: &str) -> Option<(u64, u64)> {
+    let (client, seq) = tag.strip_prefix('c')?.split_once('.')?;
+    Some((client.parse().ok()?, seq.parse().ok()?))
+}
+
+fn json(text: &str) -> String {
+    crate::trace::json_str(text)
 }
 
 /// A leader that can exchange messages with a majority of the cluster (itself included): one
@@ -456,12 +684,19 @@ fn holds(world: &World, condition: Condition) -> bool {
         Condition::Leader => serving_leader(world).is_some(),
         Condition::NoLeader => serving_leader(world).is_none(),
         Condition::Idle => world.workload.all_idle() && world.workload.budget_spent(),
+        Condition::Issued => world.workload.budget_spent(),
+        Condition::AppliedOn(k) => applied_everywhere(world) >= k,
         Condition::Converged => {
             let Some(leader) = serving_leader(world) else { return false };
             let Some(commit) = world.nodes[usize::from(leader)].server().map(|s| s.node().commit_index())
             else {
                 return false;
             };
+            // A leader fresh from a restart has not yet re-learned what is committed: until it
+            // commits in its own term, the replicas only agree on an empty state.
+            if (commit.0 as usize) < world.checks.committed_len() {
+                return false;
+            }
             world
                 .nodes
                 .iter()
@@ -471,11 +706,17 @@ fn holds(world: &World, condition: Condition) -> bool {
     }
 }
 
-fn describe_condition(c: Condition) -> &'static str {
+fn describe_condition(world: &World, c: Condition) -> String {
     match c {
-        Condition::Leader => "a leader reaching a majority",
-        Condition::NoLeader => "no leader",
-        Condition::Idle => "every client to finish its operations",
-        Condition::Converged => "every running node to apply what the leader committed",
+        Condition::Leader => "a leader reaching a majority".into(),
+        Condition::NoLeader => "no leader".into(),
+        Condition::Idle => "every client to finish its operations".into(),
+        Condition::Issued => "every submitted operation to be issued".into(),
+        Condition::Converged => "every running node to apply what the leader committed".into(),
+        Condition::AppliedOn(k) => format!(
+            "{k} running nodes to apply every committed entry (up to {}; {} did)",
+            world.checks.committed_len(),
+            applied_everywhere(world)
+        ),
     }
 }
