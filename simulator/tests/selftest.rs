@@ -22,7 +22,10 @@ fn every_planted_bug_is_caught_within_a_small_budget() {
                 _ => !check.is_empty(),
             };
             assert!(fits, "{bug} was caught by an unexpected check: {check} ({:?})", h.reason);
-            assert!(h.replay.as_deref().is_some_and(|r| r.contains(bug.name())), "the replay command names the bug");
+            assert!(
+                h.replay.as_deref().is_some_and(|r| r.contains(bug.name())),
+                "the replay command names the bug"
+            );
         } else {
             missed.push(bug.name());
         }
