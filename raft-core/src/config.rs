@@ -23,9 +23,13 @@ pub struct Config {
     /// The most entries one AppendEntries carries, so that a far-behind follower is caught up in
     /// bounded messages.
     pub append_entries_max: usize,
-    /// A leader that has not heard from a majority for `election_ticks_min` steps down, so that a
-    /// leader cut off in a minority stops accepting commands it cannot commit (thesis §6.2).
+    /// A leader that has not heard from a majority for `election_ticks_max` steps down, so that a
+    /// leader cut off in a minority stops accepting commands it cannot commit (thesis §6.2). The
+    /// longest timeout, not the shortest, so that slow answers do not depose a working leader.
     pub check_quorum: bool,
+    /// Run a pre-vote round before each election (thesis §9.6), and refuse pre-votes while a
+    /// leader is heard from: a node that cannot win does not disturb the cluster.
+    pub pre_vote: bool,
     /// Planted bugs; empty except in the harness's self-test.
     pub bugs: BugSet,
 }
@@ -55,6 +59,7 @@ impl Config {
             heartbeat_ticks: 10,
             append_entries_max: 64,
             check_quorum: true,
+            pre_vote: true,
             bugs: BugSet::none(),
         }
     }

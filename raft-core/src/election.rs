@@ -1,6 +1,6 @@
 //! Leader election: campaigns, votes, and the start of a leader's term (paper §5.2, §5.4.1).
 
-use crate::message::{AppendResponse, Body, Payload};
+use crate::message::{AppendResponse, Body, Message, Payload};
 use crate::node::{Progress, RaftNode, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
@@ -11,6 +11,7 @@ impl RaftNode {
         assert_ne!(self.role, Role::Leader, "a leader does not campaign");
         let term = self.term.next();
         self.reset(term);
+        self.restart_election_timer();
         self.role = Role::Candidate;
         self.vote = Some(self.config.id);
         self.hard_state_dirty = true;
@@ -26,6 +27,73 @@ impl RaftNode {
             // The request rests on our durable vote for ourselves: were we to crash and forget
             // it, we could vote for a rival in the same term.
             self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+        }
+    }
+
+    /// Asks for pre-votes (thesis §9.6): only a node that a majority would elect goes on to a
+    /// real election and raises its term.
+    pub(crate) fn pre_campaign(&mut self) {
+        assert_ne!(self.role, Role::Leader, "a leader does not campaign");
+        // No `reset`: the term and the votes of a candidacy in it stay (see `pre_votes`).
+        self.leader = None;
+        self.restart_election_timer();
+        self.role = Role::PreCandidate;
+        let me = self.self_position();
+        self.pre_votes.iter_mut().for_each(|v| *v = None);
+        self.pre_votes[me] = Some(true);
+        if count(&self.pre_votes, true) >= self.config.quorum() {
+            self.campaign();
+            return;
+        }
+        let last_log_index = self.log.last_index();
+        let last_log_term = self.log.last_term();
+        let asked = self.term.next();
+        for peer in self.peers() {
+            // Nothing here rests on durable state: a pre-vote promises nothing.
+            let m = Message {
+                from: self.config.id,
+                to: peer,
+                term: asked,
+                body: Body::PreVote { last_log_index, last_log_term },
+            };
+            self.out_messages.push(m);
+        }
+    }
+
+    /// Answers a pre-vote for `term`. Granting changes nothing here: no term, no vote.
+    pub(crate) fn handle_pre_vote(
+        &mut self,
+        candidate: NodeId,
+        term: Term,
+        last_log_index: LogIndex,
+        last_log_term: Term,
+    ) {
+        // A node that hears from a leader, or leads, keeps it: the asker is the one cut off.
+        let leader_alive = self.role == Role::Leader
+            || (self.leader.is_some() && self.election_elapsed < self.config.election_ticks_min);
+        let up_to_date = self.config.bugs.has(Bug::VoteWithoutLogCheck)
+            || self.log.is_up_to_date(last_log_term, last_log_index);
+        let granted = term > self.term && up_to_date && !leader_alive;
+        let answer_term = if granted { term } else { self.term };
+        let m = Message {
+            from: self.config.id,
+            to: candidate,
+            term: answer_term,
+            body: Body::PreVoteResponse { granted },
+        };
+        self.out_messages.push(m);
+    }
+
+    pub(crate) fn handle_pre_vote_response(&mut self, voter: NodeId, granted: bool) {
+        let Some(position) = self.position(voter) else { return };
+        if self.pre_votes[position].is_none() {
+            self.pre_votes[position] = Some(granted);
+        }
+        if count(&self.pre_votes, true) >= self.config.quorum() {
+            self.campaign();
+        } else if count(&self.pre_votes, false) >= self.config.quorum() {
+            let term = self.term;
+            self.become_follower(term, None);
         }
     }
 
@@ -47,7 +115,7 @@ impl RaftNode {
             self.vote = Some(candidate);
             // Granting a vote resets the election timer, so we do not compete with the
             // candidate we just backed (paper Figure 2, Rules for Servers: Followers).
-            self.election_elapsed = 0;
+            self.restart_election_timer();
             if self.config.bugs.has(Bug::VoteNotPersisted) {
                 // The bug: the vote never reaches the disk, and the answer does not wait.
                 self.vote_unpersisted = true;
@@ -88,14 +156,25 @@ impl RaftNode {
                 };
                 self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
             }
-            Body::RequestVoteResponse { .. } | Body::AppendEntriesResponse(_) => {}
+            // Pre-votes never arrive here: `handle_pre_vote` refuses stale ones itself.
+            Body::PreVote { .. } => {}
+            Body::RequestVoteResponse { .. }
+            | Body::PreVoteResponse { .. }
+            | Body::AppendEntriesResponse(_) => {}
         }
     }
 
     fn become_leader(&mut self) {
-        assert_eq!(self.role, Role::Candidate, "only a candidate can become leader");
+        assert!(
+            self.role == Role::Candidate
+                || (self.role == Role::PreCandidate && self.vote == Some(self.config.id)),
+            "only a candidate of this term can become leader, not a {:?}",
+            self.role
+        );
         let term = self.term;
         self.reset(term);
+        // The leader's own election timer counts towards the check-quorum deadline.
+        self.restart_election_timer();
         self.role = Role::Leader;
         self.leader = Some(self.config.id);
         let next_index = self.log.last_index().next();
@@ -120,10 +199,15 @@ impl RaftNode {
     }
 
     fn granted_votes(&self) -> usize {
-        self.votes.iter().filter(|v| **v == Some(true)).count()
+        count(&self.votes, true)
     }
 
     fn rejected_votes(&self) -> usize {
-        self.votes.iter().filter(|v| **v == Some(false)).count()
+        count(&self.votes, false)
     }
+}
+
+/// How many answers in a tally are `answer`.
+fn count(tally: &[Option<bool>], answer: bool) -> usize {
+    tally.iter().filter(|v| **v == Some(answer)).count()
 }

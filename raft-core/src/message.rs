@@ -92,6 +92,18 @@ pub enum Body {
     RequestVoteResponse {
         granted: bool,
     },
+    /// "Would you vote for me in term `term`?", asked before a real election so that a node
+    /// that cannot win (a stale log, or cut off while the others still hear a leader) does not
+    /// raise everyone's term and depose a working leader (thesis §9.6). The message's term is
+    /// the term the sender would campaign in; its own term does not change.
+    PreVote {
+        last_log_index: LogIndex,
+        last_log_term: Term,
+    },
+    /// The answer; a granted pre-vote carries the asked-for term, a refusal the voter's.
+    PreVoteResponse {
+        granted: bool,
+    },
     /// Also the heartbeat, with no entries. `prev_log_index` names the entry the follower must
     /// already hold for `entries` to follow it.
     AppendEntries {
@@ -128,6 +140,8 @@ impl Body {
         match self {
             Body::RequestVote { .. } => "vote",
             Body::RequestVoteResponse { .. } => "vote_resp",
+            Body::PreVote { .. } => "prevote",
+            Body::PreVoteResponse { .. } => "prevote_resp",
             Body::AppendEntries { .. } => "append",
             Body::AppendEntriesResponse(_) => "append_resp",
         }
@@ -155,6 +169,10 @@ impl fmt::Display for Message {
                 write!(f, "vote last={last_log_index}/{last_log_term}")
             }
             Body::RequestVoteResponse { granted } => write!(f, "vote_resp granted={granted}"),
+            Body::PreVote { last_log_index, last_log_term } => {
+                write!(f, "prevote last={last_log_index}/{last_log_term}")
+            }
+            Body::PreVoteResponse { granted } => write!(f, "prevote_resp granted={granted}"),
             Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => write!(
                 f,
                 "append prev={prev_log_index}/{prev_log_term} n={} commit={leader_commit}",

@@ -31,6 +31,8 @@ use crate::types::{LogIndex, NodeId, Term};
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Role {
     Follower,
+    /// Asking for pre-votes; its term has not moved yet.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -101,6 +103,10 @@ pub struct RaftNode {
     pub(crate) heartbeat_elapsed: u32,
     /// Candidate: the answer from each member this term, by member position.
     pub(crate) votes: Vec<Option<bool>>,
+    /// Pre-candidate: the pre-vote answers of this round. Kept apart from `votes`, so that a
+    /// candidate whose election timed out can still win its term if late votes arrive while
+    /// it asks for pre-votes again.
+    pub(crate) pre_votes: Vec<Option<bool>>,
     /// Leader: one entry per member, by member position (our own entry is unused).
     pub(crate) progress: Vec<Progress>,
 
@@ -146,6 +152,7 @@ impl RaftNode {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             votes: vec![None; members],
+            pre_votes: vec![None; members],
             progress: Vec::new(),
             durable_index: LogIndex::ZERO,
             hard_state_dirty: false,
@@ -185,7 +192,7 @@ impl RaftNode {
     pub fn tick(&mut self) {
         match self.role {
             Role::Leader => self.tick_leader(),
-            Role::Follower | Role::Candidate => self.tick_election(),
+            Role::Follower | Role::PreCandidate | Role::Candidate => self.tick_election(),
         }
         self.assert_invariants();
     }
@@ -198,7 +205,10 @@ impl RaftNode {
         }
         // The term check applies to every role and every message (paper Figure 2, "Rules for
         // Servers": a higher term always wins; a lower term is stale).
-        if m.term > self.term {
+        // Pre-votes are the exception: a request names the term its sender would campaign in,
+        // and a granted answer echoes it; neither may move our term.
+        let future_term = matches!(m.body, Body::PreVote { .. } | Body::PreVoteResponse { granted: true });
+        if m.term > self.term && !future_term {
             if self.role == Role::Leader && self.config.bugs.has(crate::Bug::LeaderIgnoresHigherTerm) {
                 self.term = m.term;
                 self.vote = None;
@@ -207,7 +217,7 @@ impl RaftNode {
                 let leader = matches!(m.body, Body::AppendEntries { .. }).then_some(m.from);
                 self.become_follower(m.term, leader);
             }
-        } else if m.term < self.term {
+        } else if m.term < self.term && !future_term {
             self.answer_stale(&m);
             return;
         }
@@ -216,8 +226,20 @@ impl RaftNode {
                 self.handle_request_vote(m.from, last_log_index, last_log_term);
             }
             Body::RequestVoteResponse { granted } => {
-                if self.role == Role::Candidate {
+                // A pre-candidate that stood in this term (its vote is its own) still counts
+                // the term's votes: they are as good as when it was a candidate.
+                let stood = self.role == Role::PreCandidate && self.vote == Some(self.config.id);
+                if self.role == Role::Candidate || stood {
                     self.handle_vote_response(m.from, granted);
+                }
+            }
+            Body::PreVote { last_log_index, last_log_term } => {
+                self.handle_pre_vote(m.from, m.term, last_log_index, last_log_term);
+            }
+            Body::PreVoteResponse { granted } => {
+                // A granted answer must be for the term we would campaign in.
+                if self.role == Role::PreCandidate && (!granted || m.term == self.term.next()) {
+                    self.handle_pre_vote_response(m.from, granted);
                 }
             }
             Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
@@ -225,8 +247,8 @@ impl RaftNode {
                     // Two leaders in one term cannot happen in a correct cluster; a leader that
                     // receives this is facing a broken peer and keeps its own course.
                     Role::Leader => {}
-                    Role::Candidate | Role::Follower => {
-                        if self.role == Role::Candidate {
+                    Role::PreCandidate | Role::Candidate | Role::Follower => {
+                        if self.role != Role::Follower {
                             // Someone won this term (paper §5.2).
                             self.become_follower(self.term, Some(m.from));
                         }
@@ -406,17 +428,28 @@ impl RaftNode {
             self.hard_state_dirty = true;
         }
         self.leader = None;
-        self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
-        self.randomize_election_timeout();
         self.votes.iter_mut().for_each(|v| *v = None);
         self.progress.clear();
+    }
+
+    /// Restarts the election timer with a fresh random timeout. Only three things do this
+    /// (paper Figure 2, Rules for Servers): hearing from the current leader, granting a vote,
+    /// and starting an election. Merely learning of a higher term does not: a node that
+    /// refuses a stale candidate's vote must keep counting towards its own campaign, or
+    /// candidates that cannot win keep the one node that can from ever trying.
+    pub(crate) fn restart_election_timer(&mut self) {
+        self.election_elapsed = 0;
+        self.randomize_election_timeout();
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         self.reset(term);
         self.role = Role::Follower;
         self.leader = leader;
+        if leader.is_some() {
+            self.restart_election_timer();
+        }
     }
 
     pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
@@ -455,14 +488,18 @@ impl RaftNode {
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.election_timeout {
-            self.campaign();
+            if self.config.pre_vote {
+                self.pre_campaign();
+            } else {
+                self.campaign();
+            }
         }
     }
 
     fn tick_leader(&mut self) {
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
-        if self.config.check_quorum && self.election_elapsed >= self.config.election_ticks_min {
+        if self.config.check_quorum && self.election_elapsed >= self.config.election_ticks_max {
             self.election_elapsed = 0;
             if !self.quorum_recently_active() {
                 let term = self.term;

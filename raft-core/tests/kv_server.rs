@@ -125,7 +125,7 @@ fn a_leader_deposed_by_check_quorum_answers_lost_leadership_without_a_hint() {
     let mut cluster = led_by_n0();
     cluster.isolate(0);
     cluster.request(0, 1, 1, append_op("k", "x"));
-    cluster.tick_until(100, |c| c.node(0).role() != Role::Leader);
+    cluster.tick_until(200, |c| c.node(0).role() != Role::Leader);
     assert_eq!(results(&cluster.replies_to(0, 1)), vec![Err(ClientError::LostLeadership { hint: None })]);
 }
 

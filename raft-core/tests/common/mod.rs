@@ -217,6 +217,8 @@ impl Builder {
         let mut peers = Vec::new();
         for &id in &members {
             let mut config = Config::new(id, members.clone());
+            // These stories test the paper's rules; pre-vote has its own tests and opts in.
+            config.pre_vote = false;
             config.bugs = self.bugs;
             for f in &self.configure {
                 f(&mut config);
@@ -715,6 +717,7 @@ pub fn bare(id: u32, size: usize) -> RaftNode {
 /// A node `id` of a cluster of `size` with planted `bugs`, restarted from `state`.
 pub fn bare_with(id: u32, size: usize, bugs: BugSet, state: DurableState) -> RaftNode {
     let mut config = Config::new(NodeId(id), ids(size));
+    config.pre_vote = false;
     config.bugs = bugs;
     RaftNode::boot(config, node_seed(SEED, NodeId(id), 0), state)
 }
