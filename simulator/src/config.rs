@@ -48,6 +48,9 @@ pub struct ClusterConfig {
     pub election_ticks_max: u32,
     pub append_entries_max: usize,
     pub check_quorum: bool,
+    /// A pre-vote round before each election (thesis §9.6).
+    #[serde(default = "yes")]
+    pub pre_vote: bool,
     /// Each node's clock runs fast or slow by up to this much (drawn per node).
     pub drift_ppm_max: u32,
 }
@@ -65,6 +68,10 @@ pub struct NetworkConfig {
     pub long_delay_ppm: u32,
     pub long_delay_ns_min: u64,
     pub long_delay_ns_max: u64,
+    /// Hold back only answers (vote and append responses, client replies), as the lab suite's
+    /// long reordering does.
+    #[serde(default)]
+    pub long_delay_replies_only: bool,
 }
 
 /// The disk's fault model: see `disk.rs`.
@@ -223,6 +230,7 @@ impl SimConfig {
                 election_ticks_max: 60,
                 append_entries_max: 64,
                 check_quorum: true,
+                pre_vote: true,
                 drift_ppm_max: 0,
             },
             network: NetworkConfig {
@@ -233,6 +241,7 @@ impl SimConfig {
                 long_delay_ppm: 0,
                 long_delay_ns_min: 50 * NS_PER_MS,
                 long_delay_ns_max: 500 * NS_PER_MS,
+                long_delay_replies_only: false,
             },
             disk: DiskConfig { fsync_ns_min: 200_000, fsync_ns_max: 2 * NS_PER_MS, torn_write_ppm: 0 },
             faults: FaultConfig::default(),
@@ -269,6 +278,7 @@ impl SimConfig {
         c.cluster.election_ticks_max = c.cluster.election_ticks_min * 2;
         c.cluster.append_entries_max = *[1usize, 3, 16, 64].choose(&mut r).unwrap_or(&64);
         c.cluster.check_quorum = chance(&mut r, 800_000);
+        c.cluster.pre_vote = chance(&mut r, 750_000);
         if chance(&mut r, 500_000) {
             c.cluster.drift_ppm_max = *[1_000u32, 10_000, 50_000].choose(&mut r).unwrap_or(&1_000);
         }
@@ -443,7 +453,7 @@ impl SimConfig {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {}: {} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, drift ±{}ppm",
+            "seed {}: {} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, pre-vote {}, drift ±{}ppm",
             self.seed,
             c.nodes,
             ms(c.tick_ns),
@@ -452,6 +462,7 @@ impl SimConfig {
             c.election_ticks_max,
             c.append_entries_max,
             if c.check_quorum { "on" } else { "off" },
+            if c.pre_vote { "on" } else { "off" },
             c.drift_ppm_max
         );
         let _ = writeln!(
@@ -525,6 +536,10 @@ impl SimConfig {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn ordered(field: &str, min: u64, max: u64) -> Result<(), String> {
     if min > max {
         return Err(format!("{field}_min ({min}) must not exceed {field}_max ({max})"));
@@ -535,7 +550,7 @@ fn ordered(field: &str, min: u64, max: u64) -> Result<(), String> {
 /// `12.5ms`-style rendering of a duration in nanoseconds.
 #[must_use]
 pub fn ms(ns: u64) -> String {
-    if ns % NS_PER_MS == 0 {
+    if ns.is_multiple_of(NS_PER_MS) {
         format!("{}ms", ns / NS_PER_MS)
     } else {
         format!("{}.{:03}ms", ns / NS_PER_MS, (ns % NS_PER_MS) / 1000)
@@ -543,7 +558,7 @@ pub fn ms(ns: u64) -> String {
 }
 
 fn pct(ppm: u32) -> String {
-    if ppm % 10_000 == 0 {
+    if ppm.is_multiple_of(10_000) {
         format!("{}%", ppm / 10_000)
     } else {
         format!("{}.{:02}%", ppm / 10_000, (ppm % 10_000) / 100)

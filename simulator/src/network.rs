@@ -42,6 +42,25 @@ pub struct Packet {
     pub payload: Payload,
 }
 
+impl Payload {
+    /// An answer to a request: a vote, an append acknowledgement, or a reply to a client.
+    #[must_use]
+    pub fn is_reply(&self) -> bool {
+        match self {
+            Payload::Raft(m) => {
+                matches!(
+                    m.body,
+                    raft_core::Body::RequestVoteResponse { .. }
+                        | raft_core::Body::PreVoteResponse { .. }
+                        | raft_core::Body::AppendEntriesResponse(_)
+                )
+            }
+            Payload::Request(_) => false,
+            Payload::Reply(_) => true,
+        }
+    }
+}
+
 impl Packet {
     #[must_use]
     pub fn size_bytes(&self) -> usize {
@@ -187,10 +206,11 @@ impl Network {
             self.stats.dropped_loss += 1;
             return Sent::Dropped(DropReason::Loss);
         }
-        let (at, long) = self.arrival(now);
+        let is_reply = packet.payload.is_reply();
+        let (at, long) = self.arrival(now, is_reply);
         let copy_at = if chance(&mut self.rng, self.config.duplicate_ppm) {
             self.stats.duplicated += 1;
-            let (copy_at, _) = self.arrival(now);
+            let (copy_at, _) = self.arrival(now, is_reply);
             let slot = self.packets.insert(packet.clone());
             queue.push(copy_at, Event::Deliver { packet: slot });
             Some(copy_at)
@@ -202,9 +222,10 @@ impl Network {
         Sent::Scheduled { at, copy_at, long }
     }
 
-    fn arrival(&mut self, now: u64) -> (u64, bool) {
+    fn arrival(&mut self, now: u64, is_reply: bool) -> (u64, bool) {
         let mut delay = between(&mut self.rng, self.config.delay_ns_min, self.config.delay_ns_max);
-        let long = chance(&mut self.rng, self.config.long_delay_ppm);
+        let eligible = is_reply || !self.config.long_delay_replies_only;
+        let long = eligible && chance(&mut self.rng, self.config.long_delay_ppm);
         if long {
             self.stats.delayed_long += 1;
             delay += self.rng.gen_range(self.config.long_delay_ns_min..=self.config.long_delay_ns_max);

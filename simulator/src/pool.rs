@@ -82,19 +82,19 @@ mod tests {
     fn stop_starts_no_new_items() {
         let items: Vec<u64> = (0..1000).collect();
         let mut count = 0;
-        run_parallel(
-            &items,
-            2,
-            |x| *x,
-            |_, _| {
-                count += 1;
-                if count == 10 {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                }
-            },
-        );
+        // Work that takes a moment, so that the workers cannot finish everything before the stop.
+        let slow = |x: &u64| {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            *x
+        };
+        run_parallel(&items, 2, slow, |_, _| {
+            count += 1;
+            if count == 10 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        });
         assert!((10..1000).contains(&count), "{count}");
     }
 }

@@ -29,23 +29,6 @@ pub struct Scenario {
     pub expect: RunExpect,
     /// The file set the fault phase's length; otherwise it lasts until the schedule is done.
     pub fixed_duration: bool,
-    /// A known bug this scenario exposes on some seeds, if any.
-    pub known_failure: Option<KnownFailure>,
-}
-
-/// A known bug of the system under test that a scenario exposes on some seeds. The scenario
-/// still fails on those seeds (`raftsim run` says so); the test suite tolerates exactly this
-/// failure, by its verdict and a part of its reason, so that the suite stays a signal for
-/// everything else until the bug is fixed.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KnownFailure {
-    /// What the bug is, where it lives, and a seed that shows it.
-    pub bug: String,
-    /// The verdict of the runs it fails: `expectation`, `liveness`, `safety`, ...
-    pub verdict: String,
-    /// A part of the reason each such run gives.
-    pub reason_contains: String,
 }
 
 /// A scenario file that cannot be used.
@@ -403,12 +386,7 @@ struct ScenarioFile {
     schedule: Vec<StepSpec>,
     #[serde(default)]
     expect: RunExpect,
-    #[serde(default)]
-    known_failure: Option<KnownFailure>,
 }
-
-/// The verdicts a run can give (`run::Verdict`), for `known_failure.verdict`.
-const VERDICT_NAMES: [&str; 5] = ["safety", "nonlinearizable", "liveness", "expectation", "inconclusive"];
 
 impl Scenario {
     /// Reads and validates a scenario file.
@@ -439,24 +417,6 @@ impl Scenario {
         if file.name.trim().is_empty() {
             return Err(err("name".into(), "expected a non-empty name".into()));
         }
-        if let Some(known) = &file.known_failure {
-            if !VERDICT_NAMES.contains(&known.verdict.as_str()) {
-                return Err(err(
-                    "known_failure.verdict".into(),
-                    format!(
-                        "unknown verdict \"{}\"; expected one of {}",
-                        known.verdict,
-                        VERDICT_NAMES.join(", ")
-                    ),
-                ));
-            }
-            if known.reason_contains.trim().is_empty() || known.bug.trim().is_empty() {
-                return Err(err(
-                    "known_failure".into(),
-                    "expected a \"bug\" and a non-empty \"reason_contains\": a tolerated failure must be narrow".into(),
-                ));
-            }
-        }
         let config = file.config.unwrap_or_else(|| Value::Object(Default::default()));
         let fixed_duration = config.get("duration_ns").is_some();
         let mut steps = Vec::new();
@@ -471,7 +431,6 @@ impl Scenario {
             steps,
             expect: file.expect,
             fixed_duration,
-            known_failure: file.known_failure,
         };
         // Every seed draws the same shape of configuration: validate one now.
         scenario.config(0)?;
@@ -819,7 +778,8 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
 
 /// Network presets, after the lab suite's figures: `reliable` (short delays only),
 /// `unreliable` (10% of messages lost, 0-26 ms delays), `unreliable-long-reordering` (the same,
-/// plus two in three messages held back 200-2,200 ms).
+/// plus two in three answers held back 200-2,200 ms, as the lab's long reordering holds back
+/// replies).
 pub fn network_preset(name: &str) -> Option<Value> {
     let ms = 1_000_000u64;
     Some(match name {
@@ -831,7 +791,8 @@ pub fn network_preset(name: &str) -> Option<Value> {
         }),
         "unreliable-long-reordering" => serde_json::json!({
             "delay_ns_min": 0, "delay_ns_max": 26 * ms, "drop_ppm": 100_000, "duplicate_ppm": 0,
-            "long_delay_ppm": 666_667, "long_delay_ns_min": 200 * ms, "long_delay_ns_max": 2_200 * ms
+            "long_delay_ppm": 666_667, "long_delay_ns_min": 200 * ms, "long_delay_ns_max": 2_200 * ms,
+            "long_delay_replies_only": true
         }),
         _ => return None,
     })

@@ -560,6 +560,7 @@ impl World {
         config.heartbeat_ticks = c.heartbeat_ticks;
         config.append_entries_max = c.append_entries_max;
         config.check_quorum = c.check_quorum;
+        config.pre_vote = c.pre_vote;
         config.bugs = self.bugs;
         config
     }
@@ -989,6 +990,8 @@ fn payload_word(p: &Payload) -> u64 {
             let kind = match &m.body {
                 raft_core::Body::RequestVote { .. } => 1,
                 raft_core::Body::RequestVoteResponse { granted } => 2 + u64::from(*granted),
+                raft_core::Body::PreVote { .. } => 9,
+                raft_core::Body::PreVoteResponse { granted } => 10 + u64::from(*granted),
                 raft_core::Body::AppendEntries { prev_log_index, entries, .. } => {
                     4 | (prev_log_index.0 << 8) | ((entries.len() as u64) << 40)
                 }

@@ -191,7 +191,8 @@ fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, &mut checks).expect("fine");
     // Node 2 never saw entry 1, yet wins an election of term 2 with the votes it is handed.
-    let config = Config::new(NodeId(2), vec![NodeId(0), NodeId(1), NodeId(2)]);
+    let mut config = Config::new(NodeId(2), vec![NodeId(0), NodeId(1), NodeId(2)]);
+    config.pre_vote = false; // so that its timeout makes it a candidate at once
     let seen_term_1 = DurableState { term: Term(1), vote: None, entries: vec![] };
     let mut n2 = KvServer::restore(config, 2, seen_term_1).expect("valid");
     while n2.node().role() != Role::Candidate {

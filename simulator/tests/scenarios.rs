@@ -64,14 +64,6 @@ fn failing_seeds(scenario: &Scenario) -> Vec<Failure> {
     failures
 }
 
-/// Whether a failure is the one the scenario's `known_failure` names.
-fn is_known(scenario: &Scenario, f: &Failure) -> bool {
-    scenario
-        .known_failure
-        .as_ref()
-        .is_some_and(|k| f.verdict.name() == k.verdict && f.reason.contains(&k.reason_contains))
-}
-
 fn describe(scenario: &Scenario, path: &Path, f: &Failure) -> String {
     format!(
         "{} seed {}: {} ({})\n  replay: cargo run --release -- run --scenario scenarios/{} --seed {}",
@@ -94,35 +86,8 @@ fn every_scenario_file_loads_and_passes_on_each_of_its_seeds() {
         assert!(scenario.seeds >= 100, "{}: runs {} seeds, fewer than 100", scenario.source, scenario.seeds);
         let started = std::time::Instant::now();
         let failures = failing_seeds(&scenario);
-        let (known, other): (Vec<Failure>, Vec<Failure>) =
-            failures.into_iter().partition(|f| is_known(&scenario, f));
         println!("{}: {} seeds in {:.1?}", scenario.name, scenario.seeds, started.elapsed());
-        for f in &known {
-            println!("  known failure, tolerated: {}", describe(&scenario, path, f));
-        }
-        // A known bug is tolerated where it showed, not if it starts failing most seeds.
-        if known.len() as u64 > scenario.seeds / 10 {
-            report.push(format!(
-                "{}: the known failure hit {} of {} seeds, more than a tenth",
-                scenario.name,
-                known.len(),
-                scenario.seeds
-            ));
-        }
-        report.extend(other.iter().map(|f| describe(&scenario, path, f)));
-    }
-    assert!(report.is_empty(), "failing seeds:\n{}", report.join("\n"));
-}
-
-#[test]
-#[ignore = "runs the scenarios that expose a known bug strictly: passes once the bugs are fixed"]
-fn scenarios_with_a_known_failure_pass_on_every_seed_once_the_bug_is_fixed() {
-    let mut report = Vec::new();
-    for path in scenario_files() {
-        let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        if scenario.known_failure.is_some() {
-            report.extend(failing_seeds(&scenario).iter().map(|f| describe(&scenario, &path, f)));
-        }
+        report.extend(failures.iter().map(|f| describe(&scenario, path, f)));
     }
     assert!(report.is_empty(), "failing seeds:\n{}", report.join("\n"));
 }
