@@ -94,7 +94,7 @@ impl Workload {
             .collect();
         let share = (config.ops / config.clients.max(1) as u64).max(1);
         Workload {
-            pace_ns: if config.ops == 0 { 0 } else { duration_ns / share },
+            pace_ns: config.pace_ns.unwrap_or(if config.ops == 0 { 0 } else { duration_ns / share }),
             config,
             nodes: nodes as u8,
             rng,
@@ -123,6 +123,12 @@ impl Workload {
                 self.arm(c, now, queue);
             }
         }
+    }
+
+    /// The pace the clients keep now (see `WorkloadConfig::pace_ns`).
+    #[must_use]
+    pub fn pace_ns(&self) -> u64 {
+        self.pace_ns
     }
 
     /// Whether every operation of the budget has been issued.

@@ -213,6 +213,10 @@ pub struct WorkloadConfig {
     /// count the bytes a command costs on the wire, such as the lab's RPC-bytes test.
     #[serde(default)]
     pub value_bytes: usize,
+    /// Each client starts its k-th operation no earlier than k times this; by default the
+    /// fault phase divided by the client's share of `ops`, so that operations spread over it.
+    #[serde(default)]
+    pub pace_ns: Option<u64>,
 }
 
 impl SimConfig {
@@ -256,6 +260,7 @@ impl SimConfig {
                 request_timeout_ns: 200 * NS_PER_MS,
                 op_timeout_ns: 4 * NS_PER_SEC,
                 value_bytes: 0,
+                pace_ns: None,
             },
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,

@@ -11,23 +11,34 @@
 use serde_json::{json, Value};
 
 use crate::config::{FaultConfig, SimConfig};
-use crate::world::Realized;
+use crate::world::{Realized, World};
 
 /// The scenario file of a run.
+///
+/// `world` is the run's world as it ended, recorded with `RunOptions::record_faults`. The fault
+/// phase is fixed at the length it had (a scenario's may have lasted as long as its schedule),
+/// and the clients keep the pace they had, whatever that length is.
 #[must_use]
-pub fn scenario_json(
-    name: &str,
-    description: &str,
-    config: &SimConfig,
-    realized: &[(u64, Realized)],
-) -> Value {
+pub fn scenario_json(name: &str, description: &str, config: &SimConfig, world: &World) -> Value {
+    let realized = world.realized.as_deref().unwrap_or_default();
     let mut c = config.clone();
     c.faults = FaultConfig::default();
+    c.duration_ns = world.fault_phase_end.unwrap_or(config.duration_ns);
+    c.workload.pace_ns = Some(world.initial_pace_ns);
     let mut config_value = serde_json::to_value(&c).unwrap_or_default();
     if let Some(map) = config_value.as_object_mut() {
         map.remove("seed");
     }
-    let schedule: Vec<Value> = realized.iter().map(|(at, fault)| step_json(*at, fault)).collect();
+    let schedule: Vec<Value> = realized
+        .iter()
+        .map(|r| {
+            let mut step = step_json(r.at, &r.fault);
+            if r.late {
+                step["late"] = Value::Bool(true);
+            }
+            step
+        })
+        .collect();
     json!({
         "name": name,
         "description": description,

@@ -58,6 +58,9 @@ pub enum Event {
     FaultPhaseEnd,
 }
 
+/// Sequence numbers stay far below this bit, which orders `push_late` events last in their time.
+const LATE: u64 = 1 << 63;
+
 /// The fault families of the random schedule, each with its own random stream.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -106,6 +109,14 @@ impl EventQueue {
 
     pub fn push(&mut self, time: u64, event: Event) {
         let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Scheduled { key: (u128::from(time) << 64) | u128::from(seq), event });
+    }
+
+    /// Like `push`, but after every event of the same time that `push` schedules: for a fault
+    /// that happened in reaction to another event of that time (a replay puts it back there).
+    pub fn push_late(&mut self, time: u64, event: Event) {
+        let seq = self.next_seq | LATE;
         self.next_seq += 1;
         self.heap.push(Scheduled { key: (u128::from(time) << 64) | u128::from(seq), event });
     }

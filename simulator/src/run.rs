@@ -237,6 +237,7 @@ fn fault_phase(
                 // The step's actions enter the trace hash; the step itself does not, so that a
                 // run exported as a scenario hashes like the run it came from.
                 world.now = time;
+                world.set_reacting(false);
                 s.on_event(world, step);
                 world.trace.end_event();
             }
@@ -260,6 +261,7 @@ fn fault_phase(
 fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: u64) -> Option<String> {
     world.now = world.now.max(fault_end);
     world.elections_before_liveness = Some(world.checks.notes.elections);
+    world.fault_phase_end = Some(fault_end);
     world.heal_all();
     world.workload.close();
     let probe = world.workload.start_probe(world.now, &mut world.queue);

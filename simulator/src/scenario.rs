@@ -194,7 +194,8 @@ pub enum Action {
     Isolate,
     /// Restore every link of the nodes (the lab's "reconnect").
     Connect,
-    /// Replace the partition: a named `shape`, or explicit `groups`.
+    /// Replace the partition: a named `shape`, explicit `groups`, or the exact set of cut
+    /// `links` (what `--export-scenario` writes).
     Partition,
     /// Cut the one-way link `from` -> `to`.
     Cut,
@@ -242,6 +243,18 @@ struct StepSpec {
     node: Option<NodeSpec>,
     #[serde(default)]
     shape: Option<Shape>,
+    #[serde(default)]
+    links: Option<Vec<[u8; 2]>>,
+    /// With `at`: act after every other event of that time, as a fault that reacted to one of
+    /// them did (exported runs use it).
+    #[serde(default)]
+    late: Option<bool>,
+    /// For `links`: the name the partition is counted under, and whether it counts as a new
+    /// partition (an exported reconnection does not).
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    counted: Option<bool>,
     #[serde(default)]
     groups: Option<Vec<NodeSpec>>,
     #[serde(default)]
@@ -357,6 +370,10 @@ pub struct Step {
     pub action: Action,
     pub node: Option<NodeSpec>,
     pub shape: Option<Shape>,
+    pub links: Option<Vec<[u8; 2]>>,
+    pub late: bool,
+    pub partition_label: Option<String>,
+    pub counted: Option<bool>,
     pub groups: Option<Vec<NodeSpec>>,
     pub from: Option<u8>,
     pub to: Option<u8>,
@@ -555,7 +572,7 @@ impl Scenario {
             }
             let requires = |present: bool, field: &str, action: Action| -> Result<(), ScenarioError> {
                 let applies = match field {
-                    "shape" | "groups" => action == Action::Partition,
+                    "shape" | "groups" | "links" | "label" | "counted" => action == Action::Partition,
                     "from" | "to" => action == Action::Cut,
                     "network" => action == Action::Network,
                     "ppm" => action == Action::Drift,
@@ -573,6 +590,12 @@ impl Scenario {
             };
             requires(step.shape.is_some(), "shape", step.action)?;
             requires(step.groups.is_some(), "groups", step.action)?;
+            requires(step.links.is_some(), "links", step.action)?;
+            if step.late && step.at.is_none() {
+                return Err(err(l, "\"late\" goes with \"at\"".into()));
+            }
+            requires(step.partition_label.is_some(), "label", step.action)?;
+            requires(step.counted.is_some(), "counted", step.action)?;
             requires(step.from.is_some(), "from", step.action)?;
             requires(step.to.is_some(), "to", step.action)?;
             requires(step.network.is_some(), "network", step.action)?;
@@ -580,8 +603,31 @@ impl Scenario {
             requires(step.ops.is_some(), "ops", step.action)?;
             requires(step.name.is_some(), "name", step.action)?;
             match step.action {
-                Action::Partition if step.shape.is_none() == step.groups.is_none() => {
-                    return Err(err(l, "\"partition\" needs exactly one of \"shape\" or \"groups\"".into()));
+                Action::Partition
+                    if usize::from(step.shape.is_some())
+                        + usize::from(step.groups.is_some())
+                        + usize::from(step.links.is_some())
+                        != 1 =>
+                {
+                    return Err(err(
+                        l,
+                        "\"partition\" needs exactly one of \"shape\", \"groups\" or \"links\"".into(),
+                    ));
+                }
+                Action::Partition
+                    if step.links.is_none() && (step.partition_label.is_some() || step.counted.is_some()) =>
+                {
+                    return Err(err(l, "\"label\" and \"counted\" go with \"links\"".into()));
+                }
+                Action::Partition if step.links.is_some() => {
+                    for (i, [a, b]) in step.links.iter().flatten().enumerate() {
+                        if usize::from(*a) >= nodes || usize::from(*b) >= nodes || a == b {
+                            return Err(err(
+                                &format!("{l}.links[{i}]"),
+                                format!("expected two different nodes below {nodes}, found [{a}, {b}]"),
+                            ));
+                        }
+                    }
                 }
                 Action::Partition if step.groups.as_ref().is_some_and(|g| g.len() < 2) => {
                     return Err(err(&format!("{l}.groups"), "expected at least two groups".into()));
@@ -730,6 +776,10 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                     action: spec.action.unwrap_or(Action::Wait),
                     node: spec.node.clone(),
                     shape: spec.shape,
+                    links: spec.links.clone(),
+                    late: spec.late.unwrap_or(false),
+                    partition_label: spec.label.clone(),
+                    counted: spec.counted,
                     groups: spec.groups.clone(),
                     from: spec.from,
                     to: spec.to,
@@ -764,6 +814,10 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
         action: Action::Wait,
         node: None,
         shape: None,
+        links: None,
+        late: false,
+        partition_label: None,
+        counted: None,
         groups: None,
         from: None,
         to: None,

@@ -131,7 +131,11 @@ impl<'s> Script<'s> {
             Phase::Start => {
                 if let Some(at) = s.at {
                     if now < at {
-                        self.arm(world, at);
+                        if s.late {
+                            world.queue.push_late(at, Event::ScheduleStep { step: self.pc as u32 });
+                        } else {
+                            self.arm(world, at);
+                        }
                         return;
                     }
                 }
@@ -298,6 +302,15 @@ impl<'s> Script<'s> {
                 world.set_cuts(cuts, "connect", false);
             }
             Action::Partition => match (&s.shape, &s.groups) {
+                _ if s.links.is_some() => {
+                    let mut cuts = Cuts::none();
+                    for [a, b] in s.links.iter().flatten() {
+                        cuts.cut(usize::from(*a), usize::from(*b));
+                    }
+                    self.isolated = 0;
+                    let label = s.partition_label.as_deref().unwrap_or("links");
+                    world.set_cuts(cuts, label, s.counted.unwrap_or(true));
+                }
                 (Some(shape), _) => {
                     self.isolated = 0;
                     world.partition_shape(*shape);

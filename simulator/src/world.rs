@@ -92,6 +92,14 @@ pub enum Realized {
     Submit(u64),
 }
 
+/// A fault with the time it happened; `late` when it reacted to another event of that time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealizedAt {
+    pub at: u64,
+    pub late: bool,
+    pub fault: Realized,
+}
+
 /// The state of the random fault schedule.
 struct Nemesis {
     partition: Stream,
@@ -126,8 +134,14 @@ pub struct World {
     pub last_leader: Option<u8>,
     /// Elections started before the liveness phase began (none before it begins).
     pub elections_before_liveness: Option<u64>,
+    /// When the fault phase ended (once it has), and the clients' pace at the start of the run.
+    pub fault_phase_end: Option<u64>,
+    pub initial_pace_ns: u64,
     /// Every fault of the fault phase with its time, when asked to record them.
-    pub realized: Option<Vec<(u64, Realized)>>,
+    pub realized: Option<Vec<RealizedAt>>,
+    /// Whether the event being handled is not itself a fault, so that a fault happening now
+    /// reacts to it (a fresh leader isolated during the delivery that elected it).
+    reacting: bool,
     bugs: BugSet,
     nemesis: Nemesis,
     /// Duplicate applications counted by servers that have since crashed.
@@ -182,7 +196,10 @@ impl World {
             failure: None,
             last_leader: None,
             elections_before_liveness: None,
+            fault_phase_end: None,
+            initial_pace_ns: 0,
             realized: None,
+            reacting: false,
             bugs,
             nemesis: Nemesis {
                 partition: rng::stream(seed, "nemesis.partition"),
@@ -203,6 +220,7 @@ impl World {
         for n in 0..self.nodes.len() {
             self.boot(n as u8);
         }
+        self.initial_pace_ns = self.workload.pace_ns();
         self.workload.start(self.now, &mut self.queue);
         if random_faults {
             self.faults_on = true;
@@ -226,6 +244,10 @@ impl World {
     pub fn dispatch(&mut self, time: u64, event: Event) {
         debug_assert!(time >= self.now, "time went backwards");
         self.now = time;
+        self.reacting = matches!(
+            event,
+            Event::Tick { .. } | Event::Deliver { .. } | Event::FsyncDone { .. } | Event::ClientTimer { .. }
+        );
         self.busy_node = match event {
             Event::Tick { node, .. }
             | Event::FsyncDone { node, .. }
@@ -603,11 +625,17 @@ impl World {
         self.after_node_input(n);
     }
 
+    /// Says whether the event being handled outside `dispatch` (a schedule's step) reacts to
+    /// another one; steps never do.
+    pub fn set_reacting(&mut self, reacting: bool) {
+        self.reacting = reacting;
+    }
+
     /// Records a fault of the fault phase, if recording.
     fn realize(&mut self, fault: Realized) {
         if self.faults_on {
             if let Some(list) = &mut self.realized {
-                list.push((self.now, fault));
+                list.push(RealizedAt { at: self.now, late: self.reacting, fault });
             }
         }
     }

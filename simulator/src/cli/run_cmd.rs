@@ -133,7 +133,7 @@ pub fn run_command(args: &RunArgs) -> i32 {
             config.seed
         );
         let realized = outcome.world.realized.as_deref().unwrap_or_default();
-        let value = crate::export::scenario_json(&name, &description, &config, realized);
+        let value = crate::export::scenario_json(&name, &description, &config, &outcome.world);
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
         {
             eprintln!("raftsim: cannot write {}: {e}", path.display());

@@ -58,8 +58,7 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
     }
     let failure = Failure::of(&outcome);
     let base_name = scenario.as_ref().map_or("random", |s| s.name.as_str()).to_string();
-    let realized = outcome.world.realized.as_deref().unwrap_or_default();
-    let exported = crate::export::scenario_json(&base_name, "", &config, realized);
+    let exported = crate::export::scenario_json(&base_name, "", &config, &outcome.world);
     let shrunk = match shrink(exported, config.seed, &failure, args.budget) {
         Ok(s) => s,
         Err(e) => {
