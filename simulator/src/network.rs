@@ -108,7 +108,7 @@ pub enum Sent {
 }
 
 /// Counters of what the network did, for the run's summary.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NetworkStats {
     pub sent: u64,
     pub bytes: u64,

@@ -10,11 +10,12 @@ use serde::Serialize;
 
 use crate::checks::Violation;
 use crate::config::SimConfig;
+use crate::network::NetworkStats;
 use crate::queue::Event;
 use crate::scenario::{RunExpect, Scenario};
 use crate::script::Script;
 use crate::trace::Trace;
-use crate::world::World;
+use crate::world::{FaultStats, World};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -117,8 +118,8 @@ pub struct Summary {
     /// Elections started during the liveness phase (more than one: the healed cluster needed
     /// several tries).
     pub liveness_elections: u64,
-    pub faults: FaultSummary,
-    pub messages: MessageSummary,
+    pub faults: FaultStats,
+    pub messages: NetworkStats,
     pub disk: DiskSummary,
     pub linearizability: Option<CheckSummary>,
     pub bugs: Vec<String>,
@@ -132,30 +133,6 @@ pub struct OpsSummary {
     pub unknown: u64,
     pub retries: u64,
     pub deduplicated: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FaultSummary {
-    pub crashes: u64,
-    pub restarts: u64,
-    pub pauses: u64,
-    pub torn_writes: u64,
-    pub torn_tails_recovered: u64,
-    pub partitions: std::collections::BTreeMap<String, u64>,
-    pub heals: u64,
-    pub drift_changes: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct MessageSummary {
-    pub sent: u64,
-    pub delivered: u64,
-    pub dropped_loss: u64,
-    pub dropped_partition: u64,
-    pub dropped_down: u64,
-    pub duplicated: u64,
-    pub delayed_long: u64,
-    pub bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -529,8 +506,6 @@ fn summarize(
     wall: Instant,
 ) -> Summary {
     let w = &world.workload.stats;
-    let n = &world.network.stats;
-    let f = &world.faults;
     let notes = &world.checks.notes;
     Summary {
         seed: config.seed,
@@ -555,26 +530,8 @@ fn summarize(
         split_votes: notes.split_votes,
         conflict_truncations: notes.conflict_truncations,
         liveness_elections: world.elections_before_liveness.map_or(0, |before| notes.elections - before),
-        faults: FaultSummary {
-            crashes: f.crashes,
-            restarts: f.restarts,
-            pauses: f.pauses,
-            torn_writes: f.torn_writes,
-            torn_tails_recovered: f.torn_tails_recovered,
-            partitions: f.partitions.clone(),
-            heals: f.heals,
-            drift_changes: f.drift_changes,
-        },
-        messages: MessageSummary {
-            sent: n.sent,
-            delivered: n.delivered,
-            dropped_loss: n.dropped_loss,
-            dropped_partition: n.dropped_partition,
-            dropped_down: n.dropped_down,
-            duplicated: n.duplicated,
-            delayed_long: n.delayed_long,
-            bytes: n.bytes,
-        },
+        faults: world.faults.clone(),
+        messages: world.network.stats.clone(),
         disk: DiskSummary {
             writes: world.nodes.iter().map(|s| s.disk.writes).sum(),
             bytes: world.nodes.iter().map(|s| s.disk.bytes_written).sum(),

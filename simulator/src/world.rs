@@ -61,7 +61,7 @@ impl NodeSlot {
 }
 
 /// What faults did during a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FaultStats {
     pub crashes: u64,
     pub restarts: u64,

@@ -53,27 +53,8 @@ pub struct RunArgs {
     /// The root seed: the same seed (and options) replays the same run, bit for bit.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Servers in the cluster (default: 5).
-    #[arg(long)]
-    pub nodes: Option<usize>,
-    /// Concurrent clients (default: 5).
-    #[arg(long)]
-    pub clients: Option<usize>,
-    /// Client operations in all (default: 1000).
-    #[arg(long)]
-    pub ops: Option<u64>,
-    /// Length of the fault phase in virtual time, e.g. 10s or 500ms (default: 10s).
-    #[arg(long, value_parser = parse_sim_duration)]
-    pub duration: Option<u64>,
-    /// No random faults and a reliable network: a calm cluster.
-    #[arg(long)]
-    pub calm: bool,
-    /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: Option<PathBuf>,
-    /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
-    #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
-    pub bugs: Vec<String>,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Where a failing run writes its report folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
@@ -95,6 +76,33 @@ pub struct RunArgs {
     /// Wall-time limit of the linearizability check, e.g. 10s (default: none).
     #[arg(long, value_parser = checker::cli::parse_duration)]
     pub check_time_limit: Option<std::time::Duration>,
+}
+
+/// What a seed runs: its random configuration (or a calm one, or a scenario), adjusted. Shared
+/// by every command that runs seeds.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WorldArgs {
+    /// Servers in the cluster (default: 5).
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// Concurrent clients (default: 5).
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// Client operations in all (default: 1000).
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Length of the fault phase in virtual time, e.g. 10s or 500ms (default: 10s).
+    #[arg(long, value_parser = parse_sim_duration)]
+    pub duration: Option<u64>,
+    /// No random faults and a reliable network: a calm cluster.
+    #[arg(long)]
+    pub calm: bool,
+    /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
+    #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
+    pub bugs: Vec<String>,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -178,7 +186,7 @@ mod tests {
         let cli = Cli::try_parse_from(["raftsim", "--seed", "7", "--nodes", "3"]).expect("parses");
         assert!(cli.command.is_none());
         assert_eq!(cli.run.seed, 7);
-        assert_eq!(cli.run.nodes, Some(3));
+        assert_eq!(cli.run.world.nodes, Some(3));
         let cli = Cli::try_parse_from(["raftsim", "run", "--seed", "7"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Run(RunArgs { seed: 7, .. }))));
     }

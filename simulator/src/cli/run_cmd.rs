@@ -2,73 +2,78 @@
 
 use std::io::Write;
 
-use super::RunArgs;
+use super::{RunArgs, WorldArgs};
 use crate::config::SimConfig;
 use crate::run::{run, run_scenario, RunOptions};
 use crate::scenario::Scenario;
 
 /// The scenario the options name, if any. Errors name the file and the field.
-pub fn scenario_from_args(args: &RunArgs) -> Result<Option<Scenario>, String> {
-    args.scenario.as_deref().map(|path| Scenario::load(path).map_err(|e| e.to_string())).transpose()
+pub fn scenario_from_args(world: &WorldArgs) -> Result<Option<Scenario>, String> {
+    world.scenario.as_deref().map(|path| Scenario::load(path).map_err(|e| e.to_string())).transpose()
 }
 
-/// The configuration a set of run options describes: the scenario's (or the seed's swarm draw,
-/// or a calm cluster), then the explicit overrides.
-pub fn config_from_args(args: &RunArgs, scenario: Option<&Scenario>) -> Result<SimConfig, String> {
+/// The configuration of `seed` that the options describe: the scenario's (or the seed's swarm
+/// draw, or a calm cluster), then the explicit overrides.
+pub fn config_from_args(
+    seed: u64,
+    world: &WorldArgs,
+    scenario: Option<&Scenario>,
+) -> Result<SimConfig, String> {
     let mut config = match scenario {
-        Some(s) => s.config(args.seed).map_err(|e| e.to_string())?,
-        None if args.calm => SimConfig::calm(args.seed),
-        None => SimConfig::swarm(args.seed),
+        Some(s) => s.config(seed).map_err(|e| e.to_string())?,
+        None if world.calm => SimConfig::calm(seed),
+        None => SimConfig::swarm(seed),
     };
-    if let Some(n) = args.nodes {
+    if let Some(n) = world.nodes {
         config.cluster.nodes = n;
     }
-    if let Some(c) = args.clients {
+    if let Some(c) = world.clients {
         config.workload.clients = c;
     }
-    if let Some(ops) = args.ops {
+    if let Some(ops) = world.ops {
         config.workload.ops = ops;
     }
-    if let Some(d) = args.duration {
+    if let Some(d) = world.duration {
         config.duration_ns = d;
     }
-    if !args.bugs.is_empty() {
-        config.bugs.clone_from(&args.bugs);
+    if !world.bugs.is_empty() {
+        config.bugs.clone_from(&world.bugs);
     }
     config.validate()?;
     Ok(config)
 }
 
-/// The command line that replays a run with these options.
+/// The command line that replays seed `seed` with these options.
 #[must_use]
-pub fn replay_command(args: &RunArgs) -> String {
-    let mut cmd = format!("cargo run --release -- --seed {}", args.seed);
-    if let Some(path) = &args.scenario {
+pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
+    let mut cmd = format!("cargo run --release -- --seed {seed}");
+    if let Some(path) = &world.scenario {
         cmd += &format!(" --scenario {}", path.display());
     }
-    if let Some(n) = args.nodes {
+    if let Some(n) = world.nodes {
         cmd += &format!(" --nodes {n}");
     }
-    if let Some(c) = args.clients {
+    if let Some(c) = world.clients {
         cmd += &format!(" --clients {c}");
     }
-    if let Some(o) = args.ops {
+    if let Some(o) = world.ops {
         cmd += &format!(" --ops {o}");
     }
-    if let Some(d) = args.duration {
-        cmd += &format!(" --duration {}ms", d / 1_000_000);
+    if let Some(d) = world.duration {
+        cmd += &format!(" --duration {d}ns");
     }
-    if args.calm {
+    if world.calm {
         cmd += " --calm";
     }
-    for b in &args.bugs {
+    for b in &world.bugs {
         cmd += &format!(" --bug {b}");
     }
     cmd
 }
 
 pub fn run_command(args: &RunArgs) -> i32 {
-    let loaded = scenario_from_args(args).and_then(|s| config_from_args(args, s.as_ref()).map(|c| (s, c)));
+    let loaded = scenario_from_args(&args.world)
+        .and_then(|s| config_from_args(args.seed, &args.world, s.as_ref()).map(|c| (s, c)));
     let (scenario, config) = match loaded {
         Ok(both) => both,
         Err(e) => {
@@ -154,7 +159,7 @@ pub fn run_command(args: &RunArgs) -> i32 {
         let ctx = crate::report::ReportContext {
             config: &config,
             scenario: scenario.as_ref(),
-            command: replay_command(args),
+            command: replay_command(args.seed, &args.world),
         };
         match crate::report::write(&args.reports, &ctx, Some(&outcome.summary.trace_hash)) {
             Ok((dir, _)) => report_dir = Some(dir),
@@ -164,14 +169,14 @@ pub fn run_command(args: &RunArgs) -> i32 {
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut value = serde_json::to_value(&outcome.summary).unwrap_or_default();
-        value["replay"] = serde_json::Value::String(replay_command(args));
+        value["replay"] = serde_json::Value::String(replay_command(args.seed, &args.world));
         value["report"] =
             report_dir.as_ref().map_or(serde_json::Value::Null, |d| d.display().to_string().into());
         let _ = writeln!(out, "{value}");
     } else {
         let _ = writeln!(out, "{}", outcome.summary.to_text());
         if outcome.verdict != crate::run::Verdict::Pass {
-            let _ = writeln!(out, "replay: {}", replay_command(args));
+            let _ = writeln!(out, "replay: {}", replay_command(args.seed, &args.world));
             if let Some(dir) = &report_dir {
                 let _ = writeln!(out, "report: {} (open {}/timeline.html)", dir.display(), dir.display());
             }

@@ -36,10 +36,11 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
             }
         },
         None => {
-            let loaded = scenario_from_args(&args.run)
-                .and_then(|s| config_from_args(&args.run, s.as_ref()).map(|c| (s, c)));
+            let (seed, world) = (args.run.seed, &args.run.world);
+            let loaded = scenario_from_args(world)
+                .and_then(|s| config_from_args(seed, world, s.as_ref()).map(|c| (s, c)));
             match loaded {
-                Ok((s, c)) => (c, s, replay_command(&args.run)),
+                Ok((s, c)) => (c, s, replay_command(seed, world)),
                 Err(e) => {
                     eprintln!("raftsim shrink: {e}");
                     return 2;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args};
-use super::RunArgs;
+use super::WorldArgs;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
 use crate::run::{run, run_scenario, RunOptions, Verdict};
@@ -61,44 +61,11 @@ pub struct SweepArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Run a scenario file instead of the random swarm configuration.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: Option<PathBuf>,
-    /// Switch on a planted bug; may be repeated.
-    #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
-    pub bugs: Vec<String>,
-    #[arg(long)]
-    pub nodes: Option<usize>,
-    #[arg(long)]
-    pub clients: Option<usize>,
-    #[arg(long)]
-    pub ops: Option<u64>,
-    #[arg(long, value_parser = super::parse_sim_duration)]
-    pub duration: Option<u64>,
-    /// No random faults (with the default swarm configuration).
-    #[arg(long)]
-    pub calm: bool,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Where failing seeds write their reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
-}
-
-impl SweepArgs {
-    /// The options of one seed's run.
-    fn run_args(&self, seed: u64) -> RunArgs {
-        RunArgs {
-            seed,
-            nodes: self.nodes,
-            clients: self.clients,
-            ops: self.ops,
-            duration: self.duration,
-            calm: self.calm,
-            scenario: self.scenario.clone(),
-            bugs: self.bugs.clone(),
-            reports: self.reports.clone(),
-            ..RunArgs::default()
-        }
-    }
 }
 
 pub fn sweep_command(cmd: &SweepCommand) -> i32 {
@@ -128,14 +95,14 @@ fn sweep(args: &SweepArgs) -> i32 {
     let set = SeedSet { start, end, shard: args.shard };
     let seeds = set.seeds();
     // Validate the options once, on the first seed, before starting threads.
-    let scenario = match scenario_from_args(&args.run_args(start)) {
+    let scenario = match scenario_from_args(&args.world) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("raftsim sweep: {e}");
             return 2;
         }
     };
-    if let Err(e) = config_from_args(&args.run_args(start), scenario.as_ref()) {
+    if let Err(e) = config_from_args(start, &args.world, scenario.as_ref()) {
         eprintln!("raftsim sweep: {e}");
         return 2;
     }
@@ -148,9 +115,8 @@ fn sweep(args: &SweepArgs) -> i32 {
         &seeds,
         jobs,
         |&seed| {
-            let run_args = args.run_args(seed);
-            let config =
-                config_from_args(&run_args, scenario.as_ref()).unwrap_or_else(|e| panic!("validated: {e}"));
+            let config = config_from_args(seed, &args.world, scenario.as_ref())
+                .unwrap_or_else(|e| panic!("validated: {e}"));
             let outcome = match &scenario {
                 Some(s) => run_scenario(s, &config, &RunOptions::default()),
                 None => run(&config, &RunOptions::default()),
@@ -180,11 +146,10 @@ fn sweep(args: &SweepArgs) -> i32 {
     failing.sort_by_key(|r| r.seed);
     let mut failed = Vec::new();
     for (i, r) in failing.iter().enumerate() {
-        let run_args = args.run_args(r.seed);
-        let replay = replay_command(&run_args);
+        let replay = replay_command(r.seed, &args.world);
         let mut report_dir = None;
         if i < args.max_reports {
-            if let Ok(config) = config_from_args(&run_args, scenario.as_ref()) {
+            if let Ok(config) = config_from_args(r.seed, &args.world, scenario.as_ref()) {
                 let ctx =
                     ReportContext { config: &config, scenario: scenario.as_ref(), command: replay.clone() };
                 match report::write(&args.reports, &ctx, Some(&r.trace_hash)) {
@@ -205,7 +170,7 @@ fn sweep(args: &SweepArgs) -> i32 {
     let mut summary = SweepSummary::from_results(&results, failed);
     summary.seed_sets = vec![set];
     summary.scenario = scenario.as_ref().map(|s| s.name.clone());
-    summary.bugs.clone_from(&args.bugs);
+    summary.bugs.clone_from(&args.world.bugs);
     summary.wall_ms = wall_ms;
     summary.wall_ms_total = wall_ms;
     summary.jobs = jobs;
