@@ -12,6 +12,7 @@ impl RaftNode {
         let term = self.term.next();
         self.reset(term);
         self.restart_election_timer();
+        self.votes_requested_again = false;
         self.role = Role::Candidate;
         self.vote = Some(self.config.id);
         self.hard_state_dirty = true;
@@ -27,6 +28,22 @@ impl RaftNode {
             // The request rests on our durable vote for ourselves: were we to crash and forget
             // it, we could vote for a rival in the same term.
             self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+        }
+    }
+
+    /// A candidate whose election timed out asks the members that have not answered once more,
+    /// in the same term, before giving the term up: answers slower than a timeout (a slow or
+    /// lossy network) still elect it, where starting over would discard them.
+    pub(crate) fn request_votes_again(&mut self) {
+        self.votes_requested_again = true;
+        self.restart_election_timer();
+        let last_log_index = self.log.last_index();
+        let last_log_term = self.log.last_term();
+        for position in 0..self.config.members.len() {
+            if self.votes[position].is_none() {
+                let peer = self.config.members[position];
+                self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+            }
         }
     }
 

@@ -107,6 +107,8 @@ pub struct RaftNode {
     /// candidate whose election timed out can still win its term if late votes arrive while
     /// it asks for pre-votes again.
     pub(crate) pre_votes: Vec<Option<bool>>,
+    /// Candidate: whether this term's vote requests went out a second time already.
+    pub(crate) votes_requested_again: bool,
     /// Leader: one entry per member, by member position (our own entry is unused).
     pub(crate) progress: Vec<Progress>,
 
@@ -153,6 +155,7 @@ impl RaftNode {
             heartbeat_elapsed: 0,
             votes: vec![None; members],
             pre_votes: vec![None; members],
+            votes_requested_again: false,
             progress: Vec::new(),
             durable_index: LogIndex::ZERO,
             hard_state_dirty: false,
@@ -488,7 +491,9 @@ impl RaftNode {
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.election_timeout {
-            if self.config.pre_vote {
+            if self.role == Role::Candidate && !self.votes_requested_again {
+                self.request_votes_again();
+            } else if self.config.pre_vote {
                 self.pre_campaign();
             } else {
                 self.campaign();

@@ -95,8 +95,14 @@ fn election_timeouts_are_random_but_drawn_only_from_the_seed() {
     let first = campaign_gaps(1, 8);
     assert_eq!(first, campaign_gaps(1, 8), "the same seed gives the same timeouts");
     assert_ne!(first, campaign_gaps(2, 8), "another seed gives other timeouts");
-    for gap in first.iter().chain(&campaign_gaps(2, 8)) {
-        assert!((30..60).contains(gap), "a timeout of {gap} ticks is outside [30, 60)");
+    // The first election starts after one timeout in [30, 60). Then a lone candidate's term
+    // lasts two: the first times out its election and asks again in the same term, the second
+    // starts the next term.
+    for gaps in [&first, &campaign_gaps(2, 8)] {
+        assert!((30..60).contains(&gaps[0]), "a first timeout of {} ticks is outside [30, 60)", gaps[0]);
+        for gap in &gaps[1..] {
+            assert!((60..120).contains(gap), "a term of {gap} ticks is outside [60, 120)");
+        }
     }
     let distinct: std::collections::BTreeSet<_> = first.iter().collect();
     assert!(distinct.len() > 1, "successive timeouts of one node vary: {first:?}");
@@ -289,4 +295,28 @@ fn without_check_quorum_a_cut_off_leader_keeps_believing_it_leads() {
     }
     assert_eq!(cluster.node(0).role(), Role::Leader, "nothing tells it otherwise");
     assert!(cluster.leaders().len() == 2, "the majority elected another leader in a later term");
+}
+
+#[test]
+fn a_candidate_whose_election_times_out_asks_again_in_the_same_term_and_late_votes_still_count() {
+    let mut node = bare(0, 5);
+    tick_until_candidate(&mut node);
+    let first: Vec<Message> = drain(&mut node);
+    assert_eq!(first.iter().filter(|m| matches!(m.body, Body::RequestVote { .. })).count(), 4);
+    let term = node.term();
+    node.step(vote_response(1, 0, term.0, true));
+    // No other answer within a timeout: the candidate asks the silent ones again, same term.
+    for _ in 0..60 {
+        node.tick();
+    }
+    assert_eq!((node.role(), node.term()), (Role::Candidate, term));
+    let again: Vec<u32> = drain(&mut node)
+        .iter()
+        .filter(|m| matches!(m.body, Body::RequestVote { .. }) && m.term == term)
+        .map(|m| m.to.0)
+        .collect();
+    assert_eq!(again, vec![2, 3, 4], "only the members that have not answered");
+    // A vote from the first round arrives late and still counts.
+    node.step(vote_response(2, 0, term.0, true));
+    assert_eq!((node.role(), node.term()), (Role::Leader, term));
 }
