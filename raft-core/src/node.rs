@@ -80,6 +80,8 @@ pub(crate) struct Progress {
 /// A Raft node. Fields carry the invariants they obey.
 pub struct RaftNode {
     pub(crate) config: Config,
+    /// This node's position in `config.members`, which per-member vectors are indexed by.
+    pub(crate) me: usize,
     pub(crate) rng: ChaCha8Rng,
 
     // Durable state, mirrored in memory; every change is also queued for the host to persist.
@@ -140,7 +142,10 @@ impl RaftNode {
     pub fn new(config: Config, seed: u64) -> Result<RaftNode, ConfigError> {
         config.validate()?;
         let members = config.members.len();
+        let me =
+            config.members.iter().position(|m| *m == config.id).unwrap_or_else(|| unreachable!("validated"));
         let mut node = RaftNode {
+            me,
             rng: ChaCha8Rng::seed_from_u64(seed),
             term: Term::ZERO,
             vote: None,
@@ -460,7 +465,7 @@ impl RaftNode {
     }
 
     pub(crate) fn self_position(&self) -> usize {
-        self.position(self.config.id).unwrap_or_else(|| unreachable!("validated at construction"))
+        self.me
     }
 
     pub(crate) fn randomize_election_timeout(&mut self) {

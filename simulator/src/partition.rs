@@ -72,17 +72,6 @@ pub fn build(shape: Shape, nodes: usize, leader: Option<usize>, rng: &mut Stream
     cuts
 }
 
-/// Nodes that can reach each other both ways, as groups (for a summary line).
-#[must_use]
-pub fn describe(cuts: &Cuts, nodes: usize) -> String {
-    let links = cuts.links(nodes);
-    if links.is_empty() {
-        return "healed".into();
-    }
-    let parts: Vec<String> = links.iter().map(|(a, b)| format!("{a}>{b}")).collect();
-    parts.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@ use checker::{CheckOptions, CheckReport, KvCall, KvKind, Status};
 use raft_core::ClientId;
 use serde::Serialize;
 
-use crate::checks::Violation;
 use crate::config::SimConfig;
 use crate::network::NetworkStats;
 use crate::queue::Event;
@@ -633,10 +632,4 @@ impl Summary {
         );
         s
     }
-}
-
-/// Maps a run-ending violation to its description, for tests.
-#[must_use]
-pub fn violation_of(outcome: &Outcome) -> Option<&Violation> {
-    outcome.world.failure.as_ref().map(|f| &f.violation)
 }

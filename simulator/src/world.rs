@@ -132,8 +132,6 @@ pub struct World {
     /// Whether the random fault schedule is running (only in the fault phase).
     pub faults_on: bool,
     pub failure: Option<Failure>,
-    /// The most recent leader seen, for shapes that target it.
-    pub last_leader: Option<u8>,
     /// Elections started before the liveness phase began (none before it begins).
     pub elections_before_liveness: Option<u64>,
     /// When the fault phase ended (once it has), and the clients' pace at the start of the run.
@@ -196,7 +194,6 @@ impl World {
             faults: FaultStats::default(),
             faults_on: false,
             failure: None,
-            last_leader: None,
             elections_before_liveness: None,
             fault_phase_end: None,
             initial_pace_ns: 0,
@@ -445,7 +442,6 @@ impl World {
             );
         }
         if role_changed && role == raft_core::Role::Leader {
-            self.last_leader = Some(n);
             self.maybe_crash_new_leader(n);
             self.maybe_isolate_new_leader(n);
         }
