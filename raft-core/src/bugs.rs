@@ -33,10 +33,14 @@ pub enum Bug {
     /// A leader answers Get from its local state without confirming it still leads, so a
     /// deposed leader serves stale reads.
     StaleLeaderRead,
+    /// After a rejected AppendEntries the leader backs `nextIndex` off to one entry past the
+    /// follower's hint, never onto it, so a follower whose log ends short of the leader's is
+    /// probed at the same index forever: the cluster stays busy and never catches it up.
+    ProbeStopsShort,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 9] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -45,6 +49,7 @@ impl Bug {
         Bug::NoDeduplication,
         Bug::LeaderIgnoresHigherTerm,
         Bug::StaleLeaderRead,
+        Bug::ProbeStopsShort,
     ];
 
     /// The name used on the command line (`--bug NAME`).
@@ -59,6 +64,7 @@ impl Bug {
             Bug::NoDeduplication => "no-deduplication",
             Bug::LeaderIgnoresHigherTerm => "leader-ignores-higher-term",
             Bug::StaleLeaderRead => "stale-leader-read",
+            Bug::ProbeStopsShort => "probe-stops-short",
         }
     }
 
@@ -78,11 +84,14 @@ impl Bug {
             Bug::NoDeduplication => "state machine applies a retried client command twice",
             Bug::LeaderIgnoresHigherTerm => "leader keeps leading after it hears a higher term",
             Bug::StaleLeaderRead => "leader serves Get from local state without confirming it still leads",
+            Bug::ProbeStopsShort => {
+                "leader backs nextIndex off to one entry short of a lagging follower's log, forever"
+            }
         }
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u64 {
+        1 << (self as u64)
     }
 }
 
@@ -104,7 +113,7 @@ impl FromStr for Bug {
 
 /// The set of bugs switched on; empty by default.
 #[derive(Copy, Clone, Default, PartialEq, Eq, Hash, Debug)]
-pub struct BugSet(u16);
+pub struct BugSet(u64);
 
 impl BugSet {
     #[must_use]

@@ -196,6 +196,11 @@ impl RaftNode {
                 let progress = &mut self.progress[position];
                 let floor = progress.match_index.next();
                 progress.next_index = hint.min(rejected_prev_index).max(floor);
+                if self.config.bugs.has(Bug::ProbeStopsShort) {
+                    // The bug: one entry short of where the follower's log agrees, so once the
+                    // hint is exact the same probe repeats forever.
+                    progress.next_index = progress.next_index.next();
+                }
                 progress.probing = true;
                 progress.probe_outstanding = false;
                 self.send_append(position, true);

@@ -15,6 +15,31 @@ use crate::config::WorkloadConfig;
 use crate::queue::{Event, EventQueue};
 use crate::rng::{between, Stream};
 
+/// How long a call typically takes on a healthy cluster: an average think time, the request,
+/// the leader's append to a follower and its answer, the reply (four average network delays),
+/// and two average fsyncs (the leader's and a follower's).
+#[must_use]
+pub fn typical_call_ns(config: &crate::config::SimConfig) -> u64 {
+    let w = &config.workload;
+    let n = &config.network;
+    let d = &config.disk;
+    let think = w.think_ns_min / 2 + w.think_ns_max / 2;
+    let delay = n.delay_ns_min / 2 + n.delay_ns_max / 2;
+    let fsync = d.fsync_ns_min / 2 + d.fsync_ns_max / 2;
+    (think + 4 * delay + 2 * fsync).max(1)
+}
+
+/// About the most operations the clients can issue in the fault phase of a healthy run: each
+/// has one call at a time, of [`typical_call_ns`] or its pace, whichever is longer.
+#[must_use]
+pub fn issuable_ops(config: &crate::config::SimConfig) -> Option<u64> {
+    let w = &config.workload;
+    let share = (w.ops / (w.clients as u64).max(1)).max(1);
+    let pace = w.pace_ns.unwrap_or(config.duration_ns / share);
+    let calls_each = config.duration_ns / typical_call_ns(config).max(pace).max(1) + 1;
+    (w.clients as u64).checked_mul(calls_each)
+}
+
 /// The key the liveness probe writes; no ordinary operation touches it.
 pub const PROBE_KEY: &str = "probe";
 
@@ -116,7 +141,7 @@ impl Workload {
 
     /// Raises the budget by `ops` and wakes the idle clerks, which issue them without pacing.
     pub fn add_ops(&mut self, ops: u64, now: u64, queue: &mut EventQueue) {
-        self.config.ops += ops;
+        self.config.ops = self.config.ops.saturating_add(ops);
         self.pace_ns = 0;
         for c in 0..self.clerks.len() {
             if self.clerks[c].call.is_none() && !self.clerks[c].is_probe {
@@ -129,6 +154,12 @@ impl Workload {
     #[must_use]
     pub fn pace_ns(&self) -> u64 {
         self.pace_ns
+    }
+
+    /// Operations asked of the clients in all: the configuration's and every submission since.
+    #[must_use]
+    pub fn ops_asked(&self) -> u64 {
+        self.config.ops
     }
 
     /// Whether every operation of the budget has been issued.

@@ -15,7 +15,7 @@ use crate::rng::{self, chance};
 pub const NS_PER_MS: u64 = 1_000_000;
 pub const NS_PER_SEC: u64 = 1_000_000_000;
 /// Partitions are bitmasks of nodes, so a cluster has at most this many.
-pub const NODES_MAX: usize = 32;
+pub const NODES_MAX: usize = crate::limits::NODES_MAX as usize;
 
 /// The whole configuration of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,11 @@ pub struct SimConfig {
     /// Planted bugs switched on (names from `raftsim bugs`).
     #[serde(default)]
     pub bugs: Vec<String>,
+    /// The run's event budget (`--max-events`): a run that handles more events fails with
+    /// verdict `liveness` (check `event-budget`). None: the default budget, which scales with
+    /// the configuration and the simulated time (see `budget.rs`).
+    #[serde(default)]
+    pub max_events: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +270,7 @@ impl SimConfig {
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,
             bugs: Vec::new(),
+            max_events: None,
         }
     }
 
@@ -363,30 +369,27 @@ impl SimConfig {
         self.bugs.iter().map(|name| name.parse::<Bug>()).collect()
     }
 
-    /// Checks every bound a run relies on; the message names the field.
+    /// Checks every bound a run relies on (the ranges of [`crate::limits`]); the message names
+    /// the field and what was expected.
     pub fn validate(&self) -> Result<(), String> {
+        use crate::limits::{self as l, in_range};
         let c = &self.cluster;
-        if c.nodes == 0 || c.nodes > NODES_MAX {
-            return Err(format!("cluster.nodes: expected 1 to {NODES_MAX}, got {}", c.nodes));
-        }
-        if c.tick_ns == 0 {
-            return Err("cluster.tick_ns: expected a positive tick length".into());
-        }
-        if c.heartbeat_ticks == 0 || c.election_ticks_min <= c.heartbeat_ticks {
+        in_range("cluster.nodes", c.nodes as u64, 1, l::NODES_MAX)?;
+        in_range("cluster.tick_ns", c.tick_ns, l::TICK_NS_MIN, l::TICK_NS_MAX)?;
+        in_range("cluster.heartbeat_ticks", u64::from(c.heartbeat_ticks), 1, l::TICKS_MAX)?;
+        in_range("cluster.election_ticks_min", u64::from(c.election_ticks_min), 2, l::TICKS_MAX)?;
+        in_range("cluster.election_ticks_max", u64::from(c.election_ticks_max), 3, l::TICKS_MAX)?;
+        if c.election_ticks_min <= c.heartbeat_ticks {
             return Err("cluster: expected 0 < heartbeat_ticks < election_ticks_min".into());
         }
         if c.election_ticks_max <= c.election_ticks_min {
             return Err("cluster.election_ticks_max: expected more than election_ticks_min".into());
         }
-        if c.append_entries_max == 0 {
-            return Err("cluster.append_entries_max: expected at least 1".into());
-        }
-        if c.drift_ppm_max >= 500_000 {
-            return Err("cluster.drift_ppm_max: expected less than 500000 (50%)".into());
-        }
+        in_range("cluster.append_entries_max", c.append_entries_max as u64, 1, l::BATCH_MAX)?;
+        in_range("cluster.drift_ppm_max", u64::from(c.drift_ppm_max), 0, l::DRIFT_PPM_LIMIT - 1)?;
         let n = &self.network;
-        ordered("network.delay_ns", n.delay_ns_min, n.delay_ns_max)?;
-        ordered("network.long_delay_ns", n.long_delay_ns_min, n.long_delay_ns_max)?;
+        delays("network.delay_ns", n.delay_ns_min, n.delay_ns_max)?;
+        delays("network.long_delay_ns", n.long_delay_ns_min, n.long_delay_ns_max)?;
         for (field, ppm) in [
             ("network.drop_ppm", n.drop_ppm),
             ("network.duplicate_ppm", n.duplicate_ppm),
@@ -402,14 +405,14 @@ impl SimConfig {
             ),
             ("faults.pause.leader_ppm", self.faults.pause.as_ref().map_or(0, |p| p.leader_ppm)),
         ] {
-            if ppm > 1_000_000 {
+            if u64::from(ppm) > l::PPM_MAX {
                 return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));
             }
         }
-        ordered("disk.fsync_ns", self.disk.fsync_ns_min, self.disk.fsync_ns_max)?;
+        delays("disk.fsync_ns", self.disk.fsync_ns_min, self.disk.fsync_ns_max)?;
         if let Some(p) = &self.faults.partition {
-            ordered("faults.partition.heal_ns", p.heal_ns_min, p.heal_ns_max)?;
-            ordered("faults.partition.hold_ns", p.hold_ns_min, p.hold_ns_max)?;
+            delays("faults.partition.heal_ns", p.heal_ns_min, p.heal_ns_max)?;
+            delays("faults.partition.hold_ns", p.hold_ns_min, p.hold_ns_max)?;
             if p.shapes.is_empty() {
                 return Err("faults.partition.shapes: expected at least one shape".into());
             }
@@ -418,32 +421,48 @@ impl SimConfig {
             }
         }
         if let Some(k) = &self.faults.crash {
-            ordered("faults.crash.every_ns", k.every_ns_min, k.every_ns_max)?;
-            ordered("faults.crash.down_ns", k.down_ns_min, k.down_ns_max)?;
+            delays("faults.crash.every_ns", k.every_ns_min, k.every_ns_max)?;
+            delays("faults.crash.down_ns", k.down_ns_min, k.down_ns_max)?;
+            in_range("faults.crash.new_leader_delay_ns_max", k.new_leader_delay_ns_max, 0, l::DELAY_NS_MAX)?;
             if k.every_ns_min == 0 {
                 return Err("faults.crash.every_ns_min: expected a positive interval".into());
             }
         }
         if let Some(p) = &self.faults.pause {
-            ordered("faults.pause.every_ns", p.every_ns_min, p.every_ns_max)?;
-            ordered("faults.pause.pause_ns", p.pause_ns_min, p.pause_ns_max)?;
+            delays("faults.pause.every_ns", p.every_ns_min, p.every_ns_max)?;
+            delays("faults.pause.pause_ns", p.pause_ns_min, p.pause_ns_max)?;
             if p.every_ns_min == 0 {
                 return Err("faults.pause.every_ns_min: expected a positive interval".into());
             }
         }
         let w = &self.workload;
-        if w.get_ppm + w.put_ppm > 1_000_000 {
+        in_range("workload.clients", w.clients as u64, 0, l::CLIENTS_MAX)?;
+        in_range("workload.ops", w.ops, 0, l::OPS_MAX)?;
+        in_range("workload.keys", w.keys as u64, 1, l::KEYS_MAX)?;
+        in_range("workload.value_bytes", w.value_bytes as u64, 0, l::VALUE_BYTES_MAX)?;
+        if w.ops.saturating_mul(w.value_bytes as u64) > l::PAYLOAD_BYTES_MAX {
+            return Err(format!(
+                "workload: ops x value_bytes is {} bytes, more than the {} MiB every node's log and disk could be asked to hold",
+                crate::limits::grouped(w.ops.saturating_mul(w.value_bytes as u64)),
+                l::PAYLOAD_BYTES_MAX >> 20
+            ));
+        }
+        if u64::from(w.get_ppm) + u64::from(w.put_ppm) > l::PPM_MAX {
             return Err("workload: get_ppm + put_ppm must not exceed 1000000".into());
         }
-        if w.keys == 0 {
-            return Err("workload.keys: expected at least 1".into());
-        }
-        ordered("workload.think_ns", w.think_ns_min, w.think_ns_max)?;
-        if w.request_timeout_ns == 0 || w.op_timeout_ns < w.request_timeout_ns {
+        delays("workload.think_ns", w.think_ns_min, w.think_ns_max)?;
+        in_range("workload.request_timeout_ns", w.request_timeout_ns, 1, l::DELAY_NS_MAX)?;
+        in_range("workload.op_timeout_ns", w.op_timeout_ns, 1, l::DELAY_NS_MAX)?;
+        if w.op_timeout_ns < w.request_timeout_ns {
             return Err("workload: expected 0 < request_timeout_ns <= op_timeout_ns".into());
         }
-        if self.liveness_ns == 0 {
-            return Err("liveness_ns: expected a positive bound".into());
+        if let Some(pace) = w.pace_ns {
+            in_range("workload.pace_ns", pace, 0, l::DELAY_NS_MAX)?;
+        }
+        in_range("duration_ns", self.duration_ns, 0, l::SIM_NS_MAX)?;
+        in_range("liveness_ns", self.liveness_ns, 1, l::SIM_NS_MAX)?;
+        if let Some(max) = self.max_events {
+            in_range("max_events", max, 1, l::MAX_EVENTS_MAX)?;
         }
         self.bug_set().map_err(|e| format!("bugs: {e}"))?;
         Ok(())
@@ -545,7 +564,11 @@ fn yes() -> bool {
     true
 }
 
-fn ordered(field: &str, min: u64, max: u64) -> Result<(), String> {
+/// A `_min` / `_max` pair of delays: each at most [`crate::limits::DELAY_NS_MAX`], in order.
+fn delays(field: &str, min: u64, max: u64) -> Result<(), String> {
+    use crate::limits::{in_range, DELAY_NS_MAX};
+    in_range(&format!("{field}_min"), min, 0, DELAY_NS_MAX)?;
+    in_range(&format!("{field}_max"), max, 0, DELAY_NS_MAX)?;
     if min > max {
         return Err(format!("{field}_min ({min}) must not exceed {field}_max ({max})"));
     }

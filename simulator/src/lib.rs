@@ -8,10 +8,12 @@
 //! - [`checks`]: Raft's safety invariants, checked after every event;
 //! - [`run`]: the fault phase, the liveness phase and the verdict.
 
+pub mod budget;
 pub mod checks;
 pub mod client;
 pub mod config;
 pub mod disk;
+pub mod limits;
 pub mod network;
 pub mod partition;
 pub mod queue;

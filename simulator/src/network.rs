@@ -8,7 +8,11 @@
 //!   what is sent over it and what was already on its way when it arrives;
 //! - client links are never cut (clients sit outside the cluster's network), but they lose,
 //!   duplicate and delay messages like any other link;
-//! - messages are never corrupted or forged: Raft assumes non-Byzantine failures.
+//! - messages are never corrupted or forged: Raft assumes non-Byzantine failures;
+//! - the network holds at most [`PACKETS_IN_FLIGHT_MAX`] messages at once, as a real one has
+//!   finite queues: what is sent beyond that is dropped ("overflow"). A healthy cluster never
+//!   comes near it; a message storm (a buggy retry loop) does, and the cap keeps the run's
+//!   memory bounded until the event budget ends it.
 //!
 //! Safety must hold under any mix of the above. Liveness is only required after the network
 //! heals and turns reliable.
@@ -19,6 +23,10 @@ use rand::Rng;
 use crate::config::{NetworkConfig, NODES_MAX};
 use crate::queue::{Event, EventQueue, Slab};
 use crate::rng::{between, chance, Stream};
+
+/// The most messages the network holds at once (see the fault model above). At a few hundred
+/// bytes each, a full network takes well under the 1 GiB a run may use.
+pub const PACKETS_IN_FLIGHT_MAX: usize = 200_000;
 
 /// An endpoint.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,6 +89,8 @@ pub enum DropReason {
     Partition,
     /// The destination was down when the message arrived.
     Down,
+    /// The network already held as many messages as it can.
+    Overflow,
 }
 
 impl DropReason {
@@ -90,6 +100,7 @@ impl DropReason {
             DropReason::Loss => "loss",
             DropReason::Partition => "partition",
             DropReason::Down => "down",
+            DropReason::Overflow => "overflow",
         }
     }
 }
@@ -119,6 +130,8 @@ pub struct NetworkStats {
     pub dropped_loss: u64,
     pub dropped_partition: u64,
     pub dropped_down: u64,
+    #[serde(default)]
+    pub dropped_overflow: u64,
     pub duplicated: u64,
     pub delayed_long: u64,
 }
@@ -201,6 +214,10 @@ impl Network {
         if self.link_cut(packet.from, packet.to) {
             self.stats.dropped_partition += 1;
             return Sent::Dropped(DropReason::Partition);
+        }
+        if self.packets.live() >= PACKETS_IN_FLIGHT_MAX {
+            self.stats.dropped_overflow += 1;
+            return Sent::Dropped(DropReason::Overflow);
         }
         if chance(&mut self.rng, self.config.drop_ppm) {
             self.stats.dropped_loss += 1;

@@ -43,8 +43,14 @@ pub fn write(
     root: &Path,
     ctx: &ReportContext<'_>,
     expected_hash: Option<&str>,
+    limits: &RunOptions,
 ) -> Result<(PathBuf, Outcome), String> {
-    let options = RunOptions { trace_lines: true, ..RunOptions::default() };
+    let options = RunOptions {
+        trace_lines: true,
+        run_time_limit: limits.run_time_limit,
+        check_time_limit: limits.check_time_limit,
+        ..RunOptions::default()
+    };
     let outcome = match ctx.scenario {
         Some(s) => run_scenario(s, ctx.config, &options),
         None => run(ctx.config, &options),
@@ -93,6 +99,7 @@ pub fn report_json(ctx: &ReportContext<'_>, outcome: &Outcome) -> Value {
         "failure": outcome.failure,
         "summary": outcome.summary,
         "linearizability": outcome.check.as_ref().map(checker::CheckReport::to_json),
+        "trace_truncated": outcome.world.trace.truncated(),
     })
 }
 
@@ -109,7 +116,7 @@ pub struct LoadedReport {
 pub fn load(dir: &Path) -> Result<LoadedReport, String> {
     let path = dir.join("report.json");
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = crate::limits::read_file(&path)?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| format!("{name}: line {} column {}: not valid JSON: {e}", e.line(), e.column()))?;
     let field = |key: &str| value.get(key).ok_or_else(|| format!("{name}: field \"{key}\" is missing"));

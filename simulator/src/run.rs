@@ -8,6 +8,7 @@ use checker::{CheckOptions, CheckReport, KvCall, KvKind, Status};
 use raft_core::ClientId;
 use serde::Serialize;
 
+use crate::budget::Budget;
 use crate::config::SimConfig;
 use crate::network::NetworkStats;
 use crate::queue::Event;
@@ -72,6 +73,10 @@ pub struct RunOptions {
     pub stop_after_events: Option<u64>,
     /// Record every fault of the fault phase (for `--export-scenario`).
     pub record_faults: bool,
+    /// Wall-clock limit of the whole run, the check included: past it the run ends as
+    /// `inconclusive`. The only limit that depends on the machine; `--max-events` is the
+    /// deterministic one.
+    pub run_time_limit: Option<Duration>,
 }
 
 /// Where the first failing check fired.
@@ -122,10 +127,15 @@ pub struct Summary {
     pub disk: DiskSummary,
     pub linearizability: Option<CheckSummary>,
     pub bugs: Vec<String>,
+    /// The largest share of the event budget the run used at any point, in parts per thousand
+    /// (looked at every 1,024 events; 0 for shorter runs).
+    pub budget_peak_permille: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct OpsSummary {
+    /// Operations asked of the clients (the configuration's and a schedule's submissions).
+    pub asked: u64,
     pub issued: u64,
     pub ok: u64,
     pub failed: u64,
@@ -160,7 +170,10 @@ pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOption
 }
 
 /// The longest a scenario's schedule may run when the file does not fix the fault phase.
-const SCHEDULE_NS_MAX: u64 = 3_600 * crate::config::NS_PER_SEC;
+const SCHEDULE_NS_MAX: u64 = crate::limits::SIM_NS_MAX;
+/// The most memory the linearizability check of one run may take for its memo: with the rest
+/// of a run, about 1 GiB a job.
+pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 
 fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
@@ -173,7 +186,14 @@ fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptio
     if let Some(script) = &mut script {
         script.start(&mut world);
     }
-    let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
+    let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
+    let mut guard = Guard {
+        stop_after: options.stop_after_events.unwrap_or(u64::MAX),
+        budget: Budget::of(config, ops),
+        deadline: options.run_time_limit.map(|limit| wall + limit),
+        out_of_time: None,
+        peak_permille: 0,
+    };
     // A random run, or a scenario that fixes it, has a fault phase of a set length; otherwise
     // the phase lasts as long as the scenario's schedule.
     let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
@@ -181,17 +201,60 @@ fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptio
     // A node that panics (one of its own assertions) ends the run with a failure naming it;
     // the world is not trusted afterwards, only reported on.
     let mut stalled = None;
-    let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let fault_end = fault_phase(&mut world, script.as_mut(), fixed_end, stop_after);
-        if world.failure.is_none() && world.trace.events() < stop_after {
-            stalled = liveness_phase(&mut world, fault_end, config.liveness_ns, stop_after);
+    let phases = catch_node_panics(|| {
+        let fault_end = fault_phase(&mut world, script.as_mut(), fixed_end, &mut guard);
+        if guard.keep_going(&mut world) {
+            stalled = liveness_phase(&mut world, fault_end, config.liveness_ns, &mut guard);
         }
-    }));
+    });
     if let Err(payload) = phases {
         world.record_panic(&panic_message(payload.as_ref()));
     }
     let failures = script.map(|s| s.failures().to_vec()).unwrap_or_default();
-    finish(world, config, failures, scenario.map(|s| &s.expect), stalled, options, wall)
+    finish(world, config, failures, scenario.map(|s| &s.expect), stalled, options, &guard, wall)
+}
+
+/// What ends a run before its phases do: a failure, the caller's stop point, the event budget
+/// (deterministic: it counts events) or, as a last resort, the wall-clock limit (not).
+struct Guard {
+    stop_after: u64,
+    budget: Budget,
+    deadline: Option<Instant>,
+    /// The event at which the wall-clock limit was found passed.
+    out_of_time: Option<u64>,
+    /// The largest share of the budget used at any check, in parts per thousand.
+    peak_permille: u64,
+}
+
+impl Guard {
+    /// Whether the run may handle another event. The budget and the clock are looked at every
+    /// 1,024 events: often enough to stop a storm early, rarely enough to cost nothing.
+    fn keep_going(&mut self, world: &mut World) -> bool {
+        let events = world.trace.events();
+        if world.failure.is_some() || events >= self.stop_after || self.out_of_time.is_some() {
+            return false;
+        }
+        if let Some(overrun) = &world.overrun {
+            return events < overrun.window_end;
+        }
+        if events.is_multiple_of(1024) && events > 0 {
+            let allowed = self.budget.allowed(world.now).max(1);
+            self.peak_permille = self.peak_permille.max(events.saturating_mul(1000) / allowed);
+            if events > allowed {
+                world.begin_overrun(&self.budget);
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.out_of_time = Some(events);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the run was cut short by something other than a failure.
+    fn cut_short(&self, world: &World) -> bool {
+        world.overrun.is_some() || self.out_of_time.is_some() || world.trace.events() >= self.stop_after
+    }
 }
 
 /// The fault phase: faults fire, clients call and the schedule (if any) runs, until
@@ -200,10 +263,10 @@ fn fault_phase(
     world: &mut World,
     mut script: Option<&mut Script>,
     fixed_end: Option<u64>,
-    stop_after: u64,
+    guard: &mut Guard,
 ) -> u64 {
     let limit = fixed_end.unwrap_or(SCHEDULE_NS_MAX);
-    while world.failure.is_none() && world.trace.events() < stop_after {
+    while guard.keep_going(world) {
         if fixed_end.is_none() && script.as_ref().is_none_or(|s| s.done()) {
             return world.now;
         }
@@ -221,7 +284,7 @@ fn fault_phase(
         }
     }
     if let Some(s) = script {
-        if !s.done() && world.failure.is_none() && world.trace.events() < stop_after {
+        if !s.done() && world.failure.is_none() && !guard.cut_short(world) {
             let at = s.current_label().unwrap_or("?").to_string();
             s.fail(format!(
                 "the schedule did not finish within the fault phase ({}); it stopped at {at}",
@@ -234,7 +297,7 @@ fn fault_phase(
 
 /// The liveness phase: everything heals, and the cluster must serve a new command and converge
 /// within `bound_ns`. Returns why it did not, if it did not.
-fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: u64) -> Option<String> {
+fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, guard: &mut Guard) -> Option<String> {
     world.now = world.now.max(fault_end);
     world.elections_before_liveness = Some(world.checks.notes.elections);
     world.fault_phase_end = Some(fault_end);
@@ -242,8 +305,8 @@ fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: 
     world.workload.close();
     let probe = world.workload.start_probe(world.now, &mut world.queue);
     world.send_probe(probe);
-    let deadline = fault_end + bound_ns;
-    while world.failure.is_none() && world.trace.events() < stop_after && !converged(world) {
+    let deadline = fault_end.saturating_add(bound_ns);
+    while guard.keep_going(world) && !converged(world) {
         let Some((time, event)) = world.queue.pop_until(deadline) else {
             world.now = deadline;
             return Some(describe_stall(world));
@@ -255,31 +318,57 @@ fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, stop_after: 
 
 /// The text of a panic, with its location when the capturing hook saw it.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
+    let text = panic_text(payload);
     match LAST_PANIC_LOCATION.with(|l| l.borrow_mut().take()) {
         Some(location) => format!("{text} (at {location})"),
         None => text,
     }
 }
 
-thread_local! {
-    static LAST_PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+/// The message a panic carries.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// Replaces the panic hook with one that only remembers where the panic happened, so that a
-/// node's failed assertion becomes a verdict instead of a backtrace on stderr (sweeps run many
-/// seeds, and a planted bug can trip a node's own assertions).
+thread_local! {
+    static LAST_PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// Whether this thread is inside a run's phases, where a panic is a node's failure.
+    static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Replaces the panic hook. Inside a run's phases it only remembers where the panic happened,
+/// so that a node's failed assertion becomes a verdict instead of a backtrace on stderr (sweeps
+/// run many seeds, and a planted bug can trip a node's own assertions). Anywhere else a panic is
+/// a bug in raftsim itself, and the hook prints its message and location before the process
+/// exits: nothing ends silently.
 pub fn capture_panics_quietly() {
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
-        LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+        if IN_RUN.with(std::cell::Cell::get) {
+            LAST_PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+        } else {
+            let message = panic_text(info.payload());
+            eprintln!(
+                "raftsim: internal error (a bug in raftsim, not in your input; please report it): {message}{}",
+                location.map_or(String::new(), |l| format!(" at {l}"))
+            );
+        }
     }));
 }
 
+/// Runs `f` as a run's phases: a panic in it is recorded quietly and returned as `Err`.
+fn catch_node_panics<F: FnOnce()>(f: F) -> std::thread::Result<()> {
+    IN_RUN.with(|r| r.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_RUN.with(|r| r.set(false));
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
 fn finish(
     mut world: World,
     config: &SimConfig,
@@ -287,6 +376,7 @@ fn finish(
     run_expect: Option<&RunExpect>,
     stalled: Option<String>,
     options: &RunOptions,
+    guard: &Guard,
     wall: Instant,
 ) -> Outcome {
     let (history, seqs) = world.workload.finish();
@@ -294,6 +384,13 @@ fn finish(
         expectation_failures.extend(check_run_expectations(expect, &world, &history));
     }
     let mut check = None;
+    let last_event = world.trace.events().saturating_sub(1);
+    let point = |check: &str, world: &World| FailurePoint {
+        check: check.to_string(),
+        node: None,
+        event: last_event,
+        time_ns: world.now,
+    };
     let (verdict, reason, failure) = if let Some(f) = &world.failure {
         let point = FailurePoint {
             check: f.violation.invariant.name().to_string(),
@@ -302,52 +399,55 @@ fn finish(
             time_ns: f.time_ns,
         };
         (Verdict::Safety, f.violation.to_string(), Some(point))
+    } else if let Some(overrun) = &world.overrun {
+        let end = world.commits_and_terms();
+        let reason = overrun.reason(world.trace.events(), world.now, &end, world.network.in_flight());
+        let point = FailurePoint {
+            check: "event-budget".into(),
+            node: None,
+            event: overrun.event,
+            time_ns: overrun.time_ns,
+        };
+        (Verdict::Liveness, reason, Some(point))
+    } else if let Some(event) = guard.out_of_time {
+        let limit = options.run_time_limit.unwrap_or_default();
+        let reason = format!(
+            "the run passed its wall-clock limit of {} at event {event} (t={}); this is machine-dependent,              unlike every other verdict: a faster or less loaded machine may finish it (--run-time-limit              sets the limit; --max-events bounds a run deterministically)",
+            checker_duration(limit),
+            crate::config::ms(world.now)
+        );
+        (Verdict::Inconclusive, reason, Some(point("run-time-limit", &world)))
     } else if options.stop_after_events.is_some_and(|n| world.trace.events() >= n) {
         (Verdict::Inconclusive, "stopped before the end of the run".to_string(), None)
     } else if let Some(stall) = stalled {
-        let point = FailurePoint {
-            check: "liveness".into(),
-            node: None,
-            event: world.trace.events(),
-            time_ns: world.now,
-        };
-        (Verdict::Liveness, stall, Some(point))
+        (Verdict::Liveness, stall, Some(point("liveness", &world)))
     } else if let Some(v) = final_state_violation(&world, &history, &seqs) {
-        let point = FailurePoint {
-            check: v.invariant_name.into(),
-            node: None,
-            event: world.trace.events(),
-            time_ns: world.now,
-        };
-        (Verdict::Safety, format!("{}: {}", v.invariant_name, v.reason), Some(point))
+        (
+            Verdict::Safety,
+            format!("{}: {}", v.invariant_name, v.reason),
+            Some(point(v.invariant_name, &world)),
+        )
     } else {
-        let opts = CheckOptions { time_limit: options.check_time_limit, ..CheckOptions::default() };
+        // The check gets what is left of the run's wall-clock limit, and its own.
+        let left = guard.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let time_limit = match (options.check_time_limit, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let opts =
+            CheckOptions { time_limit, memo_limit_bytes: CHECK_MEMO_BYTES_MAX, ..CheckOptions::default() };
         let report = checker::check_kv(&history, &opts);
         let result = match report.verdict {
             checker::Verdict::Linearizable => match expectation_failures.first() {
                 None => (Verdict::Pass, String::new(), None),
-                Some(first) => {
-                    let point = FailurePoint {
-                        check: "expectation".into(),
-                        node: None,
-                        event: world.trace.events(),
-                        time_ns: world.now,
-                    };
-                    (Verdict::Expectation, first.clone(), Some(point))
-                }
+                Some(first) => (Verdict::Expectation, first.clone(), Some(point("expectation", &world))),
             },
             checker::Verdict::NotLinearizable => {
                 let reason = report.violation.as_ref().map_or_else(
                     || "the history has no linearization".to_string(),
                     |v| format!("key {:?}: {}", v.part, v.explanation),
                 );
-                let point = FailurePoint {
-                    check: "linearizability".into(),
-                    node: None,
-                    event: world.trace.events(),
-                    time_ns: world.now,
-                };
-                (Verdict::Nonlinearizable, reason, Some(point))
+                (Verdict::Nonlinearizable, reason, Some(point("linearizability", &world)))
             }
             checker::Verdict::Unknown => (
                 Verdict::Inconclusive,
@@ -355,13 +455,14 @@ fn finish(
                     "linearizability check did not finish: {}",
                     report.unknown_reason.clone().unwrap_or_default()
                 ),
-                None,
+                Some(point("linearizability-limit", &world)),
             ),
         };
         check = Some(report);
         result
     };
-    let summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
+    let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
+    summary.budget_peak_permille = guard.peak_permille;
     let trace_lines = world.trace.take_lines();
     let checkpoints = world.trace.take_checkpoints();
     Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
@@ -516,6 +617,7 @@ fn summarize(
         sim_time_ns: world.now,
         wall_ms: wall.elapsed().as_secs_f64() * 1e3,
         ops: OpsSummary {
+            asked: world.workload.ops_asked(),
             issued: w.issued,
             ok: w.ok,
             failed: w.failed,
@@ -546,6 +648,7 @@ fn summarize(
             parts: c.parts,
         }),
         bugs: config.bugs.clone(),
+        budget_peak_permille: 0,
     }
 }
 
@@ -573,8 +676,14 @@ impl Summary {
         let o = &self.ops;
         let _ = writeln!(
             s,
-            "ops: {} issued, {} ok, {} failed, {} unknown ({} retries, {} deduplicated)",
-            o.issued, o.ok, o.failed, o.unknown, o.retries, o.deduplicated
+            "ops: {} issued{}, {} ok, {} failed, {} unknown ({} retries, {} deduplicated)",
+            o.issued,
+            if o.issued < o.asked { format!(" of {} asked", o.asked) } else { String::new() },
+            o.ok,
+            o.failed,
+            o.unknown,
+            o.retries,
+            o.deduplicated
         );
         let _ = writeln!(
             s,
@@ -601,13 +710,14 @@ impl Summary {
         let m = &self.messages;
         let _ = writeln!(
             s,
-            "messages: {} sent, {} delivered, {} dropped (loss {}, partition {}, down {}), {} duplicated, {} delayed long, {} bytes",
+            "messages: {} sent, {} delivered, {} dropped (loss {}, partition {}, down {}{}), {} duplicated, {} delayed long, {} bytes",
             m.sent,
             m.delivered,
-            m.dropped_loss + m.dropped_partition + m.dropped_down,
+            m.dropped_loss + m.dropped_partition + m.dropped_down + m.dropped_overflow,
             m.dropped_loss,
             m.dropped_partition,
             m.dropped_down,
+            if m.dropped_overflow > 0 { format!(", overflow {}", m.dropped_overflow) } else { String::new() },
             m.duplicated,
             m.delayed_long,
             m.bytes
@@ -622,8 +732,9 @@ impl Summary {
         let sim_s = self.sim_time_ns as f64 / 1e9;
         let _ = write!(
             s,
-            "events: {}, simulated {:.3} s, wall {:.1} ms ({:.0} events/s, {:.0}x real time)\ntrace hash: {}",
+            "events: {} ({}% of the event budget at most), simulated {:.3} s, wall {:.1} ms ({:.0} events/s, {:.0}x real time)\ntrace hash: {}",
             self.events,
+            self.budget_peak_permille.div_ceil(10),
             sim_s,
             self.wall_ms,
             self.events as f64 / (self.wall_ms / 1e3).max(1e-9),
@@ -631,5 +742,14 @@ impl Summary {
             self.trace_hash
         );
         s
+    }
+}
+
+/// A wall-clock duration in words: `60 s`, `250 ms`.
+fn checker_duration(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }

@@ -64,6 +64,13 @@ impl<'de> Deserialize<'de> for Dur {
             Value::String(s) => crate::cli::parse_sim_duration(&s).map(Dur).map_err(de::Error::custom),
             other => Err(de::Error::custom(format!("expected a duration such as \"500ms\", found {other}"))),
         }
+        .and_then(|d| {
+            if d.0 > crate::limits::SIM_NS_MAX {
+                Err(de::Error::custom(format!("expected a duration of at most 24h, found {} ns", d.0)))
+            } else {
+                Ok(d)
+            }
+        })
     }
 }
 
@@ -406,13 +413,13 @@ struct ScenarioFile {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file (of at most 64 MiB).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let text = crate::limits::read_file(path).map_err(|e| ScenarioError {
             source: source.clone(),
             location: String::new(),
-            message: format!("cannot read the file: {e}"),
+            message: e.trim_start_matches(&format!("{source}: ")).to_string(),
         })?;
         Scenario::parse(&text, &source)
     }
@@ -439,10 +446,13 @@ impl Scenario {
         let mut steps = Vec::new();
         unroll(&file.schedule, "schedule", &mut steps)
             .map_err(|(location, message)| err(location, message))?;
+        let seeds = file.seeds.unwrap_or(100);
+        crate::limits::in_range("seeds", seeds, 1, crate::limits::SCENARIO_SEEDS_MAX)
+            .map_err(|m| err("seeds".into(), m.trim_start_matches("seeds: ").to_string()))?;
         let scenario = Scenario {
             name: file.name,
             description: file.description,
-            seeds: file.seeds.unwrap_or(100),
+            seeds,
             source: source.to_string(),
             config,
             steps,
@@ -477,6 +487,16 @@ impl Scenario {
         Ok(config)
     }
 
+    /// Operations the schedule's `submit` steps add, in all (for the event budget).
+    #[must_use]
+    pub fn ops_submitted(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter(|s| s.action == Action::Submit)
+            .filter_map(|s| s.ops)
+            .fold(0, u64::saturating_add)
+    }
+
     fn validate_steps(&self) -> Result<(), ScenarioError> {
         let config = self.config(0)?;
         let nodes = config.cluster.nodes;
@@ -487,6 +507,7 @@ impl Scenario {
         };
         let mut saved = std::collections::BTreeSet::new();
         let mut marks = std::collections::BTreeSet::new();
+        let mut submitted = 0u64;
         for step in &self.steps {
             let l = step.label.as_str();
             let in_range = |n: u8| -> Result<(), ScenarioError> {
@@ -647,7 +668,7 @@ impl Scenario {
                 }
                 Action::Drift => {
                     let ppm = step.ppm.ok_or_else(|| err(l, "\"drift\" needs \"ppm\"".into()))?;
-                    if ppm.abs() >= 500_000 {
+                    if ppm.unsigned_abs() >= crate::limits::DRIFT_PPM_LIMIT {
                         return Err(err(
                             l,
                             format!("drift of {ppm} ppm: expected less than 500000 either way"),
@@ -657,11 +678,44 @@ impl Scenario {
                 Action::Submit if step.ops.is_none() => {
                     return Err(err(l, "\"submit\" needs \"ops\"".into()))
                 }
+                Action::Submit => {
+                    submitted = submitted.saturating_add(step.ops.unwrap_or(0));
+                    if config.workload.ops.saturating_add(submitted) > crate::limits::OPS_MAX {
+                        return Err(err(
+                            &format!("{l}.ops"),
+                            format!(
+                                "the workload's ops and the schedule's submissions reach {} operations by here; \
+                                 a run holds at most 1,000,000",
+                                crate::limits::grouped(config.workload.ops.saturating_add(submitted))
+                            ),
+                        ));
+                    }
+                    let bytes = (config.workload.ops.saturating_add(submitted))
+                        .saturating_mul(config.workload.value_bytes as u64);
+                    if bytes > crate::limits::PAYLOAD_BYTES_MAX {
+                        return Err(err(
+                            &format!("{l}.ops"),
+                            format!(
+                                "operations x workload.value_bytes reach {} bytes by here, more than the 64 MiB \
+                                 every node's log and disk could be asked to hold",
+                                crate::limits::grouped(bytes)
+                            ),
+                        ));
+                    }
+                }
                 Action::Mark => {
                     let name = step.name.clone().ok_or_else(|| err(l, "\"mark\" needs \"name\"".into()))?;
                     marks.insert(name);
                 }
                 _ => {}
+            }
+            if let Some(Delay::Range { min, max }) = step.after {
+                if min.0 > max.0 {
+                    return Err(err(
+                        &format!("{l}.after"),
+                        format!("min ({} ns) exceeds max ({} ns)", min.0, max.0),
+                    ));
+                }
             }
             if let Some(since) = &step.expect.since {
                 if !marks.contains(since) {
@@ -735,8 +789,8 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
     for (i, spec) in specs.iter().enumerate() {
         let here = format!("{path}[{i}]");
         let rounds = spec.repeat.unwrap_or(1);
-        if rounds == 0 {
-            return Err((format!("{here}.repeat"), "expected at least 1".into()));
+        if rounds == 0 || u64::from(rounds) > crate::limits::REPEAT_MAX {
+            return Err((format!("{here}.repeat"), "expected 1 to 1,000,000".into()));
         }
         for round in 1..=rounds {
             let label = if rounds > 1 { format!("{here} round {round}/{rounds}") } else { here.clone() };
@@ -921,6 +975,9 @@ fn parse_percent(text: &str) -> Result<u64, String> {
         return Err(format!("expected a percentage with at most 4 decimals, found {text:?}"));
     }
     let whole: u64 = whole.parse().map_err(|_| format!("expected a percentage, found {text:?}"))?;
+    if whole > 100 {
+        return Err(format!("{text} is more than 100%"));
+    }
     let frac_ppm: u64 = if frac.is_empty() {
         0
     } else {

@@ -29,14 +29,15 @@ pub struct Hunt {
 pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
     let window = (jobs.max(1) * 16) as u64;
     let mut start = first_seed;
-    let end = first_seed + budget;
+    let end = first_seed.saturating_add(budget);
     while start < end {
-        let seeds: Vec<u64> = (start..(start + window).min(end)).collect();
+        let count = window.min(end - start);
         let mut failures: Vec<(u64, Verdict, String, String)> = Vec::new();
         run_parallel(
-            &seeds,
+            count,
             jobs,
-            |&seed| {
+            |i| {
+                let seed = start + i;
                 let mut config = SimConfig::swarm(seed);
                 config.bugs = vec![bug.name().to_string()];
                 let outcome = run(&config, &RunOptions::default());
@@ -48,10 +49,11 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
             },
             |i, (verdict, check, reason)| {
                 if verdict != Verdict::Pass {
-                    failures.push((seeds[i], verdict, check, reason));
+                    failures.push((start + i, verdict, check, reason));
                 }
                 Flow::Continue
             },
+            |_| {},
         );
         if let Some((seed, verdict, check, reason)) = failures.into_iter().min_by_key(|f| f.0) {
             return Hunt {

@@ -22,7 +22,9 @@ pub struct Failure {
 impl Failure {
     #[must_use]
     pub fn of(outcome: &Outcome) -> Failure {
-        let check = if outcome.verdict == Verdict::Safety {
+        // A safety failure keeps its check, and so does a liveness one (a stall after healing is
+        // not the same failure as a run that spent its event budget).
+        let check = if matches!(outcome.verdict, Verdict::Safety | Verdict::Liveness) {
             outcome.failure.as_ref().map(|f| f.check.clone())
         } else {
             None
@@ -67,7 +69,13 @@ pub struct Shrunk {
 
 /// Shrinks `scenario` (a scenario file's JSON, failing as `failure` on `seed`), trying at most
 /// `budget` runs.
-pub fn shrink(mut scenario: Value, seed: u64, failure: &Failure, budget: u64) -> Result<Shrunk, String> {
+pub fn shrink(
+    mut scenario: Value,
+    seed: u64,
+    failure: &Failure,
+    budget: u64,
+    options: &RunOptions,
+) -> Result<Shrunk, String> {
     let before = Size::of(&scenario);
     let mut runs = 0u64;
     let still_fails = |candidate: &Value, runs: &mut u64| -> bool {
@@ -75,7 +83,7 @@ pub fn shrink(mut scenario: Value, seed: u64, failure: &Failure, budget: u64) ->
             return false;
         }
         *runs += 1;
-        fails_the_same_way(candidate, seed, failure)
+        fails_the_same_way(candidate, seed, failure, options)
     };
     if !still_fails(&scenario, &mut runs) {
         return Err("the exported scenario does not fail the same way; nothing to shrink".into());
@@ -104,10 +112,10 @@ pub fn shrink(mut scenario: Value, seed: u64, failure: &Failure, budget: u64) ->
 
 /// Runs a candidate and says whether it fails the same way.
 #[must_use]
-pub fn fails_the_same_way(candidate: &Value, seed: u64, failure: &Failure) -> bool {
+pub fn fails_the_same_way(candidate: &Value, seed: u64, failure: &Failure, options: &RunOptions) -> bool {
     let Ok(scenario) = Scenario::parse(&candidate.to_string(), "shrink candidate") else { return false };
     let Ok(config) = scenario.config(seed) else { return false };
-    let outcome = run_scenario(&scenario, &config, &RunOptions::default());
+    let outcome = run_scenario(&scenario, &config, options);
     Failure::of(&outcome) == *failure
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::SimConfig;
 use crate::run::{Outcome, Verdict};
 
-/// The seeds of a sweep: a half-open range, optionally one shard of it.
+/// The seeds of a sweep: a half-open range, optionally one shard of it. Never built as a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedSet {
     pub start: u64,
@@ -24,34 +24,116 @@ pub struct SeedSet {
 impl SeedSet {
     /// Seeds are dealt to shards in turn (seed `start + i` goes to shard `i mod n + 1`), so
     /// shards get the same mix of slow and fast seeds, with no overlap and no gap.
+    fn stride(&self) -> (u64, u64) {
+        self.shard.map_or((0, 1), |(k, n)| (k - 1, n))
+    }
+
+    /// How many seeds the set holds.
     #[must_use]
-    pub fn seeds(&self) -> Vec<u64> {
-        (self.start..self.end)
-            .filter(|s| self.shard.is_none_or(|(k, n)| (s - self.start) % n == k - 1))
-            .collect()
+    pub fn len(&self) -> u64 {
+        let (offset, n) = self.stride();
+        let width = self.end.saturating_sub(self.start);
+        if width <= offset {
+            0
+        } else {
+            (width - offset).div_ceil(n)
+        }
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th seed of the set (`i < len()`).
+    #[must_use]
+    pub fn nth(&self, i: u64) -> u64 {
+        let (offset, n) = self.stride();
+        self.start + offset + i * n
+    }
+
+    /// Whether `seed` is in the set.
+    #[must_use]
+    pub fn contains(&self, seed: u64) -> bool {
+        let (offset, n) = self.stride();
+        (self.start..self.end).contains(&seed) && (seed - self.start) % n == offset
+    }
+
+    /// Whether two sets share a seed: both are arithmetic progressions, so this is the Chinese
+    /// remainder theorem on the overlap of their ranges.
+    #[must_use]
+    pub fn overlaps(&self, other: &SeedSet) -> bool {
+        let lo = self.start.max(other.start);
+        let hi = self.end.min(other.end);
+        if lo >= hi || self.is_empty() || other.is_empty() {
+            return false;
+        }
+        let (oa, na) = self.stride();
+        let (ob, nb) = other.stride();
+        let ra = (i128::from(self.start) + i128::from(oa)).rem_euclid(i128::from(na));
+        let rb = (i128::from(other.start) + i128::from(ob)).rem_euclid(i128::from(nb));
+        let (na, nb) = (i128::from(na), i128::from(nb));
+        let (g, p, _) = extended_gcd(na, nb);
+        if (rb - ra) % g != 0 {
+            return false;
+        }
+        let lcm = na / g * nb;
+        // x = ra + na * t with na * t = rb - ra (mod nb): t = p * (rb - ra) / g (mod nb / g).
+        let t = (p * ((rb - ra) / g)).rem_euclid(nb / g);
+        let x0 = (ra + na * t).rem_euclid(lcm);
+        let first = i128::from(lo) + (x0 - i128::from(lo)).rem_euclid(lcm);
+        first < i128::from(hi)
+    }
+
+    /// The set in words: `seeds 0..300` or `seeds 0..300 (shard 2 of 8)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self.shard {
+            None => format!("seeds {}..{}", self.start, self.end),
+            Some((k, n)) => format!("seeds {}..{} (shard {k} of {n})", self.start, self.end),
+        }
     }
 }
 
-/// Parses `A..B` (half-open, as in Rust).
+/// `(g, x, y)` with `a x + b y = g = gcd(a, b)`.
+fn extended_gcd(a: i128, b: i128) -> (i128, i128, i128) {
+    if b == 0 {
+        (a, 1, 0)
+    } else {
+        let (g, x, y) = extended_gcd(b, a % b);
+        (g, y, x - (a / b) * y)
+    }
+}
+
+/// Parses `A..B` (half-open, as in Rust), of at most [`crate::limits::SWEEP_SEEDS_MAX`] seeds.
 pub fn parse_range(text: &str) -> Result<(u64, u64), String> {
     let (a, b) =
         text.split_once("..").ok_or_else(|| format!("expected a range such as 0..300, found {text:?}"))?;
-    let a: u64 = a.trim().parse().map_err(|_| format!("expected a seed before '..', found {a:?}"))?;
-    let b: u64 = b.trim().parse().map_err(|_| format!("expected a seed after '..', found {b:?}"))?;
+    let a: u64 =
+        a.trim().parse().map_err(|_| format!("expected a seed (0 to 2^64-1) before '..', found {a:?}"))?;
+    let b: u64 =
+        b.trim().parse().map_err(|_| format!("expected a seed (0 to 2^64-1) after '..', found {b:?}"))?;
     if b <= a {
         return Err(format!("the range {text} is empty: the end must exceed the start"));
+    }
+    if b - a > crate::limits::SWEEP_SEEDS_MAX {
+        return Err(format!(
+            "the range {text} holds {} seeds; a sweep runs at most {}",
+            crate::limits::grouped(b - a),
+            crate::limits::grouped(crate::limits::SWEEP_SEEDS_MAX)
+        ));
     }
     Ok((a, b))
 }
 
-/// Parses `K/N` with `1 <= K <= N`.
+/// Parses `K/N` with `1 <= K <= N <= 65536`.
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (k, n) =
         text.split_once('/').ok_or_else(|| format!("expected a shard such as 2/8, found {text:?}"))?;
     let k: u64 = k.trim().parse().map_err(|_| format!("expected a shard number, found {k:?}"))?;
     let n: u64 = n.trim().parse().map_err(|_| format!("expected a shard count, found {n:?}"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {text}: expected 1 <= K <= N"));
+    if n == 0 || k == 0 || k > n || n > crate::limits::SHARDS_MAX {
+        return Err(format!("shard {text}: expected K/N with 1 <= K <= N <= {}", crate::limits::SHARDS_MAX));
     }
     Ok((k, n))
 }
@@ -149,6 +231,9 @@ pub struct Coverage {
     pub fired_seeds: u64,
 }
 
+/// The most failing seeds a summary lists one by one; the rest are counted.
+pub const FAILED_LISTED_MAX: usize = 10_000;
+
 /// The summary of a sweep (or of several merged shards).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SweepSummary {
@@ -156,10 +241,17 @@ pub struct SweepSummary {
     pub seed_sets: Vec<SeedSet>,
     pub scenario: Option<String>,
     pub bugs: Vec<String>,
+    /// The options every seed ran with (as on the replay command line), so that only shards of
+    /// one sweep merge.
+    #[serde(default)]
+    pub options: String,
     /// Seeds run (fewer than asked when a time budget or fail-fast stopped the sweep).
     pub seeds: u64,
     pub passed: u64,
     pub failed: Vec<Failed>,
+    /// Failing seeds beyond the first [`FAILED_LISTED_MAX`], counted but not listed.
+    #[serde(default)]
+    pub failed_not_listed: u64,
     pub verdicts: BTreeMap<String, u64>,
     pub events: u64,
     pub sim_time_ns: u64,
@@ -174,76 +266,199 @@ pub struct SweepSummary {
 }
 
 impl SweepSummary {
+    /// Counts one seed's result. A failing seed's details come separately ([`Self::add_failed`]).
+    pub fn add(&mut self, r: &SeedResult) {
+        self.seeds += 1;
+        *self.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
+        if r.verdict == Verdict::Pass {
+            self.passed += 1;
+        }
+        self.events = self.events.saturating_add(r.events);
+        self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
+        for (kind, (enabled, fired)) in &r.coverage {
+            let c = self.coverage.entry(kind.clone()).or_default();
+            c.enabled_seeds += u64::from(*enabled);
+            c.fired_seeds += u64::from(*fired);
+        }
+    }
+
+    /// Lists a failing seed, or counts it once the list is full.
+    pub fn add_failed(&mut self, f: Failed) {
+        if self.failed.len() < FAILED_LISTED_MAX {
+            self.failed.push(f);
+        } else {
+            self.failed_not_listed += 1;
+        }
+    }
+
     /// Builds a summary from per-seed results (any order) and the failing seeds' details.
     #[must_use]
     pub fn from_results(results: &[SeedResult], failed: Vec<Failed>) -> SweepSummary {
-        let mut s = SweepSummary { seeds: results.len() as u64, ..SweepSummary::default() };
+        let mut s = SweepSummary::default();
         for r in results {
-            *s.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
-            if r.verdict == Verdict::Pass {
-                s.passed += 1;
-            }
-            s.events += r.events;
-            s.sim_time_ns += r.sim_time_ns;
-            for (kind, (enabled, fired)) in &r.coverage {
-                let c = s.coverage.entry(kind.clone()).or_default();
-                c.enabled_seeds += u64::from(*enabled);
-                c.fired_seeds += u64::from(*fired);
-            }
+            s.add(r);
         }
-        s.failed = failed;
-        s.failed.sort_by_key(|f| f.seed);
-        s.refresh_warnings();
+        for f in failed {
+            s.add_failed(f);
+        }
+        s.finish();
         s
     }
 
-    /// Joins shards' summaries into one.
-    pub fn merge(parts: Vec<SweepSummary>) -> Result<SweepSummary, String> {
-        let mut all = SweepSummary::default();
-        for (i, p) in parts.into_iter().enumerate() {
-            if i > 0 && (p.scenario != all.scenario || p.bugs != all.bugs) {
+    /// Puts the failures in seed order and refreshes the warnings.
+    pub fn finish(&mut self) {
+        self.failed.sort_by_key(|f| f.seed);
+        self.refresh_warnings();
+    }
+
+    /// Checks that the counts of a summary read from a file add up; `name` is the file.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        let failing = self.seeds.checked_sub(self.passed).ok_or_else(|| {
+            format!("{name}: {} seeds passed out of {} run, more than were run", self.passed, self.seeds)
+        })?;
+        let verdicts = self.verdicts.values().try_fold(0u64, |a, v| a.checked_add(*v));
+        if verdicts != Some(self.seeds) {
+            return Err(format!(
+                "{name}: the verdict counts add up to {} but the summary says {} seeds were run",
+                verdicts.map_or("more than 2^64".to_string(), |v| v.to_string()),
+                self.seeds
+            ));
+        }
+        if self.verdicts.get("pass").copied().unwrap_or(0) != self.passed {
+            return Err(format!(
+                "{name}: {} seeds passed, but {} have verdict pass",
+                self.passed,
+                self.verdicts.get("pass").copied().unwrap_or(0)
+            ));
+        }
+        if (self.failed.len() as u64).checked_add(self.failed_not_listed) != Some(failing) {
+            return Err(format!(
+                "{name}: {failing} seeds failed, but {} are listed and {} counted beyond the list",
+                self.failed.len(),
+                self.failed_not_listed
+            ));
+        }
+        if self.seed_sets.is_empty() {
+            return Err(format!("{name}: the summary names no seed set"));
+        }
+        let capacity = self.seed_sets.iter().try_fold(0u64, |a, s| a.checked_add(s.len()));
+        if capacity.is_none_or(|c| self.seeds > c) {
+            return Err(format!(
+                "{name}: {} seeds were run, more than its seed sets ({}) hold",
+                self.seeds,
+                self.seed_sets.iter().map(SeedSet::describe).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for (i, a) in self.seed_sets.iter().enumerate() {
+            if let Some(b) = self.seed_sets[i + 1..].iter().find(|b| a.overlaps(b)) {
+                return Err(format!("{name}: its seed sets {} and {} overlap", a.describe(), b.describe()));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &self.failed {
+            if !self.seed_sets.iter().any(|s| s.contains(f.seed)) {
+                return Err(format!("{name}: failing seed {} is not in any of its seed sets", f.seed));
+            }
+            if f.verdict == Verdict::Pass {
+                return Err(format!("{name}: seed {} is listed as failing with verdict pass", f.seed));
+            }
+            if !seen.insert(f.seed) {
+                return Err(format!("{name}: failing seed {} is listed twice", f.seed));
+            }
+        }
+        for (kind, c) in &self.coverage {
+            if c.fired_seeds > self.seeds || c.enabled_seeds > self.seeds {
                 return Err(format!(
-                    "summary {} ran {:?} with bugs {:?}, unlike the first ({:?} with {:?}): not shards of one sweep",
-                    i + 1,
-                    p.scenario,
-                    p.bugs,
-                    all.scenario,
-                    all.bugs
+                    "{name}: coverage of \"{kind}\" counts {} seeds, more than the {} run",
+                    c.fired_seeds.max(c.enabled_seeds),
+                    self.seeds
                 ));
             }
+        }
+        if !(self.wall_ms.is_finite() && self.wall_ms >= 0.0 && self.wall_ms_total.is_finite()) {
+            return Err(format!("{name}: wall_ms must be a non-negative number"));
+        }
+        Ok(())
+    }
+
+    /// Joins shards' summaries into one, each named by its file; refuses summaries whose counts
+    /// do not add up, summaries of different sweeps, seed sets run twice or overlapping, and
+    /// totals that would overflow.
+    pub fn merge(parts: Vec<(String, SweepSummary)>) -> Result<SweepSummary, String> {
+        let mut all = SweepSummary::default();
+        let mut first_name = String::new();
+        for (i, (name, p)) in parts.into_iter().enumerate() {
+            p.validate(&name)?;
             if i == 0 {
                 all.scenario.clone_from(&p.scenario);
                 all.bugs.clone_from(&p.bugs);
+                all.options.clone_from(&p.options);
+                first_name.clone_from(&name);
+            } else if p.scenario != all.scenario || p.bugs != all.bugs || p.options != all.options {
+                return Err(format!(
+                    "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
+                    p.what_ran(),
+                    all.what_ran()
+                ));
             }
             for set in &p.seed_sets {
-                if all.seed_sets.contains(set) {
-                    return Err(format!("the seed set {set:?} appears twice"));
+                if let Some(seen) = all.seed_sets.iter().find(|s| s.overlaps(set)) {
+                    let how = if seen == set { "repeats" } else { "overlaps" };
+                    return Err(format!(
+                        "{name}: {} {how} {}, already merged: every seed must be counted once",
+                        set.describe(),
+                        seen.describe()
+                    ));
                 }
             }
-            all.seed_sets.extend(p.seed_sets);
-            all.seeds += p.seeds;
-            all.passed += p.passed;
-            all.failed.extend(p.failed);
+            let overflow = |what: &str| format!("{name}: adding its {what} would overflow the merged count");
+            all.seeds = all.seeds.checked_add(p.seeds).ok_or_else(|| overflow("seeds"))?;
+            all.passed = all.passed.checked_add(p.passed).ok_or_else(|| overflow("passed seeds"))?;
+            all.events = all.events.checked_add(p.events).ok_or_else(|| overflow("events"))?;
+            all.sim_time_ns =
+                all.sim_time_ns.checked_add(p.sim_time_ns).ok_or_else(|| overflow("simulated time"))?;
+            all.failed_not_listed = all
+                .failed_not_listed
+                .checked_add(p.failed_not_listed)
+                .ok_or_else(|| overflow("unlisted failures"))?;
             for (k, v) in p.verdicts {
-                *all.verdicts.entry(k).or_default() += v;
+                let e = all.verdicts.entry(k).or_default();
+                *e = e.checked_add(v).ok_or_else(|| overflow("verdict counts"))?;
             }
-            all.events += p.events;
-            all.sim_time_ns += p.sim_time_ns;
+            for (k, c) in p.coverage {
+                let e = all.coverage.entry(k).or_default();
+                e.enabled_seeds = e
+                    .enabled_seeds
+                    .checked_add(c.enabled_seeds)
+                    .ok_or_else(|| overflow("coverage counts"))?;
+                e.fired_seeds =
+                    e.fired_seeds.checked_add(c.fired_seeds).ok_or_else(|| overflow("coverage counts"))?;
+            }
+            all.seed_sets.extend(p.seed_sets);
+            for f in p.failed {
+                all.add_failed(f);
+            }
             all.wall_ms = all.wall_ms.max(p.wall_ms);
             all.wall_ms_total += p.wall_ms_total;
             all.jobs = all.jobs.max(p.jobs);
             if let Some(why) = p.stopped_early {
-                all.stopped_early = Some(why);
-            }
-            for (k, c) in p.coverage {
-                let e = all.coverage.entry(k).or_default();
-                e.enabled_seeds += c.enabled_seeds;
-                e.fired_seeds += c.fired_seeds;
+                all.stopped_early = Some(format!("{name}: {why}"));
             }
         }
-        all.failed.sort_by_key(|f| f.seed);
-        all.refresh_warnings();
+        all.finish();
         Ok(all)
+    }
+
+    /// What a sweep ran, in words, for merge errors.
+    fn what_ran(&self) -> String {
+        let mut s = self.scenario.as_ref().map_or("random seeds".to_string(), |n| format!("scenario {n}"));
+        if !self.options.is_empty() {
+            s += &format!(" with options \"{}\"", self.options);
+        }
+        if !self.bugs.is_empty() {
+            s += &format!(" with bugs {}", self.bugs.join(", "));
+        }
+        s
     }
 
     /// A fault kind that some seed's configuration enabled but no seed fired is suspicious: the
@@ -279,14 +494,54 @@ impl SweepSummary {
 mod tests {
     use super::*;
 
+    fn all(set: SeedSet) -> Vec<u64> {
+        (0..set.len()).map(|i| set.nth(i)).collect()
+    }
+
     #[test]
     fn shards_split_a_range_with_no_overlap_and_no_gap() {
-        let whole = SeedSet { start: 10, end: 110, shard: None }.seeds();
+        let whole = all(SeedSet { start: 10, end: 110, shard: None });
         let mut joined: Vec<u64> =
-            (1..=7).flat_map(|k| SeedSet { start: 10, end: 110, shard: Some((k, 7)) }.seeds()).collect();
+            (1..=7).flat_map(|k| all(SeedSet { start: 10, end: 110, shard: Some((k, 7)) })).collect();
         joined.sort_unstable();
         assert_eq!(joined, whole);
         assert_eq!(whole.len(), 100);
+        for k in 1..=7 {
+            let set = SeedSet { start: 10, end: 110, shard: Some((k, 7)) };
+            assert!(all(set).iter().all(|s| set.contains(*s)));
+            assert_eq!(all(set).len() as u64, set.len());
+        }
+        assert_eq!(SeedSet { start: 0, end: 3, shard: Some((5, 8)) }.len(), 0);
+    }
+
+    #[test]
+    fn a_huge_seed_set_is_counted_without_being_built() {
+        let set = SeedSet { start: u64::MAX - 1_000_000_000_000, end: u64::MAX, shard: Some((3, 7)) };
+        assert_eq!(set.len(), 142_857_142_857);
+        assert!(set.contains(set.nth(set.len() - 1)));
+    }
+
+    #[test]
+    fn overlap_is_exact_for_shards_of_different_ranges_and_counts() {
+        // Brute force over small sets agrees with the arithmetic.
+        let sets: Vec<SeedSet> = [(0, 12), (5, 20), (7, 8), (11, 30)]
+            .iter()
+            .flat_map(|&(start, end)| {
+                let mut v = vec![SeedSet { start, end, shard: None }];
+                for n in 1..=4 {
+                    for k in 1..=n {
+                        v.push(SeedSet { start, end, shard: Some((k, n)) });
+                    }
+                }
+                v
+            })
+            .collect();
+        for a in &sets {
+            for b in &sets {
+                let brute = all(*a).iter().any(|s| b.contains(*s));
+                assert_eq!(a.overlaps(b), brute, "{} vs {}", a.describe(), b.describe());
+            }
+        }
     }
 
     #[test]
@@ -294,9 +549,11 @@ mod tests {
         assert_eq!(parse_range("0..300"), Ok((0, 300)));
         assert!(parse_range("5..5").is_err());
         assert!(parse_range("0-300").is_err());
+        assert!(parse_range("0..18446744073709551615").unwrap_err().contains("at most"));
         assert_eq!(parse_shard("2/8"), Ok((2, 8)));
         assert!(parse_shard("0/8").is_err());
         assert!(parse_shard("9/8").is_err());
+        assert!(parse_shard("1/99999999").is_err());
     }
 
     fn result(seed: u64, verdict: Verdict, crash: (bool, bool)) -> SeedResult {
@@ -314,6 +571,17 @@ mod tests {
         }
     }
 
+    fn failed(seed: u64) -> Failed {
+        Failed {
+            seed,
+            verdict: Verdict::Safety,
+            check: None,
+            reason: String::new(),
+            replay: String::new(),
+            report: None,
+        }
+    }
+
     #[test]
     fn a_fault_enabled_but_never_fired_is_a_warning() {
         let s = SweepSummary::from_results(
@@ -325,32 +593,71 @@ mod tests {
         assert!(s.warnings.is_empty());
     }
 
-    #[test]
-    fn merged_shards_add_up_and_keep_failures_in_seed_order() {
-        let failed = |seed| Failed {
-            seed,
-            verdict: Verdict::Safety,
-            check: None,
-            reason: String::new(),
-            replay: String::new(),
-            report: None,
-        };
+    fn shards() -> (SweepSummary, SweepSummary) {
         let mut a = SweepSummary::from_results(
             &[result(1, Verdict::Pass, (true, true)), result(3, Verdict::Safety, (true, true))],
             vec![failed(3)],
         );
-        a.seed_sets = vec![SeedSet { start: 0, end: 4, shard: Some((1, 2)) }];
+        a.seed_sets = vec![SeedSet { start: 0, end: 4, shard: Some((2, 2)) }];
         a.wall_ms = 5.0;
-        let mut b = SweepSummary::from_results(&[result(0, Verdict::Safety, (true, false))], vec![failed(0)]);
-        b.seed_sets = vec![SeedSet { start: 0, end: 4, shard: Some((2, 2)) }];
+        let mut b = SweepSummary::from_results(
+            &[result(0, Verdict::Safety, (true, false)), result(2, Verdict::Pass, (true, false))],
+            vec![failed(0)],
+        );
+        b.seed_sets = vec![SeedSet { start: 0, end: 4, shard: Some((1, 2)) }];
         b.wall_ms = 7.0;
-        let m = SweepSummary::merge(vec![a.clone(), b]).expect("shards of one sweep");
-        assert_eq!(m.seeds, 3);
-        assert_eq!(m.passed, 1);
+        (a, b)
+    }
+
+    #[test]
+    fn merged_shards_add_up_and_keep_failures_in_seed_order() {
+        let (a, b) = shards();
+        let m = SweepSummary::merge(vec![("a".into(), a), ("b".into(), b)]).expect("shards of one sweep");
+        assert_eq!(m.seeds, 4);
+        assert_eq!(m.passed, 2);
         assert_eq!(m.failed.iter().map(|f| f.seed).collect::<Vec<_>>(), vec![0, 3]);
         assert_eq!(m.verdicts.get("safety"), Some(&2));
-        assert_eq!(m.coverage["fault: crash"], Coverage { enabled_seeds: 3, fired_seeds: 2 });
+        assert_eq!(m.coverage["fault: crash"], Coverage { enabled_seeds: 4, fired_seeds: 2 });
         assert!((m.wall_ms - 7.0).abs() < 1e-9);
-        assert!(SweepSummary::merge(vec![a.clone(), a]).is_err(), "the same shard twice is refused");
+    }
+
+    #[test]
+    fn merge_refuses_repeated_or_overlapping_seeds_in_words() {
+        let (a, b) = shards();
+        let e = SweepSummary::merge(vec![("a.json".into(), a.clone()), ("again.json".into(), a.clone())])
+            .unwrap_err();
+        assert!(e.contains("again.json") && e.contains("seeds 0..4 (shard 2 of 2) repeats"), "{e}");
+        let mut whole = b.clone();
+        whole.seed_sets = vec![SeedSet { start: 2, end: 3, shard: None }];
+        whole.seeds = 1;
+        whole.passed = 1;
+        whole.failed.clear();
+        whole.verdicts = BTreeMap::from([("pass".to_string(), 1)]);
+        whole.coverage.clear();
+        let e = SweepSummary::merge(vec![("a".into(), b), ("w.json".into(), whole)]).unwrap_err();
+        assert!(e.contains("w.json") && e.contains("overlaps"), "{e}");
+        assert!(!e.contains("SeedSet") && !e.contains("Some("), "no Rust debug output: {e}");
+    }
+
+    #[test]
+    fn merge_refuses_counts_that_do_not_add_up_or_would_overflow() {
+        let (a, b) = shards();
+        let mut bad = a.clone();
+        bad.passed = 9;
+        assert!(SweepSummary::merge(vec![("x.json".into(), bad)]).unwrap_err().contains("x.json"));
+        let mut bad = a.clone();
+        bad.failed.clear();
+        assert!(SweepSummary::merge(vec![("x.json".into(), bad)]).unwrap_err().contains("listed"));
+        let mut bad = a.clone();
+        bad.failed[0].seed = 2;
+        assert!(SweepSummary::merge(vec![("x.json".into(), bad)]).unwrap_err().contains("not in any"));
+        let mut huge = a.clone();
+        huge.events = u64::MAX;
+        let e = SweepSummary::merge(vec![("a".into(), huge), ("b.json".into(), b.clone())]).unwrap_err();
+        assert!(e.contains("b.json") && e.contains("overflow"), "{e}");
+        let mut other = b;
+        other.options = "--nodes 3".into();
+        let e = SweepSummary::merge(vec![("a".into(), a), ("o.json".into(), other)]).unwrap_err();
+        assert!(e.contains("not a shard of the same sweep") && e.contains("--nodes 3"), "{e}");
     }
 }

@@ -59,7 +59,13 @@ pub struct Trace {
     checkpoints: Option<Vec<u64>>,
     /// JSON lines, when the trace is written out.
     lines: Option<String>,
+    /// The lines reached [`TRACE_BYTES_MAX`]; later events are hashed but not written.
+    truncated: bool,
 }
+
+/// The most bytes of JSON lines a trace keeps. Past it the trace ends with a `trace-truncated`
+/// line: the run, its verdict and its hash are unchanged, only the written trace is shorter.
+pub const TRACE_BYTES_MAX: usize = 256 << 20;
 
 impl Trace {
     #[must_use]
@@ -69,6 +75,7 @@ impl Trace {
             events: 0,
             checkpoints: keep_checkpoints.then(Vec::new),
             lines: keep_lines.then(String::new),
+            truncated: false,
         }
     }
 
@@ -93,12 +100,31 @@ impl Trace {
     #[inline]
     #[must_use]
     pub fn detailed(&self) -> bool {
-        self.lines.is_some()
+        self.lines.is_some() && !self.truncated
+    }
+
+    /// Whether the written trace stops short of the run (see [`TRACE_BYTES_MAX`]).
+    #[must_use]
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// Appends one JSON line: `{"t":<time>,"ev":<kind>,<fields>}`. `fields` is raw JSON members.
     pub fn line(&mut self, time: u64, kind: &str, fields: std::fmt::Arguments<'_>) {
+        if self.truncated {
+            return;
+        }
         if let Some(lines) = &mut self.lines {
+            if lines.len() >= TRACE_BYTES_MAX {
+                self.truncated = true;
+                let _ = writeln!(
+                    lines,
+                    "{{\"t\":{time},\"n\":{},\"ev\":\"trace-truncated\",\"bytes\":{}}}",
+                    self.events,
+                    lines.len()
+                );
+                return;
+            }
             let _ = write!(lines, "{{\"t\":{time},\"n\":{},\"ev\":\"{kind}\"", self.events);
             let start = lines.len();
             let _ = lines.write_fmt(fields);

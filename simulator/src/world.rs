@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use raft_core::{BugSet, Config, KvServer, NodeId, ServerReady};
 use rand::Rng;
 
+use crate::budget::{Budget, Overrun};
 use crate::checks::{Invariants, Violation};
 use crate::client::{Outgoing, Workload};
 use crate::config::{NetworkConfig, SimConfig};
@@ -149,6 +150,8 @@ pub struct World {
     /// The node whose code is running, to name it if it panics.
     busy_node: Option<u8>,
     scratch: ServerReady,
+    /// Set once the run spent its event budget: what the cluster did in the window after.
+    pub overrun: Option<Overrun>,
 }
 
 impl World {
@@ -210,6 +213,7 @@ impl World {
             scratch: ServerReady::default(),
             deduplicated_before_crashes: 0,
             busy_node: None,
+            overrun: None,
             config,
         }
     }
@@ -449,6 +453,9 @@ impl World {
 
     fn send(&mut self, packet: Packet) {
         let (from, to) = (packet.from, packet.to);
+        if let Some(o) = &mut self.overrun {
+            o.note_send(payload_kind(&packet.payload), addr(from), addr(to));
+        }
         let copy = self.trace.detailed().then(|| packet.clone());
         let outcome = self.network.send(self.now, packet, &mut self.queue);
         match (outcome, copy) {
@@ -623,6 +630,23 @@ impl World {
         self.after_node_input(n);
     }
 
+    /// The run has spent its event budget: from now on, record what the cluster is busy with.
+    pub fn begin_overrun(&mut self, budget: &Budget) {
+        if self.overrun.is_none() {
+            let start = self.commits_and_terms();
+            self.overrun = Some(Overrun::new(self.trace.events(), self.now, budget, start));
+        }
+    }
+
+    /// Each node's commit index and term (None while it is down), for the budget's diagnosis.
+    #[must_use]
+    pub fn commits_and_terms(&self) -> Vec<Option<(u64, u64)>> {
+        self.nodes
+            .iter()
+            .map(|slot| slot.server().map(|s| (s.node().commit_index().0, s.node().term().0)))
+            .collect()
+    }
+
     /// The live leader with the highest term, if any.
     #[must_use]
     pub fn current_leader(&self) -> Option<u8> {
@@ -682,6 +706,15 @@ fn payload_word(p: &Payload) -> u64 {
         }
         Payload::Request(r) => 7 | (r.seq << 8),
         Payload::Reply(r) => 8 | (r.seq << 8) | (u64::from(r.result.is_ok()) << 7),
+    }
+}
+
+/// The kind of a payload, for counters.
+fn payload_kind(p: &Payload) -> &'static str {
+    match p {
+        Payload::Raft(m) => m.body.kind(),
+        Payload::Request(_) => "request",
+        Payload::Reply(_) => "reply",
     }
 }
 

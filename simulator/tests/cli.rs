@@ -62,13 +62,15 @@ fn bad_usage_exits_two_with_a_message() {
 }
 
 #[test]
-fn the_bug_list_names_all_eight_planted_bugs() {
+fn the_bug_list_names_every_planted_bug() {
     let out = raftsim(&["bugs", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let list = last_json(&out);
-    let list = list.as_array().expect("a list");
-    assert_eq!(list.len(), 8);
-    assert!(list.iter().all(|b| b["name"].is_string() && b["description"].is_string()));
+    let names: Vec<&str> =
+        list.as_array().expect("a list").iter().filter_map(|b| b["name"].as_str()).collect();
+    let expected: Vec<&str> = raft_core::Bug::ALL.iter().map(|b| b.name()).collect();
+    assert_eq!(names, expected);
+    assert!(list.as_array().expect("a list").iter().all(|b| b["description"].is_string()));
 }
 
 #[test]
@@ -105,6 +107,15 @@ fn a_failing_run_writes_a_report_that_replays_to_the_same_trace() {
     let text = String::from_utf8_lossy(&until.stdout);
     assert!(text.contains("state after event 300"), "{text}");
     assert!(text.contains("n0 [") && text.contains("log terms") && text.contains("disk:"), "{text}");
+
+    // `--until` counts events as the failure line does: the failing event is the last shown.
+    let event = v["failure"]["event"].as_u64().expect("the failing event");
+    let until = raftsim(&["replay", &dir.display().to_string(), "--until", &event.to_string(), "--json"]);
+    let u = last_json(&until);
+    let last = u["last_events"].as_array().and_then(|l| l.last()).and_then(Value::as_str).unwrap_or_default();
+    let last: Value = serde_json::from_str(last).expect("a trace line");
+    assert_eq!(last["n"], event, "{u}");
+    assert_eq!(last["ev"], "violation", "{u}");
     let _ = std::fs::remove_dir_all(&reports);
 }
 
@@ -179,7 +190,7 @@ fn a_passing_sweep_exits_zero_and_counts_what_its_seeds_covered() {
 }
 
 #[test]
-fn fail_fast_stops_a_sweep_and_the_failures_write_capped_reports() {
+fn failures_write_capped_reports() {
     let reports = temp_dir("capped");
     let out = raftsim(&[
         "sweep",
@@ -201,10 +212,26 @@ fn fail_fast_stops_a_sweep_and_the_failures_write_capped_reports() {
     assert!(failed.len() > 2);
     assert_eq!(failed.iter().filter(|f| f["report"].is_string()).count(), 2);
     assert_eq!(std::fs::read_dir(&reports).expect("dir").count(), 2);
-    let (_, fast) = sweep(&["--seeds", "0..40", "--jobs", "1", "--bug", "ack-before-durable", "--fail-fast"]);
-    assert!(fast["seeds"].as_u64().is_some_and(|n| n < 40), "{fast}");
-    assert!(fast["stopped_early"].is_string());
     let _ = std::fs::remove_dir_all(&reports);
+}
+
+#[test]
+fn fail_fast_stops_at_the_lowest_failing_seed_whatever_the_jobs() {
+    let args = ["--seeds", "0..60", "--bug", "ack-before-durable", "--fail-fast"];
+    let (code1, one) = sweep(&[&["--jobs", "1"][..], &args].concat());
+    let (code2, two) = sweep(&[&["--jobs", "2"][..], &args].concat());
+    assert_eq!((code1, code2), (Some(1), Some(1)));
+    let failed = one["failed"].as_array().expect("list");
+    assert_eq!(failed.len(), 1, "{one}");
+    let lowest = failed[0]["seed"].as_u64().expect("a seed");
+    assert_eq!(one["seeds"].as_u64(), Some(lowest + 1), "every seed up to the lowest failure, none after");
+    assert_eq!(one["failed"], two["failed"]);
+    assert_eq!(one["seeds"], two["seeds"]);
+    assert_eq!(one["verdicts"], two["verdicts"]);
+    assert!(one["stopped_early"].as_str().is_some_and(|w| w.contains(&format!("seed {lowest}"))));
+    // The same seeds without --fail-fast fail first at that seed too.
+    let (_, all) = sweep(&["--seeds", "0..60", "--bug", "ack-before-durable"]);
+    assert_eq!(all["failed"][0]["seed"].as_u64(), Some(lowest));
 }
 
 #[test]

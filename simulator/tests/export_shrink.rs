@@ -59,11 +59,15 @@ fn a_planted_bug_failure_shrinks_to_fewer_operations_and_faults_that_still_fail(
         .expect("the bug fails some run with faults");
     let failure = Failure::of(&outcome);
     let exported = scenario_json("bug", "test", &config, &outcome.world);
-    let shrunk = shrink(exported, seed, &failure, 300).expect("it fails the same way to begin with");
+    let shrunk = shrink(exported, seed, &failure, 300, &RunOptions::default())
+        .expect("it fails the same way to begin with");
     assert!(shrunk.after.ops < shrunk.before.ops, "{:?} -> {:?}", shrunk.before, shrunk.after);
     assert!(shrunk.after.steps < shrunk.before.steps, "{:?} -> {:?}", shrunk.before, shrunk.after);
     assert_eq!(Size::of(&shrunk.scenario), shrunk.after);
-    assert!(fails_the_same_way(&shrunk.scenario, seed, &failure), "the shrunk scenario still fails that way");
+    assert!(
+        fails_the_same_way(&shrunk.scenario, seed, &failure, &RunOptions::default()),
+        "the shrunk scenario still fails that way"
+    );
     let scenario = Scenario::parse(&shrunk.scenario.to_string(), "shrunk").expect("a valid scenario file");
     let again = run_scenario(&scenario, &scenario.config(seed).expect("config"), &RunOptions::default());
     assert_eq!(again.verdict, failure.verdict);

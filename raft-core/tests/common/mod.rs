@@ -416,10 +416,13 @@ impl<H: Host> Cluster<H> {
     /// Delivers messages one at a time, in send order, until `done` holds.
     ///
     /// # Panics
-    /// If the network runs dry first.
+    /// If the network runs dry first, or `done` does not hold within `DELIVERIES_MAX` deliveries.
     pub fn deliver_until(&mut self, done: impl Fn(&Cluster<H>) -> bool) {
+        let mut moved = 0;
         while !done(self) {
             assert!(self.deliver_next().is_some(), "the network ran dry first:\n{}", self.tail(30));
+            moved += 1;
+            assert!(moved < DELIVERIES_MAX, "the condition never held:\n{}", self.tail(40));
         }
     }
 

@@ -3,7 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
+
+use crate::limits;
 
 mod bench_cmd;
 mod replay_cmd;
@@ -55,6 +59,8 @@ pub struct RunArgs {
     pub seed: u64,
     #[command(flatten)]
     pub world: WorldArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Where a failing run writes its report folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
@@ -73,27 +79,60 @@ pub struct RunArgs {
     /// Run the seed twice and compare the trace hash after every event.
     #[arg(long)]
     pub check_determinism: bool,
-    /// Wall-time limit of the linearizability check, e.g. 10s (default: none).
-    #[arg(long, value_parser = checker::cli::parse_duration)]
-    pub check_time_limit: Option<std::time::Duration>,
+}
+
+/// The wall-clock limits of a run: the only machine-dependent way a run can end, kept as a last
+/// resort behind the deterministic event budget (`--max-events`).
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// End a run that takes longer than this wall time, the check included, as `inconclusive`
+    /// (1ms to 24h).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_wall_limit)]
+    pub run_time_limit: Duration,
+    /// Wall-time limit of the linearizability check alone, e.g. 10s (1ms to 24h; default: what
+    /// is left of --run-time-limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_wall_limit)]
+    pub check_time_limit: Option<Duration>,
+}
+
+impl Default for LimitArgs {
+    fn default() -> LimitArgs {
+        LimitArgs { run_time_limit: Duration::from_secs(60), check_time_limit: None }
+    }
+}
+
+impl LimitArgs {
+    /// Run options with these limits.
+    #[must_use]
+    pub fn options(&self) -> crate::run::RunOptions {
+        crate::run::RunOptions {
+            run_time_limit: Some(self.run_time_limit),
+            check_time_limit: self.check_time_limit,
+            ..crate::run::RunOptions::default()
+        }
+    }
 }
 
 /// What a seed runs: its random configuration (or a calm one, or a scenario), adjusted. Shared
-/// by every command that runs seeds.
+/// by every command that runs seeds. Ranges: see `limits.rs` and the README.
 #[derive(Args, Debug, Clone, Default)]
 pub struct WorldArgs {
-    /// Servers in the cluster (default: 5).
-    #[arg(long)]
-    pub nodes: Option<usize>,
-    /// Concurrent clients (default: 5).
-    #[arg(long)]
-    pub clients: Option<usize>,
-    /// Client operations in all (default: 1000).
-    #[arg(long)]
+    /// Servers in the cluster, 1 to 32 (default: 5).
+    #[arg(long, value_parser = limits::flag_range(1, limits::NODES_MAX))]
+    pub nodes: Option<u64>,
+    /// Concurrent clients, 0 to 4096 (default: 5).
+    #[arg(long, value_parser = limits::flag_range(0, limits::CLIENTS_MAX))]
+    pub clients: Option<u64>,
+    /// Client operations in all, 0 to 1000000 (default: 1000).
+    #[arg(long, value_parser = limits::flag_range(0, limits::OPS_MAX))]
     pub ops: Option<u64>,
-    /// Length of the fault phase in virtual time, e.g. 10s or 500ms (default: 10s).
-    #[arg(long, value_parser = parse_sim_duration)]
+    /// Length of the fault phase in virtual time, e.g. 10s or 500ms, at most 24h (default: 10s).
+    #[arg(long, value_parser = parse_phase_duration)]
     pub duration: Option<u64>,
+    /// The run's event budget: past it the run fails (verdict liveness, check event-budget),
+    /// 1 to 100000000000 (default: scaled to the configuration and the simulated time).
+    #[arg(long, value_name = "N", value_parser = limits::flag_range(1, limits::MAX_EVENTS_MAX))]
+    pub max_events: Option<u64>,
     /// No random faults and a reliable network: a calm cluster.
     #[arg(long)]
     pub calm: bool,
@@ -165,6 +204,25 @@ pub fn parse_sim_duration(text: &str) -> Result<u64, String> {
         _ => return Err(format!("expected a unit among ns, us, ms, s, m, found {unit:?}")),
     };
     value.checked_mul(scale).ok_or_else(|| format!("duration {text:?} is too long"))
+}
+
+/// A simulated phase: a duration of at most 24 hours.
+fn parse_phase_duration(text: &str) -> Result<u64, String> {
+    let ns = parse_sim_duration(text)?;
+    if ns > limits::SIM_NS_MAX {
+        return Err(format!("expected at most 24h of simulated time, found {text:?}"));
+    }
+    Ok(ns)
+}
+
+/// A wall-clock limit: 1 ms to 24 h.
+fn parse_wall_limit(text: &str) -> Result<Duration, String> {
+    let d = checker::cli::parse_duration(text)?;
+    let ms = d.as_millis();
+    if ms < u128::from(limits::WALL_LIMIT_MS_MIN) || ms > u128::from(limits::WALL_LIMIT_MS_MAX) {
+        return Err(format!("expected 1ms to 24h, found {text:?}"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

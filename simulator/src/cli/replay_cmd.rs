@@ -14,7 +14,8 @@ use crate::world::{Process, World};
 pub struct ReplayArgs {
     /// A report folder, e.g. reports/random-seed-7.
     pub dir: PathBuf,
-    /// Stop after this many events and print the cluster's state at that point.
+    /// Stop after event EVENT (numbered as in the failure line and the trace's "n", from 0) and
+    /// print the cluster's state at that point.
     #[arg(long, value_name = "EVENT")]
     pub until: Option<u64>,
     /// Print one JSON object instead of text.
@@ -33,7 +34,7 @@ pub fn replay_command(args: &ReplayArgs) -> i32 {
     };
     let options = RunOptions {
         trace_lines: args.until.is_some(),
-        stop_after_events: args.until,
+        stop_after_events: args.until.map(|n| n.saturating_add(1)),
         ..RunOptions::default()
     };
     let outcome = match &loaded.scenario {

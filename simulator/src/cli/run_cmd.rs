@@ -25,10 +25,13 @@ pub fn config_from_args(
         None => SimConfig::swarm(seed),
     };
     if let Some(n) = world.nodes {
-        config.cluster.nodes = n;
+        config.cluster.nodes = n as usize;
     }
     if let Some(c) = world.clients {
-        config.workload.clients = c;
+        config.workload.clients = c as usize;
+    }
+    if let Some(max) = world.max_events {
+        config.max_events = Some(max);
     }
     if let Some(ops) = world.ops {
         config.workload.ops = ops;
@@ -46,7 +49,13 @@ pub fn config_from_args(
 /// The command line that replays seed `seed` with these options.
 #[must_use]
 pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
-    let mut cmd = format!("cargo run --release -- --seed {seed}");
+    format!("cargo run --release -- --seed {seed}{}", world_options(world))
+}
+
+/// The options that shape every seed's run, as on a command line (empty for the defaults).
+#[must_use]
+pub fn world_options(world: &WorldArgs) -> String {
+    let mut cmd = String::new();
     if let Some(path) = &world.scenario {
         cmd += &format!(" --scenario {}", path.display());
     }
@@ -61,6 +70,9 @@ pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
     }
     if let Some(d) = world.duration {
         cmd += &format!(" --duration {d}ns");
+    }
+    if let Some(max) = world.max_events {
+        cmd += &format!(" --max-events {max}");
     }
     if world.calm {
         cmd += " --calm";
@@ -88,9 +100,8 @@ pub fn run_command(args: &RunArgs) -> i32 {
     let options = RunOptions {
         trace_lines: args.trace.is_some(),
         checkpoints: args.check_determinism,
-        check_time_limit: args.check_time_limit,
-        stop_after_events: None,
         record_faults: args.export_scenario.is_some(),
+        ..args.limits.options()
     };
     let mut banner = config.banner();
     if let Some(s) = &scenario {
@@ -100,6 +111,9 @@ pub fn run_command(args: &RunArgs) -> i32 {
         eprintln!("{banner}");
     } else {
         println!("{banner}");
+    }
+    if scenario.as_ref().is_none_or(|s| s.fixed_duration) {
+        super::sweep_cmd::warn_if_ops_exceed_capacity(&config);
     }
     let outcome = run(&options);
     if let Some(path) = &args.trace {
@@ -161,7 +175,12 @@ pub fn run_command(args: &RunArgs) -> i32 {
             scenario: scenario.as_ref(),
             command: replay_command(args.seed, &args.world),
         };
-        match crate::report::write(&args.reports, &ctx, Some(&outcome.summary.trace_hash)) {
+        let expected = outcome
+            .failure
+            .as_ref()
+            .is_none_or(|f| f.check != "run-time-limit")
+            .then_some(outcome.summary.trace_hash.as_str());
+        match crate::report::write(&args.reports, &ctx, expected, &options) {
             Ok((dir, _)) => report_dir = Some(dir),
             Err(e) => eprintln!("raftsim: no report written: {e}"),
         }

@@ -21,12 +21,40 @@ pub struct ShrinkArgs {
     /// Where to write the shrunk scenario (default: shrunk.json in the run's report folder).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The most runs to try.
-    #[arg(long, default_value_t = 400)]
+    /// The most runs to try, 1 to 100000.
+    #[arg(long, default_value_t = 400, value_parser = crate::limits::flag_range(1, 100_000))]
     pub budget: u64,
 }
 
+/// Run options `shrink` takes from `run` but has no use for: refused rather than ignored.
+fn ignored_flags(run: &super::RunArgs) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if run.trace.is_some() {
+        flags.push("--trace");
+    }
+    if run.export_scenario.is_some() {
+        flags.push("--export-scenario");
+    }
+    if run.check_determinism {
+        flags.push("--check-determinism");
+    }
+    if run.no_report {
+        flags.push("--no-report");
+    }
+    flags
+}
+
 pub fn shrink_command(args: &ShrinkArgs) -> i32 {
+    let ignored = ignored_flags(&args.run);
+    if !ignored.is_empty() {
+        eprintln!(
+            "raftsim shrink: {} {} not apply to shrinking (it writes one scenario file, --out); run the shrunk \
+             scenario with `raftsim run --scenario FILE` to trace, export or check it",
+            ignored.join(", "),
+            if ignored.len() == 1 { "does" } else { "do" }
+        );
+        return 2;
+    }
     let (config, scenario, origin): (SimConfig, Option<Scenario>, String) = match &args.dir {
         Some(dir) => match report::load(dir) {
             Ok(r) => (r.config, r.scenario, r.command),
@@ -48,7 +76,7 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
             }
         }
     };
-    let options = RunOptions { record_faults: true, ..RunOptions::default() };
+    let options = RunOptions { record_faults: true, ..args.run.limits.options() };
     let outcome = match &scenario {
         Some(s) => run_scenario(s, &config, &options),
         None => run(&config, &options),
@@ -60,7 +88,8 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
     let failure = Failure::of(&outcome);
     let base_name = scenario.as_ref().map_or("random", |s| s.name.as_str()).to_string();
     let exported = crate::export::scenario_json(&base_name, "", &config, &outcome.world);
-    let shrunk = match shrink(exported, config.seed, &failure, args.budget) {
+    let limits = args.run.limits.options();
+    let shrunk = match shrink(exported, config.seed, &failure, args.budget, &limits) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("raftsim shrink: {e}");

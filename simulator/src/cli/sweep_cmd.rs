@@ -6,12 +6,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
-use super::run_cmd::{config_from_args, replay_command, scenario_from_args};
-use super::WorldArgs;
+use std::collections::BTreeMap;
+
+use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
+use super::{LimitArgs, WorldArgs};
+use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_scenario, RunOptions, Verdict};
-use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary};
+use crate::run::{run, run_scenario, Verdict};
+use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -37,32 +40,36 @@ pub enum SweepSub {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct SweepArgs {
-    /// Seeds to run, half-open: 0..300 runs seeds 0 to 299.
+    /// Seeds to run, half-open: 0..300 runs seeds 0 to 299 (at most 10^12 seeds).
     #[arg(long, value_parser = parse_range, conflicts_with = "count")]
     pub seeds: Option<(u64, u64)>,
-    /// Run this many seeds from a random start (printed, so the sweep can be rerun).
-    #[arg(long)]
+    /// Run this many seeds (1 to 10^12) from a random start (printed, so the sweep can be rerun).
+    #[arg(long, value_parser = limits::flag_range(1, limits::SWEEP_SEEDS_MAX))]
     pub count: Option<u64>,
-    /// Only the seeds of shard K of N (1 <= K <= N); N machines split one range exactly.
+    /// Only the seeds of shard K of N (1 <= K <= N <= 65536); N machines split one range exactly.
     #[arg(long, value_parser = parse_shard)]
     pub shard: Option<(u64, u64)>,
-    /// Parallel jobs (default: all cores). Each seed's run stays on one thread.
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Start no new seed after this much wall time, e.g. 10m.
+    /// Parallel jobs, 1 to 1024 (default: all cores). Each seed's run stays on one thread.
+    #[arg(long, value_parser = limits::flag_range(1, limits::JOBS_MAX))]
+    pub jobs: Option<u64>,
+    /// Start no new seed after this much wall time, e.g. 10m (the seeds run then depend on the
+    /// machine).
     #[arg(long, value_parser = checker::cli::parse_duration)]
     pub time_budget: Option<Duration>,
-    /// Stop at the first failing seed.
+    /// Stop at the lowest failing seed: every seed below it still runs, none above it counts,
+    /// so the summary is the same on every machine.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Write at most this many failing seeds' reports.
-    #[arg(long, default_value_t = 20)]
-    pub max_reports: usize,
+    /// Write at most this many failing seeds' reports (0 to 10000).
+    #[arg(long, default_value_t = 20, value_parser = limits::flag_range(0, 10_000))]
+    pub max_reports: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub world: WorldArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Where failing seeds write their reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
@@ -75,13 +82,12 @@ pub fn sweep_command(cmd: &SweepCommand) -> i32 {
     }
 }
 
+/// A seed that has run this long is named in the progress output.
+const SLOW_SEED: Duration = Duration::from_secs(10);
+
 fn sweep(args: &SweepArgs) -> i32 {
     let (start, end) = match (args.seeds, args.count) {
         (Some(range), _) => range,
-        (None, Some(0)) => {
-            eprintln!("raftsim sweep: --count must be at least 1");
-            return 2;
-        }
         (None, Some(n)) => {
             let start = random_start();
             eprintln!("raftsim sweep: {n} seeds from a random start: --seeds {start}..{}", start + n);
@@ -93,7 +99,10 @@ fn sweep(args: &SweepArgs) -> i32 {
         }
     };
     let set = SeedSet { start, end, shard: args.shard };
-    let seeds = set.seeds();
+    if set.is_empty() {
+        eprintln!("raftsim sweep: {} holds no seed", set.describe());
+        return 2;
+    }
     // Validate the options once, on the first seed, before starting threads.
     let scenario = match scenario_from_args(&args.world) {
         Ok(s) => s,
@@ -102,63 +111,105 @@ fn sweep(args: &SweepArgs) -> i32 {
             return 2;
         }
     };
-    if let Err(e) = config_from_args(start, &args.world, scenario.as_ref()) {
-        eprintln!("raftsim sweep: {e}");
-        return 2;
+    match config_from_args(set.nth(0), &args.world, scenario.as_ref()) {
+        Ok(config) if scenario.as_ref().is_none_or(|s| s.fixed_duration) => {
+            warn_if_ops_exceed_capacity(&config)
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("raftsim sweep: {e}");
+            return 2;
+        }
     }
-    let jobs = args.jobs.unwrap_or_else(crate::pool::cores).max(1);
+    let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
+    let options = args.limits.options();
     let started = Instant::now();
-    let mut progress = Progress::new(seeds.len() as u64, args.json);
-    let mut results: Vec<SeedResult> = Vec::with_capacity(seeds.len());
+    // Both the results and the idle ticks report progress, one at a time on this thread.
+    let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
+    let mut summary = SweepSummary::default();
+    // Results are counted in seed order (a few wait here for a slower seed below them), so that
+    // a sweep stopped early counts exactly the seeds below some point, whatever the threads did.
+    let mut waiting: BTreeMap<u64, SeedResult> = BTreeMap::new();
+    let mut counted = 0u64;
+    let mut lowest_failure: Option<u64> = None;
+    let mut failing: Vec<SeedResult> = Vec::new();
     let mut stopped_early = None;
     run_parallel(
-        &seeds,
+        set.len(),
         jobs,
-        |&seed| {
-            let config = config_from_args(seed, &args.world, scenario.as_ref())
-                .unwrap_or_else(|e| panic!("validated: {e}"));
-            let outcome = match &scenario {
-                Some(s) => run_scenario(s, &config, &RunOptions::default()),
-                None => run(&config, &RunOptions::default()),
+        |i| {
+            let seed = set.nth(i);
+            let outcome = match config_from_args(seed, &args.world, scenario.as_ref()) {
+                Ok(config) => match &scenario {
+                    Some(s) => run_scenario(s, &config, &options),
+                    None => run(&config, &options),
+                },
+                Err(e) => unreachable!("options validated on the first seed, but seed {seed}: {e}"),
             };
-            SeedResult::from_outcome(seed, &config, &outcome)
+            SeedResult::from_outcome(seed, &outcome.world.config, &outcome)
         },
-        |_, result| {
-            progress.tick(&result);
+        |i, result| {
+            progress.borrow_mut().tick(&result);
+            if lowest_failure.is_some_and(|f| i > f) {
+                return Flow::Continue; // above the lowest failure of a --fail-fast sweep
+            }
             let failed = result.verdict != Verdict::Pass;
-            results.push(result);
+            waiting.insert(i, result);
             if failed && args.fail_fast {
-                stopped_early = Some("--fail-fast: a seed failed".to_string());
-                return Flow::Stop;
+                lowest_failure = Some(lowest_failure.map_or(i, |f| f.min(i)));
+            }
+            while let Some(r) = waiting.remove(&counted) {
+                summary.add(&r);
+                if r.verdict != Verdict::Pass {
+                    if failing.len() < FAILED_LISTED_MAX {
+                        failing.push(r);
+                    } else {
+                        summary.failed_not_listed += 1;
+                    }
+                }
+                counted += 1;
+                if lowest_failure == Some(counted - 1) {
+                    waiting.clear();
+                    stopped_early = Some(format!(
+                        "--fail-fast: seed {} failed; every seed below it ran, none above it counts",
+                        set.nth(counted - 1)
+                    ));
+                    break;
+                }
+            }
+            if let Some(f) = lowest_failure {
+                return Flow::StopAbove(f);
             }
             if args.time_budget.is_some_and(|b| started.elapsed() >= b) {
-                stopped_early = Some("--time-budget reached".to_string());
+                stopped_early =
+                    Some("--time-budget reached (the seeds run depend on the machine)".to_string());
                 return Flow::Stop;
             }
             Flow::Continue
         },
+        |running| progress.borrow_mut().slow(running, &set),
     );
-    progress.finish();
+    progress.borrow().finish();
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
 
     // Reports for the failing seeds, lowest seeds first, up to the cap.
-    let mut failing: Vec<&SeedResult> = results.iter().filter(|r| r.verdict != Verdict::Pass).collect();
-    failing.sort_by_key(|r| r.seed);
-    let mut failed = Vec::new();
     for (i, r) in failing.iter().enumerate() {
         let replay = replay_command(r.seed, &args.world);
         let mut report_dir = None;
-        if i < args.max_reports {
+        if (i as u64) < args.max_reports {
             if let Ok(config) = config_from_args(r.seed, &args.world, scenario.as_ref()) {
                 let ctx =
                     ReportContext { config: &config, scenario: scenario.as_ref(), command: replay.clone() };
-                match report::write(&args.reports, &ctx, Some(&r.trace_hash)) {
+                // A run cut short by the wall clock is not reproducible; the others must be.
+                let expected =
+                    (r.check.as_deref() != Some("run-time-limit")).then_some(r.trace_hash.as_str());
+                match report::write(&args.reports, &ctx, expected, &options) {
                     Ok((dir, _)) => report_dir = Some(dir.display().to_string()),
                     Err(e) => eprintln!("raftsim sweep: seed {}: no report: {e}", r.seed),
                 }
             }
         }
-        failed.push(Failed {
+        summary.add_failed(Failed {
             seed: r.seed,
             verdict: r.verdict,
             check: r.check.clone(),
@@ -167,10 +218,11 @@ fn sweep(args: &SweepArgs) -> i32 {
             report: report_dir,
         });
     }
-    let mut summary = SweepSummary::from_results(&results, failed);
+    summary.finish();
     summary.seed_sets = vec![set];
     summary.scenario = scenario.as_ref().map(|s| s.name.clone());
     summary.bugs.clone_from(&args.world.bugs);
+    summary.options = world_options(&args.world).trim().to_string();
     summary.wall_ms = wall_ms;
     summary.wall_ms_total = wall_ms;
     summary.jobs = jobs;
@@ -179,14 +231,32 @@ fn sweep(args: &SweepArgs) -> i32 {
     i32::from(summary.passed != summary.seeds)
 }
 
+/// Warns when the clients cannot issue `--ops` operations in the fault phase: each client has
+/// one call at a time and paces itself, so a budget beyond that is never reached.
+pub fn warn_if_ops_exceed_capacity(config: &crate::config::SimConfig) {
+    if let Some(most) = crate::client::issuable_ops(config) {
+        if most < config.workload.ops {
+            eprintln!(
+                "raftsim: warning: {} clients can issue only about {} of the {} operations asked in a {} fault phase \
+                 (one call at a time each, about {} apiece on a healthy cluster); the summary counts those issued",
+                config.workload.clients,
+                limits::grouped(most),
+                limits::grouped(config.workload.ops),
+                crate::config::ms(config.duration_ns),
+                crate::config::ms(crate::client::typical_call_ns(config))
+            );
+        }
+    }
+}
+
 fn merge_command(files: &[PathBuf], json: bool) -> i32 {
     let mut parts = Vec::new();
     for path in files {
-        let name = path.display();
-        let text = match std::fs::read_to_string(path) {
+        let name = path.display().to_string();
+        let text = match limits::read_file(path) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("raftsim sweep merge: {name}: cannot read: {e}");
+                eprintln!("raftsim sweep merge: {e}");
                 return 2;
             }
         };
@@ -195,9 +265,14 @@ fn merge_command(files: &[PathBuf], json: bool) -> i32 {
         match serde_path_to_error::deserialize::<_, SweepSummary>(&mut serde_json::Deserializer::from_str(
             last,
         )) {
-            Ok(s) => parts.push(s),
+            Ok(s) => parts.push((name, s)),
             Err(e) => {
-                eprintln!("raftsim sweep merge: {name}: not a sweep summary: {}: {}", e.path(), e.inner());
+                let at = e.path().to_string();
+                let at = if at == "." { String::new() } else { format!("field {at}: ") };
+                eprintln!(
+                    "raftsim sweep merge: {name}: not a sweep summary (the last line of `raftsim sweep --json`): {at}{}",
+                    e.inner()
+                );
                 return 2;
             }
         }
@@ -226,11 +301,19 @@ fn print_summary(s: &SweepSummary, json: bool) {
         "sweep: {} seeds, {} passed, {} failed [{}]",
         s.seeds,
         s.passed,
-        s.failed.len(),
+        s.seeds.saturating_sub(s.passed),
         verdicts.join(", ")
     );
     if let Some(why) = &s.stopped_early {
         let _ = writeln!(out, "stopped early: {why}");
+    }
+    if s.failed_not_listed > 0 {
+        let _ = writeln!(
+            out,
+            "  (the first {} failing seeds are listed; {} more are counted)",
+            s.failed.len(),
+            s.failed_not_listed
+        );
     }
     for f in &s.failed {
         let _ = writeln!(out, "  seed {}: {} {}", f.seed, f.verdict, f.reason);
@@ -249,7 +332,8 @@ fn print_summary(s: &SweepSummary, json: bool) {
     let _ = writeln!(out, "{}", s.figures());
 }
 
-/// A progress bar on a terminal; plain lines every few seconds otherwise.
+/// A progress bar on a terminal; plain lines every few seconds otherwise. Seeds that run long
+/// are named, on a terminal or not.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: u64,
@@ -258,6 +342,8 @@ struct Progress {
     started: Instant,
     last_line: Instant,
     quiet: bool,
+    /// For each slow seed named, how many `SLOW_SEED` periods it had run when last named.
+    named: BTreeMap<u64, u32>,
 }
 
 impl Progress {
@@ -273,11 +359,21 @@ impl Progress {
             bar
         });
         let now = Instant::now();
-        Progress { bar, total, done: 0, failed: 0, started: now, last_line: now, quiet }
+        Progress {
+            bar,
+            total,
+            done: 0,
+            failed: 0,
+            started: now,
+            last_line: now,
+            quiet,
+            named: BTreeMap::new(),
+        }
     }
 
     fn tick(&mut self, r: &SeedResult) {
         self.done += 1;
+        self.named.remove(&r.seed);
         if r.verdict != Verdict::Pass {
             self.failed += 1;
         }
@@ -294,6 +390,26 @@ impl Progress {
             self.last_line = Instant::now();
             let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
             eprintln!("{}/{} seeds, {msg}, {rate:.0} seeds/s", self.done, self.total);
+        }
+    }
+
+    /// Names every seed that has run for another `SLOW_SEED` since it was last named.
+    fn slow(&mut self, running: &crate::pool::Running, set: &SeedSet) {
+        for &(i, since) in running {
+            let periods = (since.elapsed().as_secs() / SLOW_SEED.as_secs()) as u32;
+            let seed = set.nth(i);
+            if periods == 0 || self.named.get(&seed).is_some_and(|p| *p >= periods) {
+                continue;
+            }
+            self.named.insert(seed, periods);
+            let line = format!(
+                "seed {seed} has been running for {} s (each run ends by its event budget or --run-time-limit)",
+                since.elapsed().as_secs()
+            );
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
         }
     }
 
