@@ -575,6 +575,25 @@ fn delays(field: &str, min: u64, max: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses a virtual-time duration into integer nanoseconds: `250ms`, `10s`, `2m`, `1h`, `1500us`.
+/// Integers only, so that no floating point reaches a run.
+pub fn parse_sim_duration(text: &str) -> Result<u64, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 =
+        number.parse().map_err(|_| format!("expected a duration such as 10s or 500ms, found {text:?}"))?;
+    let scale = match unit {
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" | "" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(format!("expected a unit among ns, us, ms, s, m, h, found {unit:?}")),
+    };
+    value.checked_mul(scale).ok_or_else(|| format!("duration {text:?} is too long"))
+}
+
 /// `12.5ms`-style rendering of a duration in nanoseconds.
 #[must_use]
 pub fn ms(ns: u64) -> String {
@@ -620,6 +639,17 @@ mod tests {
             .count();
         assert!(calm > 5, "{calm} calm runs");
         assert!(storm > 5, "{storm} storms");
+    }
+
+    #[test]
+    fn sim_durations_parse_to_integer_nanoseconds() {
+        assert_eq!(parse_sim_duration("10s"), Ok(10_000_000_000));
+        assert_eq!(parse_sim_duration("250ms"), Ok(250_000_000));
+        assert_eq!(parse_sim_duration("3"), Ok(3_000_000_000));
+        assert!(parse_sim_duration("1.5s").is_err());
+        assert!(parse_sim_duration("5 parsecs").is_err());
+        assert!(parse_sim_duration("99999999999999m").is_err());
+        assert_eq!(parse_sim_duration("2h"), Ok(7_200_000_000_000));
     }
 
     #[test]

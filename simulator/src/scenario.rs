@@ -61,7 +61,7 @@ impl<'de> Deserialize<'de> for Dur {
                 .as_u64()
                 .map(Dur)
                 .ok_or_else(|| de::Error::custom("expected a non-negative integer of nanoseconds")),
-            Value::String(s) => crate::cli::parse_sim_duration(&s).map(Dur).map_err(de::Error::custom),
+            Value::String(s) => crate::config::parse_sim_duration(&s).map(Dur).map_err(de::Error::custom),
             other => Err(de::Error::custom(format!("expected a duration such as \"500ms\", found {other}"))),
         }
         .and_then(|d| {
@@ -937,7 +937,7 @@ fn normalize(value: &Value, path: &str) -> Result<Value, (String, String)> {
                 let v = match (key.as_str(), v) {
                     ("network", Value::String(_)) => network_patch(v).map_err(|m| (here.clone(), m))?,
                     (k, Value::String(s)) if unit_field(k, "_ns") => {
-                        Value::from(crate::cli::parse_sim_duration(s).map_err(|m| (here.clone(), m))?)
+                        Value::from(crate::config::parse_sim_duration(s).map_err(|m| (here.clone(), m))?)
                     }
                     (k, Value::String(s)) if unit_field(k, "_ppm") => {
                         Value::from(parse_percent(s).map_err(|m| (here.clone(), m))?)

@@ -85,6 +85,30 @@ impl SeedSet {
         first < i128::from(hi)
     }
 
+    /// Whether the set is one a sweep can run: a non-empty range of at most
+    /// [`crate::limits::SWEEP_SEEDS_MAX`] seeds, and a shard `K/N` with `1 <= K <= N <= 65536`.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some((k, n)) = self.shard {
+            if k == 0 || k > n || n > crate::limits::SHARDS_MAX {
+                return Err(format!(
+                    "shard {k}/{n} of seeds {}..{}: expected K/N with 1 <= K <= N <= {}",
+                    self.start,
+                    self.end,
+                    crate::limits::SHARDS_MAX
+                ));
+            }
+        }
+        if self.end <= self.start || self.end - self.start > crate::limits::SWEEP_SEEDS_MAX {
+            return Err(format!(
+                "seeds {}..{}: expected a non-empty range of at most {} seeds",
+                self.start,
+                self.end,
+                crate::limits::grouped(crate::limits::SWEEP_SEEDS_MAX)
+            ));
+        }
+        Ok(())
+    }
+
     /// The set in words: `seeds 0..300` or `seeds 0..300 (shard 2 of 8)`.
     #[must_use]
     pub fn describe(&self) -> String {
@@ -340,6 +364,9 @@ impl SweepSummary {
         }
         if self.seed_sets.is_empty() {
             return Err(format!("{name}: the summary names no seed set"));
+        }
+        for set in &self.seed_sets {
+            set.check().map_err(|e| format!("{name}: {e}"))?;
         }
         let capacity = self.seed_sets.iter().try_fold(0u64, |a, s| a.checked_add(s.len()));
         if capacity.is_none_or(|c| self.seeds > c) {

@@ -62,6 +62,59 @@ fn bad_usage_exits_two_with_a_message() {
 }
 
 #[test]
+fn numbers_outside_their_range_are_refused_naming_the_flag_and_the_range() {
+    for (args, flag, range) in [
+        (&["--clients", "18446744073709551615"][..], "--clients", "0 to 4,096"),
+        (&["--nodes", "33"], "--nodes", "1 to 32"),
+        (&["--ops", "1000001"], "--ops", "0 to 1,000,000"),
+        (&["--max-events", "0"], "--max-events", "1 to 100,000,000,000"),
+        (&["--duration", "25h"], "--duration", "24h"),
+        (&["--run-time-limit", "0s"], "--run-time-limit", "1ms to 24h"),
+        (&["sweep", "--count", "18446743073709551615"], "--count", "1 to 1,000,000,000,000"),
+        (&["sweep", "--seeds", "0..18446744073709551615"], "--seeds", "at most 1,000,000,000,000"),
+        (&["sweep", "--seeds", "0..10", "--shard", "1/0"], "--shard", "1 <= K <= N <= 65536"),
+        (&["sweep", "--seeds", "0..10", "--jobs", "0"], "--jobs", "1 to 1,024"),
+        (&["shrink", "--seed", "1", "--budget", "0"], "--budget", "1 to 100,000"),
+        (&["selftest", "--trials", "0"], "--trials", "1 to 1,000"),
+    ] {
+        let out = raftsim(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_scenario_field_outside_its_range_is_refused_naming_the_field() {
+    let dir = temp_dir("scenario-range");
+    for (config, field) in [
+        (r#"{"cluster": {"tick_ns": 18446744073709551000}}"#, "cluster.tick_ns"),
+        (r#"{"workload": {"value_bytes": 1000000000}}"#, "workload.value_bytes"),
+        (r#"{"workload": {"clients": 100000}}"#, "workload.clients"),
+        (r#"{"network": {"delay_ns_max": "2h"}}"#, "network.delay_ns_max"),
+    ] {
+        let file = dir.join("s.json");
+        let text = format!(r#"{{"name": "s", "description": "d", "config": {config}}}"#);
+        std::fs::write(&file, text).expect("write");
+        let out = raftsim(&["--scenario", file.to_str().expect("utf-8")]);
+        assert_eq!(out.status.code(), Some(2), "{config}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("s.json") && err.contains(field) && err.contains("expected"), "{config}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shrink_refuses_the_flags_it_would_ignore() {
+    for flag in [&["--trace", "t.jsonl"][..], &["--export-scenario", "x.json"], &["--check-determinism"]] {
+        let out = raftsim(&[&["shrink", "--seed", "1"][..], flag].concat());
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag[0]) && err.contains("does not apply"), "{flag:?}: {err}");
+    }
+}
+
+#[test]
 fn the_bug_list_names_every_planted_bug() {
     let out = raftsim(&["bugs", "--json"]);
     assert_eq!(out.status.code(), Some(0));

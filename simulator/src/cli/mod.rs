@@ -16,6 +16,8 @@ mod selftest_cmd;
 mod shrink_cmd;
 mod sweep_cmd;
 
+pub use sweep_cmd::prepare_merge;
+
 /// Deterministic simulation of a Raft-replicated KV store: one seed, one run, one verdict.
 #[derive(Parser, Debug)]
 #[command(name = "raftsim", version, args_conflicts_with_subcommands = true)]
@@ -168,6 +170,28 @@ pub fn main() -> i32 {
     }
 }
 
+/// Parses a command line and checks everything its command checks before it runs anything
+/// (numbers, files, scenarios, reports, summaries), without running it. Commands validate
+/// through the same functions, so this is what bad input meets; the fuzz tests drive it.
+pub fn dry_run<I, T>(args: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+    match &cli.command {
+        None => run_cmd::prepare(&cli.run).map(drop),
+        Some(Command::Run(args)) => run_cmd::prepare(args).map(drop),
+        Some(Command::Sweep(cmd)) => match &cmd.merge {
+            Some(sweep_cmd::SweepSub::Merge { files, .. }) => sweep_cmd::prepare_merge(files).map(drop),
+            None => sweep_cmd::prepare(&cmd.args).map(drop),
+        },
+        Some(Command::Shrink(args)) => shrink_cmd::prepare(args).map(drop),
+        Some(Command::Replay(args)) => crate::report::load(&args.dir).map(drop),
+        Some(Command::Check(_) | Command::Selftest(_) | Command::Bench(_) | Command::Bugs { .. }) => Ok(()),
+    }
+}
+
 fn bugs_command(json: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     if json {
@@ -188,27 +212,9 @@ fn parse_bug(name: &str) -> Result<String, String> {
     name.parse::<raft_core::Bug>().map(|b| b.name().to_string())
 }
 
-/// Parses a virtual-time duration into integer nanoseconds: `250ms`, `10s`, `2m`, `1500us`.
-/// Integers only, so that no floating point reaches a run.
-pub fn parse_sim_duration(text: &str) -> Result<u64, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 =
-        number.parse().map_err(|_| format!("expected a duration such as 10s or 500ms, found {text:?}"))?;
-    let scale = match unit {
-        "ns" => 1,
-        "us" => 1_000,
-        "ms" => 1_000_000,
-        "s" | "" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        _ => return Err(format!("expected a unit among ns, us, ms, s, m, found {unit:?}")),
-    };
-    value.checked_mul(scale).ok_or_else(|| format!("duration {text:?} is too long"))
-}
-
 /// A simulated phase: a duration of at most 24 hours.
 fn parse_phase_duration(text: &str) -> Result<u64, String> {
-    let ns = parse_sim_duration(text)?;
+    let ns = crate::config::parse_sim_duration(text)?;
     if ns > limits::SIM_NS_MAX {
         return Err(format!("expected at most 24h of simulated time, found {text:?}"));
     }
@@ -228,16 +234,6 @@ fn parse_wall_limit(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sim_durations_parse_to_integer_nanoseconds() {
-        assert_eq!(parse_sim_duration("10s"), Ok(10_000_000_000));
-        assert_eq!(parse_sim_duration("250ms"), Ok(250_000_000));
-        assert_eq!(parse_sim_duration("3"), Ok(3_000_000_000));
-        assert!(parse_sim_duration("1.5s").is_err());
-        assert!(parse_sim_duration("5 parsecs").is_err());
-        assert!(parse_sim_duration("99999999999999m").is_err());
-    }
 
     #[test]
     fn the_bare_seed_flag_means_run() {

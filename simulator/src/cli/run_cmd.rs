@@ -83,10 +83,16 @@ pub fn world_options(world: &WorldArgs) -> String {
     cmd
 }
 
+/// Validates a run's options: its scenario and its configuration. The error is the message to
+/// print (exit 2).
+pub fn prepare(args: &RunArgs) -> Result<(Option<Scenario>, SimConfig), String> {
+    let scenario = scenario_from_args(&args.world)?;
+    let config = config_from_args(args.seed, &args.world, scenario.as_ref())?;
+    Ok((scenario, config))
+}
+
 pub fn run_command(args: &RunArgs) -> i32 {
-    let loaded = scenario_from_args(&args.world)
-        .and_then(|s| config_from_args(args.seed, &args.world, s.as_ref()).map(|c| (s, c)));
-    let (scenario, config) = match loaded {
+    let (scenario, config) = match prepare(args) {
         Ok(both) => both,
         Err(e) => {
             eprintln!("raftsim: {e}");

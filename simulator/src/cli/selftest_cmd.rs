@@ -9,18 +9,18 @@ use crate::selftest::{hunt, median_seeds, Hunt};
 
 #[derive(Args, Debug, Clone)]
 pub struct SelftestArgs {
-    /// Seeds to try per bug before declaring it missed.
-    #[arg(long, default_value_t = 300)]
+    /// Seeds to try per bug before declaring it missed, 1 to 1000000.
+    #[arg(long, default_value_t = 300, value_parser = crate::limits::flag_range(1, 1_000_000))]
     pub budget: u64,
     /// Only these bugs (default: all).
     #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
     pub bugs: Vec<String>,
     /// Hunt each bug this many times from different starting seeds and report the median.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::limits::flag_range(1, 1_000))]
     pub trials: u64,
-    /// Parallel jobs (default: all cores); results do not depend on it.
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    /// Parallel jobs, 1 to 1024 (default: all cores); results do not depend on it.
+    #[arg(long, value_parser = crate::limits::flag_range(1, crate::limits::JOBS_MAX))]
+    pub jobs: Option<u64>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -30,11 +30,7 @@ pub struct SelftestArgs {
 const TRIAL_STRIDE: u64 = 1_000_000;
 
 pub fn selftest_command(args: &SelftestArgs) -> i32 {
-    if args.budget == 0 || args.trials == 0 {
-        eprintln!("raftsim selftest: --budget and --trials must be at least 1");
-        return 2;
-    }
-    let jobs = args.jobs.unwrap_or_else(crate::pool::cores);
+    let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
         Bug::ALL.to_vec()
     } else {

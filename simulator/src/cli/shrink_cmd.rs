@@ -44,36 +44,35 @@ fn ignored_flags(run: &super::RunArgs) -> Vec<&'static str> {
     flags
 }
 
-pub fn shrink_command(args: &ShrinkArgs) -> i32 {
+/// Validates a shrink's options and loads the run to shrink: its configuration, scenario and
+/// the command that replays it. The error is the message to print (exit 2).
+pub fn prepare(args: &ShrinkArgs) -> Result<(SimConfig, Option<Scenario>, String), String> {
     let ignored = ignored_flags(&args.run);
     if !ignored.is_empty() {
-        eprintln!(
-            "raftsim shrink: {} {} not apply to shrinking (it writes one scenario file, --out); run the shrunk \
-             scenario with `raftsim run --scenario FILE` to trace, export or check it",
+        return Err(format!(
+            "{} {} not apply to shrinking (it writes one scenario file, --out); run the shrunk scenario with \
+             `raftsim run --scenario FILE` to trace, export or check it",
             ignored.join(", "),
             if ignored.len() == 1 { "does" } else { "do" }
-        );
-        return 2;
+        ));
     }
-    let (config, scenario, origin): (SimConfig, Option<Scenario>, String) = match &args.dir {
-        Some(dir) => match report::load(dir) {
-            Ok(r) => (r.config, r.scenario, r.command),
-            Err(e) => {
-                eprintln!("raftsim shrink: {e}");
-                return 2;
-            }
-        },
+    match &args.dir {
+        Some(dir) => report::load(dir).map(|r| (r.config, r.scenario, r.command)),
         None => {
             let (seed, world) = (args.run.seed, &args.run.world);
-            let loaded = scenario_from_args(world)
-                .and_then(|s| config_from_args(seed, world, s.as_ref()).map(|c| (s, c)));
-            match loaded {
-                Ok((s, c)) => (c, s, replay_command(seed, world)),
-                Err(e) => {
-                    eprintln!("raftsim shrink: {e}");
-                    return 2;
-                }
-            }
+            let scenario = scenario_from_args(world)?;
+            let config = config_from_args(seed, world, scenario.as_ref())?;
+            Ok((config, scenario, replay_command(seed, world)))
+        }
+    }
+}
+
+pub fn shrink_command(args: &ShrinkArgs) -> i32 {
+    let (config, scenario, origin) = match prepare(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("raftsim shrink: {e}");
+            return 2;
         }
     };
     let options = RunOptions { record_faults: true, ..args.run.limits.options() };

@@ -14,6 +14,7 @@ use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
 use crate::run::{run, run_scenario, Verdict};
+use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
 #[derive(Args, Debug)]
@@ -85,7 +86,15 @@ pub fn sweep_command(cmd: &SweepCommand) -> i32 {
 /// A seed that has run this long is named in the progress output.
 const SLOW_SEED: Duration = Duration::from_secs(10);
 
-fn sweep(args: &SweepArgs) -> i32 {
+/// What a sweep checks before it starts a thread: its seeds, its scenario, and the
+/// configuration of its first seed (every seed draws the same shape of configuration).
+pub struct PreparedSweep {
+    pub set: SeedSet,
+    pub scenario: Option<Scenario>,
+}
+
+/// Validates a sweep's options; the error is the message to print (exit 2).
+pub fn prepare(args: &SweepArgs) -> Result<PreparedSweep, String> {
     let (start, end) = match (args.seeds, args.count) {
         (Some(range), _) => range,
         (None, Some(n)) => {
@@ -93,34 +102,28 @@ fn sweep(args: &SweepArgs) -> i32 {
             eprintln!("raftsim sweep: {n} seeds from a random start: --seeds {start}..{}", start + n);
             (start, start + n)
         }
-        (None, None) => {
-            eprintln!("raftsim sweep: say which seeds: --seeds A..B or --count N");
-            return 2;
-        }
+        (None, None) => return Err("say which seeds: --seeds A..B or --count N".into()),
     };
     let set = SeedSet { start, end, shard: args.shard };
     if set.is_empty() {
-        eprintln!("raftsim sweep: {} holds no seed", set.describe());
-        return 2;
+        return Err(format!("{} holds no seed", set.describe()));
     }
-    // Validate the options once, on the first seed, before starting threads.
-    let scenario = match scenario_from_args(&args.world) {
-        Ok(s) => s,
+    let scenario = scenario_from_args(&args.world)?;
+    let config = config_from_args(set.nth(0), &args.world, scenario.as_ref())?;
+    if scenario.as_ref().is_none_or(|s| s.fixed_duration) {
+        warn_if_ops_exceed_capacity(&config);
+    }
+    Ok(PreparedSweep { set, scenario })
+}
+
+fn sweep(args: &SweepArgs) -> i32 {
+    let (set, scenario) = match prepare(args) {
+        Ok(p) => (p.set, p.scenario),
         Err(e) => {
             eprintln!("raftsim sweep: {e}");
             return 2;
         }
     };
-    match config_from_args(set.nth(0), &args.world, scenario.as_ref()) {
-        Ok(config) if scenario.as_ref().is_none_or(|s| s.fixed_duration) => {
-            warn_if_ops_exceed_capacity(&config)
-        }
-        Ok(_) => {}
-        Err(e) => {
-            eprintln!("raftsim sweep: {e}");
-            return 2;
-        }
-    }
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let options = args.limits.options();
     let started = Instant::now();
@@ -249,35 +252,30 @@ pub fn warn_if_ops_exceed_capacity(config: &crate::config::SimConfig) {
     }
 }
 
-fn merge_command(files: &[PathBuf], json: bool) -> i32 {
+/// Reads and merges shards' summaries; the error is the message to print (exit 2).
+pub fn prepare_merge(files: &[PathBuf]) -> Result<SweepSummary, String> {
     let mut parts = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        let text = match limits::read_file(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("raftsim sweep merge: {e}");
-                return 2;
-            }
-        };
+        let text = limits::read_file(path)?;
         // A summary is the last line of a sweep's `--json` output.
         let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        match serde_path_to_error::deserialize::<_, SweepSummary>(&mut serde_json::Deserializer::from_str(
-            last,
-        )) {
-            Ok(s) => parts.push((name, s)),
-            Err(e) => {
-                let at = e.path().to_string();
-                let at = if at == "." { String::new() } else { format!("field {at}: ") };
-                eprintln!(
-                    "raftsim sweep merge: {name}: not a sweep summary (the last line of `raftsim sweep --json`): {at}{}",
-                    e.inner()
-                );
-                return 2;
-            }
-        }
+        let mut json = serde_json::Deserializer::from_str(last);
+        let summary = serde_path_to_error::deserialize::<_, SweepSummary>(&mut json).map_err(|e| {
+            let at = e.path().to_string();
+            let at = if at == "." { String::new() } else { format!("field {at}: ") };
+            format!(
+                "{name}: not a sweep summary (the last line of `raftsim sweep --json`): {at}{}",
+                e.inner()
+            )
+        })?;
+        parts.push((name, summary));
     }
-    match SweepSummary::merge(parts) {
+    SweepSummary::merge(parts)
+}
+
+fn merge_command(files: &[PathBuf], json: bool) -> i32 {
+    match prepare_merge(files) {
         Ok(summary) => {
             print_summary(&summary, json);
             i32::from(summary.passed != summary.seeds)
