@@ -312,15 +312,16 @@ fn real_report(dir: &Path) -> PathBuf {
 }
 
 fn real_summary() -> SweepSummary {
-    let mut s = SweepSummary::default();
-    s.seed_sets = vec![SeedSet { start: 0, end: 10, shard: Some((1, 2)) }];
-    s.seeds = 5;
-    s.passed = 5;
-    s.verdicts.insert("pass".into(), 5);
-    s.jobs = 2;
-    s.wall_ms = 12.0;
-    s.wall_ms_total = 12.0;
-    s
+    SweepSummary {
+        seed_sets: vec![SeedSet { start: 0, end: 10, shard: Some((1, 2)) }],
+        seeds: 5,
+        passed: 5,
+        verdicts: [("pass".to_string(), 5)].into_iter().collect(),
+        jobs: 2,
+        wall_ms: 12.0,
+        wall_ms_total: 12.0,
+        ..SweepSummary::default()
+    }
 }
 
 #[test]
