@@ -87,6 +87,7 @@ mod check;
 pub mod cli;
 mod explain;
 pub mod formats;
+pub mod generate;
 pub mod history;
 mod memo;
 mod model;
