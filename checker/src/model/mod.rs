@@ -6,7 +6,7 @@
 
 pub(crate) mod kv;
 pub(crate) mod register;
-mod unseen;
+pub(crate) mod unseen;
 
 use crate::history::Status;
 use crate::search::Search;
