@@ -42,6 +42,10 @@ pub struct Workload {
     pub calls: usize,
     /// Calls whose outcome is unknown, per million.
     pub unknown_ppm: u32,
+    /// An unknown call takes effect (if it does) within this long of its invocation: a retry
+    /// or a new leader may apply it long after the client gave up (the client waits 5,000 ns;
+    /// a call takes 2-2,000 ns).
+    pub unknown_effect_ns_max: u64,
 }
 
 /// Time from invocation to the linearization point, and from there to the return, is uniform
@@ -49,8 +53,6 @@ pub struct Workload {
 const LATENCY_NS_MAX: u64 = 1_000;
 const TIMEOUT_NS: u64 = 5_000;
 const THINK_NS_MAX: u64 = 200;
-/// An unknown call takes effect (if it does) within this long of its invocation.
-const UNKNOWN_EFFECT_NS_MAX: u64 = 50_000;
 
 /// One call's timing as drawn: invocation, point, return (`None` = unknown), and whether an
 /// unknown call took effect.
@@ -74,7 +76,7 @@ fn timings(rng: &mut Rng, w: &Workload) -> Vec<Timing> {
         let unknown = rng.chance(w.unknown_ppm);
         // An unknown call may take effect late: a retry or a new leader applies it after the
         // client gave up.
-        let window = if unknown { UNKNOWN_EFFECT_NS_MAX } else { LATENCY_NS_MAX };
+        let window = if unknown { w.unknown_effect_ns_max.max(1) } else { LATENCY_NS_MAX };
         let point_ns = start + 1 + rng.below(window);
         let (return_ns, takes_effect, free) = if unknown {
             (None, rng.chance(500_000), start + TIMEOUT_NS)
@@ -284,7 +286,8 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_history_and_another_seed_another() {
-        let w = Workload { seed: 7, clients: 4, calls: 200, unknown_ppm: 200_000 };
+        let w =
+            Workload { seed: 7, clients: 4, calls: 200, unknown_ppm: 200_000, unknown_effect_ns_max: 20_000 };
         assert_eq!(hot_key_kv(&w), hot_key_kv(&w));
         assert_ne!(hot_key_kv(&w), hot_key_kv(&Workload { seed: 8, ..w }));
         assert_eq!(registers(&w, 3, true), registers(&w, 3, true));
@@ -292,7 +295,8 @@ mod tests {
 
     #[test]
     fn the_planted_read_reads_the_planted_value() {
-        let w = Workload { seed: 1, clients: 4, calls: 400, unknown_ppm: 300_000 };
+        let w =
+            Workload { seed: 1, clients: 4, calls: 400, unknown_ppm: 300_000, unknown_effect_ns_max: 20_000 };
         let calls = registers(&w, 2, true);
         let planted = calls.iter().filter(|c| c.op == RegisterOp::Read { output: Some(Some(99)) }).count();
         assert_eq!(planted, 1);

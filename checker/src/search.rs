@@ -112,6 +112,17 @@ struct Frame {
     forced: bool,
 }
 
+/// Completed reads that read the same thing.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    /// Ops not linearized that can produce what they read.
+    sources: u32,
+    /// Reads of the group not linearized.
+    pending: u32,
+    /// One of the reads, to compare states with.
+    read: u32,
+}
+
 /// What `Search::judge` says of a new state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Judgement {
@@ -175,11 +186,23 @@ pub(crate) struct Search<'a> {
     next_death: u32,
     /// Call entries of useless unknown ops taken out of the list, in order.
     retired: Vec<u32>,
+    // Sources of reads (see `orphaned`): each completed read's group (same output), each
+    // group's counts, which groups each op is a source of (`produces[produces_at[op]..]`),
+    // and the groups left without a source while some of their reads are not linearized.
+    sources_on: bool,
+    group_of: Vec<u32>,
+    groups: Vec<Group>,
+    produces_at: Vec<u32>,
+    produces: Vec<u32>,
+    orphans: Vec<u32>,
+    orphan_pos: Vec<u32>,
     known_left: usize,
     /// The longest linearized prefix seen (op indices), for explanations; `best[..agree]` equals
     /// the current stack, so updating it is amortised O(1) per step.
     best: Vec<u32>,
     agree: usize,
+    /// Set when the longest prefix was cut by `orphaned`: the read it could not serve.
+    best_orphan: Option<u32>,
     pub memo: Memo,
     pub steps: u64,
 }
@@ -210,9 +233,17 @@ impl<'a> Search<'a> {
             deaths: Vec::new(),
             next_death: 0,
             retired: Vec::new(),
+            sources_on: false,
+            group_of: Vec::new(),
+            groups: Vec::new(),
+            produces_at: Vec::new(),
+            produces: Vec::new(),
+            orphans: Vec::new(),
+            orphan_pos: Vec::new(),
             known_left: 0,
             best: Vec::new(),
             agree: 0,
+            best_orphan: None,
             memo: Memo::new(),
             steps: 0,
         }
@@ -244,9 +275,17 @@ impl<'a> Search<'a> {
             deaths: self.deaths,
             next_death: 0,
             retired: self.retired,
+            sources_on: false,
+            group_of: self.group_of,
+            groups: self.groups,
+            produces_at: self.produces_at,
+            produces: self.produces,
+            orphans: self.orphans,
+            orphan_pos: self.orphan_pos,
             known_left: 0,
             best: self.best,
             agree: 0,
+            best_orphan: None,
             memo: self.memo,
             steps: 0,
         }
@@ -265,6 +304,12 @@ impl<'a> Search<'a> {
                 + self.writers_by_call.capacity()
                 + self.observers_by_return.capacity()
                 + self.retired.capacity()
+                + self.group_of.capacity()
+                + self.groups.capacity() * 3
+                + self.produces_at.capacity()
+                + self.produces.capacity()
+                + self.orphans.capacity()
+                + self.orphan_pos.capacity()
                 + self.deaths.capacity() * 2
                 + self.best.capacity())
                 * 4
@@ -293,8 +338,51 @@ impl<'a> Search<'a> {
     /// Builds the entry list once all ops are added. Entries are ordered by time; at equal times
     /// calls come before returns, so that equal timestamps mean "concurrent" (history.rs).
     pub fn prepare(&mut self, initial_state: u32) {
-        let n = self.ops.len();
         self.initial_state = initial_state;
+        self.build_list();
+        self.compute_deaths();
+        // Unknown ops nobody can observe are useless from the start: they leave the part, and
+        // the list is built again without them (they would otherwise be holes in every
+        // linearized set, widening the memo's window, and writers the look-ahead must skip).
+        if self.deaths.first().is_some_and(|&(rank, _)| rank == 0) {
+            let mut useless = vec![false; self.ops.len()];
+            for &(_, op) in self.deaths.iter().take_while(|&&(rank, _)| rank == 0) {
+                useless[op as usize] = true;
+            }
+            let mut i = 0;
+            self.ops.retain(|_| {
+                i += 1;
+                !useless[i - 1]
+            });
+            self.build_list();
+            self.compute_deaths();
+        }
+        self.compute_sources();
+        self.set_hash = 0;
+        self.state = initial_state;
+        self.stack.clear();
+        self.next_read = 0;
+        self.next_writer = 0;
+        self.best.clear();
+        self.agree = 0;
+        self.best_orphan = None;
+        self.memo.reset(self.ops.len());
+        self.low_word = 0;
+        self.high_word = 0;
+        self.next_observer = 0;
+        self.next_death = 0;
+        self.retired.clear();
+        // The initial configuration, closed like every other one.
+        self.retire_dead();
+        self.close();
+        self.advance_pointers();
+        self.retire_dead();
+        self.cursor = self.list[0].next;
+    }
+
+    /// The entry list and the orders the look-ahead uses, from `ops`.
+    fn build_list(&mut self) {
+        let n = self.ops.len();
         self.sort_buf.clear();
         self.known_left = 0;
         // Calls first, then returns: histories usually list calls in time order and returns
@@ -344,27 +432,6 @@ impl<'a> Search<'a> {
         let words = n.div_ceil(64).max(1);
         self.set.clear();
         self.set.resize(words, 0);
-        self.set_hash = 0;
-        self.state = initial_state;
-        self.cursor = self.list[0].next;
-        self.stack.clear();
-        self.next_read = 0;
-        self.next_writer = 0;
-        self.best.clear();
-        self.agree = 0;
-        self.memo.reset(n);
-        self.low_word = 0;
-        self.high_word = 0;
-        self.next_observer = 0;
-        self.next_death = 0;
-        self.retired.clear();
-        self.compute_deaths();
-        // The initial configuration, closed like every other one.
-        self.retire_dead();
-        self.close();
-        self.advance_pointers();
-        self.retire_dead();
-        self.cursor = self.list[0].next;
     }
 
     /// Runs at most `budget` steps.
@@ -414,6 +481,7 @@ impl<'a> Search<'a> {
             self.advance_pointers();
             self.retire_dead();
             let verdict = match self.judge(self.state) {
+                _ if self.orphaned().is_some() => Insert::Seen,
                 Judgement::Doomed => Insert::Seen,
                 judgement => {
                     if judgement == Judgement::Garbage {
@@ -525,6 +593,7 @@ impl<'a> Search<'a> {
         });
         self.set_bit(op);
         self.set_hash ^= zobrist(op);
+        self.take(op);
         self.state = s;
         self.unlink(e);
         let ret = self.ret_entry[op];
@@ -545,6 +614,7 @@ impl<'a> Search<'a> {
             let op = self.list[call as usize].code as usize;
             self.clear_bit(op);
             self.set_hash ^= zobrist(op);
+            self.untake(op);
             self.link(call);
         }
         let call = frame.call;
@@ -556,6 +626,7 @@ impl<'a> Search<'a> {
         self.next_death = frame.next_death;
         self.clear_bit(op);
         self.set_hash ^= zobrist(op);
+        self.untake(op);
         self.relink(call, op);
         Some(frame)
     }
@@ -580,6 +651,7 @@ impl<'a> Search<'a> {
             self.unlink(call);
             self.set_bit(op);
             self.set_hash ^= zobrist(op);
+            self.take(op);
             self.retired.push(call);
         }
     }
@@ -597,6 +669,7 @@ impl<'a> Search<'a> {
         }
         self.agree = self.stack.len();
         self.best.extend(extra);
+        self.best_orphan = None;
     }
 
     /// Adds `op` to the linearized set, keeping the window bounds.
@@ -619,6 +692,199 @@ impl<'a> Search<'a> {
         while self.high_word > 0 && self.set[self.high_word - 1] == 0 {
             self.high_word -= 1;
         }
+    }
+
+    /// Groups the completed reads by what they read and links each group to the ops that can
+    /// produce it (see `orphaned`): for a register, writes and cas to the value read; for a
+    /// string, puts whose value starts the output.
+    fn compute_sources(&mut self) {
+        const NONE_GROUP: u32 = u32::MAX;
+        /// Beyond this many outputs starting with one put's value, give up the check.
+        const RANGE_MAX: usize = 4096;
+        self.group_of.clear();
+        self.group_of.resize(self.ops.len(), NONE_GROUP);
+        self.groups.clear();
+        self.produces_at.clear();
+        self.produces.clear();
+        self.orphans.clear();
+        self.orphan_pos.clear();
+        self.sources_on = false;
+        // Reads sorted by what they read: (key, op), the key a value id or a read's bytes.
+        let mut by_id: Vec<(u32, u32)> = Vec::new();
+        let mut by_str: Vec<(&[u8], u32)> = Vec::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            if op.ret_ns == UNKNOWN {
+                continue;
+            }
+            match op.tr {
+                Tr::ReadId(v) => by_id.push((v, i as u32)),
+                Tr::ReadStr(r) => by_str.push((self.states.reads[r as usize].bytes, i as u32)),
+                _ => {}
+            }
+        }
+        if by_id.is_empty() && by_str.is_empty() {
+            return;
+        }
+        by_id.sort_unstable();
+        by_str.sort_unstable();
+        // Group numbers: id groups first, then string groups, each in sorted order.
+        let mut id_groups: Vec<u32> = Vec::new(); // the value of each id group
+        for &(v, op) in &by_id {
+            if id_groups.last() != Some(&v) {
+                id_groups.push(v);
+                self.groups.push(Group { sources: 0, pending: 0, read: op });
+            }
+            let g = self.groups.len() as u32 - 1;
+            self.group_of[op as usize] = g;
+            self.groups[g as usize].pending += 1;
+        }
+        let first_str_group = self.groups.len();
+        let mut str_groups: Vec<&[u8]> = Vec::new();
+        for &(bytes, op) in &by_str {
+            if str_groups.last() != Some(&bytes) {
+                str_groups.push(bytes);
+                self.groups.push(Group { sources: 0, pending: 0, read: op });
+            }
+            let g = self.groups.len() as u32 - 1;
+            self.group_of[op as usize] = g;
+            self.groups[g as usize].pending += 1;
+        }
+        // Sources, as lists per op.
+        self.produces_at.push(0);
+        for i in 0..self.ops.len() {
+            match self.ops[i].tr {
+                Tr::Set(v) | Tr::Cas { to: v, .. } => {
+                    if let Ok(k) = id_groups.binary_search(&v) {
+                        self.produces.push(k as u32);
+                    }
+                    if !str_groups.is_empty() {
+                        let bytes = self.states.bytes(v);
+                        let lo = str_groups.partition_point(|&o| o < bytes);
+                        let n = str_groups[lo..].partition_point(|&o| o.starts_with(bytes));
+                        if n > RANGE_MAX {
+                            return;
+                        }
+                        self.produces.extend((lo..lo + n).map(|k| (first_str_group + k) as u32));
+                    }
+                }
+                _ => {}
+            }
+            self.produces_at.push(self.produces.len() as u32);
+        }
+        for k in 0..self.produces.len() {
+            let g = self.produces[k] as usize;
+            self.groups[g].sources += 1;
+        }
+        self.orphan_pos.resize(self.groups.len(), NONE_GROUP);
+        for g in 0..self.groups.len() {
+            if self.groups[g].sources == 0 {
+                self.orphan_pos[g] = self.orphans.len() as u32;
+                self.orphans.push(g as u32);
+            }
+        }
+        self.sources_on = true;
+    }
+
+    /// Bookkeeping of sources when `op` is linearized (or retired): it reads its group, it
+    /// stops being a source of others.
+    #[inline]
+    fn take(&mut self, op: usize) {
+        if !self.sources_on {
+            return;
+        }
+        let g = self.group_of[op];
+        if g != u32::MAX {
+            let group = &mut self.groups[g as usize];
+            group.pending -= 1;
+            if group.pending == 0 && group.sources == 0 {
+                self.orphan_out(g);
+            }
+        }
+        for k in self.produces_at[op]..self.produces_at[op + 1] {
+            let g = self.produces[k as usize];
+            let group = &mut self.groups[g as usize];
+            group.sources -= 1;
+            if group.sources == 0 && group.pending > 0 {
+                self.orphan_in(g);
+            }
+        }
+    }
+
+    /// Undoes `take`.
+    #[inline]
+    fn untake(&mut self, op: usize) {
+        if !self.sources_on {
+            return;
+        }
+        for k in self.produces_at[op]..self.produces_at[op + 1] {
+            let g = self.produces[k as usize];
+            let group = &mut self.groups[g as usize];
+            group.sources += 1;
+            if group.sources == 1 && group.pending > 0 {
+                self.orphan_out(g);
+            }
+        }
+        let g = self.group_of[op];
+        if g != u32::MAX {
+            let group = &mut self.groups[g as usize];
+            group.pending += 1;
+            if group.pending == 1 && group.sources == 0 {
+                self.orphan_in(g);
+            }
+        }
+    }
+
+    fn orphan_in(&mut self, g: u32) {
+        self.orphan_pos[g as usize] = self.orphans.len() as u32;
+        self.orphans.push(g);
+    }
+
+    fn orphan_out(&mut self, g: u32) {
+        let at = self.orphan_pos[g as usize] as usize;
+        let last = self.orphans.len() - 1;
+        self.orphans.swap(at, last);
+        let moved = self.orphans[at];
+        self.orphan_pos[moved as usize] = at as u32;
+        self.orphans.pop();
+        self.orphan_pos[g as usize] = u32::MAX;
+    }
+
+    /// Look-ahead over every read still to come (sound; not in Lowe's algorithm): a group of
+    /// reads whose sources are all linearized is an orphan. Every op that sets the value from
+    /// now on is then no source of it, so after any of them its reads cannot see their value
+    /// (a string keeps its start under appends; a register changes only by writes and swaps):
+    /// its reads must all come before the next such op, reading the current state (plus
+    /// appends, for strings). If the state is not (a prefix of) what they read, the
+    /// configuration has no linearization. Groups with no source at all (reads of the initial
+    /// value, or of appends to it) are orphans from the start.
+    #[inline]
+    fn orphaned(&mut self) -> Option<u32> {
+        if !self.sources_on {
+            return None;
+        }
+        let s = self.state;
+        for k in 0..self.orphans.len() {
+            let read = self.groups[self.orphans[k] as usize].read;
+            let fits = match self.ops[read as usize].tr {
+                Tr::ReadId(v) => s == v,
+                Tr::ReadStr(r) => self.states.is_prefix_of_read(s, r),
+                _ => true,
+            };
+            if !fits {
+                // The longest prefix ends here: remember which read made it hopeless.
+                if self.agree == self.stack.len() && self.stack.len() == self.best.len() {
+                    self.best_orphan = Some(read);
+                }
+                return Some(read);
+            }
+        }
+        None
+    }
+
+    /// The read whose sources were all used when the longest prefix was cut short, if that is
+    /// what cut it (for explanations).
+    pub fn orphan_at_best(&self) -> Option<usize> {
+        self.best_orphan.map(|r| r as usize)
     }
 
     /// For each unknown op that sets or changes the value, the rank in `observers_by_return`
