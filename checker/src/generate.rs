@@ -100,6 +100,23 @@ fn by_point(timings: &[Timing]) -> Vec<usize> {
 /// One hot key: every client gets, appends to and puts the same key (45% get, 45% append, 10%
 /// put), values unique per call (`"c3.17;"`), as the simulator's clerks do.
 pub fn hot_key_kv(w: &Workload) -> Vec<KvCall> {
+    hot_key_kv_witnessed(w).0
+}
+
+/// The witness of a generated history (`check_kv_with_witness`): each call's rank in the order
+/// the model applied them, `None` for calls that never took effect.
+fn witness_of(timings: &[Timing]) -> Vec<Option<u64>> {
+    let mut witness = vec![None; timings.len()];
+    for (rank, i) in by_point(timings).into_iter().enumerate() {
+        if timings[i].takes_effect {
+            witness[i] = Some(rank as u64);
+        }
+    }
+    witness
+}
+
+/// `hot_key_kv`, with the order in which the calls took effect, as a witness.
+pub fn hot_key_kv_witnessed(w: &Workload) -> (Vec<KvCall>, Vec<Option<u64>>) {
     let mut rng = Rng(w.seed ^ 0x686F_745F_6B65_79);
     let timings = timings(&mut rng, w);
     let mut calls: Vec<KvCall> = timings
@@ -140,7 +157,7 @@ pub fn hot_key_kv(w: &Workload) -> Vec<KvCall> {
             KvKind::Append => value.push_str(&call.value),
         }
     }
-    calls
+    (calls, witness_of(&timings))
 }
 
 /// Registers over `keys` keys (Jepsen's cas-register, one per key): each call picks a key at
@@ -153,6 +170,16 @@ pub fn hot_key_kv(w: &Workload) -> Vec<KvCall> {
 /// is then made to read 99. The writer of 99 returned before that write was invoked, which
 /// returned before the read was invoked, so the history has no linearization.
 pub fn registers(w: &Workload, keys: u32, plant_violation: bool) -> Vec<RegisterCall> {
+    registers_witnessed(w, keys, plant_violation).0
+}
+
+/// `registers`, with the order in which the calls took effect, as a witness (with a planted
+/// violation, the planted read is placed where it was before its output was changed).
+pub fn registers_witnessed(
+    w: &Workload,
+    keys: u32,
+    plant_violation: bool,
+) -> (Vec<RegisterCall>, Vec<Option<u64>>) {
     const PLANTED: i64 = 99;
     let mut rng = Rng(w.seed ^ 0x7265_6769_7374_6572);
     let mut timings = timings(&mut rng, w);
@@ -242,7 +269,7 @@ pub fn registers(w: &Workload, keys: u32, plant_violation: bool) -> Vec<Register
     if plant_violation {
         plant(&mut calls, &busiest, PLANTED);
     }
-    calls
+    (calls, witness_of(&timings))
 }
 
 /// The key with the most calls (the first in key order among equals).
