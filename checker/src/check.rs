@@ -15,8 +15,9 @@ use crate::model::register::RegisterModel;
 use crate::model::Model;
 use crate::parts::Parts;
 use crate::pool;
-use crate::report::{CheckReport, Verdict};
+use crate::report::{CheckReport, DecidedBy, Verdict};
 use crate::search::{Poll, Search};
+use crate::witness::{self, Verified};
 use std::time::{Duration, Instant};
 
 /// Limits of one check. Either limit turns an unfinished search into `Verdict::Unknown`, never
@@ -40,12 +41,38 @@ impl Default for CheckOptions {
 
 /// Checks a key/value history (each key a string starting as "").
 pub fn check_kv(calls: &[KvCall], opts: &CheckOptions) -> CheckReport {
-    check_with(&KvModel, calls, opts)
+    check_with(&KvModel, calls, None, opts)
+}
+
+/// Checks a key/value history with the help of a witness: `witness[i]` is the order key of
+/// `calls[i]` in a candidate linearization (for the simulator: the log index at which the
+/// cluster applied the command, or a key placing a read served without the log), `None` for a
+/// call not placed (it never took effect). Placed calls of one key sorted by order key (ties
+/// by position in `calls`) must form a linearization of that key: every completed call placed,
+/// no failed call placed, points inside the calls' intervals nondecreasing, reads reading what
+/// the sequence produces (witness.rs). A key whose witness verifies is linearizable without a
+/// search, in O(n log n). The witness is never trusted: for a key where it does not verify,
+/// the calls after a quiescent cut up to which it holds are searched from the value it leaves
+/// there, and if that fails too (or there is no cut) the whole key is searched, so the verdict
+/// is always the search's. A witness whose length is not `calls.len()` is ignored.
+/// `CheckReport::decided_by` says which path decided.
+pub fn check_kv_with_witness(calls: &[KvCall], witness: &[Option<u64>], opts: &CheckOptions) -> CheckReport {
+    check_with(&KvModel, calls, Some(witness).filter(|w| w.len() == calls.len()), opts)
 }
 
 /// Checks a register history; `initial` is the registers' initial value (`None` = nil).
 pub fn check_register(calls: &[RegisterCall], initial: Option<i64>, opts: &CheckOptions) -> CheckReport {
-    check_with(&RegisterModel { initial }, calls, opts)
+    check_with(&RegisterModel { initial }, calls, None, opts)
+}
+
+/// `check_register` with a witness, as `check_kv_with_witness`.
+pub fn check_register_with_witness(
+    calls: &[RegisterCall],
+    initial: Option<i64>,
+    witness: &[Option<u64>],
+    opts: &CheckOptions,
+) -> CheckReport {
+    check_with(&RegisterModel { initial }, calls, Some(witness).filter(|w| w.len() == calls.len()), opts)
 }
 
 /// Checks a parsed history. `initial` overrides the initial register value the file gives
@@ -63,7 +90,12 @@ pub fn check_history(history: &History, initial: Option<Option<i64>>, opts: &Che
 const TURN_STEPS_FIRST: u64 = 2048;
 const TURN_STEPS_MAX: u64 = 1 << 16;
 
-fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOptions) -> CheckReport {
+fn check_with<'a, M: Model<'a>>(
+    model: &M,
+    calls: &'a [M::Call],
+    witness: Option<&[Option<u64>]>,
+    opts: &CheckOptions,
+) -> CheckReport {
     let start = Instant::now();
     // A limit too far away to represent is no limit.
     let deadline = opts.time_limit.and_then(|limit| start.checked_add(limit));
@@ -74,6 +106,7 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
         elapsed: Duration::ZERO,
         violation: None,
         unknown_reason: None,
+        decided_by: DecidedBy::Search { keys_searched: 0, window_only: 0 },
     };
     for call in calls {
         if let Err(problem) = M::validate(call) {
@@ -98,8 +131,21 @@ fn check_with<'a, M: Model<'a>>(model: &M, calls: &'a [M::Call], opts: &CheckOpt
         spares,
         undecided: Vec::new(),
         report,
+        settled: vec![false; scratch.parts.count()],
+        keys_searched: 0,
+        window_only: 0,
     };
-    let decided = driver.run(&mut scratch.value);
+    let mut decided = false;
+    if let Some(witness) = witness {
+        decided = driver.use_witness(witness);
+    }
+    if !decided {
+        decided = driver.run(&mut scratch.value);
+    }
+    driver.report.decided_by = match (witness, driver.keys_searched, driver.window_only) {
+        (Some(_), 0, 0) if driver.report.verdict == Verdict::Linearizable => DecidedBy::Witness,
+        (_, keys_searched, window_only) => DecidedBy::Search { keys_searched, window_only },
+    };
     if !decided && !driver.undecided.is_empty() {
         driver.undecided.sort_unstable();
         let keys: Vec<String> = driver.undecided.iter().map(|k| format!("{k:?}")).collect();
@@ -131,6 +177,10 @@ struct Driver<'d, 'a, M: Model<'a>> {
     /// Keys whose search ran out of memory budget.
     undecided: Vec<&'a str>,
     report: CheckReport,
+    /// Parts already proven linearizable (by a witness), by part number.
+    settled: Vec<bool>,
+    keys_searched: usize,
+    window_only: usize,
 }
 
 /// How a part's turn ended, when not by its step budget.
@@ -152,6 +202,9 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
         // First turn: every part in key order, on a shared workspace while parts finish at once.
         for rank in 0..self.parts.count() {
             let part = self.parts.in_key_order(rank);
+            if self.settled[part] {
+                continue;
+            }
             let members = self.parts.members(part);
             if is_sequential::<M>(self.calls, members) {
                 let Err(failed) = self.model.replay(self.calls, members, value) else { continue };
@@ -170,6 +223,7 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
             let mut search = self.spares.pop().unwrap_or_else(Search::new);
             search.begin(self.parts.largest);
             self.model.compile(self.calls, members, &mut search);
+            self.keys_searched += 1;
             match search.run(budget, self.deadline, &mut self.room) {
                 Poll::Budget => waiting.push((part, search)),
                 poll => {
@@ -205,6 +259,61 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
                 return true;
             }
             waiting = still;
+        }
+        false
+    }
+
+    /// Verifies the witness key by key (in key order): a key whose witness holds is settled; one
+    /// whose witness holds up to a quiescent cut is settled if the calls after the cut
+    /// linearize from the value there. True when the check is decided (the time limit).
+    fn use_witness(&mut self, witness: &[Option<u64>]) -> bool {
+        let mut failed_placed = vec![false; self.parts.count()];
+        for (call, order) in self.calls.iter().zip(witness) {
+            if order.is_some() && M::status(call) == Status::Failed {
+                if let Some(part) = self.parts.find::<M>(self.calls, M::key(call)) {
+                    failed_placed[part] = true;
+                }
+            }
+        }
+        for rank in 0..self.parts.count() {
+            let part = self.parts.in_key_order(rank);
+            let members = self.parts.members(part);
+            match witness::verify(self.model, self.calls, members, witness, failed_placed[part]) {
+                Verified::Valid => self.settled[part] = true,
+                Verified::Invalid => {}
+                Verified::Cut { window, value } => {
+                    let mut search = self.spares.pop().unwrap_or_else(Search::new);
+                    search.begin(window.len());
+                    self.model.compile_from(self.calls, &window, Some(&value), &mut search);
+                    let poll = loop {
+                        match search.run(TURN_STEPS_MAX, self.deadline, &mut self.room) {
+                            Poll::Budget => continue,
+                            poll => break poll,
+                        }
+                    };
+                    let (entries, bytes) = search.charged();
+                    self.room.entries += entries;
+                    self.room.bytes += bytes;
+                    if search.retained_bytes() > pool::KEEP_BYTES_MAX {
+                        search = Search::new();
+                    }
+                    self.spares.push(search);
+                    match poll {
+                        Poll::Linearizable => {
+                            self.settled[part] = true;
+                            self.window_only += 1;
+                        }
+                        Poll::TimeUp => {
+                            self.report.verdict = Verdict::Unknown;
+                            self.report.unknown_reason =
+                                Some("time limit reached before every part was decided".to_string());
+                            return true;
+                        }
+                        // Not proven by the window: the whole key is searched.
+                        _ => {}
+                    }
+                }
+            }
         }
         false
     }

@@ -192,6 +192,30 @@ pub(crate) fn violation<'a, M: Model<'a>>(
             details: Vec::new(),
         };
     };
+    if let Some(read) = search.orphan_at_best().filter(|&r| !search.marked(r)) {
+        let culprit = Candidate::new::<M>(read, call_of(search, read), false);
+        let mut text = String::with_capacity(256);
+        push_x_words::<M>(&mut text, &culprit, call_of(search, read));
+        text.push_str(" cannot be linearized: after ");
+        push_prefix_words(&mut text, prefix.len(), n);
+        text.push_str(" the value is ");
+        M::render_value(search.states.bytes(state), &mut text);
+        text.push_str(
+            ", which is neither what it read nor the start of it, and no operation left sets what it read \
+             (or a start of it): from there the value can only move further away",
+        );
+        for &op in &prefix {
+            search.mark(op as usize, false);
+        }
+        return Violation {
+            part: key.to_string(),
+            operations: vec![culprit.id],
+            longest_prefix,
+            part_operations: n,
+            explanation: text,
+            details: vec![culprit.line],
+        };
+    }
     candidates.sort_by_key(|c| (search.ops[c.op].call_ns, c.op));
     let x_rank = candidates.iter().position(|c| c.op == x).unwrap_or(0);
     let x_call = call_of(search, x);

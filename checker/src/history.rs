@@ -231,15 +231,19 @@ pub enum Format {
     PorcupineKv,
     /// Jepsen / Knossos histories.
     Edn,
+    /// Jepsen's log lines (`INFO jepsen.util - 3 :invoke :cas [1 2]`), as in Porcupine's etcd
+    /// logs: a cas-register history.
+    JepsenLog,
 }
 
 impl Format {
-    /// The name used on the command line (`json`, `porcupine-kv`, `edn`).
+    /// The name used on the command line (`json`, `porcupine-kv`, `edn`, `jepsen-log`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::PorcupineKv => "porcupine-kv",
             Format::Edn => "edn",
+            Format::JepsenLog => "jepsen-log",
         }
     }
 }

@@ -87,6 +87,7 @@ mod check;
 pub mod cli;
 mod explain;
 pub mod formats;
+pub mod generate;
 pub mod history;
 mod memo;
 mod model;
@@ -95,12 +96,15 @@ mod pool;
 pub mod report;
 mod search;
 mod states;
+mod witness;
 
 pub use bench::{bench_files, BenchRow};
-pub use check::{check_history, check_kv, check_register, CheckOptions};
+pub use check::{
+    check_history, check_kv, check_kv_with_witness, check_register, check_register_with_witness, CheckOptions,
+};
 pub use cli::{run_check_command, CheckArgs};
 pub use formats::{history_to_json, kv_history_to_json, parse_history};
 pub use history::{
     Format, History, InputError, KvCall, KvKind, ModelKind, ParsedHistory, RegisterCall, RegisterOp, Status,
 };
-pub use report::{CheckReport, Verdict, Violation};
+pub use report::{CheckReport, DecidedBy, Verdict, Violation};

@@ -128,6 +128,24 @@ impl Parts {
         &self.order[info.start as usize..(info.start + info.len) as usize]
     }
 
+    /// The part of `key`, if any call of it was kept.
+    pub fn find<'a, M: Model<'a>>(&self, calls: &'a [M::Call], key: &str) -> Option<usize> {
+        let h = key_hash(key.as_bytes());
+        let mask = self.table.len().checked_sub(1)?;
+        let mut slot = (h as usize) & mask;
+        loop {
+            let entry = *self.table.get(slot)?;
+            if entry == 0 {
+                return None;
+            }
+            let p = (entry - 1) as usize;
+            if self.info[p].hash == h && self.key::<M>(calls, p) == key {
+                return Some(p);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
     pub fn key<'a, M: Model<'a>>(&self, calls: &'a [M::Call], part: usize) -> &'a str {
         M::key(&calls[self.info[part].key_call as usize])
     }

@@ -63,6 +63,18 @@ pub struct Violation {
     pub details: Vec<String>,
 }
 
+/// Which path decided a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecidedBy {
+    /// Every key was proven linearizable by its witness (`check_kv_with_witness`).
+    Witness,
+    /// `keys_searched` keys were searched in full; `window_only` more were proven linearizable
+    /// by searching only the calls after the point where their witness stopped holding (a
+    /// quiescent cut). Keys not counted in either were decided by their witness, or needed no
+    /// search. A verdict of `Unknown` may leave keys unsearched.
+    Search { keys_searched: usize, window_only: usize },
+}
+
 /// What `check_*` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckReport {
@@ -77,13 +89,16 @@ pub struct CheckReport {
     pub violation: Option<Violation>,
     /// Present iff the verdict is `Unknown`.
     pub unknown_reason: Option<String>,
+    /// Which path decided: the witness, or the search.
+    pub decided_by: DecidedBy,
 }
 
 impl CheckReport {
     /// One JSON object:
-    /// `{"verdict", "elapsed_ms", "operations", "parts", "violation", "unknown_reason"}`, where
-    /// `violation` is null or `{"part", "operations", "longest_prefix", "part_operations",
-    /// "explanation", "details"}`.
+    /// `{"verdict", "elapsed_ms", "operations", "parts", "violation", "unknown_reason",
+    /// "decided_by"}`, where `violation` is null or `{"part", "operations", "longest_prefix",
+    /// "part_operations", "explanation", "details"}` and `decided_by` is `{"path": "witness"}` or
+    /// `{"path": "search", "keys_searched", "window_only"}`.
     pub fn to_json(&self) -> serde_json::Value {
         let violation = self.violation.as_ref().map(|v| {
             json!({
@@ -102,6 +117,12 @@ impl CheckReport {
             "parts": self.parts,
             "violation": violation,
             "unknown_reason": self.unknown_reason,
+            "decided_by": match self.decided_by {
+                DecidedBy::Witness => json!({"path": "witness"}),
+                DecidedBy::Search { keys_searched, window_only } => {
+                    json!({"path": "search", "keys_searched": keys_searched, "window_only": window_only})
+                }
+            },
         })
     }
 }
@@ -121,6 +142,17 @@ impl fmt::Display for CheckReport {
         )?;
         if let Some(reason) = &self.unknown_reason {
             writeln!(f, "reason: {reason}")?;
+        }
+        match self.decided_by {
+            DecidedBy::Witness => writeln!(f, "decided by: the witness (every key verified)")?,
+            DecidedBy::Search { keys_searched, window_only: 0 } => {
+                writeln!(f, "decided by: search ({keys_searched} key(s) searched)")?
+            }
+            DecidedBy::Search { keys_searched, window_only } => writeln!(
+                f,
+                "decided by: search ({keys_searched} key(s) searched in full, {window_only} only after the \
+                 witness's cut)"
+            )?,
         }
         if let Some(v) = &self.violation {
             writeln!(f, "part: key {:?}", v.part)?;

@@ -5,6 +5,7 @@
 
 mod edn;
 mod events;
+mod jepsen_log;
 mod json;
 mod value;
 mod write;
@@ -14,8 +15,9 @@ pub use write::{history_to_json, kv_history_to_json};
 use crate::history::{Format, InputError, ModelKind, ParsedHistory};
 use events::Dialect;
 
-/// Reads a history. Without `format`, it is recognised from the content: an object whose first
-/// field is a string (`{"format": ...`) is JSON; anything else is EDN, read as Porcupine's KV log
+/// Reads a history. Without `format`, it is recognised from the content: Jepsen log lines
+/// (`... jepsen.util - 3 :invoke ...`) are `jepsen-log`; an object whose first field is a string
+/// (`{"format": ...`) is JSON; anything else is EDN, read as Porcupine's KV log
 /// when every event is a one-line `:invoke`/`:ok` map with a string `:key` and `:f` among get,
 /// put, append. Without `model`, JSON says it; for EDN it is kv if any `:f` is `:get`, `:put` or
 /// `:append`, else cas-register.
@@ -44,6 +46,18 @@ pub fn parse_history(
             let forms = edn::read_all(text, source_name)?;
             events::history(&forms, Some(ModelKind::Kv), Dialect::Porcupine, source_name)?
         }
+        Format::JepsenLog => {
+            if model == Some(ModelKind::Kv) {
+                return Err(InputError::new(
+                    source_name,
+                    None,
+                    "--model cas-register for a jepsen-log history",
+                )
+                .field("--model")
+                .found("kv"));
+            }
+            jepsen_log::history(text, source_name)?
+        }
     };
     Ok(ParsedHistory { source: source_name.to_string(), format, history })
 }
@@ -53,6 +67,11 @@ fn recognise(text: &str, source: &str) -> Result<Format, InputError> {
     let Some(first) = meaningful.next() else {
         return Err(InputError::new(source, None, "a history (JSON or EDN)").found("an empty file"));
     };
+    if jepsen_log::is_event_line(first)
+        || (first.starts_with("INFO") && text.lines().any(jepsen_log::is_event_line))
+    {
+        return Ok(Format::JepsenLog);
+    }
     let after_brace = first.strip_prefix('{').map(str::trim_start);
     if first == "{" || after_brace.is_some_and(|rest| rest.starts_with('"')) {
         return Ok(Format::Json);

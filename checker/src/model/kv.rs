@@ -38,9 +38,34 @@ impl<'a> Model<'a> for KvModel {
         call.kind == KvKind::Get && call.output.is_none()
     }
 
-    fn compile(&self, calls: &'a [KvCall], members: &[u32], search: &mut Search<'a>) {
+    fn initial_value(&self, value: &mut Vec<u8>) {
+        value.clear();
+    }
+
+    fn apply(call: &KvCall, value: &mut Vec<u8>) -> Result<(), ()> {
+        match call.kind {
+            KvKind::Get => match &call.output {
+                Some(output) if output.as_bytes() != value.as_slice() => return Err(()),
+                _ => {}
+            },
+            KvKind::Put => {
+                value.clear();
+                value.extend_from_slice(call.value.as_bytes());
+            }
+            KvKind::Append => value.extend_from_slice(call.value.as_bytes()),
+        }
+        Ok(())
+    }
+
+    fn compile_from(
+        &self,
+        calls: &'a [KvCall],
+        members: &[u32],
+        initial: Option<&[u8]>,
+        search: &mut Search<'a>,
+    ) {
         search.begin(members.len());
-        let empty = search.states.intern(b"");
+        let empty = search.states.intern(initial.unwrap_or(b""));
         let unseen = Unseen::new(calls, members);
         for &i in members {
             let call = &calls[i as usize];

@@ -6,7 +6,7 @@
 
 pub(crate) mod kv;
 pub(crate) mod register;
-mod unseen;
+pub(crate) mod unseen;
 
 use crate::history::Status;
 use crate::search::Search;
@@ -48,7 +48,27 @@ pub(crate) trait Model<'a> {
 
     /// Fills `search` with the part made of `calls[members]` (dropped calls excluded by the
     /// caller) and prepares it.
-    fn compile(&self, calls: &'a [Self::Call], members: &[u32], search: &mut Search<'a>);
+    fn compile(&self, calls: &'a [Self::Call], members: &[u32], search: &mut Search<'a>) {
+        self.compile_from(calls, members, None, search);
+    }
+
+    /// `compile`, starting from the value `initial` (encoded as `apply` writes it) instead of
+    /// the model's initial value.
+    fn compile_from(
+        &self,
+        calls: &'a [Self::Call],
+        members: &[u32],
+        initial: Option<&[u8]>,
+        search: &mut Search<'a>,
+    );
+
+    /// The model's initial value, encoded as `apply` reads it.
+    fn initial_value(&self, value: &mut Vec<u8>);
+
+    /// Applies `call` to `value` as one step of a sequential history: a call whose outcome is
+    /// unknown takes effect (a cas only if it finds its `from`). `Err` when the call does not
+    /// fit (a read of another value, a cas that should have found its `from` or not).
+    fn apply(call: &Self::Call, value: &mut Vec<u8>) -> Result<(), ()>;
 
     /// Replays calls that are known and totally ordered in real time (each returns before the
     /// next is invoked), in that order. Such a part has exactly one order to check, so it needs

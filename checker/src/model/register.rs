@@ -52,9 +52,60 @@ impl<'a> Model<'a> for RegisterModel {
         matches!(call.op, RegisterOp::Read { output: None })
     }
 
-    fn compile(&self, calls: &'a [RegisterCall], members: &[u32], search: &mut Search<'a>) {
+    fn initial_value(&self, value: &mut Vec<u8>) {
+        value.clear();
+        if self.initial.is_some() {
+            value.extend_from_slice(&encode(self.initial));
+        }
+    }
+
+    fn apply(call: &RegisterCall, value: &mut Vec<u8>) -> Result<(), ()> {
+        let is = |v: i64| value.as_slice() == encode(Some(v));
+        match call.op {
+            RegisterOp::Read { output: Some(out) } => {
+                let same = match out {
+                    None => value.is_empty(),
+                    Some(v) => is(v),
+                };
+                if !same {
+                    return Err(());
+                }
+            }
+            RegisterOp::Read { output: None } => {}
+            RegisterOp::Write { value: v } => {
+                value.clear();
+                value.extend_from_slice(&encode(Some(v)));
+            }
+            RegisterOp::Cas { from, to, succeeded } => {
+                let found = is(from);
+                match (call.status, succeeded) {
+                    (Status::Ok, Some(false)) if found => return Err(()),
+                    (Status::Ok, Some(false)) => {}
+                    (Status::Ok, _) if !found => return Err(()),
+                    _ if found => {
+                        value.clear();
+                        value.extend_from_slice(&encode(Some(to)));
+                    }
+                    // An unknown cas that finds another value has no effect.
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compile_from(
+        &self,
+        calls: &'a [RegisterCall],
+        members: &[u32],
+        start: Option<&[u8]>,
+        search: &mut Search<'a>,
+    ) {
         search.begin(members.len());
-        let initial = intern(search, self.initial);
+        let initial = match start {
+            Some(bytes) => search.states.intern(bytes),
+            None => intern(search, self.initial),
+        };
         let seen = Seen::new(calls, members);
         for &i in members {
             let call = &calls[i as usize];

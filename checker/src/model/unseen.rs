@@ -72,7 +72,7 @@ impl<'a> Unseen<'a> {
 
 /// An Aho-Corasick automaton over a few short patterns, with bytes mapped to the classes that
 /// occur in them (every other byte is class 0), so the transition table stays small.
-struct Matcher {
+pub(crate) struct Matcher {
     class: [u8; 256],
     width: usize,
     /// `next[state * width + class]`: the complete transition function.
@@ -85,7 +85,7 @@ struct Matcher {
 }
 
 impl Matcher {
-    fn new(patterns: &[&[u8]]) -> Self {
+    pub(crate) fn new(patterns: &[&[u8]]) -> Self {
         let mut class = [0u8; 256];
         let mut classes = 1usize;
         for &b in patterns.iter().flat_map(|p| p.iter()) {
@@ -139,6 +139,40 @@ impl Matcher {
         Matcher { class, width, next, fail, order, ends }
     }
 
+    /// For each pattern, the index of the last text it occurs in (`None`: in none). Texts are
+    /// scanned from the last; a state whose patterns were already found in a later text is not
+    /// reported again, so the cost is the texts' length plus the automaton's size.
+    pub(crate) fn last_text_containing(&self, texts: &[&[u8]]) -> Vec<Option<usize>> {
+        const NONE: u32 = u32::MAX;
+        let states = self.fail.len();
+        let mut is_end = vec![false; states];
+        for &e in &self.ends {
+            is_end[e as usize] = true;
+        }
+        // dict[s]: the longest proper suffix state of s that ends a pattern (Aho & Corasick's
+        // output links), computed breadth first so that fail[s] is done before s.
+        let mut dict = vec![NONE; states];
+        for &s in &self.order {
+            let f = self.fail[s as usize];
+            if s != 0 && f != s {
+                dict[s as usize] = if is_end[f as usize] { f } else { dict[f as usize] };
+            }
+        }
+        let mut found: Vec<Option<usize>> = vec![None; states];
+        for (t, text) in texts.iter().enumerate().rev() {
+            let mut s = 0usize;
+            for &b in text.iter() {
+                s = self.next[s * self.width + self.class[b as usize] as usize] as usize;
+                let mut at = if is_end[s] { s as u32 } else { dict[s] };
+                while at != NONE && found[at as usize].is_none() {
+                    found[at as usize] = Some(t);
+                    at = dict[at as usize];
+                }
+            }
+        }
+        self.ends.iter().map(|&e| found[e as usize]).collect()
+    }
+
     /// Which patterns occur in some text.
     fn find_in<'t>(&self, texts: impl Iterator<Item = &'t [u8]>) -> Vec<bool> {
         let mut visited = vec![false; self.fail.len()];
@@ -172,6 +206,14 @@ mod tests {
         assert_eq!(m.find_in(std::iter::empty()), vec![false; 6]);
         let texts: [&[u8]; 1] = [b"a his \xff"];
         assert_eq!(m.find_in(texts.into_iter()), vec![false, false, true, false, false, true]);
+    }
+
+    #[test]
+    fn the_matcher_finds_the_last_text_each_pattern_occurs_in() {
+        let patterns: [&[u8]; 5] = [b"he", b"she", b"e", b"xyz", b"hers"];
+        let m = Matcher::new(&patterns);
+        let texts: [&[u8]; 4] = [b"ushers", b"he", b"ash", b"e"];
+        assert_eq!(m.last_text_containing(&texts), vec![Some(1), Some(0), Some(3), None, Some(0)]);
     }
 
     #[test]
