@@ -587,6 +587,11 @@ impl Invariants {
         Ok(())
     }
 
+    /// Every entry applied anywhere, by index from 1, with the node that applied it first.
+    pub fn applied_entries(&self) -> impl Iterator<Item = (&Payload, u8)> + '_ {
+        self.applied.iter().map(|(payload, node)| (payload, *node))
+    }
+
     /// The commands applied anywhere, by index, with their `(client, seq)`.
     pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
         self.applied.iter().filter_map(|(payload, _)| match payload {

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod disk;
 pub mod limits;
+pub mod linearizability;
 pub mod network;
 pub mod partition;
 pub mod queue;

@@ -19,7 +19,7 @@ use crate::world::{FaultStats, World};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
     /// A safety invariant broke (online, or in the final state).
@@ -30,8 +30,12 @@ pub enum Verdict {
     Liveness,
     /// A scenario's expectation did not hold.
     Expectation,
-    /// The linearizability check ran out of time: neither pass nor fail.
+    /// A wall-clock or memory limit stopped the run or its linearizability check: neither pass
+    /// nor fail.
     Inconclusive,
+    /// With `--cross-check`: the linearizability check decided differently with the run's
+    /// witness and by the full search (a bug in the checker, not in the cluster).
+    CheckerDisagreement,
 }
 
 impl Verdict {
@@ -44,6 +48,7 @@ impl Verdict {
             Verdict::Liveness => "liveness",
             Verdict::Expectation => "expectation",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::CheckerDisagreement => "checker-disagreement",
         }
     }
 
@@ -77,6 +82,9 @@ pub struct RunOptions {
     /// `inconclusive`. The only limit that depends on the machine; `--max-events` is the
     /// deterministic one.
     pub run_time_limit: Option<Duration>,
+    /// Decide linearizability both with the run's witness and by the full search, and fail on
+    /// any disagreement (`--cross-check`).
+    pub cross_check: bool,
 }
 
 /// Where the first failing check fired.
@@ -153,6 +161,8 @@ pub struct DiskSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckSummary {
     pub verdict: String,
+    /// Which path decided: `witness`, or `search (...)` (see `linearizability.rs`).
+    pub decided_by: String,
     pub ms: f64,
     pub operations: usize,
     pub parts: usize,
@@ -436,8 +446,15 @@ fn finish(
         };
         let opts =
             CheckOptions { time_limit, memo_limit_bytes: CHECK_MEMO_BYTES_MAX, ..CheckOptions::default() };
-        let report = checker::check_kv(&history, &opts);
+        let witness = crate::linearizability::witness(&world, &history, &seqs);
+        let checked = crate::linearizability::check(&history, &witness, &opts, options.cross_check);
+        let report = checked.report;
         let result = match report.verdict {
+            _ if checked.disagreement.is_some() => (
+                Verdict::CheckerDisagreement,
+                checked.disagreement.unwrap_or_default(),
+                Some(point("checker-disagreement", &world)),
+            ),
             checker::Verdict::Linearizable => match expectation_failures.first() {
                 None => (Verdict::Pass, String::new(), None),
                 Some(first) => (Verdict::Expectation, first.clone(), Some(point("expectation", &world))),
@@ -638,6 +655,7 @@ fn summarize(
             bytes: world.nodes.iter().map(|s| s.disk.bytes_written).sum(),
         },
         linearizability: check.map(|c| CheckSummary {
+            decided_by: crate::linearizability::path(c),
             verdict: match c.verdict {
                 checker::Verdict::Linearizable => "linearizable".into(),
                 checker::Verdict::NotLinearizable => "not linearizable".into(),
@@ -725,8 +743,8 @@ impl Summary {
         if let Some(c) = &self.linearizability {
             let _ = writeln!(
                 s,
-                "linearizability: {} ({} ops, {} keys, {:.2} ms)",
-                c.verdict, c.operations, c.parts, c.ms
+                "linearizability: {} by {} ({} ops, {} keys, {:.2} ms)",
+                c.verdict, c.decided_by, c.operations, c.parts, c.ms
             );
         }
         let sim_s = self.sim_time_ns as f64 / 1e9;

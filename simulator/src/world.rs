@@ -152,6 +152,10 @@ pub struct World {
     scratch: ServerReady,
     /// Set once the run spent its event budget: what the cluster did in the window after.
     pub overrun: Option<Overrun>,
+    /// For each read answered, by (client, seq): the answering node's applied index when it
+    /// answered, the first time. A read that did not go through the log saw the state there;
+    /// the linearizability check's witness places it after that index.
+    pub reads_served: BTreeMap<(u64, u64), u64>,
 }
 
 impl World {
@@ -214,6 +218,7 @@ impl World {
             deduplicated_before_crashes: 0,
             busy_node: None,
             overrun: None,
+            reads_served: BTreeMap::new(),
             config,
         }
     }
@@ -383,6 +388,8 @@ impl World {
         let slot = &mut self.nodes[n as usize];
         let Process::Up(server) = &mut slot.process else { return };
         if server.has_ready() {
+            // A reply produced before this ready applied anything saw the state up to here.
+            let applied_before = server.node().applied_index().0;
             let mut ready = std::mem::take(&mut self.scratch);
             server.ready_into(&mut ready);
             let raft = &ready.raft;
@@ -404,6 +411,9 @@ impl World {
                 self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
             }
             for r in ready.replies.drain(..) {
+                if matches!(r.result, Ok(raft_core::KvResult::Value(_))) {
+                    self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
+                }
                 let to = Addr::Client(r.client.0 as u16);
                 self.send(Packet { from: Addr::Node(n), to, payload: Payload::Reply(r) });
             }

@@ -62,7 +62,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub world: WorldArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub exec: ExecArgs,
     /// Where a failing run writes its report folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
@@ -83,10 +83,11 @@ pub struct RunArgs {
     pub check_determinism: bool,
 }
 
-/// The wall-clock limits of a run: the only machine-dependent way a run can end, kept as a last
-/// resort behind the deterministic event budget (`--max-events`).
+/// How runs execute, without changing what they simulate: the wall-clock limits (the only
+/// machine-dependent way a run can end, a last resort behind the deterministic event budget,
+/// `--max-events`) and the linearizability cross-check.
 #[derive(Args, Debug, Clone)]
-pub struct LimitArgs {
+pub struct ExecArgs {
     /// End a run that takes longer than this wall time, the check included, as `inconclusive`
     /// (1ms to 24h).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_wall_limit)]
@@ -95,21 +96,26 @@ pub struct LimitArgs {
     /// is left of --run-time-limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_wall_limit)]
     pub check_time_limit: Option<Duration>,
+    /// Decide linearizability both ways, from the run's witness and by the full search, and
+    /// fail the run (verdict checker-disagreement) if they disagree.
+    #[arg(long)]
+    pub cross_check: bool,
 }
 
-impl Default for LimitArgs {
-    fn default() -> LimitArgs {
-        LimitArgs { run_time_limit: Duration::from_secs(60), check_time_limit: None }
+impl Default for ExecArgs {
+    fn default() -> ExecArgs {
+        ExecArgs { run_time_limit: Duration::from_secs(60), check_time_limit: None, cross_check: false }
     }
 }
 
-impl LimitArgs {
+impl ExecArgs {
     /// Run options with these limits.
     #[must_use]
     pub fn options(&self) -> crate::run::RunOptions {
         crate::run::RunOptions {
             run_time_limit: Some(self.run_time_limit),
             check_time_limit: self.check_time_limit,
+            cross_check: self.cross_check,
             ..crate::run::RunOptions::default()
         }
     }

@@ -107,7 +107,7 @@ pub fn run_command(args: &RunArgs) -> i32 {
         trace_lines: args.trace.is_some(),
         checkpoints: args.check_determinism,
         record_faults: args.export_scenario.is_some(),
-        ..args.limits.options()
+        ..args.exec.options()
     };
     let mut banner = config.banner();
     if let Some(s) = &scenario {

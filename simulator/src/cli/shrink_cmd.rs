@@ -75,7 +75,7 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
             return 2;
         }
     };
-    let options = RunOptions { record_faults: true, ..args.run.limits.options() };
+    let options = RunOptions { record_faults: true, ..args.run.exec.options() };
     let outcome = match &scenario {
         Some(s) => run_scenario(s, &config, &options),
         None => run(&config, &options),
@@ -87,7 +87,7 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
     let failure = Failure::of(&outcome);
     let base_name = scenario.as_ref().map_or("random", |s| s.name.as_str()).to_string();
     let exported = crate::export::scenario_json(&base_name, "", &config, &outcome.world);
-    let limits = args.run.limits.options();
+    let limits = args.run.exec.options();
     let shrunk = match shrink(exported, config.seed, &failure, args.budget, &limits) {
         Ok(s) => s,
         Err(e) => {

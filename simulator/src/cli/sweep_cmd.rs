@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
-use super::{LimitArgs, WorldArgs};
+use super::{ExecArgs, WorldArgs};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
@@ -70,7 +70,7 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub world: WorldArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub exec: ExecArgs,
     /// Where failing seeds write their reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
@@ -125,7 +125,7 @@ fn sweep(args: &SweepArgs) -> i32 {
         }
     };
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
-    let options = args.limits.options();
+    let options = args.exec.options();
     let started = Instant::now();
     // Both the results and the idle ticks report progress, one at a time on this thread.
     let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));

@@ -1,0 +1,105 @@
+//! The linearizability check of a run's history, helped by what the run knows.
+//!
+//! The cluster applied every client command at a log index, and answered every read either
+//! through the log (at the read's own index) or from a node's state (after the index that node
+//! had applied). Sorting the calls of each key by that order gives a candidate linearization, a
+//! **witness**, which the checker verifies against the history alone in O(n log n)
+//! (`checker::check_kv_with_witness`): the witness is a hint, never trusted. Where it fails (a
+//! real violation, a call it cannot place) the checker searches, only the keys and the window
+//! where the witness broke. `--cross-check` decides every history both ways and fails the run
+//! when they disagree.
+
+use std::collections::BTreeMap;
+
+use checker::{CheckOptions, CheckReport, KvCall, Status, Verdict};
+use raft_core::Payload;
+
+use crate::world::World;
+
+/// Order keys leave room between two log indexes for reads served from state in between.
+const INDEX_SHIFT: u32 = 20;
+
+/// The witness of a run's history: for each call, its place in the order the cluster served it,
+/// or `None` when the cluster never applied it (or the call failed).
+#[must_use]
+pub fn witness(world: &World, history: &[KvCall], seqs: &[u64]) -> Vec<Option<u64>> {
+    let mut applied_at: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    for (i, (payload, _)) in world.checks.applied_entries().enumerate() {
+        if let Payload::Command(c) = payload {
+            applied_at.entry((c.client.0, c.seq)).or_insert(i as u64 + 1);
+        }
+    }
+    // Reads served from state after index `a` go after it, in the order they were called.
+    let mut after: BTreeMap<u64, u64> = BTreeMap::new();
+    history
+        .iter()
+        .zip(seqs)
+        .map(|(call, seq)| {
+            if call.status == Status::Failed {
+                return None;
+            }
+            let id = (call.client, *seq);
+            if let Some(index) = applied_at.get(&id) {
+                return Some(index << INDEX_SHIFT);
+            }
+            let applied = *world.reads_served.get(&id)?;
+            let k = after.entry(applied).or_insert(0);
+            *k += 1;
+            Some((applied << INDEX_SHIFT) + (*k).min((1 << INDEX_SHIFT) - 1))
+        })
+        .collect()
+}
+
+/// What the check found.
+pub struct HistoryCheck {
+    pub report: CheckReport,
+    /// With `--cross-check`: the two ways decided differently, and how.
+    pub disagreement: Option<String>,
+}
+
+/// Checks `history`, helped by `witness`; with `cross_check`, also by the full search alone.
+#[must_use]
+pub fn check(
+    history: &[KvCall],
+    witness: &[Option<u64>],
+    opts: &CheckOptions,
+    cross_check: bool,
+) -> HistoryCheck {
+    let report = checker::check_kv_with_witness(history, witness, opts);
+    if !cross_check {
+        return HistoryCheck { report, disagreement: None };
+    }
+    let search = checker::check_kv(history, opts);
+    let decided = |v: Verdict| v != Verdict::Unknown;
+    let disagreement = (decided(report.verdict) && decided(search.verdict) && report.verdict != search.verdict)
+        .then(|| {
+            format!(
+                "the checker decided {} with the run's witness ({}) but {} by the full search: a bug in the checker",
+                name(report.verdict),
+                path(&report),
+                name(search.verdict)
+            )
+        });
+    // The search's verdict stands where the witness path could not decide.
+    let report = if decided(report.verdict) { report } else { search };
+    HistoryCheck { report, disagreement }
+}
+
+fn name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Linearizable => "linearizable",
+        Verdict::NotLinearizable => "not linearizable",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+/// Which path decided, in words: `witness`, or `search (2 keys, 1 window)`.
+#[must_use]
+pub fn path(report: &CheckReport) -> String {
+    match report.decided_by {
+        checker::DecidedBy::Witness => "witness".into(),
+        checker::DecidedBy::Search { keys_searched, window_only } => {
+            format!("search ({keys_searched} keys in full, {window_only} windows)")
+        }
+    }
+}
