@@ -156,6 +156,11 @@ impl Workload {
         self.pace_ns
     }
 
+    /// Draws from `rng` from now on (a branch of the run forks here).
+    pub fn reseed(&mut self, rng: Stream) {
+        self.rng = rng;
+    }
+
     /// Operations asked of the clients in all: the configuration's and every submission since.
     #[must_use]
     pub fn ops_asked(&self) -> u64 {

@@ -40,6 +40,10 @@ pub struct SimConfig {
     /// the configuration and the simulated time (see `budget.rs`).
     #[serde(default)]
     pub max_events: Option<u64>,
+    /// The branch of the seed's run this configuration runs (`--branch`, see `branch.rs`);
+    /// empty for the seed's own path.
+    #[serde(default, skip_serializing_if = "crate::branch::BranchPath::is_root")]
+    pub branch: crate::branch::BranchPath,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +275,7 @@ impl SimConfig {
             liveness_ns: 10 * NS_PER_SEC,
             bugs: Vec::new(),
             max_events: None,
+            branch: crate::branch::BranchPath::root(),
         }
     }
 

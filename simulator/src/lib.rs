@@ -8,6 +8,7 @@
 //! - [`checks`]: Raft's safety invariants, checked after every event;
 //! - [`run`]: the fault phase, the liveness phase and the verdict.
 
+pub mod branch;
 pub mod budget;
 pub mod checks;
 pub mod client;

@@ -202,6 +202,11 @@ impl Network {
         Network { config, rng, cuts: Cuts::none(), packets: Slab::default(), stats: NetworkStats::default() }
     }
 
+    /// Draws from `rng` from now on (a branch of the run forks here).
+    pub fn reseed(&mut self, rng: Stream) {
+        self.rng = rng;
+    }
+
     /// Hands a packet to the network, which decides its fate and schedules its arrival.
     pub fn send(&mut self, now: u64, packet: Packet, queue: &mut EventQueue) -> Sent {
         let size = packet.size_bytes() as u64;

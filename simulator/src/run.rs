@@ -138,6 +138,11 @@ pub struct Summary {
     /// The largest share of the event budget the run used at any point, in parts per thousand
     /// (looked at every 1,024 events; 0 for shorter runs).
     pub budget_peak_permille: u64,
+    /// The branch run (`--branch`; empty for the seed's own path), and how many of its forks
+    /// the run reached before it ended.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    pub forks_taken: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -198,6 +203,9 @@ fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptio
     }
     let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
     let mut guard = Guard {
+        seed: config.seed,
+        branch: config.branch.clone(),
+        forks_taken: 0,
         stop_after: options.stop_after_events.unwrap_or(u64::MAX),
         budget: Budget::of(config, ops),
         deadline: options.run_time_limit.map(|limit| wall + limit),
@@ -227,6 +235,10 @@ fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptio
 /// What ends a run before its phases do: a failure, the caller's stop point, the event budget
 /// (deterministic: it counts events) or, as a last resort, the wall-clock limit (not).
 struct Guard {
+    seed: u64,
+    /// The branch being run, and how many of its forks were taken so far.
+    branch: crate::branch::BranchPath,
+    forks_taken: usize,
     stop_after: u64,
     budget: Budget,
     deadline: Option<Instant>,
@@ -261,6 +273,21 @@ impl Guard {
         true
     }
 
+    /// Takes the branch's next fork if the run has reached its event: the world (and the
+    /// schedule) draw from streams derived from the seed and the path so far.
+    fn maybe_fork(&mut self, world: &mut World, script: Option<&mut Script>) {
+        let Some(&fork) = self.branch.forks().get(self.forks_taken) else { return };
+        if world.trace.events() != fork.event {
+            return;
+        }
+        self.forks_taken += 1;
+        let root = self.seed ^ self.branch.salt(self.forks_taken);
+        world.reseed(root, fork);
+        if let Some(s) = script {
+            s.reseed(root);
+        }
+    }
+
     /// Whether the run was cut short by something other than a failure.
     fn cut_short(&self, world: &World) -> bool {
         world.overrun.is_some() || self.out_of_time.is_some() || world.trace.events() >= self.stop_after
@@ -280,6 +307,7 @@ fn fault_phase(
         if fixed_end.is_none() && script.as_ref().is_none_or(|s| s.done()) {
             return world.now;
         }
+        guard.maybe_fork(world, script.as_deref_mut());
         let Some((time, event)) = world.queue.pop_until(limit) else { break };
         match (event, script.as_deref_mut()) {
             (Event::ScheduleStep { step }, Some(s)) => {
@@ -317,6 +345,7 @@ fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, guard: &mut 
     world.send_probe(probe);
     let deadline = fault_end.saturating_add(bound_ns);
     while guard.keep_going(world) && !converged(world) {
+        guard.maybe_fork(world, None);
         let Some((time, event)) = world.queue.pop_until(deadline) else {
             world.now = deadline;
             return Some(describe_stall(world));
@@ -480,6 +509,7 @@ fn finish(
     };
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;
+    summary.forks_taken = guard.forks_taken;
     let trace_lines = world.trace.take_lines();
     let checkpoints = world.trace.take_checkpoints();
     Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
@@ -667,6 +697,8 @@ fn summarize(
         }),
         bugs: config.bugs.clone(),
         budget_peak_permille: 0,
+        branch: config.branch.to_string(),
+        forks_taken: 0,
     }
 }
 

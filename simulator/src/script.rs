@@ -75,6 +75,11 @@ pub struct Script<'s> {
 }
 
 impl<'s> Script<'s> {
+    /// Draws from the stream of `root` from now on (a branch of the run forks here).
+    pub fn reseed(&mut self, root: u64) {
+        self.rng = rng::stream(root, "scenario");
+    }
+
     #[must_use]
     pub fn new(scenario: &'s Scenario, seed: u64) -> Script<'s> {
         Script {

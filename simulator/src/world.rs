@@ -640,6 +640,28 @@ impl World {
         self.after_node_input(n);
     }
 
+    /// A branch forks here: every random stream of the world is drawn anew from `root` (the
+    /// seed mixed with the branch path so far), named as at the start. See `branch.rs`.
+    pub fn reseed(&mut self, root: u64, fork: crate::branch::Fork) {
+        self.trace.mix(&[self.now, 16, fork.event, u64::from(fork.fork)]);
+        if self.trace.detailed() {
+            self.trace.line(
+                self.now,
+                "fork",
+                format_args!("\"event\":{},\"fork\":{}", fork.event, fork.fork),
+            );
+        }
+        self.network.reseed(rng::stream(root, "network"));
+        self.workload.reseed(rng::stream(root, "workload"));
+        for (n, slot) in self.nodes.iter_mut().enumerate() {
+            slot.disk_rng = rng::stream(root, &format!("disk.{n}"));
+            slot.seed_rng = rng::stream(root, &format!("node.{n}"));
+        }
+        self.nemesis.partition = rng::stream(root, "nemesis.partition");
+        self.nemesis.crash = rng::stream(root, "nemesis.crash");
+        self.nemesis.pause = rng::stream(root, "nemesis.pause");
+    }
+
     /// The run has spent its event budget: from now on, record what the cluster is busy with.
     pub fn begin_overrun(&mut self, budget: &Budget) {
         if self.overrun.is_none() {

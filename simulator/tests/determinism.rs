@@ -58,3 +58,32 @@ fn a_component_stream_is_independent_of_the_others() {
     let b = run(&more_keys, &RunOptions::default());
     assert_eq!(a.summary.faults.crashes, b.summary.faults.crashes, "crash times come from their own stream");
 }
+
+#[test]
+fn a_branch_follows_its_seed_up_to_the_fork_and_is_itself_reproducible() {
+    use simulator::branch::BranchPath;
+    let root = SimConfig::swarm(3);
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    let seed_run = run(&root, &options);
+    let fork_at = 5_000;
+    let branch = |path: BranchPath| {
+        let mut c = root.clone();
+        c.branch = path;
+        run(&c, &options)
+    };
+    let one = branch(BranchPath::root().then(fork_at, 1));
+    let again = branch(BranchPath::root().then(fork_at, 1));
+    let two = branch(BranchPath::root().then(fork_at, 2));
+    assert_eq!(one.summary.trace_hash, again.summary.trace_hash, "a branch replays exactly");
+    assert_eq!(one.summary.forks_taken, 1);
+    // Up to the fork, every branch is the seed's run; from the fork on, each goes its own way.
+    let before = fork_at as usize;
+    assert_eq!(one.checkpoints[..before], seed_run.checkpoints[..before]);
+    assert_eq!(two.checkpoints[..before], seed_run.checkpoints[..before]);
+    assert_eq!(first_divergence(&seed_run.checkpoints, &one.checkpoints), Some(before));
+    assert_ne!(one.summary.trace_hash, two.summary.trace_hash);
+    // A fork past the end of the run is never taken: the run is the seed's.
+    let late = branch(BranchPath::root().then(u64::MAX, 1));
+    assert_eq!(late.summary.trace_hash, seed_run.summary.trace_hash);
+    assert_eq!(late.summary.forks_taken, 0);
+}

@@ -144,6 +144,11 @@ pub struct WorldArgs {
     /// No random faults and a reliable network: a calm cluster.
     #[arg(long)]
     pub calm: bool,
+    /// Run a branch of the seed: at each EVENT.FORK of the path (e.g. 1200.3/5400.1) the run
+    /// goes on with fresh randomness derived from the seed and the path (see `raftsim explain`
+    /// and `sweep --guided`, which name their branches so).
+    #[arg(long, value_name = "PATH")]
+    pub branch: Option<crate::branch::BranchPath>,
     /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,

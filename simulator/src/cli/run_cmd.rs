@@ -33,6 +33,9 @@ pub fn config_from_args(
     if let Some(max) = world.max_events {
         config.max_events = Some(max);
     }
+    if let Some(branch) = &world.branch {
+        config.branch = branch.clone();
+    }
     if let Some(ops) = world.ops {
         config.workload.ops = ops;
     }
@@ -77,6 +80,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     if world.calm {
         cmd += " --calm";
     }
+    if let Some(branch) = world.branch.as_ref().filter(|b| !b.is_root()) {
+        cmd += &format!(" --branch {branch}");
+    }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");
     }
@@ -118,10 +124,17 @@ pub fn run_command(args: &RunArgs) -> i32 {
     } else {
         println!("{banner}");
     }
-    if scenario.as_ref().is_none_or(|s| s.fixed_duration) {
+    if args.world.ops.is_some() && scenario.as_ref().is_none_or(|s| s.fixed_duration) {
         super::sweep_cmd::warn_if_ops_exceed_capacity(&config);
     }
     let outcome = run(&options);
+    if outcome.summary.forks_taken < config.branch.forks().len() {
+        eprintln!(
+            "raftsim: warning: the run ended at event {} before the branch's fork at event {}; the forks after it were not taken",
+            outcome.summary.events,
+            config.branch.forks()[outcome.summary.forks_taken].event
+        );
+    }
     if let Some(path) = &args.trace {
         if let Err(e) = std::fs::write(path, &outcome.trace_lines) {
             eprintln!("raftsim: cannot write the trace to {}: {e}", path.display());
