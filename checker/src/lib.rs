@@ -103,8 +103,9 @@ pub use check::{
     check_history, check_kv, check_kv_with_witness, check_register, check_register_with_witness, CheckOptions,
 };
 pub use cli::{run_check_command, CheckArgs};
-pub use formats::{history_to_json, kv_history_to_json, parse_history};
+pub use formats::{history_to_json, kv_history_to_json, parse_history, parse_history_with};
 pub use history::{
-    Format, History, InputError, KvCall, KvKind, ModelKind, ParsedHistory, RegisterCall, RegisterOp, Status,
+    Format, History, InputError, KvCall, KvKind, ModelKind, NilReads, ParseOptions, ParsedHistory,
+    RegisterCall, RegisterOp, Status,
 };
 pub use report::{CheckReport, DecidedBy, Verdict, Violation};

@@ -953,7 +953,11 @@ impl<'a> Search<'a> {
         cas_from.sort_unstable();
         let latest = |list: &[(u32, u32)], v: u32| {
             let end = list.partition_point(|&(x, _)| x <= v);
-            (end > 0 && list[end - 1].0 == v).then(|| list[end - 1].1).unwrap_or(0)
+            if end > 0 && list[end - 1].0 == v {
+                list[end - 1].1
+            } else {
+                0
+            }
         };
         read_strs.sort_unstable();
         let pieces: Vec<u32> = (0..self.ops.len() as u32)

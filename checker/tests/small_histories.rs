@@ -295,13 +295,27 @@ fn a_memo_cap_turns_the_search_into_unknown_not_a_wrong_verdict() {
     let opts = CheckOptions { memo_limit_entries: 100, ..CheckOptions::default() };
     let report = check_kv(&hard_history(14), &opts);
     assert_eq!(report.verdict, Verdict::Unknown);
-    assert!(
-        report.unknown_reason.as_deref().is_some_and(|r| r.contains("memory limit")),
-        "{:?}",
-        report.unknown_reason
+    assert_eq!(
+        report.unknown_reason.as_deref(),
+        Some(
+            "the memo entry limit (100 entries at once; CheckOptions::memo_limit_entries, --memo-limit) was \
+             reached while searching key(s) \"k\"; every other part is linearizable"
+        )
     );
     // Without the cap the answer is known.
     assert_eq!(kv(&hard_history(14)).verdict, Verdict::NotLinearizable);
+}
+
+#[test]
+fn a_memory_cap_in_bytes_turns_the_search_into_unknown_naming_that_cap() {
+    let opts = CheckOptions::with_memory_limit(4096);
+    let report = check_kv(&hard_history(14), &opts);
+    assert_eq!(report.verdict, Verdict::Unknown);
+    let reason = report.unknown_reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("the memory limit (4096 bytes of memo and values; CheckOptions::memo_limit_bytes"),
+        "{reason}"
+    );
 }
 
 #[test]
