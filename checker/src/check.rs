@@ -226,6 +226,7 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
             if self.settled[part] {
                 continue;
             }
+            self.keys_searched += 1;
             let members = self.parts.members(part);
             if is_sequential::<M>(self.calls, members) {
                 let Err(failed) = self.model.replay(self.calls, members, value) else { continue };
@@ -241,10 +242,16 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
                 self.report.violation = Some(explain::impossible_read::<M>(self.calls, members, read, key));
                 return true;
             }
+            if let Some((read, writer)) = self.model.stale_read(self.calls, members) {
+                let key = self.parts.key::<M>(self.calls, part);
+                self.report.verdict = Verdict::NotLinearizable;
+                self.report.violation =
+                    Some(explain::stale_read::<M>(self.calls, members, read, writer, key));
+                return true;
+            }
             let mut search = self.spares.pop().unwrap_or_else(Search::new);
             search.begin(self.parts.largest);
             self.model.compile(self.calls, members, &mut search);
-            self.keys_searched += 1;
             match search.run(budget, self.deadline, &mut self.room) {
                 Poll::Budget => waiting.push((part, search)),
                 poll => {
