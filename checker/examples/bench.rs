@@ -1,57 +1,74 @@
-//! Times the checker on Porcupine's six KV histories and compares with Porcupine's own figures
-//! (Go, same kind of 2-core machine, check only; from testdata/porcupine-kv/SOURCE.md).
+//! Times the checker on Porcupine's six KV histories and three of its etcd histories, and on the
+//! generated workloads (by the search alone, and with their witness), with Porcupine's figures
+//! beside ours where it has one (`checker::bench::PORCUPINE_MS`).
 //!
-//! `cargo run --release -p checker --example bench [-- FILE...]`
+//! `cargo run --release -p checker --example bench [-- --quick] [-- FILE...]`
 
-use checker::bench_files;
+use checker::bench::{bench_files, bench_generated, porcupine_ms, BenchRow};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Porcupine's check times in ms (for c50-bad the lower end of its 2.3-43 ms range).
-const PORCUPINE_MS: [(&str, f64); 6] = [
-    ("c01-ok.txt", 0.06),
-    ("c01-bad.txt", 0.01),
-    ("c10-ok.txt", 0.31),
-    ("c10-bad.txt", 0.09),
-    ("c50-ok.txt", 81.0),
-    ("c50-bad.txt", 2.3),
-];
-
 fn main() {
-    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
-    let paths = if args.is_empty() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/porcupine-kv");
-        PORCUPINE_MS.iter().map(|(name, _)| dir.join(name)).collect()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let files: Vec<PathBuf> = args.iter().filter(|a| *a != "--quick").map(PathBuf::from).collect();
+    let paths = if files.is_empty() {
+        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let kv = ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt", "c50-ok.txt", "c50-bad.txt"];
+        let etcd = ["etcd_000.log", "etcd_002.log", "etcd_007.log"];
+        kv.iter()
+            .map(|n| data.join("porcupine-kv").join(n))
+            .chain(etcd.iter().map(|n| data.join("porcupine-etcd").join(n)))
+            .collect()
     } else {
-        args
+        files.clone()
     };
-    let rows = match bench_files(&paths, Duration::from_secs(2)) {
+    let min_total = if quick { Duration::from_millis(100) } else { Duration::from_secs(2) };
+    let mut rows = match bench_files(&paths, min_total) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(2);
         }
     };
+    if files.is_empty() {
+        let (total, samples) = if quick { (Duration::ZERO, 1) } else { (Duration::from_secs(3), 3) };
+        rows.extend(bench_generated(quick, total, samples, Duration::from_secs(30)));
+    }
+    print_rows(&rows);
+}
+
+fn print_rows(rows: &[BenchRow]) {
     println!(
-        "{:<12} {:>5} {:>5} {:<16} {:>11} {:>11} {:>9} {:>14} {:>8}",
-        "file", "ops", "parts", "verdict", "median µs", "min µs", "checks", "porcupine µs", "speedup"
+        "{:<38} {:>7} {:>5} {:<16} {:<9} {:>12} {:>12} {:>7} {:>13} {:>8}",
+        "history",
+        "ops",
+        "parts",
+        "verdict",
+        "path",
+        "median ms",
+        "min ms",
+        "checks",
+        "porcupine ms",
+        "speedup"
     );
     for row in rows {
-        let name =
-            PathBuf::from(&row.file).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let reference = PORCUPINE_MS.iter().find(|(n, _)| *n == name).map(|(_, ms)| *ms);
-        let (porcupine, speedup) = match reference {
-            Some(ms) => (format!("{:.0}", ms * 1e3), format!("{:.1}x", ms / row.check_ms_median)),
+        let name = PathBuf::from(&row.file)
+            .file_name()
+            .map_or(row.file.clone(), |n| n.to_string_lossy().to_string());
+        let (porcupine, speedup) = match porcupine_ms(&row.file) {
+            Some(ms) => (format!("{ms}"), format!("{:.1}x", ms / row.check_ms_median)),
             None => ("-".to_string(), "-".to_string()),
         };
         println!(
-            "{:<12} {:>5} {:>5} {:<16} {:>11.2} {:>11.2} {:>9} {:>14} {:>8}",
+            "{:<38} {:>7} {:>5} {:<16} {:<9} {:>12.4} {:>12.4} {:>7} {:>13} {:>8}",
             name,
             row.operations,
             row.parts,
             row.verdict.to_string(),
-            row.check_ms_median * 1e3,
-            row.check_ms_min * 1e3,
+            row.path,
+            row.check_ms_median,
+            row.check_ms_min,
             row.iterations,
             porcupine,
             speedup

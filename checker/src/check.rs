@@ -39,6 +39,16 @@ impl Default for CheckOptions {
     }
 }
 
+impl CheckOptions {
+    /// The default options with the memo and value bytes capped at `bytes` (for a run with a
+    /// memory budget, e.g. 1 GiB a simulator job), and the entries at what those bytes could
+    /// hold (an entry costs at least 40 bytes). The search's other buffers, proportional to the
+    /// history, come on top.
+    pub fn with_memory_limit(bytes: usize) -> Self {
+        CheckOptions { memo_limit_bytes: bytes, memo_limit_entries: bytes / 40, ..CheckOptions::default() }
+    }
+}
+
 /// Checks a key/value history (each key a string starting as "").
 pub fn check_kv(calls: &[KvCall], opts: &CheckOptions) -> CheckReport {
     check_with(&KvModel, calls, None, opts)
@@ -132,6 +142,7 @@ fn check_with<'a, M: Model<'a>>(
         undecided: Vec::new(),
         report,
         settled: vec![false; scratch.parts.count()],
+        entries_cap_hit: false,
         keys_searched: 0,
         window_only: 0,
     };
@@ -149,12 +160,20 @@ fn check_with<'a, M: Model<'a>>(
     if !decided && !driver.undecided.is_empty() {
         driver.undecided.sort_unstable();
         let keys: Vec<String> = driver.undecided.iter().map(|k| format!("{k:?}")).collect();
+        let cap = if driver.entries_cap_hit {
+            format!(
+                "the memo entry limit ({} entries at once; CheckOptions::memo_limit_entries, --memo-limit)",
+                opts.memo_limit_entries
+            )
+        } else {
+            format!(
+                "the memory limit ({} bytes of memo and values; CheckOptions::memo_limit_bytes, --memory-limit)",
+                opts.memo_limit_bytes
+            )
+        };
         driver.report.verdict = Verdict::Unknown;
         driver.report.unknown_reason = Some(format!(
-            "memory limit reached ({} memo entries or {} bytes) while searching key(s) {}; \
-             every other part is linearizable",
-            opts.memo_limit_entries,
-            opts.memo_limit_bytes,
+            "{cap} was reached while searching key(s) {}; every other part is linearizable",
             keys.join(", ")
         ));
     }
@@ -179,6 +198,8 @@ struct Driver<'d, 'a, M: Model<'a>> {
     report: CheckReport,
     /// Parts already proven linearizable (by a witness), by part number.
     settled: Vec<bool>,
+    /// Whether a search stopped on the entry limit (else, on the byte limit).
+    entries_cap_hit: bool,
     keys_searched: usize,
     window_only: usize,
 }
@@ -205,6 +226,7 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
             if self.settled[part] {
                 continue;
             }
+            self.keys_searched += 1;
             let members = self.parts.members(part);
             if is_sequential::<M>(self.calls, members) {
                 let Err(failed) = self.model.replay(self.calls, members, value) else { continue };
@@ -220,10 +242,16 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
                 self.report.violation = Some(explain::impossible_read::<M>(self.calls, members, read, key));
                 return true;
             }
+            if let Some((read, writer)) = self.model.stale_read(self.calls, members) {
+                let key = self.parts.key::<M>(self.calls, part);
+                self.report.verdict = Verdict::NotLinearizable;
+                self.report.violation =
+                    Some(explain::stale_read::<M>(self.calls, members, read, writer, key));
+                return true;
+            }
             let mut search = self.spares.pop().unwrap_or_else(Search::new);
             search.begin(self.parts.largest);
             self.model.compile(self.calls, members, &mut search);
-            self.keys_searched += 1;
             match search.run(budget, self.deadline, &mut self.room) {
                 Poll::Budget => waiting.push((part, search)),
                 poll => {
@@ -321,6 +349,9 @@ impl<'a, M: Model<'a>> Driver<'_, 'a, M> {
     /// Handles a part whose turn ended other than by its step budget, and gives its share of the
     /// memory budget back.
     fn settle(&mut self, poll: Poll, part: usize, search: &mut Search<'a>) -> Settled {
+        if poll == Poll::Full && self.room.entries == 0 {
+            self.entries_cap_hit = true;
+        }
         let (entries, bytes) = search.charged();
         self.room.entries += entries;
         self.room.bytes += bytes;

@@ -4,8 +4,8 @@
 //! Exit codes: 0 linearizable, 1 not linearizable, 2 bad input or usage, 3 unknown.
 
 use crate::check::{check_history, CheckOptions};
-use crate::formats::parse_history;
-use crate::history::{Format, History, InputError, ModelKind};
+use crate::formats::parse_history_with;
+use crate::history::{Format, History, InputError, ModelKind, NilReads, ParseOptions};
 use crate::report::human_duration;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -13,6 +13,9 @@ use std::time::Duration;
 
 /// Exit code for bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// The default cap on the bytes read from a history file or standard input (`--input-limit`).
+pub const INPUT_LIMIT_BYTES_DEFAULT: u64 = 256 << 20;
 
 /// Arguments of `raftsim check`.
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,17 @@ pub struct CheckArgs {
     /// Memo entries allowed alive at once before giving up with "unknown" [default: 20000000].
     #[arg(long)]
     pub memo_limit: Option<usize>,
+    /// Bytes of memo and of values built by appends allowed before giving up with "unknown",
+    /// e.g. 1GiB, 512MiB [default: 4GiB].
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// Refuse (exit 2) a history larger than this, e.g. 1GiB [default: 256MiB].
+    #[arg(long, value_parser = parse_size)]
+    pub input_limit: Option<u64>,
+    /// EDN register histories: what a completed read of nil means. unknown: the read says
+    /// nothing (Knossos's reading); value: nil is the register's value [default: unknown].
+    #[arg(long, value_enum)]
+    pub nil_reads: Option<NilReads>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +88,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("expected a representable duration, found {text:?}"))
 }
 
+/// Parses a size: a whole number of bytes, optionally followed by KiB, MiB, GiB or TiB (or K,
+/// M, G, T; all powers of 1024), e.g. "256MiB", "1G", "4096".
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 =
+        number.parse().map_err(|_| format!("expected a size such as 256MiB or 1GiB, found {text:?}"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        "T" | "TiB" => 40,
+        other => return Err(format!("expected a unit among B, KiB, MiB, GiB, TiB, found {other:?}")),
+    };
+    value.checked_mul(1 << shift).ok_or_else(|| format!("expected a size below 16 EiB, found {text:?}"))
+}
+
 /// Runs the command, printing to stdout/stderr; returns the exit code.
 pub fn run_check_command(args: &CheckArgs) -> i32 {
     let stdout = std::io::stdout();
@@ -84,14 +116,16 @@ pub fn run_check_command(args: &CheckArgs) -> i32 {
 /// Runs the command with the given output streams (for tests); returns the exit code.
 pub fn run_check_command_to(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let name = args.file.display().to_string();
-    let text = match read_input(args) {
+    let text = match read_input(args, &name) {
         Ok(text) => text,
-        Err(e) => {
-            let error = InputError::new(&name, None, "a readable history file").found(e.to_string());
-            return bad_input(args, &error, out, err);
-        }
+        Err(error) => return bad_input(args, &error, out, err),
     };
-    let parsed = match parse_history(&text, args.format, args.model, &name) {
+    let options = ParseOptions {
+        format: args.format,
+        model: args.model,
+        nil_reads: args.nil_reads.unwrap_or_default(),
+    };
+    let parsed = match parse_history_with(&text, &options, &name) {
         Ok(parsed) => parsed,
         Err(error) => return bad_input(args, &error, out, err),
     };
@@ -100,10 +134,19 @@ pub fn run_check_command_to(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn
             .field("--initial");
         return bad_input(args, &error, out, err);
     }
+    if args.nil_reads.is_some() && parsed.format != Format::Edn {
+        let error = InputError::new(&name, None, "--nil-reads only with EDN histories")
+            .field("--nil-reads")
+            .found(format!("a {} history", parsed.format.name()));
+        return bad_input(args, &error, out, err);
+    }
+    let defaults = CheckOptions::default();
     let opts = CheckOptions {
         time_limit: args.time_limit,
-        memo_limit_entries: args.memo_limit.unwrap_or(CheckOptions::default().memo_limit_entries),
-        ..CheckOptions::default()
+        memo_limit_entries: args.memo_limit.unwrap_or(defaults.memo_limit_entries),
+        memo_limit_bytes: args
+            .memory_limit
+            .map_or(defaults.memo_limit_bytes, |b| usize::try_from(b).unwrap_or(usize::MAX)),
     };
     let report = check_history(&parsed.history, args.initial.map(|i| i.0), &opts);
     let model = parsed.history.model();
@@ -129,14 +172,33 @@ pub fn run_check_command_to(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn
     report.verdict.exit_code()
 }
 
-fn read_input(args: &CheckArgs) -> std::io::Result<String> {
-    if args.file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
+/// Reads the whole input, refusing more than `--input-limit` bytes (without reading further)
+/// and text that is not UTF-8.
+fn read_input(args: &CheckArgs, name: &str) -> Result<String, InputError> {
+    let limit = args.input_limit.unwrap_or(INPUT_LIMIT_BYTES_DEFAULT);
+    let unreadable =
+        |e: std::io::Error| InputError::new(name, None, "a readable history file").found(e.to_string());
+    let mut bytes = Vec::new();
+    let reader: Box<dyn Read> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
     } else {
-        std::fs::read_to_string(&args.file)
+        Box::new(std::fs::File::open(&args.file).map_err(unreadable)?)
+    };
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::new(
+            name,
+            None,
+            format!("a history of at most {limit} bytes (the input limit; raise it with --input-limit)"),
+        )
+        .found("more"));
     }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        InputError::new(name, Some(line), "UTF-8 text")
+            .found(format!("a byte that is not UTF-8 at offset {at}"))
+    })
 }
 
 fn bad_input(args: &CheckArgs, error: &InputError, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -169,6 +231,16 @@ mod tests {
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999T").is_err());
     }
 
     #[test]

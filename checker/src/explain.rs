@@ -345,3 +345,42 @@ fn reachable_values(search: &mut Search<'_>, start: u32, others: &[usize]) -> Op
     }
     Some(values)
 }
+
+/// A read that saw a value every writer of which had returned before another write began, which
+/// itself returned before the read began (see `Model::stale_read`).
+pub(crate) fn stale_read<'a, M: Model<'a>>(
+    calls: &'a [M::Call],
+    members: &[u32],
+    read: usize,
+    writer: usize,
+    key: &str,
+) -> Violation {
+    let read_call = &calls[members[read] as usize];
+    let writer_call = &calls[members[writer] as usize];
+    let x = Candidate::new::<M>(read, read_call, false);
+    let w = Candidate::new::<M>(writer, writer_call, true);
+    let mut text = String::with_capacity(256);
+    push_x_words::<M>(&mut text, &x, read_call);
+    text.push_str(
+        " cannot be linearized anywhere: every operation that could set the value it read returned before ",
+    );
+    text.push_str(&w.line[w.what.0..w.what.1]);
+    text.push_str(" by client ");
+    push_number(&mut text, M::client(writer_call));
+    text.push_str(" (op ");
+    push_number(&mut text, M::id(writer_call));
+    text.push_str(") was invoked, and that returned before the read was invoked: the read is stale");
+    let mut ids = vec![
+        (M::call_ns(writer_call), M::id(writer_call), w.line),
+        (M::call_ns(read_call), M::id(read_call), x.line),
+    ];
+    ids.sort_by_key(|(t, id, _)| (*t, *id));
+    Violation {
+        part: key.to_string(),
+        operations: ids.iter().map(|(_, id, _)| *id).collect(),
+        longest_prefix: Vec::new(),
+        part_operations: members.len(),
+        explanation: text,
+        details: ids.into_iter().map(|(_, _, line)| line).collect(),
+    }
+}

@@ -248,6 +248,38 @@ impl Format {
     }
 }
 
+/// What a completed read of nil means in an EDN register history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum NilReads {
+    /// Knossos's reading (its register models accept a read of nil in any state): the read
+    /// returned without a value, so it says nothing; it is dropped like a read whose outcome
+    /// is unknown. The default for EDN.
+    #[default]
+    Unknown,
+    /// nil is the register's value: the read saw a register never written (or the initial
+    /// value, if that is nil).
+    Value,
+}
+
+impl NilReads {
+    /// The name used on the command line (`unknown`, `value`).
+    pub fn name(self) -> &'static str {
+        match self {
+            NilReads::Unknown => "unknown",
+            NilReads::Value => "value",
+        }
+    }
+}
+
+/// How to read a history file; `Default` recognises the format and model from the content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    pub format: Option<Format>,
+    pub model: Option<ModelKind>,
+    /// EDN register histories only (other formats say what nil means themselves).
+    pub nil_reads: NilReads,
+}
+
 /// A history read from a file, with what was recognised about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedHistory {

@@ -23,21 +23,32 @@
 //! pub enum History { Kv(Vec<KvCall>), Register { calls: Vec<RegisterCall>, initial: Option<Option<i64>> } }
 //! // checking (check.rs, report.rs)
 //! pub struct CheckOptions { time_limit: Option<Duration>, memo_limit_entries: usize, memo_limit_bytes: usize }
-//!     // Default: no time limit, 20M entries, 4 GiB
+//!     // Default: no time limit, 20M entries, 4 GiB; reaching a limit gives Unknown naming it
+//!     CheckOptions::with_memory_limit(bytes) -> CheckOptions  // e.g. 1 GiB for one simulator run
 //! pub fn check_kv(calls: &[KvCall], opts: &CheckOptions) -> CheckReport;
 //! pub fn check_register(calls: &[RegisterCall], initial: Option<i64>, opts: &CheckOptions) -> CheckReport;
 //! pub fn check_history(history: &History, initial: Option<Option<i64>>, opts: &CheckOptions) -> CheckReport;
+//! // witnesses (check.rs, witness.rs): witness[i] = order key of calls[i] (e.g. its log index), None = not
+//! // placed; verified per key in O(n log n), never trusted (a key where it fails is searched)
+//! pub fn check_kv_with_witness(calls: &[KvCall], witness: &[Option<u64>], opts: &CheckOptions) -> CheckReport;
+//! pub fn check_register_with_witness(calls: &[RegisterCall], initial: Option<i64>, witness: &[Option<u64>],
+//!                                    opts: &CheckOptions) -> CheckReport;
 //! pub struct CheckReport { verdict: Verdict, operations: usize, parts: usize, elapsed: Duration,
-//!                          violation: Option<Violation>, unknown_reason: Option<String> }
+//!                          violation: Option<Violation>, unknown_reason: Option<String>, decided_by: DecidedBy }
 //!     impl Display (the text `raftsim check` prints); fn to_json(&self) -> serde_json::Value
+//! pub enum DecidedBy { Witness, Search { keys_searched: usize, window_only: usize } }
 //! pub enum Verdict { Linearizable, NotLinearizable, Unknown }     // .exit_code(): 0, 1, 3
 //! pub struct Violation { part: String /* the key */, operations: Vec<u64>, longest_prefix: Vec<u64>,
 //!                        part_operations: usize, explanation: String, details: Vec<String> }
 //! // files (formats/)
-//! pub enum Format { Json, PorcupineKv, Edn }
+//! pub enum Format { Json, PorcupineKv, Edn, JepsenLog }
 //! pub enum ModelKind { Kv, CasRegister }
+//! pub enum NilReads { Unknown /* default: Knossos's reading */, Value }   // EDN register reads of nil
+//! pub struct ParseOptions { format: Option<Format>, model: Option<ModelKind>, nil_reads: NilReads }
 //! pub fn parse_history(text: &str, format: Option<Format>, model: Option<ModelKind>, source_name: &str)
 //!     -> Result<ParsedHistory, InputError>;       // format and model recognised when None
+//! pub fn parse_history_with(text: &str, options: &ParseOptions, source_name: &str)
+//!     -> Result<ParsedHistory, InputError>;
 //! pub struct ParsedHistory { source: String, format: Format, history: History }
 //! pub struct InputError { source: String, line: Option<usize>, field: Option<String>,
 //!                         expected: String, found: Option<String> }   // Display: "file:line: field F: expected E, found X"
@@ -45,13 +56,23 @@
 //! pub fn history_to_json(history: &History) -> String;
 //! // command line (cli.rs): `raftsim check`
 //! #[derive(clap::Args)] pub struct CheckArgs { file: PathBuf, format: Option<Format>, model: Option<ModelKind>,
-//!     initial: Option<Initial>, time_limit: Option<Duration>, memo_limit: Option<usize>, json: bool }
+//!     initial: Option<Initial>, time_limit: Option<Duration>, memo_limit: Option<usize>,
+//!     memory_limit: Option<u64>, input_limit: Option<u64>, nil_reads: Option<NilReads>, json: bool }
 //! pub fn run_check_command(args: &CheckArgs) -> i32;                // 0 / 1 / 2 bad input / 3 unknown
 //! pub fn cli::run_check_command_to(args, out: &mut dyn Write, err: &mut dyn Write) -> i32;
 //! pub fn cli::parse_duration(&str) -> Result<Duration, String>;    // "10s", "500ms", ...
+//! pub fn cli::parse_size(&str) -> Result<u64, String>;             // "256MiB", "1GiB", "4096"
+//! pub const cli::INPUT_LIMIT_BYTES_DEFAULT: u64;                    // 256 MiB
+//! // generated workloads (generate.rs; seeded, deterministic)
+//! pub struct Workload { seed: u64, clients: u32, calls: usize, unknown_ppm: u32, unknown_effect_ns_max: u64 }
+//! pub fn generate::hot_key_kv(&Workload) -> Vec<KvCall>;          // and hot_key_kv_witnessed -> (calls, witness)
+//! pub fn generate::registers(&Workload, keys: u32, plant_violation: bool) -> Vec<RegisterCall>;  // and registers_witnessed
 //! // benchmark (bench.rs; `cargo run --release -p checker --example bench`)
 //! pub fn bench_files(paths: &[PathBuf], min_total: Duration) -> Result<Vec<BenchRow>, InputError>;
-//! pub struct BenchRow { file, operations, parts, verdict, check_ms_median, check_ms_min, iterations }
+//! pub fn bench::bench_generated(quick: bool, min_total: Duration, samples_min: usize, time_limit: Duration) -> Vec<BenchRow>;
+//! pub fn bench::generated_workloads(quick: bool) -> Vec<Generated>;   // { name, history, witness }
+//! pub fn bench::porcupine_ms(file: &str) -> Option<f64>;           // Porcupine's figure, by file name
+//! pub struct BenchRow { file, operations, parts, verdict, check_ms_median, check_ms_min, iterations, path }
 //! ```
 //!
 //! The formats, the output and the design are described in checker/README.md.
@@ -103,8 +124,9 @@ pub use check::{
     check_history, check_kv, check_kv_with_witness, check_register, check_register_with_witness, CheckOptions,
 };
 pub use cli::{run_check_command, CheckArgs};
-pub use formats::{history_to_json, kv_history_to_json, parse_history};
+pub use formats::{history_to_json, kv_history_to_json, parse_history, parse_history_with};
 pub use history::{
-    Format, History, InputError, KvCall, KvKind, ModelKind, ParsedHistory, RegisterCall, RegisterOp, Status,
+    Format, History, InputError, KvCall, KvKind, ModelKind, NilReads, ParseOptions, ParsedHistory,
+    RegisterCall, RegisterOp, Status,
 };
 pub use report::{CheckReport, DecidedBy, Verdict, Violation};

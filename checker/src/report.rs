@@ -68,10 +68,11 @@ pub struct Violation {
 pub enum DecidedBy {
     /// Every key was proven linearizable by its witness (`check_kv_with_witness`).
     Witness,
-    /// `keys_searched` keys were searched in full; `window_only` more were proven linearizable
-    /// by searching only the calls after the point where their witness stopped holding (a
-    /// quiescent cut). Keys not counted in either were decided by their witness, or needed no
-    /// search. A verdict of `Unknown` may leave keys unsearched.
+    /// `keys_searched` keys were checked without the witness's help (replayed when sequential,
+    /// refuted at once by a read nothing wrote, or searched); `window_only` more were proven
+    /// linearizable by searching only the calls after the point where their witness stopped
+    /// holding (a quiescent cut). Keys counted in neither were decided by their witness, or not
+    /// reached: a violation ends the check at once.
     Search { keys_searched: usize, window_only: usize },
 }
 

@@ -863,22 +863,35 @@ impl<'a> Search<'a> {
             return None;
         }
         let s = self.state;
+        // Strings: all orphans' reads must extend the current value by appends alone, so it is
+        // enough to test the shortest (a necessary condition; testing one read also keeps the
+        // prefix cache of states.rs warm).
+        let mut shortest: Option<(usize, u32, u32)> = None;
         for k in 0..self.orphans.len() {
             let read = self.groups[self.orphans[k] as usize].read;
-            let fits = match self.ops[read as usize].tr {
-                Tr::ReadId(v) => s == v,
-                Tr::ReadStr(r) => self.states.is_prefix_of_read(s, r),
-                _ => true,
-            };
-            if !fits {
-                // The longest prefix ends here: remember which read made it hopeless.
-                if self.agree == self.stack.len() && self.stack.len() == self.best.len() {
-                    self.best_orphan = Some(read);
+            match self.ops[read as usize].tr {
+                Tr::ReadId(v) if s != v => return Some(self.orphan_found(read)),
+                Tr::ReadStr(r) => {
+                    let len = self.states.reads[r as usize].bytes.len();
+                    if shortest.is_none_or(|(l, _, _)| len < l) {
+                        shortest = Some((len, read, r));
+                    }
                 }
-                return Some(read);
+                _ => {}
             }
         }
-        None
+        match shortest {
+            Some((_, read, r)) if !self.states.is_prefix_of_read(s, r) => Some(self.orphan_found(read)),
+            _ => None,
+        }
+    }
+
+    /// Notes that `read` was orphaned here, if this is where the longest prefix ends.
+    fn orphan_found(&mut self, read: u32) -> u32 {
+        if self.agree == self.stack.len() && self.stack.len() == self.best.len() {
+            self.best_orphan = Some(read);
+        }
+        read
     }
 
     /// The read whose sources were all used when the longest prefix was cut short, if that is
@@ -953,7 +966,11 @@ impl<'a> Search<'a> {
         cas_from.sort_unstable();
         let latest = |list: &[(u32, u32)], v: u32| {
             let end = list.partition_point(|&(x, _)| x <= v);
-            (end > 0 && list[end - 1].0 == v).then(|| list[end - 1].1).unwrap_or(0)
+            if end > 0 && list[end - 1].0 == v {
+                list[end - 1].1
+            } else {
+                0
+            }
         };
         read_strs.sort_unstable();
         let pieces: Vec<u32> = (0..self.ops.len() as u32)

@@ -158,3 +158,77 @@ fn bad_option_values_are_refused_by_the_parser() {
     assert!(Cli::try_parse_from(["raftsim-check", "--initial", "zero", "f"]).is_err());
     assert!(Cli::try_parse_from(["raftsim-check", "--format", "yaml", "f"]).is_err());
 }
+
+#[test]
+fn input_beyond_the_input_limit_exits_2_naming_the_file_and_the_limit() {
+    let pair = "{:process 0 :type :invoke :f :write :value 1}\n{:process 0 :type :ok :f :write :value 1}\n";
+    let path = file("big.edn", &pair.repeat(50));
+    let p = path.to_str().unwrap_or_default();
+    let (code, out, err) = run(&args(&["--input-limit", "1KiB", p]));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        err,
+        format!(
+            "error: {p}: expected a history of at most 1024 bytes (the input limit; raise it with --input-limit), \
+             found more\n"
+        )
+    );
+    assert_eq!(run(&args(&["--input-limit", "1MiB", p])).0, 0);
+}
+
+#[test]
+fn input_that_is_not_utf8_exits_2_naming_the_line() {
+    let path = std::env::temp_dir().join(format!("checker-cli-test-{}-latin1.edn", std::process::id()));
+    std::fs::write(&path, b"{:process 0 :type :invoke :f :read :value nil}\n{:f \xe9}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = run(&args(&[path.to_str().unwrap_or_default()]));
+    assert_eq!(code, 2);
+    assert!(err.contains(":2: expected UTF-8 text, found a byte that is not UTF-8 at offset 51"), "{err}");
+}
+
+#[test]
+fn a_read_of_nil_says_nothing_in_edn_unless_asked() {
+    // 1 is written, then nil is read: Knossos accepts it (the read returned no value); with
+    // --nil-reads value, nil is the register's value and the history is not linearizable.
+    let path = file(
+        "nil.edn",
+        "{:process 0 :type :invoke :f :write :value 1}\n{:process 0 :type :ok :f :write :value 1}\n\
+         {:process 1 :type :invoke :f :read :value nil}\n{:process 1 :type :ok :f :read :value nil}\n",
+    );
+    let p = path.to_str().unwrap_or_default();
+    assert_eq!(run(&args(&[p])).0, 0);
+    assert_eq!(run(&args(&["--nil-reads", "unknown", p])).0, 0);
+    assert_eq!(run(&args(&["--nil-reads", "value", p])).0, 1);
+    let json = file("kv.json", &kv_history_to_json(&[KvCall::put(0, 0, "k", "v", 0, 1)]));
+    let (code, _, err) = run(&args(&["--nil-reads", "value", json.to_str().unwrap_or_default()]));
+    assert_eq!(code, 2);
+    assert!(err.contains("field --nil-reads: expected --nil-reads only with EDN histories"), "{err}");
+}
+
+#[test]
+fn jepsen_log_lines_are_recognised_and_checked_as_porcupine_reads_them() {
+    // The cas fails, so the value was not 0 when it ran: the read of 0 after it, with nothing
+    // else concurrent, is fine; a read of nil after the write is not.
+    let log = "INFO  jepsen.core - starting\n\
+               INFO  jepsen.util - 0\t:invoke\t:write\t3\n\
+               INFO  jepsen.util - 0\t:ok\t:write\t3\n\
+               INFO  jepsen.util - 1\t:invoke\t:cas\t[0 4]\n\
+               INFO  jepsen.util - 1\t:fail\t:cas\t[0 4]\n\
+               INFO  jepsen.util - 2\t:invoke\t:read\tnil\n\
+               INFO  jepsen.util - 2\t:ok\t:read\t3\n";
+    let path = file("etcd.log", log);
+    let (code, out, _) = run(&args(&[path.to_str().unwrap_or_default()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(jepsen-log, model cas-register):"), "{out}");
+    let path = file("etcd-bad.log", &log.replace(":ok\t:read\t3", ":ok\t:read\tnil"));
+    assert_eq!(run(&args(&[path.to_str().unwrap_or_default()])).0, 1);
+}
+
+#[test]
+fn the_output_says_which_path_decided() {
+    let (_, out, _) = run(&args(&[&testdata("c10-ok.txt")]));
+    assert!(out.contains("\ndecided by: search ("), "{out}");
+    let (_, out, _) = run(&args(&["--json", &testdata("c10-ok.txt")]));
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(value["decided_by"]["path"], "search");
+}

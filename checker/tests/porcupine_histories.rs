@@ -1,4 +1,5 @@
-//! Porcupine's six KV histories (testdata/porcupine-kv, MIT) get their labelled verdicts.
+//! Porcupine's six KV histories (testdata/porcupine-kv, MIT) and three of its etcd histories
+//! (testdata/porcupine-etcd, MIT) get their labelled verdicts.
 
 use checker::{bench_files, check_history, parse_history, CheckOptions, Format, History, ModelKind, Verdict};
 use std::path::PathBuf;
@@ -31,6 +32,22 @@ fn every_porcupine_history_gets_its_label() {
         assert_eq!(report.operations, operations, "{name}");
         assert!(report.parts > 0);
         assert_eq!(report.violation.is_some(), expected == Verdict::NotLinearizable, "{name}");
+    }
+}
+
+#[test]
+fn porcupines_etcd_histories_get_their_labels_read_as_jepsen_logs() {
+    for (name, operations, expected) in [
+        ("etcd_000.log", 85, Verdict::NotLinearizable),
+        ("etcd_002.log", 77, Verdict::Linearizable),
+        ("etcd_007.log", 81, Verdict::Linearizable),
+    ] {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/porcupine-etcd").join(name);
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let parsed = parse_history(&text, None, None, name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.format, Format::JepsenLog, "{name}");
+        let report = check_history(&parsed.history, None, &CheckOptions::default());
+        assert_eq!((report.verdict, report.operations), (expected, operations), "{name}");
     }
 }
 

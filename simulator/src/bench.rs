@@ -131,15 +131,30 @@ pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
     }
 }
 
-/// The checker's figures on the Porcupine histories shipped with the checker.
-pub fn bench_checker(dir: &Path, min_total: Duration) -> Result<Vec<checker::bench::BenchRow>, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
+/// The checker's figures on the history files of `dirs` (`.txt`, `.log`, `.edn`, `.json`: by
+/// default Porcupine's KV and etcd histories shipped with the checker), then on the checker's
+/// generated workloads (one hot key; registers over 100 keys, with and without a planted
+/// violation), each by the search alone and with its witness. `quick` checks the generated
+/// workloads once, at a tenth of their size.
+pub fn bench_checker(
+    dirs: &[PathBuf],
+    min_total: Duration,
+    quick: bool,
+) -> Result<Vec<checker::bench::BenchRow>, String> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        let listed = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        files.extend(listed.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_history_file(p)));
+    }
     files.sort();
-    checker::bench::bench_files(&files, min_total).map_err(|e| e.to_string())
+    let mut rows = checker::bench::bench_files(&files, min_total).map_err(|e| e.to_string())?;
+    let (total, samples) = if quick { (Duration::ZERO, 1) } else { (Duration::from_secs(2), 3) };
+    rows.extend(checker::bench::bench_generated(quick, total, samples, Duration::from_secs(30)));
+    Ok(rows)
+}
+
+fn is_history_file(path: &Path) -> bool {
+    path.extension().is_some_and(|x| ["txt", "log", "edn", "json"].iter().any(|e| x == *e))
 }
 
 /// Forgets the peak resident set size so far (Linux: `/proc/self/clear_refs`), so that each

@@ -8,14 +8,17 @@
 //! and times in reports point back into the file.
 
 use super::value::{Node, Val};
-use crate::history::{History, InputError, KvCall, KvKind, ModelKind, RegisterCall, RegisterOp, Status};
+use crate::history::{
+    History, InputError, KvCall, KvKind, ModelKind, NilReads, RegisterCall, RegisterOp, Status,
+};
 use std::collections::HashMap;
 
 /// How strict to be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
-    /// Jepsen / Knossos: all four types, `:key` or `[key value]` tuples, nemesis events skipped.
-    Jepsen,
+    /// Jepsen / Knossos: all four types, `:key` or `[key value]` tuples, nemesis events skipped;
+    /// what a register read of nil means.
+    Jepsen(NilReads),
     /// Porcupine's KV logs: `:invoke` / `:ok` only, integer processes, `:key` strings.
     Porcupine,
 }
@@ -59,7 +62,12 @@ pub(crate) fn history(
         Some(m) => m,
         None => guess_model(&events),
     };
-    let mut b = Builder { source, model, kv: Vec::new(), reg: Vec::new(), pending: HashMap::new() };
+    let nil_reads = match dialect {
+        Dialect::Jepsen(nil_reads) => nil_reads,
+        Dialect::Porcupine => NilReads::Value,
+    };
+    let mut b =
+        Builder { source, model, nil_reads, kv: Vec::new(), reg: Vec::new(), pending: HashMap::new() };
     for (t, e) in events.iter().enumerate() {
         b.event(t as u64, e)?;
     }
@@ -98,16 +106,16 @@ fn event<'n>(node: &'n Node, dialect: Dialect, source: &str) -> Result<Option<Ev
     let process_node = field("process").ok_or_else(|| missing("process"))?;
     let process = match &process_node.val {
         Val::Int(p) if *p >= 0 && *p <= i128::from(u64::MAX) => *p as u64,
-        Val::Keyword(_) if dialect == Dialect::Jepsen => return Ok(None),
+        Val::Keyword(_) if matches!(dialect, Dialect::Jepsen(_)) => return Ok(None),
         _ => return Err(process_node.error(source, ":process", "a non-negative integer")),
     };
     let type_node = field("type").ok_or_else(|| missing("type"))?;
     let kind = match (&type_node.val, dialect) {
         (Val::Keyword(t), _) if t == "invoke" => Kind::Invoke,
         (Val::Keyword(t), _) if t == "ok" => Kind::Ok,
-        (Val::Keyword(t), Dialect::Jepsen) if t == "fail" => Kind::Fail,
-        (Val::Keyword(t), Dialect::Jepsen) if t == "info" => Kind::Info,
-        (_, Dialect::Jepsen) => {
+        (Val::Keyword(t), Dialect::Jepsen(_)) if t == "fail" => Kind::Fail,
+        (Val::Keyword(t), Dialect::Jepsen(_)) if t == "info" => Kind::Info,
+        (_, Dialect::Jepsen(_)) => {
             return Err(type_node.error(source, ":type", "one of :invoke, :ok, :fail, :info"))
         }
         (_, Dialect::Porcupine) => return Err(type_node.error(source, ":type", ":invoke or :ok")),
@@ -134,6 +142,7 @@ fn event<'n>(node: &'n Node, dialect: Dialect, source: &str) -> Result<Option<Ev
 struct Builder<'s> {
     source: &'s str,
     model: ModelKind,
+    nil_reads: NilReads,
     kv: Vec<KvCall>,
     reg: Vec<RegisterCall>,
     /// process -> (index of its pending call, line of the invoke)
@@ -252,7 +261,12 @@ impl Builder<'_> {
                     op => op,
                 };
                 call.status = status;
-                call.return_ns = (status != Status::Unknown).then_some(t);
+                if read_value == Some(None) && self.nil_reads == NilReads::Unknown {
+                    // Knossos's reading: a read of nil says nothing (dropped as unknown).
+                    call.status = Status::Unknown;
+                    call.op = RegisterOp::Read { output: None };
+                }
+                call.return_ns = (call.status != Status::Unknown).then_some(t);
             }
         }
         Ok(())

@@ -1,12 +1,13 @@
 //! Jepsen's log lines, as in Porcupine's `test_data/jepsen/etcd_*.log` (etcd's cas-register test):
 //!
 //! ```text
-//! INFO  jepsen.util - 4	:invoke	:cas	[3 0]
-//! INFO  jepsen.util - 4	:fail	:cas	[3 0]
-//! INFO  jepsen.util - 13	:info	:write	:timed-out
+//! INFO  jepsen.util - 4  :invoke  :cas  [3 0]
+//! INFO  jepsen.util - 4  :fail  :cas  [3 0]
+//! INFO  jepsen.util - 13  :info  :write  :timed-out
 //! ```
 //!
-//! One event a line: `jepsen.util - PROCESS TYPE F VALUE`, fields separated by tabs or spaces.
+//! One event a line: `jepsen.util - PROCESS TYPE F VALUE`, fields separated by tabs (as in the
+//! files) or spaces.
 //! Lines that are not `jepsen.util` events (other loggers, the nemesis) are skipped. The reading
 //! is Porcupine's, so that its labels hold: a `:fail` cas returned "the value was not `from`"
 //! (it did not swap, and it tells something about the value); a `:fail` read (a timeout) and an

@@ -12,7 +12,7 @@ mod write;
 
 pub use write::{history_to_json, kv_history_to_json};
 
-use crate::history::{Format, InputError, ModelKind, ParsedHistory};
+use crate::history::{Format, InputError, ModelKind, ParseOptions, ParsedHistory};
 use events::Dialect;
 
 /// Reads a history. Without `format`, it is recognised from the content: Jepsen log lines
@@ -27,6 +27,16 @@ pub fn parse_history(
     model: Option<ModelKind>,
     source_name: &str,
 ) -> Result<ParsedHistory, InputError> {
+    parse_history_with(text, &ParseOptions { format, model, ..ParseOptions::default() }, source_name)
+}
+
+/// `parse_history` with every option (`ParseOptions::nil_reads` for EDN register histories).
+pub fn parse_history_with(
+    text: &str,
+    options: &ParseOptions,
+    source_name: &str,
+) -> Result<ParsedHistory, InputError> {
+    let (format, model) = (options.format, options.model);
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         Some(f) => f,
@@ -35,7 +45,8 @@ pub fn parse_history(
     let history = match format {
         Format::Json => json::history(&json::read(text, source_name)?, model, source_name)?,
         Format::Edn => {
-            events::history(&edn::read_all(text, source_name)?, model, Dialect::Jepsen, source_name)?
+            let forms = edn::read_all(text, source_name)?;
+            events::history(&forms, model, Dialect::Jepsen(options.nil_reads), source_name)?
         }
         Format::PorcupineKv => {
             if model == Some(ModelKind::CasRegister) {

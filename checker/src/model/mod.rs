@@ -83,6 +83,16 @@ pub(crate) trait Model<'a> {
     /// read is possible, or when the model cannot tell cheaply (appends build new values).
     fn impossible_read(&self, calls: &[Self::Call], members: &[u32]) -> Option<usize>;
 
+    /// A completed read (its position in `members`) that real time alone rules out, with the
+    /// write that makes it stale (its position): every call that could set the value it read
+    /// is known and returned before that write, of another value, was invoked, and the write
+    /// returned before the read was invoked. Checked before a search, which would otherwise
+    /// explore every order of the calls before the read to find out. `None` when there is no
+    /// such read, or the model cannot tell cheaply.
+    fn stale_read(&self, _calls: &[Self::Call], _members: &[u32]) -> Option<(usize, usize)> {
+        None
+    }
+
     /// Writes a state value as people read it.
     fn render_value(bytes: &[u8], out: &mut String);
 

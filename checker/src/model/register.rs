@@ -182,6 +182,94 @@ impl<'a> Model<'a> for RegisterModel {
         })
     }
 
+    /// Sources of a value: known writes and swaps to it (their latest return), the initial value
+    /// (before everything), unknown ones (any time: then nothing is stale). Writers of another
+    /// value: known writes and swaps, sorted by invocation, with the two earliest returns of
+    /// different values among each suffix, so that each read is one binary search.
+    fn stale_read(&self, calls: &[RegisterCall], members: &[u32]) -> Option<(usize, usize)> {
+        /// None: no known source, or the initial value (before everything).
+        #[derive(Clone, Copy)]
+        enum Latest {
+            Before,
+            At(u64),
+            Anytime,
+        }
+        let sets = |c: &RegisterCall| match c.op {
+            RegisterOp::Write { value } => Some(value),
+            RegisterOp::Cas { to, succeeded, .. } if succeeded != Some(false) => Some(to),
+            _ => None,
+        };
+        let mut latest: Vec<(Option<i64>, Latest)> = Vec::new();
+        let mut writers: Vec<(u64, u64, Option<i64>, usize)> = Vec::new(); // (call, return, value, position)
+        for (k, &i) in members.iter().enumerate() {
+            let c = &calls[i as usize];
+            let Some(v) = sets(c) else { continue };
+            let at = match (c.status, c.return_ns) {
+                (Status::Ok, Some(ret)) => {
+                    writers.push((c.call_ns, ret, Some(v), k));
+                    Latest::At(ret)
+                }
+                _ => Latest::Anytime,
+            };
+            latest.push((Some(v), at));
+        }
+        latest.push((self.initial, Latest::Before));
+        if writers.is_empty() {
+            return None;
+        }
+        // Per value, the latest source (Anytime wins).
+        latest.sort_by_key(|&(v, _)| v);
+        let mut merged: Vec<(Option<i64>, Latest)> = Vec::new();
+        for (v, at) in latest {
+            match merged.last_mut() {
+                Some((last, prev)) if *last == v => {
+                    *prev = match (*prev, at) {
+                        (Latest::Anytime, _) | (_, Latest::Anytime) => Latest::Anytime,
+                        (Latest::At(a), Latest::At(b)) => Latest::At(a.max(b)),
+                        (Latest::At(a), Latest::Before) | (Latest::Before, Latest::At(a)) => Latest::At(a),
+                        (Latest::Before, Latest::Before) => Latest::Before,
+                    }
+                }
+                _ => merged.push((v, at)),
+            }
+        }
+        writers.sort_unstable();
+        // best[i]: the two earliest-returning writers of different values among writers[i..].
+        type Best = [Option<(u64, Option<i64>, usize)>; 2];
+        let mut best: Vec<Best> = vec![[None, None]; writers.len() + 1];
+        for i in (0..writers.len()).rev() {
+            let (_, ret, v, k) = writers[i];
+            let mut b = best[i + 1];
+            let me = Some((ret, v, k));
+            if b[0].is_none_or(|(r, _, _)| ret < r) {
+                if b[0].is_some_and(|(_, w, _)| w != v) {
+                    b[1] = b[0];
+                }
+                b[0] = me;
+            } else if b[0].is_some_and(|(_, w, _)| w != v) && b[1].is_none_or(|(r, _, _)| ret < r) {
+                b[1] = me;
+            }
+            best[i] = b;
+        }
+        for (k, &i) in members.iter().enumerate() {
+            let c = &calls[i as usize];
+            let (RegisterOp::Read { output: Some(v) }, Status::Ok) = (c.op, c.status) else { continue };
+            let Ok(at) = merged.binary_search_by_key(&v, |&(w, _)| w) else { continue };
+            let from = match merged[at].1 {
+                Latest::Anytime => continue,
+                Latest::Before => 0,
+                Latest::At(t) => writers.partition_point(|&(call, _, _, _)| call <= t),
+            };
+            let stale = best[from].iter().flatten().find(|&&(_, w, _)| w != v);
+            if let Some(&(ret, _, writer)) = stale {
+                if ret < c.call_ns {
+                    return Some((k, writer));
+                }
+            }
+        }
+        None
+    }
+
     fn render_value(bytes: &[u8], out: &mut String) {
         match <[u8; 8]>::try_from(bytes) {
             Ok(le) => out.push_str(&i64::from_le_bytes(le).to_string()),

@@ -17,9 +17,10 @@ pub struct BenchArgs {
     /// Fewer seeds per workload: a smoke test, not a measurement.
     #[arg(long)]
     pub quick: bool,
-    /// The Porcupine histories to check.
+    /// A directory of histories to check instead of Porcupine's KV and etcd histories shipped
+    /// with the checker (repeatable).
     #[arg(long, value_name = "DIR")]
-    pub checker_dir: Option<PathBuf>,
+    pub checker_dir: Vec<PathBuf>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -54,9 +55,10 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     }
     let mut check_rows = Vec::new();
     if check {
-        let dir = args.checker_dir.clone().unwrap_or_else(default_checker_dir);
+        let dirs =
+            if args.checker_dir.is_empty() { default_checker_dirs() } else { args.checker_dir.clone() };
         let min_total = if args.quick { Duration::from_millis(100) } else { Duration::from_secs(1) };
-        match bench_checker(&dir, min_total) {
+        match bench_checker(&dirs, min_total, args.quick) {
             Ok(r) => check_rows = r,
             Err(e) => {
                 eprintln!("raftsim bench: {e}");
@@ -72,7 +74,8 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
                 serde_json::json!({
                     "file": r.file, "operations": r.operations, "parts": r.parts,
                     "verdict": format!("{:?}", r.verdict), "check_ms_median": r.check_ms_median,
-                    "check_ms_min": r.check_ms_min, "iterations": r.iterations,
+                    "check_ms_min": r.check_ms_min, "iterations": r.iterations, "path": r.path,
+                    "porcupine_ms": checker::bench::porcupine_ms(&r.file),
                 })
             })
             .collect();
@@ -115,31 +118,48 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     if !check_rows.is_empty() {
         let _ = writeln!(
             out,
-            "{:<44} {:>6} {:>6} {:>14} {:>12} {:>8}",
-            "checker file", "ops", "parts", "verdict", "median ms", "min ms"
+            "{:<44} {:>7} {:>6} {:>16} {:>9} {:>12} {:>10} {:>13} {:>8}",
+            "checker history",
+            "ops",
+            "parts",
+            "verdict",
+            "path",
+            "median ms",
+            "min ms",
+            "porcupine ms",
+            "speedup"
         );
         for r in &check_rows {
+            let name = PathBuf::from(&r.file)
+                .file_name()
+                .map_or(r.file.clone(), |n| n.to_string_lossy().to_string());
+            let porcupine = checker::bench::porcupine_ms(&r.file);
             let _ = writeln!(
                 out,
-                "{:<44} {:>6} {:>6} {:>14} {:>12.4} {:>8.4}",
-                r.file,
+                "{:<44} {:>7} {:>6} {:>16} {:>9} {:>12.4} {:>10.4} {:>13} {:>8}",
+                name,
                 r.operations,
                 r.parts,
                 format!("{:?}", r.verdict),
+                r.path,
                 r.check_ms_median,
-                r.check_ms_min
+                r.check_ms_min,
+                porcupine.map_or("-".to_string(), |ms| ms.to_string()),
+                porcupine.map_or("-".to_string(), |ms| format!("{:.1}x", ms / r.check_ms_median))
             );
         }
     }
     0
 }
 
-/// `checker/testdata/porcupine-kv` of the working directory, else of the source tree the binary
-/// was built from.
-fn default_checker_dir() -> PathBuf {
-    let local = PathBuf::from("checker/testdata/porcupine-kv");
-    if local.is_dir() {
-        return local;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checker/testdata/porcupine-kv")
+/// `checker/testdata/porcupine-kv` and `porcupine-etcd` of the working directory, else of the
+/// source tree the binary was built from.
+fn default_checker_dirs() -> Vec<PathBuf> {
+    let local = PathBuf::from("checker/testdata");
+    let base = if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checker/testdata")
+    };
+    vec![base.join("porcupine-kv"), base.join("porcupine-etcd")]
 }
