@@ -156,6 +156,8 @@ pub struct World {
     /// answered, the first time. A read that did not go through the log saw the state there;
     /// the linearizability check's witness places it after that index.
     pub reads_served: BTreeMap<(u64, u64), u64>,
+    /// Whether some node is up and leading, for the summary's availability figures.
+    pub leaders: crate::availability::LeaderWatch,
 }
 
 impl World {
@@ -219,6 +221,7 @@ impl World {
             busy_node: None,
             overrun: None,
             reads_served: BTreeMap::new(),
+            leaders: crate::availability::LeaderWatch::new(),
             config,
         }
     }
@@ -445,6 +448,7 @@ impl World {
         let (commit, last) = (raft.commit_index().0, raft.log().last_index().0);
         if role_changed {
             self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
+            self.leaders.role(self.now, u64::from(n), role == raft_core::Role::Leader);
         }
         if self.trace.detailed() {
             self.trace.line(
