@@ -41,4 +41,5 @@ pub mod script;
 pub mod selftest;
 pub mod shrink;
 pub mod sweep;
+pub mod sweep_page;
 pub mod timeline;
