@@ -11,7 +11,7 @@
 //! point goes back to its past.
 //!
 //! DOM hooks (stable, used by the browser test): `#diagram` (`data-rendered="true"` once drawn),
-//! `.lane-head[data-lane]`, `.msg[data-id]` (`.msg-delivered`, `.msg-lost`, `.msg-held`,
+//! `.lane-head[data-lane]`, `.msg[data-id][data-kind][data-from][data-to][data-term]` (`.msg-delivered`, `.msg-lost`, `.msg-held`,
 //! `.msg-inflight`, `.msg-copy`; `.causal` when in the past shown), `#failure-point`,
 //! `#diagram-status[data-arrows]`, `#scope`, `.lane-filter`, `.kind-filter`, `#term-min`,
 //! `#term-max`, `#msg-details`, `#render-error`. The URL's fragment sets the view:
@@ -78,7 +78,7 @@ fn header_html(report: &Value, d: &digest::Digest, seed: &str, out: &mut String)
         let _ = write!(
             out,
             "<p id=\"failure-text\">Failing point: <b>{}</b> at {}{}. {} of the run's messages are in its causal \
-             past (they happened before it); the page opens on the latest {} of them.</p>",
+             past (they happened before it); the page opens on the window of the latest {} of them.</p>",
             escape(&f.label),
             ms(f.time_ns),
             f.event.map_or(String::new(), |e| format!(", event {e}")),

@@ -73,7 +73,9 @@
   function visible() {
     const out = [];
     for (const m of msgs) {
-      if (m.sendT < state.t0 || m.sendT > state.t1) continue;
+      // In the window: sent before its end, and arrived or lost after its start (an arrow that
+      // crosses the window's top edge is drawn from above it).
+      if (m.sendT > state.t1 || Math.max(m.sendT, m.endT !== null ? m.endT : m.sendT) < state.t0) continue;
       if (!state.lanes.has(m.from) || !state.lanes.has(m.to) || !state.kinds.has(m.kind)) continue;
       if (m.term !== null && ((state.termMin !== null && m.term < state.termMin) || (state.termMax !== null && m.term > state.termMax))) continue;
       if (state.scope === 'causal' && !inPast(m)) continue;
@@ -133,14 +135,17 @@
         el('rect', { class: 'outage ' + o[3], x: x - 7, y: a, width: 14, height: Math.max(2, b - a), 'data-tip': d.lanes[l] + ' ' + o[3] + ' ' + fmt(o[1]) + ' – ' + (o[2] >= 0 ? fmt(o[2]) : 'end') }, svg);
       }
     }
-    // Arrows.
-    const arrows = el('g', { class: 'arrows' }, svg);
+    // Arrows, clipped to the plot (one sent before the window starts comes in from the top).
+    const clip = el('clipPath', { id: 'plot-clip' }, defs);
+    el('rect', { x: 0, y: HEAD_H - 4, width: totalW, height: plotH + BOTTOM }, clip);
+    const arrows = el('g', { class: 'arrows', 'clip-path': 'url(#plot-clip)' }, svg);
     for (const m of drawn) {
       const x1 = col.get(m.from), x2 = col.get(m.to), y1 = y(m.sendT);
       const fate = FATES[m.fate] || 'lost';
       const past = state.scope === 'causal' || inPast(m);
       let cls = 'msg msg-' + fate + (m.copyOf !== null ? ' msg-copy' : '') + (past ? ' causal' : '') + (state.selected === m.id ? ' selected' : '');
-      const g = el('g', { class: cls, 'data-id': m.id, 'data-kind': m.kind, 'data-tip': tipOf(m) }, arrows);
+      const g = el('g', { class: cls, 'data-id': m.id, 'data-kind': m.kind, 'data-from': d.lanes[m.from], 'data-to': d.lanes[m.to],
+        'data-term': m.term === null ? '' : m.term, 'data-tip': tipOf(m) }, arrows);
       let x2e = x2, y2e;
       if (fate === 'delivered' || fate === 'held') y2e = y(m.endT);
       else if (fate === 'inflight') { y2e = Math.min(y(t1), y1 + 60); x2e = x1 + (x2 - x1) * 0.6; }
