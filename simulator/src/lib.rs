@@ -8,6 +8,7 @@
 //! - [`checks`]: Raft's safety invariants, checked after every event;
 //! - [`run`]: the fault phase, the liveness phase and the verdict.
 
+pub mod availability;
 pub mod branch;
 pub mod budget;
 pub mod checks;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod disk;
 pub mod limits;
 pub mod linearizability;
+pub mod messages;
 pub mod network;
 pub mod partition;
 pub mod queue;
@@ -30,6 +32,7 @@ pub use scenario::Scenario;
 pub mod bench;
 pub mod cli;
 pub mod determinism;
+pub mod explain;
 pub mod export;
 pub mod pool;
 pub mod report;
@@ -38,4 +41,5 @@ pub mod script;
 pub mod selftest;
 pub mod shrink;
 pub mod sweep;
+pub mod sweep_page;
 pub mod timeline;

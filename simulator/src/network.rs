@@ -16,6 +16,12 @@
 //!
 //! Safety must hold under any mix of the above. Liveness is only required after the network
 //! heals and turns reliable.
+//!
+//! Every message handed to the network gets an id, the next number of a per-run counter; a
+//! duplicate gets the number after and remembers which id it copies. Traces carry the ids so
+//! that a delivery, a hold or a drop can be matched to its send (the messages page draws one
+//! arrow per message from them). Ids follow from the order of sends, which the trace hash
+//! already covers, so they are not hashed themselves.
 
 use raft_core::{ClientReply, ClientRequest, Message};
 use rand::Rng;
@@ -41,6 +47,13 @@ pub enum Payload {
     Raft(Message),
     Request(ClientRequest),
     Reply(ClientReply),
+}
+
+/// The ids of a message in flight: its own, and for a duplicate the id of the message it copies.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgIds {
+    pub id: u64,
+    pub copy_of: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -192,14 +205,26 @@ pub struct Network {
     pub config: NetworkConfig,
     rng: Stream,
     cuts: Cuts,
-    packets: Slab<Packet>,
+    packets: Slab<(Packet, MsgIds)>,
     pub stats: NetworkStats,
+    /// The id the next message gets.
+    next_id: u64,
+    /// The ids the last `send` gave: the message's, and its duplicate's if there was one.
+    last_sent: (u64, Option<u64>),
 }
 
 impl Network {
     #[must_use]
     pub fn new(config: NetworkConfig, rng: Stream) -> Network {
-        Network { config, rng, cuts: Cuts::none(), packets: Slab::default(), stats: NetworkStats::default() }
+        Network {
+            config,
+            rng,
+            cuts: Cuts::none(),
+            packets: Slab::default(),
+            stats: NetworkStats::default(),
+            next_id: 0,
+            last_sent: (0, None),
+        }
     }
 
     /// Draws from `rng` from now on (a branch of the run forks here).
@@ -210,6 +235,8 @@ impl Network {
     /// Hands a packet to the network, which decides its fate and schedules its arrival.
     pub fn send(&mut self, now: u64, packet: Packet, queue: &mut EventQueue) -> Sent {
         let size = packet.size_bytes() as u64;
+        let id = self.take_id();
+        self.last_sent = (id, None);
         self.stats.sent += 1;
         self.stats.bytes += size;
         if matches!(packet.payload, Payload::Raft(_)) {
@@ -233,15 +260,35 @@ impl Network {
         let copy_at = if chance(&mut self.rng, self.config.duplicate_ppm) {
             self.stats.duplicated += 1;
             let (copy_at, _) = self.arrival(now, is_reply);
-            let slot = self.packets.insert(packet.clone());
+            let copy_id = self.take_id();
+            self.last_sent.1 = Some(copy_id);
+            let slot = self.packets.insert((packet.clone(), MsgIds { id: copy_id, copy_of: Some(id) }));
             queue.push(copy_at, Event::Deliver { packet: slot });
             Some(copy_at)
         } else {
             None
         };
-        let slot = self.packets.insert(packet);
+        let slot = self.packets.insert((packet, MsgIds { id, copy_of: None }));
         queue.push(at, Event::Deliver { packet: slot });
         Sent::Scheduled { at, copy_at, long }
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// The ids the last [`Network::send`] gave: the message's, and its duplicate's if any.
+    #[must_use]
+    pub fn last_sent_ids(&self) -> (u64, Option<u64>) {
+        self.last_sent
+    }
+
+    /// The ids of the message in a slot, for tracing its arrival before it is taken.
+    #[must_use]
+    pub fn ids(&self, slot: u32) -> Option<MsgIds> {
+        self.packets.get(slot).map(|(_, ids)| *ids)
     }
 
     fn arrival(&mut self, now: u64, is_reply: bool) -> (u64, bool) {
@@ -258,7 +305,7 @@ impl Network {
     /// Takes an arriving packet out of the network. `Err` when a cut on its link drops it on
     /// arrival: a partition also loses what was already on the wire.
     pub fn arrive(&mut self, slot: u32) -> Result<Packet, (Packet, DropReason)> {
-        let packet = self.packets.remove(slot);
+        let (packet, _) = self.packets.remove(slot);
         if self.link_cut(packet.from, packet.to) {
             self.stats.dropped_partition += 1;
             return Err((packet, DropReason::Partition));
@@ -300,7 +347,7 @@ impl Network {
     /// The packet in a slot, for tracing a delivery before it is taken.
     #[must_use]
     pub fn peek(&self, slot: u32) -> Option<&Packet> {
-        self.packets.get(slot)
+        self.packets.get(slot).map(|(p, _)| p)
     }
 }
 
@@ -358,5 +405,32 @@ mod tests {
         assert!((800..1200).contains(&s.dropped_loss), "{} dropped", s.dropped_loss);
         assert!((350..550).contains(&s.duplicated), "{} duplicated", s.duplicated);
         assert_eq!(q.len() as u64, 10_000 - s.dropped_loss + s.duplicated);
+    }
+
+    #[test]
+    fn every_message_gets_its_own_id_and_a_duplicate_names_the_one_it_copies() {
+        let mut config = SimConfig::calm(1).network;
+        config.duplicate_ppm = 1_000_000;
+        let mut net = Network::new(config, crate::rng::stream(3, "network"));
+        let mut q = EventQueue::new();
+        net.send(0, packet(0, 1), &mut q);
+        assert_eq!(net.last_sent_ids(), (0, Some(1)));
+        net.send(0, packet(1, 0), &mut q);
+        assert_eq!(net.last_sent_ids(), (2, Some(3)));
+        let mut seen = Vec::new();
+        while let Some((_, Event::Deliver { packet: slot })) = q.pop_until(u64::MAX) {
+            seen.push(net.ids(slot).expect("a packet in flight has ids"));
+            let _ = net.arrive(slot);
+        }
+        seen.sort_by_key(|i| i.id);
+        assert_eq!(
+            seen,
+            vec![
+                MsgIds { id: 0, copy_of: None },
+                MsgIds { id: 1, copy_of: Some(0) },
+                MsgIds { id: 2, copy_of: None },
+                MsgIds { id: 3, copy_of: Some(2) },
+            ]
+        );
     }
 }

@@ -7,7 +7,10 @@
 //!   and the linearizability checker's report;
 //! - `trace.jsonl`: every event of the run, one JSON object a line;
 //! - `history.json`: the clients' history in the checker's `json` format;
-//! - `timeline.html`: a self-contained page drawing the run against virtual time.
+//! - `timeline.html`: a self-contained page drawing the run against virtual time;
+//! - `messages.html`: a self-contained Lamport diagram of its messages, opening on the failing
+//!   point's causal past;
+//! - `explain.json`, once `raftsim explain` ran on the folder (it also redraws the timeline).
 
 use std::path::{Path, PathBuf};
 
@@ -67,12 +70,15 @@ pub fn write(
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let report = report_json(ctx, &outcome);
     let history = checker::kv_history_to_json(&outcome.history);
-    let page = crate::timeline::render(&report, &outcome.trace_lines, &history);
-    let files: [(&str, String); 4] = [
+    let extras = crate::timeline::Extras { messages_page: true, ..Default::default() };
+    let page = crate::timeline::render_with(&report, &outcome.trace_lines, &history, &extras);
+    let messages = crate::messages::render(&report, &outcome.trace_lines, &history);
+    let files: [(&str, String); 5] = [
         ("report.json", serde_json::to_string_pretty(&report).unwrap_or_default()),
         ("trace.jsonl", outcome.trace_lines.clone()),
         ("history.json", history),
         ("timeline.html", page),
+        ("messages.html", messages),
     ];
     for (name, content) in files {
         let path = dir.join(name);

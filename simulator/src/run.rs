@@ -122,6 +122,8 @@ pub struct Summary {
     pub sim_time_ns: u64,
     pub wall_ms: f64,
     pub ops: OpsSummary,
+    /// How the cluster served its clients (see `availability.rs` for the definitions).
+    pub availability: crate::availability::Availability,
     pub elections: u64,
     pub leader_changes: u64,
     pub leader_step_downs: u64,
@@ -510,6 +512,8 @@ fn finish(
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;
     summary.forks_taken = guard.forks_taken;
+    let op_timeout = Some(config.workload.op_timeout_ns).filter(|t| *t > 0);
+    summary.availability = crate::availability::figures(&world.leaders, &history, op_timeout, world.now);
     let trace_lines = world.trace.take_lines();
     let checkpoints = world.trace.take_checkpoints();
     Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
@@ -672,6 +676,7 @@ fn summarize(
             retries: w.retries,
             deduplicated: world.deduplicated(),
         },
+        availability: crate::availability::Availability::default(),
         elections: notes.elections,
         leader_changes: notes.leader_changes,
         leader_step_downs: notes.leader_step_downs,
@@ -735,6 +740,7 @@ impl Summary {
             o.retries,
             o.deduplicated
         );
+        let _ = writeln!(s, "{}", crate::availability::text(&self.availability));
         let _ = writeln!(
             s,
             "raft: {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",

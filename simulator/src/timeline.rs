@@ -11,12 +11,24 @@
 //! linearizability violation are also written as static HTML, so the page is readable without
 //! JavaScript (and a test can read them from the DOM).
 //!
+//! Under the lanes, a latency plot shares the window (`timeline/latency.js`): one mark per
+//! operation at the time it ended, its latency on a log scale (ok, failed and unknown drawn
+//! differently; unknown ones at the time their client gave up, a lower bound), throughput
+//! above it, and shading for partitions, crashed or paused nodes and periods without a leader.
+//! When `raftsim explain` ran on the report folder, a strip plots the fraction of fresh
+//! continuations that still fail against the time they forked, and a panel lists the events
+//! around the step where it reaches 1.
+//!
 //! DOM hooks (stable, used by the browser test): `#timeline` (with `data-rendered="true"` once
 //! drawn), `.lane.node-lane[data-node]` (`.failing` on the failing node), `.lane.client-lane
 //! [data-client]`, `.op.op-ok|.op-failed|.op-unknown[data-op]` (`.op-involved`, `.op-prefix` for a
 //! linearizability violation), `.op-bin[data-count]` (operations merged when too many are
 //! visible), `#failure-marker[data-time-ns]`, `#liveness-start[data-time-ns]`, `#violation`,
-//! `#failure`, `#summary`, `#view-status[data-ops-drawn]`, `#render-error`.
+//! `#failure`, `#summary`, `#view-status[data-ops-drawn]`, `#render-error`; the latency plot:
+//! `#latency` (`data-marks`, `data-binned`), `.lat-mark.lat-ok|.lat-failed|.lat-unknown[data-op]`,
+//! `.shade-leaderless`, `.shade-partition`, `.shade-down`, `.tput-bar[data-count]`; the explain
+//! strip and panel: `#explain-plot`, `.explain-point[data-event][data-fraction]`,
+//! `#explain-certain[data-time-ns]`, `#explain`; `#messages-link`.
 //!
 //! The URL's fragment picks the view, so a report or a bug comment can link to a moment:
 //! `timeline.html#window=2000,2200` (virtual ms), `&key=k3` (that key's operations only),
@@ -34,6 +46,16 @@ const PAGE: &str = include_str!("timeline/page.html");
 const CSS: &str = include_str!("timeline/timeline.css");
 const JS_DRAW: &str = include_str!("timeline/draw.js");
 const JS_VIEW: &str = include_str!("timeline/view.js");
+const JS_LATENCY: &str = include_str!("timeline/latency.js");
+
+/// What a report folder adds to its timeline page beyond the run itself.
+#[derive(Default)]
+pub struct Extras {
+    /// `messages.html` is next to the page: link the failing point to its causal past there.
+    pub messages_page: bool,
+    /// The curve `raftsim explain` measured (the object it writes to `explain.json`).
+    pub explain: Option<Value>,
+}
 
 /// How many ids of the longest linearizable prefix the static panel lists before eliding.
 const PREFIX_IDS_SHOWN: usize = 60;
@@ -45,13 +67,23 @@ const PREFIX_IDS_SHOWN: usize = 60;
 /// missing or unreadable is left out and listed on the page, never a panic.
 #[must_use]
 pub fn render(report: &Value, trace_jsonl: &str, history_json: &str) -> String {
-    let d = digest::digest(report, trace_jsonl, history_json);
+    render_with(report, trace_jsonl, history_json, &Extras::default())
+}
+
+/// Renders the timeline page of a run with what its report folder adds (see [`Extras`]).
+#[must_use]
+pub fn render_with(report: &Value, trace_jsonl: &str, history_json: &str, extras: &Extras) -> String {
+    let mut d = digest::digest(report, trace_jsonl, history_json);
+    d.links.messages = extras.messages_page;
+    d.explain = extras.explain.clone();
     let data = embed_json(&serde_json::to_string(&d).unwrap_or_else(|_| "{}".to_string()));
     let title = match &d.run.seed {
         Some(seed) => format!("raftsim timeline: seed {}", plain(seed)),
         None => "raftsim timeline".to_string(),
     };
-    let mut out = String::with_capacity(PAGE.len() + CSS.len() + JS_DRAW.len() + JS_VIEW.len() + data.len());
+    let mut out = String::with_capacity(
+        PAGE.len() + CSS.len() + JS_DRAW.len() + JS_VIEW.len() + JS_LATENCY.len() + data.len(),
+    );
     fill(PAGE, &mut out, |name, out| match name {
         "TITLE" => out.push_str(&escape(&title)),
         "CSS" => out.push_str(CSS),
@@ -59,10 +91,13 @@ pub fn render(report: &Value, trace_jsonl: &str, history_json: &str) -> String {
         "SUMMARY" => summary_html(report, &d, out),
         "FAILURE" => failure_html(&d, out),
         "VIOLATION" => violation_html(&d, out),
+        "EXPLAIN" => crate::explain::panel_html(d.explain.as_ref(), out),
         "PROBLEMS" => problems_html(&d, out),
         "DATA" => out.push_str(&data),
         "JS" => {
             out.push_str(JS_DRAW);
+            out.push('\n');
+            out.push_str(JS_LATENCY);
             out.push('\n');
             out.push_str(JS_VIEW);
         }
@@ -73,7 +108,7 @@ pub fn render(report: &Value, trace_jsonl: &str, history_json: &str) -> String {
 
 /// Copies `template` into `out`, replacing each `{{NAME}}` by what `put` writes. One pass over
 /// the template only, so text substituted in (a reason, a key) is never scanned for placeholders.
-fn fill(template: &str, out: &mut String, mut put: impl FnMut(&str, &mut String)) {
+pub(crate) fn fill(template: &str, out: &mut String, mut put: impl FnMut(&str, &mut String)) {
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
@@ -95,12 +130,12 @@ fn fill(template: &str, out: &mut String, mut put: impl FnMut(&str, &mut String)
 /// Makes JSON safe inside a `<script>` element. In JSON `<` only occurs inside strings, where
 /// `\u003c` means the same; with no `<` left, neither `</script>` nor `<!--` can end or confuse
 /// the element.
-fn embed_json(json: &str) -> String {
+pub(crate) fn embed_json(json: &str) -> String {
     json.replace('<', "\\u003c")
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -116,7 +151,7 @@ fn escape(s: &str) -> String {
 }
 
 /// A JSON value as people read it: strings without quotes.
-fn plain(v: &Value) -> String {
+pub(crate) fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -125,7 +160,7 @@ fn plain(v: &Value) -> String {
 }
 
 /// A point in virtual time, to the nanosecond's thousandth of a millisecond.
-fn ms(ns: u64) -> String {
+pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3} ms", ns as f64 / 1e6)
 }
 
@@ -184,6 +219,12 @@ fn header_html(report: &Value, d: &Digest, out: &mut String) {
     }
     if !facts.is_empty() {
         let _ = write!(out, "<p class=\"facts\">{}</p>", facts.join(" · "));
+    }
+    if d.links.messages {
+        out.push_str(
+            "<p class=\"links\"><a id=\"messages-link\" href=\"messages.html\">messages</a>: a Lamport diagram \
+             of who told whom what, opening on the failing point's causal past</p>",
+        );
     }
 }
 
@@ -261,6 +302,9 @@ fn summary_html(report: &Value, d: &Digest, out: &mut String) {
             format!("{sent} sent, {} delivered, {dropped} dropped", plain(&m["delivered"])),
         ));
     }
+    if s["availability"].is_object() {
+        rows.push(("availability".into(), availability_text(&s["availability"])));
+    }
     if let Some(v) = s["linearizability"]["verdict"].as_str() {
         rows.push(("linearizability".into(), v.to_string()));
     }
@@ -276,6 +320,30 @@ fn summary_html(report: &Value, d: &Digest, out: &mut String) {
         let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(&name), escape(&value));
     }
     out.push_str("</table>");
+}
+
+/// The availability figures of a summary in words (the field names are `availability.rs`'s).
+fn availability_text(a: &Value) -> String {
+    let t = |k: &str| a[k].as_u64().map_or_else(|| "?".to_string(), ms);
+    let mut s = format!(
+        "no leader for {} in {} period(s), longest {}",
+        t("leaderless_ns"),
+        plain(&a["leaderless_periods"]),
+        t("leaderless_longest_ns")
+    );
+    if let Some(from) = a["unavailable_from_ns"].as_u64() {
+        let _ = write!(s, "; longest unavailability {} from {}", t("unavailable_longest_ns"), ms(from));
+    }
+    if a["latency_ok_ns_p50"].is_u64() {
+        let _ = write!(
+            s,
+            "; ok latency p50 {}, p99 {}, max {}",
+            t("latency_ok_ns_p50"),
+            t("latency_ok_ns_p99"),
+            t("latency_ok_ns_max")
+        );
+    }
+    s
 }
 
 fn failure_html(d: &Digest, out: &mut String) {
@@ -300,7 +368,11 @@ fn failure_html(d: &Digest, out: &mut String) {
             ms(marker)
         );
     }
-    out.push_str(" <button type=\"button\" class=\"goto-failure\" hidden>show on the timeline</button></p>");
+    out.push_str(" <button type=\"button\" class=\"goto-failure\" hidden>show on the timeline</button>");
+    if d.links.messages {
+        out.push_str(" <a id=\"causal-past-link\" href=\"messages.html\">its causal past (messages)</a>");
+    }
+    out.push_str("</p>");
     if let Some(detail) = &f.detail {
         let _ = write!(out, "<p class=\"detail\">{}</p>", escape(detail));
     }

@@ -11,7 +11,7 @@ use crate::checks::{Invariants, Violation};
 use crate::client::{Outgoing, Workload};
 use crate::config::{NetworkConfig, SimConfig};
 use crate::disk::Disk;
-use crate::network::{Addr, DropReason, Network, Packet, Payload, Sent};
+use crate::network::{Addr, DropReason, MsgIds, Network, Packet, Payload, Sent};
 use crate::queue::{Event, EventQueue, Family};
 use crate::rng::{self, between, Stream};
 use crate::trace::Trace;
@@ -156,6 +156,8 @@ pub struct World {
     /// answered, the first time. A read that did not go through the log saw the state there;
     /// the linearizability check's witness places it after that index.
     pub reads_served: BTreeMap<(u64, u64), u64>,
+    /// Whether some node is up and leading, for the summary's availability figures.
+    pub leaders: crate::availability::LeaderWatch,
 }
 
 impl World {
@@ -219,6 +221,7 @@ impl World {
             busy_node: None,
             overrun: None,
             reads_served: BTreeMap::new(),
+            leaders: crate::availability::LeaderWatch::new(),
             config,
         }
     }
@@ -317,16 +320,17 @@ impl World {
     }
 
     fn on_deliver(&mut self, slot: u32) {
+        let ids = self.network.ids(slot).unwrap_or_default();
         let packet = match self.network.arrive(slot) {
             Ok(p) => p,
             Err((p, reason)) => {
-                self.trace_drop(&p, reason);
+                self.trace_drop(&p, reason, ids);
                 return;
             }
         };
         match packet.to {
             Addr::Client(_) => {
-                self.trace_packet(2, &packet);
+                self.trace_packet(2, &packet, ids);
                 self.network.count_delivered();
                 if let Payload::Reply(reply) = packet.payload {
                     let client = reply.client.0 as u16;
@@ -337,14 +341,14 @@ impl World {
             Addr::Node(n) => match &mut self.nodes[n as usize].process {
                 Process::Down => {
                     self.network.count_down_drop();
-                    self.trace_drop(&packet, DropReason::Down);
+                    self.trace_drop(&packet, DropReason::Down, ids);
                 }
                 Process::Paused(_) => {
-                    self.trace_packet(6, &packet);
+                    self.trace_packet(6, &packet, ids);
                     self.nodes[n as usize].inbox.push(Held::Packet(packet));
                 }
                 Process::Up(_) => {
-                    self.trace_packet(2, &packet);
+                    self.trace_packet(2, &packet, ids);
                     self.network.count_delivered();
                     self.deliver_to_node(n, packet);
                 }
@@ -444,6 +448,7 @@ impl World {
         let (commit, last) = (raft.commit_index().0, raft.log().last_index().0);
         if role_changed {
             self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
+            self.leaders.role(self.now, u64::from(n), role == raft_core::Role::Leader);
         }
         if self.trace.detailed() {
             self.trace.line(
@@ -468,20 +473,25 @@ impl World {
         }
         let copy = self.trace.detailed().then(|| packet.clone());
         let outcome = self.network.send(self.now, packet, &mut self.queue);
+        let (id, copy_id) = self.network.last_sent_ids();
         match (outcome, copy) {
-            (Sent::Dropped(reason), Some(p)) => self.trace_drop(&p, reason),
+            (Sent::Dropped(reason), Some(p)) => self.trace_drop(&p, reason, MsgIds { id, copy_of: None }),
             (Sent::Dropped(reason), None) => {
                 self.trace.mix(&[self.now, 3, addr_word(from), addr_word(to), reason as u64]);
             }
             (Sent::Scheduled { at, copy_at, long }, Some(p)) => {
-                let copy = copy_at.map_or(String::new(), |c| format!(",\"copy_at\":{c}"));
+                let copy = match (copy_at, copy_id) {
+                    (Some(c), Some(copy_id)) => format!(",\"copy_at\":{c},\"copy\":{copy_id}"),
+                    _ => String::new(),
+                };
                 self.trace.line(
                     self.now,
                     "send",
                     format_args!(
-                        "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
+                        "\"from\":\"{}\",\"to\":\"{}\",{},\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
                         addr(p.from),
                         addr(p.to),
+                        msg_fields(&p.payload, MsgIds { id, copy_of: None }),
                         crate::trace::json_str(&describe_payload(&p.payload))
                     ),
                 );
@@ -523,7 +533,7 @@ impl World {
         self.send(packet);
     }
 
-    fn trace_packet(&mut self, code: u64, p: &Packet) {
+    fn trace_packet(&mut self, code: u64, p: &Packet, ids: MsgIds) {
         self.trace.mix(&[self.now, code, addr_word(p.from), addr_word(p.to), payload_word(&p.payload)]);
         if self.trace.detailed() {
             let kind = if code == 6 { "hold" } else { "deliver" };
@@ -531,26 +541,28 @@ impl World {
                 self.now,
                 kind,
                 format_args!(
-                    "\"from\":\"{}\",\"to\":\"{}\",\"msg\":{}",
+                    "\"from\":\"{}\",\"to\":\"{}\",{},\"msg\":{}",
                     addr(p.from),
                     addr(p.to),
+                    msg_fields(&p.payload, ids),
                     crate::trace::json_str(&describe_payload(&p.payload))
                 ),
             );
         }
     }
 
-    fn trace_drop(&mut self, p: &Packet, reason: DropReason) {
+    fn trace_drop(&mut self, p: &Packet, reason: DropReason, ids: MsgIds) {
         self.trace.mix(&[self.now, 3, addr_word(p.from), addr_word(p.to), reason as u64]);
         if self.trace.detailed() {
             self.trace.line(
                 self.now,
                 "drop",
                 format_args!(
-                    "\"from\":\"{}\",\"to\":\"{}\",\"reason\":\"{}\",\"msg\":{}",
+                    "\"from\":\"{}\",\"to\":\"{}\",\"reason\":\"{}\",{},\"msg\":{}",
                     addr(p.from),
                     addr(p.to),
                     reason.name(),
+                    msg_fields(&p.payload, ids),
                     crate::trace::json_str(&describe_payload(&p.payload))
                 ),
             );
@@ -748,6 +760,18 @@ fn payload_kind(p: &Payload) -> &'static str {
         Payload::Request(_) => "request",
         Payload::Reply(_) => "reply",
     }
+}
+
+/// The id fields and the kind and term of a message, as JSON members for its trace lines:
+/// `"id":7,"copy_of":6,"kind":"append","term":3` (`copy_of` for a duplicate only, `term` for
+/// Raft messages only).
+fn msg_fields(p: &Payload, ids: MsgIds) -> String {
+    let copy = ids.copy_of.map_or(String::new(), |c| format!(",\"copy_of\":{c}"));
+    let term = match p {
+        Payload::Raft(m) => format!(",\"term\":{}", m.term.0),
+        _ => String::new(),
+    };
+    format!("\"id\":{}{copy},\"kind\":\"{}\"{term}", ids.id, payload_kind(p))
 }
 
 fn describe_payload(p: &Payload) -> String {

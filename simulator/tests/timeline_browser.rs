@@ -478,6 +478,11 @@ fn pages_of_real_runs_stay_far_smaller_than_their_traces() {
     );
     assert!(page.len() < 1_000_000, "{} bytes", page.len());
     assert!(page.len() < outcome.trace_lines.len() / 4, "the page does not copy the trace");
+    let report = report_of(&SimConfig::swarm(3), &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let messages = simulator::messages::render(&report, &outcome.trace_lines, &history);
+    println!("default run (seed 3): messages page {} bytes", messages.len());
+    assert!(messages.len() < 1_000_000, "{} bytes", messages.len());
 
     // Clients call one at a time, so 10,000 operations in 10 s take many clients.
     let mut config = SimConfig::calm(3);
@@ -494,6 +499,371 @@ fn pages_of_real_runs_stay_far_smaller_than_their_traces() {
     );
     assert!(outcome.history.len() >= 9_000, "only {} operations", outcome.history.len());
     assert!(page.len() < 5_000_000, "{} bytes", page.len());
+    // Its messages page embeds a bounded number of messages, however long the run.
+    let report = report_of(&config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let messages = simulator::messages::render(&report, &outcome.trace_lines, &history);
+    println!("10,000-operation run: messages page {} bytes", messages.len());
+    assert!(messages.len() < 1_000_000, "{} bytes", messages.len());
     // Kept for a look in a browser: target/tmp/timeline/real-ten-thousand/timeline.html.
     write_page(&scratch("real-ten-thousand"), &page);
+}
+
+// ----- The messages page, the latency plot, explain's curve and the sweep page -----
+
+/// Writes `page` as `name` in `dir` and returns its file:// URL.
+fn write_named(dir: &Path, name: &str, page: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, page).expect("write the page");
+    format!("file://{}", path.display())
+}
+
+/// The arrows a messages page drew: id to its tag.
+fn arrows(tags: &[Tag]) -> BTreeMap<u64, &Tag> {
+    with_class(tags, "msg").into_iter().filter_map(|t| Some((t.attr("data-id")?.parse().ok()?, t))).collect()
+}
+
+#[test]
+fn the_messages_page_draws_the_failing_events_causal_past_and_no_other_message() {
+    let (config, outcome) = failing_run("leader-ignores-higher-term", Verdict::Safety);
+    let report = report_of(&config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let page = simulator::messages::render(&report, &outcome.trace_lines, &history);
+    let d = simulator::messages::digest::digest(&report, &outcome.trace_lines, &history);
+    println!(
+        "messages page (seed {}): {} bytes, {} messages embedded of {}, {} in the causal past",
+        config.seed,
+        page.len(),
+        d.msgs.len(),
+        d.total,
+        d.total_causal
+    );
+    assert!(page.len() < 1_000_000, "{} bytes", page.len());
+
+    // The past, recomputed from the trace's message lines here: hops by id, receipts by line.
+    let lines: Vec<Value> =
+        outcome.trace_lines.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let lane = |a: &Value| d.lanes.iter().position(|l| Some(l.as_str()) == a.as_str());
+    let mut sends: BTreeMap<u64, (usize, usize, u64)> = BTreeMap::new();
+    let mut hops = Vec::new();
+    let mut held: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (pos, l) in lines.iter().enumerate() {
+        let pos = pos as u64;
+        let id = l["id"].as_u64();
+        match l["ev"].as_str() {
+            Some("send") => {
+                let (Some(id), Some(from), Some(to)) = (id, lane(&l["from"]), lane(&l["to"])) else {
+                    continue;
+                };
+                sends.insert(id, (from, to, pos));
+                if let Some(copy) = l["copy"].as_u64() {
+                    sends.insert(copy, (from, to, pos));
+                }
+            }
+            Some("deliver") => {
+                let s = sends[&id.expect("a delivery has an id")];
+                hops.push(simulator::messages::causal::Hop {
+                    from: s.0,
+                    to: s.1,
+                    sent: s.2,
+                    received: Some(pos),
+                });
+            }
+            Some("hold") => {
+                held.entry(l["to"].as_str().unwrap_or("").into()).or_default().push(id.unwrap_or(0))
+            }
+            Some("resume") => {
+                for id in held.remove(&format!("n{}", l["node"])).unwrap_or_default() {
+                    let s = sends[&id];
+                    hops.push(simulator::messages::causal::Hop {
+                        from: s.0,
+                        to: s.1,
+                        sent: s.2,
+                        received: Some(pos),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let failing = lines.iter().position(|l| l["ev"] == "violation").expect("a violation line") as u64;
+    let node = outcome.failure.as_ref().and_then(|f| f.node).expect("a failing node");
+    let start: Vec<Option<u64>> =
+        (0..d.lanes.len()).map(|i| (d.lanes[i] == format!("n{node}")).then_some(failing)).collect();
+    let horizon = simulator::messages::causal::horizons(&start, &hops);
+    let (from, to) = d.window;
+    // In the window: sent before its end and still on its way, or arrived, after its start.
+    let expected: BTreeSet<u64> = d
+        .msgs
+        .iter()
+        .filter(|m| m.5 <= to && m.5.max(u64::try_from(m.9).unwrap_or(0)) >= from)
+        .filter(|m| {
+            let hop = simulator::messages::causal::Hop {
+                from: m.1,
+                to: m.2,
+                sent: m.7,
+                received: (m.8 <= 1).then_some(m.11 as u64),
+            };
+            match hop.received {
+                Some(_) => simulator::messages::causal::received_in_past(&hop, &horizon),
+                None => simulator::messages::causal::sent_in_past(&hop, &horizon),
+            }
+        })
+        .map(|m| m.0)
+        .collect();
+    assert!(!expected.is_empty(), "the failing event has a causal past");
+
+    let dir = scratch("messages");
+    let tags = parse_tags(&dump_dom(&write_named(&dir, "messages.html", &page), &dir));
+    assert_eq!(by_id(&tags, "diagram").attr("data-rendered"), Some("true"), "the script did not finish");
+    assert!(by_id(&tags, "render-error").attrs.contains_key("hidden"));
+    let drawn = arrows(&tags);
+    assert_eq!(
+        drawn.keys().copied().collect::<BTreeSet<u64>>(),
+        expected,
+        "exactly the causal past of the window"
+    );
+    assert!(drawn.values().all(|t| t.has_class("causal")));
+    assert_eq!(by_id(&tags, "diagram-status").attr("data-arrows"), Some(expected.len().to_string().as_str()));
+    assert_eq!(by_id(&tags, "failure-point").attr("data-lane"), Some(format!("n{node}").as_str()));
+    // One column per node and per client that sent or received.
+    let heads: BTreeSet<String> = with_class(&tags, "lane-head")
+        .iter()
+        .filter_map(|t| t.attr("data-lane").map(str::to_string))
+        .collect();
+    assert_eq!(heads, d.lanes.iter().cloned().collect::<BTreeSet<_>>());
+    // The latest message that reached the failing node before its failure is drawn.
+    let last_in = hops
+        .iter()
+        .filter(|h| d.lanes[h.to] == format!("n{node}") && h.received < Some(failing))
+        .max_by_key(|h| h.received);
+    if let Some(h) = last_in {
+        let m = d.msgs.iter().find(|m| m.11 == h.received.map_or(-1, |r| r as i64)).expect("embedded");
+        assert!(m.9 >= from as i64, "it arrived in the window");
+        assert!(drawn.contains_key(&m.0), "message {} into n{node} just before the failure", m.0);
+    }
+}
+
+/// Drives the messages page's filters and clicks, recording what is drawn after each step.
+const MESSAGES_PROBE: &str = r#"<script>
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const results = [];
+  const record = (step) => {
+    const drawn = [...document.querySelectorAll('#diagram .msg')].map((g) => ({ id: +g.getAttribute('data-id'),
+      kind: g.getAttribute('data-kind'), from: g.getAttribute('data-from'), to: g.getAttribute('data-to'),
+      term: g.getAttribute('data-term') }));
+    results.push({ step: step, drawn: drawn, scope: $('diagram-status').getAttribute('data-scope'),
+      details: $('msg-details').hidden ? null : $('msg-details').textContent,
+      link: ($('msg-on-timeline') || { getAttribute: () => null }).getAttribute('href'),
+      focus: !!$('focus-point') });
+  };
+  const uncheck = (cls, value) => { const c = [...document.querySelectorAll('.' + cls)].find((x) => x.value === value); c.checked = false; c.dispatchEvent(new Event('change')); };
+  const steps = [
+    ['loaded', () => {}],
+    ['scope-all', () => { $('scope').value = 'all'; $('scope').dispatchEvent(new Event('change')); }],
+    ['no-append', () => uncheck('kind-filter', 'append')],
+    ['no-n0', () => uncheck('lane-filter', '0')],
+    ['term-min', () => { $('term-min').value = '2'; $('term-min').dispatchEvent(new Event('change')); }],
+    ['click-arrow', () => { const g = document.querySelector('#diagram .msg'); g.querySelector('.shaft').dispatchEvent(new MouseEvent('click', { bubbles: true })); }],
+    ['click-arrival', () => { const a = [...document.querySelectorAll('#diagram .arrival')].pop(); a.dispatchEvent(new MouseEvent('click', { bubbles: true })); }],
+    ['back', () => $('back-to-failure').click()],
+  ];
+  let i = 0;
+  const next = () => {
+    if (i > 0) record(steps[i - 1][0]);
+    if (i === steps.length) { const out = document.createElement('pre'); out.id = 'probe'; out.textContent = JSON.stringify(results); document.body.appendChild(out); return; }
+    try { steps[i][1](); } catch (e) { results.push({ step: steps[i][0], error: String(e) }); }
+    i++;
+    setTimeout(next, 50);
+  };
+  next();
+})();
+</script></body>"#;
+
+/// The JSON a probe script left in `<pre id="probe">`.
+fn probe_output(dom: &str) -> Vec<Value> {
+    let start = dom.find("<pre id=\"probe\">").expect("the probe finished") + "<pre id=\"probe\">".len();
+    let text = &dom[start..start + dom[start..].find("</pre>").expect("the probe's output ends")];
+    serde_json::from_str(
+        &text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"),
+    )
+    .expect("the probe wrote JSON")
+}
+
+#[test]
+fn the_messages_pages_filters_and_clicks_change_what_is_drawn() {
+    let (config, outcome) = failing_run("leader-ignores-higher-term", Verdict::Safety);
+    let report = report_of(&config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let page = simulator::messages::render(&report, &outcome.trace_lines, &history)
+        .replace("</body>", MESSAGES_PROBE);
+    let dir = scratch("messages-filters");
+    let dom = dump_dom(&write_named(&dir, "messages.html", &page), &dir);
+    let steps = probe_output(&dom);
+    assert!(steps.iter().all(|s| s["error"].is_null()), "a control threw: {steps:?}");
+    let step =
+        |name: &str| steps.iter().find(|s| s["step"] == name).unwrap_or_else(|| panic!("no step {name}"));
+    let drawn = |name: &str| step(name)["drawn"].as_array().cloned().unwrap_or_default();
+    let ids = |name: &str| drawn(name).iter().filter_map(|m| m["id"].as_u64()).collect::<BTreeSet<u64>>();
+    assert_eq!(step("loaded")["scope"], "causal");
+    assert_eq!(step("scope-all")["scope"], "all");
+    assert!(ids("scope-all").is_superset(&ids("loaded")), "every message of the window includes the past");
+    assert!(ids("scope-all").len() > ids("loaded").len(), "the window holds messages outside the past");
+    assert!(drawn("scope-all").iter().any(|m| m["kind"] == "append"), "appends are drawn before filtering");
+    assert!(drawn("no-append").iter().all(|m| m["kind"] != "append"), "the kind filter hides appends");
+    assert!(!drawn("no-append").is_empty());
+    assert!(
+        drawn("no-n0").iter().all(|m| m["from"] != "n0" && m["to"] != "n0"),
+        "the lane filter hides n0's"
+    );
+    assert!(
+        drawn("term-min")
+            .iter()
+            .all(|m| m["term"] == "" || m["term"].as_str().and_then(|t| t.parse::<u64>().ok()) >= Some(2)),
+        "the term filter hides earlier terms"
+    );
+    let clicked = step("click-arrow");
+    assert!(clicked["details"].as_str().is_some_and(|d| d.starts_with("message ")), "{clicked:?}");
+    assert!(
+        clicked["link"].as_str().is_some_and(|l| l.starts_with("timeline.html#window=")),
+        "linked to the timeline"
+    );
+    assert!(
+        step("click-arrival")["focus"] == true,
+        "an arrival clicked becomes the point whose past is shown"
+    );
+    assert_eq!(step("click-arrival")["scope"], "causal");
+    assert_eq!(step("back")["focus"], false, "back to the failing point");
+}
+
+#[test]
+fn the_latency_plot_has_one_mark_per_operation_and_shades_each_period_without_a_leader() {
+    let (config, outcome) = failing_run("no-deduplication", Verdict::Nonlinearizable);
+    let report = report_of(&config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let extras = simulator::timeline::Extras { messages_page: true, explain: None };
+    let page = simulator::timeline::render_with(&report, &outcome.trace_lines, &history, &extras);
+    let dir = scratch("latency");
+    let dom = dump_dom(&write_page(&dir, &page), &dir);
+    let tags = parse_tags(&dom);
+    assert_drawn(&tags, config.cluster.nodes, &calling_clients(&outcome.history, &outcome.trace_lines));
+    let latency = by_id(&tags, "latency");
+    assert_eq!(latency.attr("data-binned"), Some("false"));
+    let marks = with_class(&tags, "lat-mark");
+    assert_eq!(marks.len(), outcome.history.len(), "one mark per operation");
+    assert_eq!(latency.attr("data-marks"), Some(outcome.history.len().to_string().as_str()));
+    for call in &outcome.history {
+        let mark = marks
+            .iter()
+            .find(|t| t.attr("data-op") == Some(call.id.to_string().as_str()))
+            .unwrap_or_else(|| panic!("operation {} has no mark", call.id));
+        assert!(
+            mark.has_class(&format!("lat-{}", call.status.name())),
+            "op {} is {}",
+            call.id,
+            call.status.name()
+        );
+    }
+    let ok = outcome.history.iter().filter(|c| c.status == checker::Status::Ok).count() as u64;
+    let bars: u64 =
+        with_class(&tags, "tput-bar").iter().filter_map(|t| t.attr("data-count")?.parse::<u64>().ok()).sum();
+    assert_eq!(bars, ok, "throughput counts every ok completion once");
+    let a = &outcome.summary.availability;
+    // The plot's shades (the legend's swatch has the class too, without a tip).
+    let shades =
+        with_class(&tags, "shade-leaderless").into_iter().filter(|t| t.attr("data-tip").is_some()).count();
+    assert_eq!(shades as u64, a.leaderless_periods, "{a:?}");
+    assert!(dom.contains("<th>availability</th>"), "the summary table has the availability figures");
+    assert!(by_id(&tags, "messages-link").attr("href") == Some("messages.html"));
+}
+
+#[test]
+fn explain_finds_the_curve_ending_at_one_at_the_failure_and_the_timeline_draws_it() {
+    let (config, outcome) = failing_run("leader-ignores-higher-term", Verdict::Safety);
+    let options =
+        simulator::explain::Options { points: 6, forks: 4, refine: 2, jobs: 2, ..Default::default() };
+    let e = simulator::explain::explain(&config, None, &outcome, &options).expect("explained");
+    let failure = outcome.failure.as_ref().expect("a failure");
+    let last = e.points.last().expect("points");
+    assert_eq!(last.event, failure.event, "the last point is the failing event");
+    assert!(
+        (last.fraction - 1.0).abs() < f64::EPSILON,
+        "forked at the failing event, it fails again: {last:?}"
+    );
+    assert!(e.certain_from.is_some());
+    let one_job = simulator::explain::Options { jobs: 1, ..options.clone() };
+    let again = simulator::explain::explain(&config, None, &outcome, &one_job).expect("explained");
+    assert_eq!(again.points, e.points, "the curve does not depend on --jobs");
+
+    let report = report_of(&config, &outcome);
+    let history = checker::kv_history_to_json(&outcome.history);
+    let extras = simulator::timeline::Extras {
+        messages_page: false,
+        explain: Some(serde_json::to_value(&e).expect("serialises")),
+    };
+    let page = simulator::timeline::render_with(&report, &outcome.trace_lines, &history, &extras);
+    let dir = scratch("explain");
+    let tags = parse_tags(&dump_dom(&write_page(&dir, &page), &dir));
+    let points = with_class(&tags, "explain-point");
+    assert_eq!(points.len(), e.points.len(), "one point per fork point");
+    let fractions: Vec<f64> = points.iter().filter_map(|t| t.attr("data-fraction")?.parse().ok()).collect();
+    assert_eq!(fractions.last().copied(), Some(1.0), "the curve ends at 1");
+    let certain = e.certain_from.expect("certain");
+    assert_eq!(
+        by_id(&tags, "explain-certain").attr("data-time-ns"),
+        Some(certain.time_ns.to_string().as_str())
+    );
+    by_id(&tags, "explain");
+}
+
+#[test]
+fn the_sweep_page_lists_the_failing_seeds_and_links_to_reports_that_exist() {
+    let dir = scratch("sweep");
+    let page = dir.join("pages").join("sweep.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args([
+            "sweep",
+            "--seeds",
+            "0..30",
+            "--bug",
+            "leader-ignores-higher-term",
+            "--max-reports",
+            "3",
+            "--json",
+        ])
+        .arg("--reports")
+        .arg(dir.join("reports"))
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .expect("run raftsim sweep");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a sweep with failures exits 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    let failed: BTreeSet<u64> =
+        summary["failed"].as_array().expect("failed").iter().filter_map(|f| f["seed"].as_u64()).collect();
+    assert!(!failed.is_empty(), "the planted bug fails some seed below 30");
+    let dom = dump_dom(&format!("file://{}", page.display()), &dir);
+    let tags = parse_tags(&dom);
+    assert_eq!(
+        numbers(&with_class(&tags, "failed-seed"), "data-seed"),
+        failed,
+        "every failing seed is listed"
+    );
+    let links = with_class(&tags, "report-link");
+    assert_eq!(links.len(), 2 * 3.min(failed.len()), "timeline and messages of each report written");
+    for link in links {
+        let href = link.attr("href").expect("a link");
+        assert!(!href.starts_with('/') && !href.contains("://"), "relative: {href}");
+        assert!(page.parent().expect("a folder").join(href).is_file(), "{href} exists");
+    }
+    let safety = summary["verdicts"]["safety"].as_u64().unwrap_or(0);
+    assert!(dom.contains(&format!("data-verdict=\"safety\" data-count=\"{safety}\"")), "the verdict counts");
+    by_id(&tags, "speed");
+    by_id(&tags, "coverage");
 }

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::limits;
 
 mod bench_cmd;
+mod explain_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
@@ -45,6 +46,9 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Rerun a reported run (reports/<dir>) and confirm it takes the same path.
     Replay(replay_cmd::ReplayArgs),
+    /// When did a reported failure become certain? Fork its run at points before the failure
+    /// and count the fresh continuations that still fail the same way.
+    Explain(explain_cmd::ExplainArgs),
     /// List the planted bugs of the self-test.
     Bugs {
         /// Print a JSON list instead of text.
@@ -175,6 +179,7 @@ pub fn main() -> i32 {
         Some(Command::Bugs { json }) => bugs_command(json),
         Some(Command::Selftest(args)) => selftest_cmd::selftest_command(&args),
         Some(Command::Replay(args)) => replay_cmd::replay_command(&args),
+        Some(Command::Explain(args)) => explain_cmd::explain_command(&args),
         Some(Command::Sweep(cmd)) => sweep_cmd::sweep_command(&cmd),
         Some(Command::Bench(args)) => bench_cmd::bench_command(&args),
         Some(Command::Shrink(args)) => shrink_cmd::shrink_command(&args),
@@ -199,6 +204,7 @@ where
         },
         Some(Command::Shrink(args)) => shrink_cmd::prepare(args).map(drop),
         Some(Command::Replay(args)) => crate::report::load(&args.dir).map(drop),
+        Some(Command::Explain(args)) => crate::report::load(&args.dir).map(drop),
         Some(Command::Check(_) | Command::Selftest(_) | Command::Bench(_) | Command::Bugs { .. }) => Ok(()),
     }
 }

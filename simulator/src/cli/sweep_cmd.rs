@@ -36,6 +36,9 @@ pub enum SweepSub {
         /// Print the merged summary as JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the merged summary as one self-contained HTML page to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 
@@ -67,6 +70,10 @@ pub struct SweepArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also write the summary as one self-contained HTML page to FILE: verdicts, failing seeds
+    /// grouped by check and reason with links to their reports, coverage, speed.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub world: WorldArgs,
     #[command(flatten)]
@@ -78,7 +85,7 @@ pub struct SweepArgs {
 
 pub fn sweep_command(cmd: &SweepCommand) -> i32 {
     match &cmd.merge {
-        Some(SweepSub::Merge { files, json }) => merge_command(files, *json),
+        Some(SweepSub::Merge { files, json, html }) => merge_command(files, *json, html.as_deref()),
         None => sweep(&cmd.args),
     }
 }
@@ -231,6 +238,9 @@ fn sweep(args: &SweepArgs) -> i32 {
     summary.jobs = jobs;
     summary.stopped_early = stopped_early;
     print_summary(&summary, args.json);
+    if let Err(code) = write_html(&summary, args.html.as_deref()) {
+        return code;
+    }
     i32::from(summary.passed != summary.seeds)
 }
 
@@ -275,10 +285,28 @@ pub fn prepare_merge(files: &[PathBuf]) -> Result<SweepSummary, String> {
     SweepSummary::merge(parts)
 }
 
-fn merge_command(files: &[PathBuf], json: bool) -> i32 {
+/// Writes the sweep's page if asked to; on failure says so and gives the exit code (2).
+fn write_html(summary: &SweepSummary, path: Option<&std::path::Path>) -> Result<(), i32> {
+    let Some(path) = path else { return Ok(()) };
+    match crate::sweep_page::write(summary, path) {
+        Ok(()) => {
+            eprintln!("raftsim sweep: page written to {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("raftsim sweep: {e}");
+            Err(2)
+        }
+    }
+}
+
+fn merge_command(files: &[PathBuf], json: bool, html: Option<&std::path::Path>) -> i32 {
     match prepare_merge(files) {
         Ok(summary) => {
             print_summary(&summary, json);
+            if let Err(code) = write_html(&summary, html) {
+                return code;
+            }
             i32::from(summary.passed != summary.seeds)
         }
         Err(e) => {

@@ -50,8 +50,20 @@ pub(super) struct Digest {
     pub ops: Ops,
     pub failure: Option<Failure>,
     pub violation: Option<ViolationView>,
+    /// Periods with no node up and leading (see `availability.rs`), from the trace.
+    pub leaderless: Vec<(u64, u64)>,
+    /// Pages next to this one that it links to.
+    pub links: Links,
+    /// The curve `raftsim explain` measured, when it ran on the report folder.
+    pub explain: Option<Value>,
     /// What could not be read, for a warning on the page.
     pub problems: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+pub(super) struct Links {
+    /// `messages.html` (the Lamport diagram) is next to the page.
+    pub messages: bool,
 }
 
 #[derive(Serialize, Default)]
@@ -216,6 +228,7 @@ pub(super) fn digest(report: &Value, trace_jsonl: &str, history_json: &str) -> D
     for lane in nodes.values_mut() {
         lane.close_role(d.end_ns);
     }
+    d.leaderless = trace.leaders.finish(d.end_ns).3;
     d.nodes = nodes.into_values().collect();
     d.clients = clients.into_iter().collect();
     d.messages = bucket_messages(&trace.messages, d.end_ns);
@@ -234,6 +247,8 @@ struct TraceFacts {
     attempts: BTreeMap<u64, Vec<(u64, u64)>>,
     /// The first `violation` line.
     violation: Option<TraceViolation>,
+    /// Leadership as the trace shows it, for the periods without a leader.
+    leaders: crate::availability::LeaderWatch,
 }
 
 struct TraceViolation {
@@ -277,6 +292,7 @@ fn read_trace(trace_jsonl: &str, d: &mut Digest, nodes: &mut BTreeMap<u64, NodeL
                     other => clip(other),
                 };
                 let (term, commit, last) = (num("term"), num("commit"), num("last"));
+                facts.leaders.role(t, n, role == "L");
                 let lane = lane(nodes, n);
                 match &mut lane.open_role {
                     // Only a role or term change starts a segment; commit moves update it.
@@ -288,6 +304,7 @@ fn read_trace(trace_jsonl: &str, d: &mut Digest, nodes: &mut BTreeMap<u64, NodeL
                 }
             }
             ("crash", Some(n)) => {
+                facts.leaders.stall(t, n, true, true);
                 let lane = lane(nodes, n);
                 lane.close_role(t);
                 if let Some(p) = lane.paused.last_mut().filter(|p| p.1.is_none()) {
@@ -296,13 +313,17 @@ fn read_trace(trace_jsonl: &str, d: &mut Digest, nodes: &mut BTreeMap<u64, NodeL
                 let torn = ev["torn"].as_bool().unwrap_or(false);
                 lane.down.push((t, None, num("writes_lost"), torn, num("torn_bytes_kept")));
             }
-            ("restart", Some(n)) => match lane(nodes, n).down.last_mut() {
+            ("restart", Some(n)) => match lane_restarted(nodes, &mut facts.leaders, t, n).down.last_mut() {
                 Some(down) if down.1.is_none() => down.1 = Some(t),
                 // A restart with no crash before it: the node was down from the start.
                 _ => lane(nodes, n).down.push((0, Some(t), 0, false, 0)),
             },
-            ("pause", Some(n)) => lane(nodes, n).paused.push((t, None, 0)),
+            ("pause", Some(n)) => {
+                facts.leaders.stall(t, n, true, false);
+                lane(nodes, n).paused.push((t, None, 0));
+            }
             ("resume", Some(n)) => {
+                facts.leaders.stall(t, n, false, false);
                 let inbox = num("inbox");
                 match lane(nodes, n).paused.last_mut() {
                     Some(p) if p.1.is_none() => (p.1, p.2) = (Some(t), inbox),
@@ -363,6 +384,17 @@ fn read_trace(trace_jsonl: &str, d: &mut Digest, nodes: &mut BTreeMap<u64, NodeL
 
 fn lane(nodes: &mut BTreeMap<u64, NodeLane>, n: u64) -> &mut NodeLane {
     nodes.entry(n).or_insert_with(|| NodeLane::new(n))
+}
+
+/// The lane of a node that restarts, noting that it is up again.
+fn lane_restarted<'a>(
+    nodes: &'a mut BTreeMap<u64, NodeLane>,
+    leaders: &mut crate::availability::LeaderWatch,
+    t: u64,
+    n: u64,
+) -> &'a mut NodeLane {
+    leaders.stall(t, n, false, false);
+    lane(nodes, n)
 }
 
 fn close_partition(partitions: &mut [PartitionSpan], t: u64) {

@@ -5,6 +5,8 @@
   const root = document.getElementById('timeline');
   const plot = document.getElementById('plot');
   const overview = document.getElementById('overview');
+  const latency = document.getElementById('latency');
+  const explainPlot = document.getElementById('explain-plot');
   const tip = document.getElementById('tip');
   const details = document.getElementById('details');
   const $ = (id) => document.getElementById(id);
@@ -68,6 +70,8 @@
     const w = width();
     const stats = Timeline.drawPlot(plot, m, state, w);
     Timeline.drawOverview(overview, m, state, w);
+    Latency.drawExplain(explainPlot, m, state, w);
+    Latency.drawLatency(latency, m, state, w);
     const status = $('view-status');
     status.textContent = Timeline.fmtNs(state.t0) + ' – ' + Timeline.fmtNs(state.t1) + ' · ' +
       (stats.binned ? stats.opsVisible + ' operations binned (zoom in to see each)' : stats.opsDrawn + ' of ' + m.total + ' operations drawn') +
@@ -203,6 +207,16 @@
       if (hit) select(Number(hit.getAttribute('data-op')));
     });
     plot.addEventListener('dblclick', (e) => zoom(0.5, timeAt(e.clientX)));
+    latency.addEventListener('click', (e) => {
+      const hit = e.target.closest && e.target.closest('[data-op]');
+      if (hit) select(Number(hit.getAttribute('data-op')));
+    });
+    // The failing point's causal past is on the messages page, when there is one.
+    if (m.data.links && m.data.links.messages) {
+      plot.addEventListener('click', (e) => {
+        if (e.target.closest && e.target.closest('#failure-marker')) location.href = 'messages.html';
+      });
+    }
 
     let brush = null;
     const ovTime = (clientX) => {
@@ -225,7 +239,7 @@
       if (keys[e.key]) { keys[e.key](); e.preventDefault(); }
     });
 
-    for (const svg of [plot, overview]) {
+    for (const svg of [plot, overview, latency, explainPlot]) {
       svg.addEventListener('mousemove', (e) => {
         const t = e.target.closest && e.target.closest('[data-tip]');
         if (!t || drag) { tip.hidden = true; return; }

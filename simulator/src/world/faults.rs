@@ -32,6 +32,7 @@ impl World {
             return;
         }
         self.realize(Realized::Crash(n));
+        self.leaders.stall(self.now, u64::from(n), true, true);
         let slot = &mut self.nodes[n as usize];
         let server = match std::mem::replace(&mut slot.process, Process::Down) {
             Process::Up(s) | Process::Paused(s) => s,
@@ -65,6 +66,7 @@ impl World {
             return;
         }
         self.realize(Realized::Restart(n));
+        self.leaders.stall(self.now, u64::from(n), false, false);
         self.faults.restarts += 1;
         self.trace.mix(&[self.now, 8, u64::from(n)]);
         if self.trace.detailed() {
@@ -81,6 +83,7 @@ impl World {
             return;
         }
         self.realize(Realized::Pause(n));
+        self.leaders.stall(self.now, u64::from(n), true, false);
         let slot = &mut self.nodes[n as usize];
         let Process::Up(server) = std::mem::replace(&mut slot.process, Process::Down) else { unreachable!() };
         slot.process = Process::Paused(server);
@@ -99,6 +102,7 @@ impl World {
             return;
         }
         self.realize(Realized::Resume(n));
+        self.leaders.stall(self.now, u64::from(n), false, false);
         let slot = &mut self.nodes[n as usize];
         let Process::Paused(server) = std::mem::replace(&mut slot.process, Process::Down) else {
             unreachable!()
