@@ -33,10 +33,26 @@ pub enum Bug {
     /// A leader answers Get from its local state without confirming it still leads, so a
     /// deposed leader serves stale reads.
     StaleLeaderRead,
+    /// A follower installs a snapshot at or below its commit index (a duplicate or a late one)
+    /// instead of refusing it, so its state machine and applied index move back (paper Figure
+    /// 13 installs only what moves the follower forward).
+    InstallStaleSnapshot,
+    /// A follower installing a snapshot discards its whole log, even entries that follow the
+    /// snapshot's last entry and match it, which it may have acknowledged (Figure 13, step 6).
+    InstallDiscardsLog,
+    /// A node restarted from a snapshot starts its applied index at 0, not at the snapshot's
+    /// index, so the snapshot its host restored from is handed over and applied a second time.
+    RestartAppliedZero,
+    /// The state machine's snapshot leaves out the client session table: after a restore, a
+    /// retried command applies again (thesis §6.3: sessions must survive compaction).
+    SnapshotWithoutSessions,
+    /// The log is cut in the same write as the snapshot covering the cut, not once the snapshot
+    /// is durable: a crash that lands the cut but tears the snapshot loses the cut entries.
+    CutBeforeSnapshotDurable,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 13] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -45,6 +61,11 @@ impl Bug {
         Bug::NoDeduplication,
         Bug::LeaderIgnoresHigherTerm,
         Bug::StaleLeaderRead,
+        Bug::InstallStaleSnapshot,
+        Bug::InstallDiscardsLog,
+        Bug::RestartAppliedZero,
+        Bug::SnapshotWithoutSessions,
+        Bug::CutBeforeSnapshotDurable,
     ];
 
     /// The name used on the command line (`--bug NAME`).
@@ -59,6 +80,11 @@ impl Bug {
             Bug::NoDeduplication => "no-deduplication",
             Bug::LeaderIgnoresHigherTerm => "leader-ignores-higher-term",
             Bug::StaleLeaderRead => "stale-leader-read",
+            Bug::InstallStaleSnapshot => "install-stale-snapshot",
+            Bug::InstallDiscardsLog => "install-discards-log",
+            Bug::RestartAppliedZero => "restart-applied-zero",
+            Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
+            Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
         }
     }
 
@@ -78,6 +104,19 @@ impl Bug {
             Bug::NoDeduplication => "state machine applies a retried client command twice",
             Bug::LeaderIgnoresHigherTerm => "leader keeps leading after it hears a higher term",
             Bug::StaleLeaderRead => "leader serves Get from local state without confirming it still leads",
+            Bug::InstallStaleSnapshot => {
+                "follower installs a snapshot at or below its commit index, moving back"
+            }
+            Bug::InstallDiscardsLog => {
+                "follower installing a snapshot discards its whole log, matching entries after it too"
+            }
+            Bug::RestartAppliedZero => {
+                "node restarted from a snapshot starts at applied index 0 and applies the snapshot again"
+            }
+            Bug::SnapshotWithoutSessions => "state machine snapshot leaves out the client session table",
+            Bug::CutBeforeSnapshotDurable => {
+                "log is cut in the same write as its snapshot, before it is durable"
+            }
         }
     }
 

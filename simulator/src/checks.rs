@@ -206,6 +206,8 @@ impl Invariants {
                     w.terms_in_flight.extend(entries.iter().map(|e| e.term));
                     WriteSummary::Entries { from: *from, count: entries.len() }
                 }
+                // Not produced yet: the world takes no snapshots until its policy says so.
+                PersistOp::Snapshot(_) | PersistOp::CompactLog { .. } => continue,
             };
             self.watch[node as usize].writes_in_flight.push_back((ready, summary));
         }

@@ -677,6 +677,15 @@ fn payload_word(p: &Payload) -> u64 {
                         6 | (rejected_prev_index.0 << 8)
                     }
                 },
+                raft_core::Body::InstallSnapshot { meta, offset, done, .. } => {
+                    12 | (meta.last_index.0 << 8) | (offset << 32) | (u64::from(*done) << 7)
+                }
+                raft_core::Body::InstallSnapshotResponse(r) => match r {
+                    raft_core::SnapshotResponse::Partial { last_index, received } => {
+                        13 | (last_index.0 << 8) | (received << 32)
+                    }
+                    raft_core::SnapshotResponse::Done { match_index } => 14 | (match_index.0 << 8),
+                },
             };
             kind ^ (m.term.0 << 48)
         }

@@ -130,11 +130,15 @@ fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
     ];
     checks.on_ready(0, 1, &ops, &[], &[]).expect("fine");
     checks.on_fsync(0, 1);
-    let shorter =
-        DurableState { term: Term(3), vote: Some(NodeId(0)), entries: vec![entry(3, 1, Payload::Noop)] };
+    let shorter = DurableState {
+        term: Term(3),
+        vote: Some(NodeId(0)),
+        entries: vec![entry(3, 1, Payload::Noop)],
+        ..DurableState::default()
+    };
     let v = checks.on_restart(0, &shorter).expect_err("entry 2 was durable");
     assert_eq!(v.invariant, Invariant::DurableRegressed);
-    let older = DurableState { term: Term(2), vote: None, entries: vec![] };
+    let older = DurableState { term: Term(2), ..DurableState::default() };
     assert!(checks.on_restart(0, &older).is_err(), "term 3 was durable");
 }
 
@@ -193,7 +197,7 @@ fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
     // Node 2 never saw entry 1, yet wins an election of term 2 with the votes it is handed.
     let mut config = Config::new(NodeId(2), vec![NodeId(0), NodeId(1), NodeId(2)]);
     config.pre_vote = false; // so that its timeout makes it a candidate at once
-    let seen_term_1 = DurableState { term: Term(1), vote: None, entries: vec![] };
+    let seen_term_1 = DurableState { term: Term(1), ..DurableState::default() };
     let mut n2 = KvServer::restore(config, 2, seen_term_1).expect("valid");
     while n2.node().role() != Role::Candidate {
         n2.tick();
