@@ -81,6 +81,7 @@ fn storm_seven(seed: u64) -> SimConfig {
         leader_ppm: 500_000,
         new_leader_ppm: 200_000,
         new_leader_delay_ns_max: 20 * NS_PER_MS,
+        snapshot_write_ppm: 0,
     });
     c.faults.pause = Some(PauseFaults {
         every_ns_min: 300 * NS_PER_MS,

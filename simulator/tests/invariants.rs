@@ -74,15 +74,15 @@ fn write(entries: Vec<Entry>) -> Vec<PersistOp> {
 
 #[test]
 fn two_different_entries_with_one_index_and_term_break_log_matching() {
-    let mut checks = Invariants::new(3);
+    let mut checks = Invariants::new(3, true);
     checks
-        .on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), &[], &[])
+        .on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), None, &[], &[])
         .expect("first write is fine");
     checks
-        .on_ready(1, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), &[], &[])
+        .on_ready(1, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), None, &[], &[])
         .expect("the same entry is fine");
     let v = checks
-        .on_ready(2, 1, &write(vec![entry(1, 1, command(2, 1, "b"))]), &[], &[])
+        .on_ready(2, 1, &write(vec![entry(1, 1, command(2, 1, "b"))]), None, &[], &[])
         .expect_err("must fire");
     assert_eq!(v.invariant, Invariant::LogMatching);
     assert!(v.reason.contains("different command"), "{}", v.reason);
@@ -90,11 +90,13 @@ fn two_different_entries_with_one_index_and_term_break_log_matching() {
 
 #[test]
 fn the_same_entry_after_different_histories_breaks_log_matching() {
-    let mut checks = Invariants::new(2);
+    let mut checks = Invariants::new(2, true);
     let shared = || entry(2, 2, command(1, 2, "x"));
-    checks.on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a")), shared()]), &[], &[]).expect("fine");
+    checks
+        .on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a")), shared()]), None, &[], &[])
+        .expect("fine");
     let v = checks
-        .on_ready(1, 1, &write(vec![entry(2, 1, command(1, 1, "a")), shared()]), &[], &[])
+        .on_ready(1, 1, &write(vec![entry(2, 1, command(1, 1, "a")), shared()]), None, &[], &[])
         .expect_err("entry 2/2 follows a different term at index 1");
     assert_eq!(v.invariant, Invariant::LogMatching);
     assert!(v.reason.contains("different history"), "{}", v.reason);
@@ -102,25 +104,26 @@ fn the_same_entry_after_different_histories_breaks_log_matching() {
 
 #[test]
 fn different_commands_applied_at_one_index_break_state_machine_safety() {
-    let mut checks = Invariants::new(2);
-    checks.on_ready(0, 1, &[], &[entry(1, 1, command(1, 1, "a"))], &[]).expect("fine");
-    let v = checks.on_ready(1, 1, &[], &[entry(1, 1, command(1, 1, "b"))], &[]).expect_err("must fire");
+    let mut checks = Invariants::new(2, true);
+    checks.on_ready(0, 1, &[], None, &[entry(1, 1, command(1, 1, "a"))], &[]).expect("fine");
+    let v = checks.on_ready(1, 1, &[], None, &[entry(1, 1, command(1, 1, "b"))], &[]).expect_err("must fire");
     assert_eq!(v.invariant, Invariant::StateMachineSafety);
 }
 
 #[test]
 fn applying_past_a_gap_breaks_apply_order() {
-    let mut checks = Invariants::new(1);
-    checks.on_ready(0, 1, &[], &[entry(1, 1, Payload::Noop)], &[]).expect("fine");
-    let v = checks.on_ready(0, 2, &[], &[entry(1, 3, Payload::Noop)], &[]).expect_err("index 2 skipped");
+    let mut checks = Invariants::new(1, true);
+    checks.on_ready(0, 1, &[], None, &[entry(1, 1, Payload::Noop)], &[]).expect("fine");
+    let v =
+        checks.on_ready(0, 2, &[], None, &[entry(1, 3, Payload::Noop)], &[]).expect_err("index 2 skipped");
     assert_eq!(v.invariant, Invariant::ApplyOrder);
-    let v = checks.on_ready(0, 3, &[], &[entry(1, 1, Payload::Noop)], &[]).expect_err("index 1 again");
+    let v = checks.on_ready(0, 3, &[], None, &[entry(1, 1, Payload::Noop)], &[]).expect_err("index 1 again");
     assert_eq!(v.invariant, Invariant::ApplyOrder);
 }
 
 #[test]
 fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
-    let mut checks = Invariants::new(1);
+    let mut checks = Invariants::new(1, true);
     let ops = vec![
         PersistOp::HardState { term: Term(3), vote: Some(NodeId(0)) },
         PersistOp::Entries {
@@ -128,7 +131,7 @@ fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
             entries: vec![entry(3, 1, Payload::Noop), entry(3, 2, Payload::Noop)],
         },
     ];
-    checks.on_ready(0, 1, &ops, &[], &[]).expect("fine");
+    checks.on_ready(0, 1, &ops, None, &[], &[]).expect("fine");
     checks.on_fsync(0, 1);
     let shorter = DurableState {
         term: Term(3),
@@ -136,10 +139,16 @@ fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
         entries: vec![entry(3, 1, Payload::Noop)],
         ..DurableState::default()
     };
-    let v = checks.on_restart(0, &shorter).expect_err("entry 2 was durable");
+    let v = checks.on_restart(0, &shorter, &restored(0, &shorter)).expect_err("entry 2 was durable");
     assert_eq!(v.invariant, Invariant::DurableRegressed);
     let older = DurableState { term: Term(2), ..DurableState::default() };
-    assert!(checks.on_restart(0, &older).is_err(), "term 3 was durable");
+    assert!(checks.on_restart(0, &older, &restored(0, &older)).is_err(), "term 3 was durable");
+}
+
+/// Server `id` of a cluster of three, restarted from `state`.
+fn restored(id: u32, state: &DurableState) -> KvServer {
+    let config = Config::new(NodeId(id), vec![NodeId(0), NodeId(1), NodeId(2)]);
+    KvServer::restore(config, u64::from(id), state.clone()).expect("valid")
 }
 
 fn follower(id: u32) -> KvServer {
@@ -166,7 +175,7 @@ fn settle(server: &mut KvServer, node: u8, checks: &mut Invariants) -> Result<()
     while server.has_ready() {
         let ready = server.ready();
         let r = &ready.raft;
-        checks.on_ready(node, r.number, &r.persist, &r.committed, &r.messages)?;
+        checks.on_ready(node, r.number, &r.persist, r.snapshot.as_ref(), &r.committed, &r.messages)?;
         if !r.persist.is_empty() {
             checks.on_fsync(node, r.number);
             server.persisted(r.number);
@@ -177,7 +186,7 @@ fn settle(server: &mut KvServer, node: u8, checks: &mut Invariants) -> Result<()
 
 #[test]
 fn a_node_that_rewrites_an_entry_it_committed_breaks_committed_entry_changed() {
-    let mut checks = Invariants::new(3);
+    let mut checks = Invariants::new(3, true);
     let mut f = follower(1);
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, &mut checks).expect("committing what the leader sent is fine");
@@ -190,7 +199,7 @@ fn a_node_that_rewrites_an_entry_it_committed_breaks_committed_entry_changed() {
 
 #[test]
 fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
-    let mut checks = Invariants::new(3);
+    let mut checks = Invariants::new(3, true);
     let mut f = follower(1);
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, &mut checks).expect("fine");
