@@ -62,12 +62,13 @@ fn bad_usage_exits_two_with_a_message() {
 }
 
 #[test]
-fn the_bug_list_names_all_eight_planted_bugs() {
+fn the_bug_list_names_every_planted_bug() {
     let out = raftsim(&["bugs", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let list = last_json(&out);
     let list = list.as_array().expect("a list");
-    assert_eq!(list.len(), 8);
+    assert_eq!(list.len(), raft_core::Bug::ALL.len());
+    assert!(list.iter().any(|b| b["name"] == "cut-before-snapshot-durable"));
     assert!(list.iter().all(|b| b["name"].is_string() && b["description"].is_string()));
 }
 
@@ -215,4 +216,22 @@ fn merging_something_that_is_not_a_summary_exits_two() {
     let out = raftsim(&["sweep", "merge", &file.display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn snapshot_options_override_the_draw_and_are_part_of_the_replay_command() {
+    let off = raftsim(&["--seed", "1", "--no-snapshots", "--json", "--no-report"]);
+    assert_eq!(off.status.code(), Some(0));
+    let v = last_json(&off);
+    assert_eq!(v["snapshots"]["taken"], 0, "seed 1 draws snapshots, the option switches them off");
+    assert!(v["replay"].as_str().is_some_and(|r| r.contains("--no-snapshots")));
+
+    let every = raftsim(&["--seed", "2", "--snapshot-every", "7", "--json", "--no-report"]);
+    assert_eq!(every.status.code(), Some(0));
+    let v = last_json(&every);
+    assert!(
+        v["snapshots"]["taken"].as_u64().is_some_and(|n| n > 0),
+        "seed 2 draws none, the option asks for them"
+    );
+    assert!(v["replay"].as_str().is_some_and(|r| r.contains("--snapshot-every 7")));
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use raft_core::{Body, ClientId, Message, Role};
 use raft_core::{
-    Command, Config, DurableState, Entry, KvOp, KvServer, LogIndex, NodeId, Payload, PersistOp, Term,
+    Command, Config, DurableState, Entry, KvOp, KvServer, LogIndex, NodeId, Payload, PersistOp, Snapshot,
+    SnapshotMeta, Term,
 };
 use simulator::checks::{Invariant, Invariants, Violation};
 use simulator::{run, RunOptions, SimConfig, Verdict};
@@ -225,4 +226,119 @@ fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
     let v = settle(&mut n2, 2, &mut checks).expect_err("must fire");
     assert_eq!(v.invariant, Invariant::LeaderCompleteness, "{v}");
     assert!(v.reason.contains("without entry i1/t1"), "{}", v.reason);
+}
+
+// ----- Snapshots -----
+
+#[test]
+fn a_follower_that_installs_a_late_snapshot_breaks_apply_order() {
+    assert_caught_by("install-stale-snapshot", Invariant::ApplyOrder);
+}
+
+#[test]
+fn a_follower_that_drops_matching_entries_on_install_is_a_truncation_without_conflict() {
+    assert_caught_by("install-discards-log", Invariant::TruncationWithoutConflict);
+}
+
+#[test]
+fn a_restarted_node_applying_its_snapshot_again_breaks_apply_order() {
+    assert_caught_by("restart-applied-zero", Invariant::ApplyOrder);
+}
+
+#[test]
+fn a_snapshot_without_the_session_table_breaks_snapshot_mismatch() {
+    assert_caught_by("snapshot-without-sessions", Invariant::SnapshotMismatch);
+}
+
+#[test]
+fn a_cut_that_lands_before_its_snapshot_is_a_durable_regression_after_the_crash() {
+    assert_caught_by("cut-before-snapshot-durable", Invariant::DurableRegressed);
+}
+
+/// A follower that applied one put, `k = "a"`, committed at index 1 of term 1.
+fn follower_with_one_put(checks: &mut Invariants) -> KvServer {
+    let mut f = follower(1);
+    f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
+    settle(&mut f, 1, checks).expect("applying what the leader committed is fine");
+    assert_eq!(f.node().applied_index(), LogIndex(1));
+    f
+}
+
+fn snapshot_of(store: &raft_core::KvStore, index: u64, term: u64) -> Snapshot {
+    let meta = SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) };
+    Snapshot { meta, data: store.encode_snapshot(true).into() }
+}
+
+#[test]
+fn a_snapshot_that_is_not_the_state_after_its_prefix_breaks_snapshot_mismatch() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let good = snapshot_of(f.store(), 1, 1);
+    checks.on_ready(1, 10, &[PersistOp::Snapshot(good)], None, &[], &[]).expect("the follower's own state");
+
+    let empty = snapshot_of(&raft_core::KvStore::new(), 1, 1);
+    let v = checks.on_ready(2, 1, &[PersistOp::Snapshot(empty)], None, &[], &[]).expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::SnapshotMismatch, "{v}");
+    let ahead = snapshot_of(f.store(), 2, 1);
+    let v = checks
+        .on_ready(2, 2, &[PersistOp::Snapshot(ahead)], None, &[], &[])
+        .expect_err("index 2 is not committed");
+    assert_eq!(v.invariant, Invariant::SnapshotMismatch, "{v}");
+}
+
+#[test]
+fn a_snapshot_ending_at_another_entry_than_the_committed_one_breaks_log_matching() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let other_term = snapshot_of(f.store(), 1, 2);
+    let v = checks.on_ready(2, 1, &[PersistOp::Snapshot(other_term)], None, &[], &[]).expect_err("must fire");
+    assert_eq!(v.invariant, Invariant::LogMatching, "{v}");
+}
+
+#[test]
+fn a_snapshot_handed_over_twice_breaks_apply_order() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let snapshot = snapshot_of(f.store(), 1, 1);
+    let v = checks.on_ready(1, 10, &[], Some(&snapshot), &[], &[]).expect_err("index 1 is applied already");
+    assert_eq!(v.invariant, Invariant::ApplyOrder, "{v}");
+    checks.on_ready(2, 1, &[], Some(&snapshot), &[], &[]).expect("n2 moves forward from 0");
+    let v = checks.on_ready(2, 2, &[], None, &[entry(1, 1, command(1, 1, "a"))], &[]).expect_err("covered");
+    assert_eq!(v.invariant, Invariant::ApplyOrder, "{v}");
+}
+
+#[test]
+fn a_restart_that_lost_a_durable_snapshot_is_a_durable_regression() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let snapshot = snapshot_of(f.store(), 1, 1);
+    checks.on_ready(1, 10, &[PersistOp::Snapshot(snapshot.clone())], None, &[], &[]).expect("fine");
+    checks.on_fsync(1, 10);
+    checks.on_ready(1, 11, &[PersistOp::CompactLog { through: LogIndex(1) }], None, &[], &[]).expect("fine");
+    checks.on_fsync(1, 11);
+    checks.on_crash(1, &f);
+    let without = DurableState { term: Term(1), ..DurableState::default() };
+    let v = checks.on_restart(1, &without, &restored(1, &without)).expect_err("the snapshot was durable");
+    assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
+    let with = DurableState {
+        term: Term(1),
+        snapshot: Some(snapshot),
+        compacted_through: LogIndex(1),
+        ..DurableState::default()
+    };
+    checks.on_restart(1, &with, &restored(1, &with)).expect("it is all there");
+}
+
+#[test]
+fn with_compaction_the_checks_forget_what_no_node_can_need_and_stay_small() {
+    let mut config = SimConfig::calm(3);
+    config.snapshot.every_entries = 20;
+    config.workload.ops = 3_000;
+    let outcome = run(&config, &RunOptions::default());
+    assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
+    let kept = outcome.world.checks.indexes_kept();
+    let committed = outcome.world.checks.committed_len();
+    assert!(committed > 3_000, "{committed} committed");
+    assert!(kept < 3 * 200, "{kept} per-index facts kept for {committed} indexes");
+    assert_eq!(outcome.world.checks.applied_command_count(), outcome.world.checks.applied_commands().count());
 }

@@ -36,6 +36,14 @@ pub fn config_from_args(
     if let Some(d) = world.duration {
         config.duration_ns = d;
     }
+    if let Some(every) = world.snapshot_every {
+        config.snapshot.every_entries = every;
+        config.snapshot.raft_state_bytes_max = 0;
+    }
+    if world.no_snapshots {
+        config.snapshot.every_entries = 0;
+        config.snapshot.raft_state_bytes_max = 0;
+    }
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
     }
@@ -64,6 +72,12 @@ pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
     }
     if world.calm {
         cmd += " --calm";
+    }
+    if let Some(every) = world.snapshot_every {
+        cmd += &format!(" --snapshot-every {every}");
+    }
+    if world.no_snapshots {
+        cmd += " --no-snapshots";
     }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");
