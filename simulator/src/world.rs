@@ -416,31 +416,26 @@ impl World {
     /// After a server handled an input: carry out its outputs, take a snapshot if the policy
     /// says so (and carry out what that produced), and check the invariants.
     fn after_node_input(&mut self, n: u8) {
-        if !self.flush_ready(n) || !self.observe(n) {
+        if !self.flush_ready(n) {
             return;
         }
-        // The policy runs once the checks know what the node committed and applied.
-        if self.maybe_take_snapshot(n) {
-            self.flush_ready(n);
-        }
-    }
-
-    /// Checks a node's role, term and commit index after an input. False if a check failed.
-    fn observe(&mut self, n: u8) -> bool {
-        let Some(server) = self.nodes[n as usize].server() else { return true };
-        match self.checks.after_event(n, server) {
+        let Some(server) = self.nodes[n as usize].server() else { return };
+        let observed = match self.checks.after_event(n, server) {
+            Ok(observed) => observed,
             Err(v) => {
                 self.fail(v);
-                false
+                return;
             }
-            Ok(observed) => {
-                if observed.role_or_term_changed {
-                    self.note_state(n, true);
-                } else if observed.commit_moved && self.trace.detailed() {
-                    self.note_state(n, false);
-                }
-                true
-            }
+        };
+        // The policy runs once the checks know what the node committed and applied, and
+        // before the faults that react to this event (a fresh leader isolated or crashed).
+        if self.maybe_take_snapshot(n) && !self.flush_ready(n) {
+            return;
+        }
+        if observed.role_or_term_changed {
+            self.note_state(n, true);
+        } else if observed.commit_moved && self.trace.detailed() {
+            self.note_state(n, false);
         }
     }
 
