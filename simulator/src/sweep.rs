@@ -119,6 +119,8 @@ impl SeedResult {
         note("raft: snapshot installed", snapshots, n.installed > 0);
         note("raft: stale snapshot refused", snapshots, n.refused_stale > 0);
         note("raft: restart from a snapshot", snapshots && crashes, n.restarts_from_snapshot > 0);
+        note("fault: snapshot chunk lost", snapshots && net.drop_ppm > 0, n.chunks_lost > 0);
+        note("fault: snapshot chunk duplicated", snapshots && net.duplicate_ppm > 0, n.chunks_duplicated > 0);
         let crash_on_write = f.crash.as_ref().is_some_and(|c| c.snapshot_write_ppm > 0);
         note(
             "fault: crash while writing a snapshot",

@@ -91,8 +91,10 @@ pub struct SnapshotStats {
     pub refused_stale: u64,
     /// Restarts whose disk held a snapshot to start from.
     pub restarts_from_snapshot: u64,
-    /// InstallSnapshot chunks sent.
+    /// InstallSnapshot chunks sent, and of those, lost or duplicated by the network.
     pub chunks_sent: u64,
+    pub chunks_lost: u64,
+    pub chunks_duplicated: u64,
 }
 
 /// A fault as it happened, for exporting a run as a scenario.
@@ -477,9 +479,6 @@ impl World {
         }
         for m in ready.raft.messages.drain(..) {
             let to = m.to.0 as u8;
-            if matches!(m.body, raft_core::Body::InstallSnapshot { .. }) {
-                self.snapshots.chunks_sent += 1;
-            }
             self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
         }
         for r in ready.replies.drain(..) {
@@ -549,7 +548,16 @@ impl World {
     fn send(&mut self, packet: Packet) {
         let (from, to) = (packet.from, packet.to);
         let copy = self.trace.detailed().then(|| packet.clone());
+        let chunk = matches!(&packet.payload, Payload::Raft(m) if matches!(m.body, raft_core::Body::InstallSnapshot { .. }));
         let outcome = self.network.send(self.now, packet, &mut self.queue);
+        if chunk {
+            self.snapshots.chunks_sent += 1;
+            match outcome {
+                Sent::Dropped(DropReason::Loss) => self.snapshots.chunks_lost += 1,
+                Sent::Scheduled { copy_at: Some(_), .. } => self.snapshots.chunks_duplicated += 1,
+                _ => {}
+            }
+        }
         match (outcome, copy) {
             (Sent::Dropped(reason), Some(p)) => self.trace_drop(&p, reason),
             (Sent::Dropped(reason), None) => {
