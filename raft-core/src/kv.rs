@@ -195,21 +195,38 @@ impl KvStore {
     /// One key's share of [`KvStore::fingerprint`].
     #[must_use]
     pub fn key_fingerprint(key: &str, value: &str) -> u64 {
+        KvStore::key_fingerprint_of(key, ValueDigest::of(value).finish())
+    }
+
+    /// One key's share of [`KvStore::fingerprint`], from its value's digest.
+    #[must_use]
+    pub fn key_fingerprint_of(key: &str, value: u64) -> u64 {
         let mut h = Fnv::new(1);
         h.feed(key.as_bytes());
-        h.feed(value.as_bytes());
+        h.feed(&value.to_le_bytes());
         h.finish()
     }
 
     /// One session's share of [`KvStore::fingerprint`].
     #[must_use]
     pub fn session_fingerprint(client: ClientId, seq: u64, result: &KvResult) -> u64 {
+        let read = match result {
+            KvResult::Done => None,
+            KvResult::Value(v) => Some(ValueDigest::of(v).finish()),
+        };
+        KvStore::session_fingerprint_of(client, seq, read)
+    }
+
+    /// One session's share of [`KvStore::fingerprint`], from the digest of the value its latest
+    /// command read (`None` for a write).
+    #[must_use]
+    pub fn session_fingerprint_of(client: ClientId, seq: u64, read: Option<u64>) -> u64 {
         let mut h = Fnv::new(2);
         h.feed(&client.0.to_le_bytes());
         h.feed(&seq.to_le_bytes());
-        match result {
-            KvResult::Done => h.feed(&[0]),
-            KvResult::Value(v) => h.feed(v.as_bytes()),
+        match read {
+            None => h.feed(&[0]),
+            Some(digest) => h.feed(&digest.to_le_bytes()),
         }
         h.finish()
     }
@@ -271,6 +288,44 @@ impl Reader<'_> {
     }
 }
 
+/// A digest of a value that an append extends in the time of the appended bytes, so that a
+/// fingerprint kept up to date one command at a time costs what the command writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ValueDigest {
+    state: u64,
+    len: u64,
+}
+
+impl Default for ValueDigest {
+    fn default() -> ValueDigest {
+        ValueDigest { state: Fnv::new(3).0, len: 0 }
+    }
+}
+
+impl ValueDigest {
+    #[must_use]
+    pub fn of(value: &str) -> ValueDigest {
+        let mut d = ValueDigest::default();
+        d.extend(value);
+        d
+    }
+
+    /// The digest of the value with `more` appended.
+    pub fn extend(&mut self, more: &str) {
+        let mut h = Fnv(self.state);
+        h.bytes(more.as_bytes());
+        self.state = h.0;
+        self.len += more.len() as u64;
+    }
+
+    #[must_use]
+    pub fn finish(&self) -> u64 {
+        let mut h = Fnv(self.state);
+        h.feed(&self.len.to_le_bytes());
+        h.finish()
+    }
+}
+
 /// FNV-1a with a length-delimited feed and a final mix, so that sums of fingerprints of
 /// different items rarely collide.
 struct Fnv(u64);
@@ -279,11 +334,14 @@ impl Fnv {
     fn new(domain: u8) -> Fnv {
         Fnv((0xcbf2_9ce4_8422_2325 ^ u64::from(domain)).wrapping_mul(0x0100_0000_01b3))
     }
-    fn feed(&mut self, bytes: &[u8]) {
+    fn bytes(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+    fn feed(&mut self, bytes: &[u8]) {
+        self.bytes(bytes);
         self.0 ^= bytes.len() as u64;
         self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
     }
@@ -381,6 +439,15 @@ mod tests {
         let bytes = a.encode_snapshot(true);
         assert!(KvStore::from_snapshot(&bytes[..bytes.len() - 1], true).is_err());
         assert!(KvStore::from_snapshot(&[bytes.as_slice(), &[0]].concat(), true).is_err());
+    }
+
+    #[test]
+    fn a_digest_extended_by_appends_equals_the_digest_of_the_whole_value() {
+        let mut d = ValueDigest::of("c1.1;");
+        d.extend("c2.7;");
+        d.extend("");
+        assert_eq!(d, ValueDigest::of("c1.1;c2.7;"));
+        assert_ne!(d.finish(), ValueDigest::of("c1.1;c2.7").finish());
     }
 
     #[test]

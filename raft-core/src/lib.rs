@@ -36,7 +36,7 @@ pub mod wal;
 
 pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigError};
-pub use kv::{Applied, KvStore};
+pub use kv::{Applied, KvStore, ValueDigest};
 pub use log::RaftLog;
 pub use message::{
     AppendResponse, Body, ClientError, ClientReply, ClientRequest, Command, Entry, KvOp, KvResult, Message,

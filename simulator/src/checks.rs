@@ -372,7 +372,7 @@ impl Invariants {
 
     /// A snapshot a node writes (its own, or one it installs): it covers committed entries only,
     /// its last entry is the committed one, and it holds the state after exactly its prefix.
-    fn check_snapshot(&self, node: u8, snapshot: &Snapshot) -> Result<(), Violation> {
+    fn check_snapshot(&mut self, node: u8, snapshot: &Snapshot) -> Result<(), Violation> {
         let meta = snapshot.meta;
         if meta.last_index > self.committed.last() {
             return Err(Violation {
