@@ -106,8 +106,16 @@ pub fn same_payload(a: &Payload, b: &Payload) -> bool {
 /// of written entries wait in a queue of their own, so that no write allocates here.
 #[derive(Clone, Copy, Debug)]
 enum WriteSummary {
-    HardState { term: Term, vote: Option<NodeId> },
-    Entries { from: LogIndex, count: usize },
+    HardState {
+        term: Term,
+        vote: Option<NodeId>,
+    },
+    Entries {
+        from: LogIndex,
+        count: usize,
+    },
+    /// The truncation of entries that conflict with a snapshot being installed.
+    Truncation(LogIndex),
     Snapshot(SnapshotMeta),
     Cut(LogIndex),
 }
@@ -140,6 +148,9 @@ struct Watch {
     acked_index: LogIndex,
     /// The node's log terms up to `acked_index` as they were when it crashed.
     crash_terms: TermLog,
+    /// A truncation of entries conflicting with an installed snapshot, in flight at the crash:
+    /// it may have landed without the snapshot, and the entries from there may be gone.
+    truncation_at_crash: Option<LogIndex>,
 }
 
 impl Watch {
@@ -244,10 +255,14 @@ impl Invariants {
             let summary = match op {
                 PersistOp::HardState { term, vote } => WriteSummary::HardState { term: *term, vote: *vote },
                 PersistOp::Entries { from, entries } => {
-                    self.check_write(node, *from, entries, installing)?;
+                    let truncation = self.check_write(node, *from, entries, installing)?;
                     let w = &mut self.watch[node as usize];
                     w.terms_in_flight.extend(entries.iter().map(|e| e.term));
-                    WriteSummary::Entries { from: *from, count: entries.len() }
+                    if truncation {
+                        WriteSummary::Truncation(*from)
+                    } else {
+                        WriteSummary::Entries { from: *from, count: entries.len() }
+                    }
                 }
                 PersistOp::Snapshot(s) => {
                     self.check_snapshot(node, s)?;
@@ -278,14 +293,15 @@ impl Invariants {
     }
 
     /// Log Matching, checked on every entry a node writes, and the rule that only a conflict
-    /// may truncate a log: with the leader's entries, or with a snapshot being installed.
+    /// may truncate a log: with the leader's entries, or with a snapshot being installed (says
+    /// whether it was that).
     fn check_write(
         &mut self,
         node: u8,
         from: LogIndex,
         entries: &[Entry],
         installing: Option<SnapshotMeta>,
-    ) -> Result<(), Violation> {
+    ) -> Result<bool, Violation> {
         let w = &mut self.watch[node as usize];
         if from <= w.written.base() {
             return Err(Violation {
@@ -325,7 +341,9 @@ impl Invariants {
                 self.notes.conflict_truncations += 1;
             }
         }
-        if from <= w.commit && !install_truncation {
+        // A first write of entries the node already counts committed (held behind the cut of an
+        // install) rewrites nothing.
+        if from <= w.commit && from <= w.written.last() && !install_truncation {
             return Err(Violation {
                 invariant: Invariant::CommittedEntryChanged,
                 node,
@@ -367,7 +385,7 @@ impl Invariants {
             self.watch[node as usize].written.push(entry.term);
             prev_term = entry.term;
         }
-        Ok(())
+        Ok(install_truncation)
     }
 
     /// A snapshot a node writes (its own, or one it installs): it covers committed entries only,
@@ -525,6 +543,7 @@ impl Invariants {
                         w.durable.push(term);
                     }
                 }
+                WriteSummary::Truncation(from) => w.durable.truncate_from(from),
                 WriteSummary::Snapshot(meta) => w.durable_snapshot = meta,
                 WriteSummary::Cut(through) => {
                     let s = w.durable_snapshot;
@@ -725,6 +744,14 @@ impl Invariants {
     pub fn on_crash(&mut self, node: u8, server: &KvServer) {
         let w = &mut self.watch[node as usize];
         w.crash_terms = TermLog::of_log(server.node().log(), w.acked_index);
+        w.truncation_at_crash = w
+            .writes_in_flight
+            .iter()
+            .filter_map(|(_, s)| match s {
+                WriteSummary::Truncation(from) => Some(*from),
+                _ => None,
+            })
+            .min();
         w.writes_in_flight.clear();
         w.terms_in_flight.clear();
     }
@@ -772,10 +799,24 @@ impl Invariants {
                 ));
             }
         }
-        // Durable entries may only be replaced by later entries of higher terms, never lost.
+        // Durable entries may only be replaced by later entries of higher terms, never lost,
+        // except those that conflict with a snapshot the node installed: after a durable
+        // snapshot whose last entry they contradict (the restart drops them, as Figure 13 does),
+        // or from a truncation for a snapshot that a crash let land alone.
+        let conflicting = w
+            .durable
+            .term_at(restored_snapshot.last_index)
+            .is_some_and(|t| {
+                restored_snapshot.last_index > LogIndex::ZERO && t != restored_snapshot.last_term
+            })
+            .then_some(restored_snapshot.last_index);
+        let droppable = conflicting.into_iter().chain(w.truncation_at_crash).min();
         for (index, term) in w.durable.iter() {
             if index <= covered {
                 continue;
+            }
+            if droppable.is_some_and(|from| index >= from) {
+                break;
             }
             match log.term_at(index) {
                 Some(t) if t == term => {}
@@ -799,6 +840,7 @@ impl Invariants {
         w.durable_snapshot = restored_snapshot;
         w.durable_term = state.term;
         w.durable_vote = state.vote;
+        w.truncation_at_crash = None;
         Ok(())
     }
 

@@ -342,3 +342,55 @@ fn with_compaction_the_checks_forget_what_no_node_can_need_and_stay_small() {
     assert!(kept < 3 * 200, "{kept} per-index facts kept for {committed} indexes");
     assert_eq!(outcome.world.checks.applied_command_count(), outcome.world.checks.applied_commands().count());
 }
+
+#[test]
+fn a_restart_may_drop_durable_entries_that_conflict_with_its_snapshot_and_no_others() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let snapshot = snapshot_of(f.store(), 1, 1);
+    let restarted_from = |snapshot: &Snapshot| DurableState {
+        term: Term(2),
+        snapshot: Some(snapshot.clone()),
+        compacted_through: LogIndex(1),
+        ..DurableState::default()
+    };
+
+    // n1 held entries 2 and 3 after the snapshot's last entry, which matches: they must stay.
+    let more = write(vec![entry(1, 2, command(1, 2, "b")), entry(1, 3, command(1, 3, "c"))]);
+    checks.on_ready(1, 10, &more, None, &[], &[]).expect("fine");
+    checks.on_fsync(1, 10);
+    checks.on_ready(1, 11, &[PersistOp::Snapshot(snapshot.clone())], None, &[], &[]).expect("fine");
+    checks.on_fsync(1, 11);
+    checks.on_crash(1, &f);
+    let state = restarted_from(&snapshot);
+    let v = checks.on_restart(1, &state, &restored(1, &state)).expect_err("entries 2 and 3 matched");
+    assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
+
+    // n2 held entries 1 and 2 of term 2, which conflict with the committed 1/t1.
+    let nothing = DurableState { term: Term(2), ..DurableState::default() };
+    n2_after_a_crash_while_installing(&nothing, true).expect("the install's truncation landed alone");
+    n2_after_a_crash_while_installing(&restarted_from(&snapshot), true).expect("the snapshot landed alone");
+    let v = n2_after_a_crash_while_installing(&nothing, false).expect_err("no snapshot stands for them");
+    assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
+}
+
+/// n2 made entries 1 and 2 of term 2 durable (conflicting with the committed 1/t1), then, if
+/// `installing`, began installing the snapshot through 1/t1 (truncating them), and crashed
+/// before that write was durable. Restarts it from `state`.
+fn n2_after_a_crash_while_installing(state: &DurableState, installing: bool) -> Result<(), Violation> {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    let snapshot = snapshot_of(f.store(), 1, 1);
+    let conflicting = write(vec![entry(2, 1, command(9, 1, "x")), entry(2, 2, command(9, 2, "y"))]);
+    checks.on_ready(2, 1, &conflicting, None, &[], &[]).expect("fine");
+    checks.on_fsync(2, 1);
+    if installing {
+        let install =
+            [PersistOp::Entries { from: LogIndex(1), entries: vec![] }, PersistOp::Snapshot(snapshot)];
+        checks
+            .on_ready(2, 2, &install, None, &[], &[])
+            .expect("a truncation that conflicts with the snapshot");
+    }
+    checks.on_crash(2, &restored(2, &DurableState::default()));
+    checks.on_restart(2, state, &restored(2, state))
+}
