@@ -12,9 +12,9 @@
 //!   `persisted(n)`.
 //! - Messages that promise durability (a vote granted, entries acknowledged, a snapshot
 //!   installed, a vote requested on the strength of our own vote) are held inside the node until
-//!   every write produced so far is durable (paper Figure 2: persist "before responding to RPCs"). A leader's AppendEntries
-//!   go out at once: the leader writes its own log in parallel and counts itself towards a
-//!   majority only once its write is durable (thesis §10.2.1).
+//!   every write produced so far is durable (paper Figure 2: persist "before responding to
+//!   RPCs"). A leader's AppendEntries go out at once: the leader writes its own log in parallel
+//!   and counts itself towards a majority only once its write is durable (thesis §10.2.1).
 //!
 //! Election randomness comes from a ChaCha stream seeded at construction, so the node's outputs
 //! are a pure function of its inputs and its seed.
@@ -172,7 +172,8 @@ pub struct RaftNode {
     pub(crate) snapshot_dirty: bool,
     /// The end of the log as the host was told to write it. Entries are handed over only if
     /// they continue that log: after a snapshot install discards the log, what follows the
-    /// snapshot waits until the cut below has been handed over, so the disk never holds a gap.
+    /// snapshot waits until the cut through it (`pending_cut`) has been handed over, so the disk
+    /// never holds a gap.
     pub(crate) written_last: LogIndex,
     /// Installing a snapshot whose last entry conflicts with the written log: the written log
     /// is truncated from here, in the snapshot's write.
