@@ -37,10 +37,26 @@ pub enum Bug {
     /// follower's hint, never onto it, so a follower whose log ends short of the leader's is
     /// probed at the same index forever: the cluster stays busy and never catches it up.
     ProbeStopsShort,
+    /// A follower installs a snapshot at or below its commit index (a duplicate or a late one)
+    /// instead of refusing it, so its state machine and applied index move back (paper Figure
+    /// 13 installs only what moves the follower forward).
+    InstallStaleSnapshot,
+    /// A follower installing a snapshot discards its whole log, even entries that follow the
+    /// snapshot's last entry and match it, which it may have acknowledged (Figure 13, step 6).
+    InstallDiscardsLog,
+    /// A node restarted from a snapshot starts its applied index at 0, not at the snapshot's
+    /// index, so the snapshot its host restored from is handed over and applied a second time.
+    RestartAppliedZero,
+    /// The state machine's snapshot leaves out the client session table: after a restore, a
+    /// retried command applies again (thesis §6.3: sessions must survive compaction).
+    SnapshotWithoutSessions,
+    /// The log is cut in the same write as the snapshot covering the cut, not once the snapshot
+    /// is durable: a crash that lands the cut but tears the snapshot loses the cut entries.
+    CutBeforeSnapshotDurable,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 14] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -50,6 +66,11 @@ impl Bug {
         Bug::LeaderIgnoresHigherTerm,
         Bug::StaleLeaderRead,
         Bug::ProbeStopsShort,
+        Bug::InstallStaleSnapshot,
+        Bug::InstallDiscardsLog,
+        Bug::RestartAppliedZero,
+        Bug::SnapshotWithoutSessions,
+        Bug::CutBeforeSnapshotDurable,
     ];
 
     /// The name used on the command line (`--bug NAME`).
@@ -65,6 +86,11 @@ impl Bug {
             Bug::LeaderIgnoresHigherTerm => "leader-ignores-higher-term",
             Bug::StaleLeaderRead => "stale-leader-read",
             Bug::ProbeStopsShort => "probe-stops-short",
+            Bug::InstallStaleSnapshot => "install-stale-snapshot",
+            Bug::InstallDiscardsLog => "install-discards-log",
+            Bug::RestartAppliedZero => "restart-applied-zero",
+            Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
+            Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
         }
     }
 
@@ -86,6 +112,19 @@ impl Bug {
             Bug::StaleLeaderRead => "leader serves Get from local state without confirming it still leads",
             Bug::ProbeStopsShort => {
                 "leader backs nextIndex off to one entry short of a lagging follower's log, forever"
+            }
+            Bug::InstallStaleSnapshot => {
+                "follower installs a snapshot at or below its commit index, moving back"
+            }
+            Bug::InstallDiscardsLog => {
+                "follower installing a snapshot discards its whole log, matching entries after it too"
+            }
+            Bug::RestartAppliedZero => {
+                "node restarted from a snapshot starts at applied index 0 and applies the snapshot again"
+            }
+            Bug::SnapshotWithoutSessions => "state machine snapshot leaves out the client session table",
+            Bug::CutBeforeSnapshotDurable => {
+                "log is cut in the same write as its snapshot, before it is durable"
             }
         }
     }

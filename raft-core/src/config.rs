@@ -23,6 +23,10 @@ pub struct Config {
     /// The most entries one AppendEntries carries, so that a far-behind follower is caught up in
     /// bounded messages.
     pub append_entries_max: usize,
+    /// The most snapshot bytes one InstallSnapshot carries. A snapshot travels in chunks sent
+    /// one at a time, each answered, so that a large one neither fills the network nor starts
+    /// over from scratch when one message is lost.
+    pub snapshot_chunk_bytes_max: usize,
     /// A leader that has not heard from a majority for `election_ticks_max` steps down, so that a
     /// leader cut off in a minority stops accepting commands it cannot commit (thesis §6.2). The
     /// longest timeout, not the shortest, so that slow answers do not depose a working leader.
@@ -58,6 +62,7 @@ impl Config {
             election_ticks_max: 60,
             heartbeat_ticks: 10,
             append_entries_max: 64,
+            snapshot_chunk_bytes_max: 64 * 1024,
             check_quorum: true,
             pre_vote: true,
             bugs: BugSet::none(),
@@ -95,6 +100,9 @@ impl Config {
         }
         if self.append_entries_max == 0 {
             return Err(ConfigError("append_entries_max must be at least 1".into()));
+        }
+        if self.snapshot_chunk_bytes_max == 0 {
+            return Err(ConfigError("snapshot_chunk_bytes_max must be at least 1".into()));
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Leader election: campaigns, votes, and the start of a leader's term (paper §5.2, §5.4.1).
 
-use crate::message::{AppendResponse, Body, Message, Payload};
+use crate::message::{AppendResponse, Body, Message, Payload, SnapshotResponse};
 use crate::node::{Progress, RaftNode, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
@@ -173,11 +173,16 @@ impl RaftNode {
                 };
                 self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
             }
+            Body::InstallSnapshot { meta, .. } => {
+                let partial = SnapshotResponse::Partial { last_index: meta.last_index, received: 0 };
+                self.send_after_persist(m.from, Body::InstallSnapshotResponse(partial));
+            }
             // Pre-votes never arrive here: `handle_pre_vote` refuses stale ones itself.
             Body::PreVote { .. } => {}
             Body::RequestVoteResponse { .. }
             | Body::PreVoteResponse { .. }
-            | Body::AppendEntriesResponse(_) => {}
+            | Body::AppendEntriesResponse(_)
+            | Body::InstallSnapshotResponse(_) => {}
         }
     }
 
@@ -202,6 +207,7 @@ impl RaftNode {
                 probing: true,
                 probe_outstanding: false,
                 recently_active: false,
+                transfer: None,
             })
             .collect();
         // A no-op of the new term lets earlier entries commit without waiting for a client

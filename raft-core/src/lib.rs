@@ -11,6 +11,8 @@
 //!   command applies once.
 //! - [`KvServer`]: a node plus its store plus the client calls waiting for their commands to
 //!   apply: the KV service a client talks to.
+//! - [`snapshot`]: snapshots of the state machine, which let a node compact its log and catch
+//!   up a far-behind follower with InstallSnapshot (paper §7).
 //! - [`wal`]: a checksummed record format for persisted state, with torn-tail recovery.
 //! - [`Bug`]: planted bugs, off by default, with which the harness proves its checks work.
 //!
@@ -18,6 +20,7 @@
 //! Algorithm", 2014) by section, and Ongaro's thesis (2014) where the paper is silent.
 
 pub mod bugs;
+mod compaction;
 pub mod config;
 mod election;
 pub mod kv;
@@ -26,19 +29,21 @@ pub mod message;
 pub mod node;
 mod replication;
 pub mod server;
+pub mod snapshot;
 pub mod storage;
 pub mod types;
 pub mod wal;
 
 pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigError};
-pub use kv::{Applied, KvStore};
+pub use kv::{Applied, KvStore, ValueDigest};
 pub use log::RaftLog;
 pub use message::{
     AppendResponse, Body, ClientError, ClientReply, ClientRequest, Command, Entry, KvOp, KvResult, Message,
-    Payload,
+    Payload, SnapshotResponse,
 };
 pub use node::{NotLeader, RaftNode, Ready, Role};
-pub use server::{KvServer, ServerReady};
+pub use server::{KvServer, ServerError, ServerReady};
+pub use snapshot::{SharedBytes, Snapshot, SnapshotMeta};
 pub use storage::{DurableState, PersistOp};
 pub use types::{ClientId, LogIndex, NodeId, Term};

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::snapshot::{SharedBytes, SnapshotMeta};
 use crate::types::{ClientId, LogIndex, NodeId, Term};
 
 /// One KV operation. Keys and values are strings; a missing key reads as "".
@@ -113,6 +114,27 @@ pub enum Body {
         leader_commit: LogIndex,
     },
     AppendEntriesResponse(AppendResponse),
+    /// One chunk of the leader's snapshot, for a follower whose next entry the leader no longer
+    /// holds (paper §7, Figure 13): `data` is the snapshot's bytes from `offset`; `done` marks
+    /// the last chunk.
+    InstallSnapshot {
+        meta: SnapshotMeta,
+        offset: u64,
+        data: SharedBytes,
+        done: bool,
+    },
+    InstallSnapshotResponse(SnapshotResponse),
+}
+
+/// The answer to an InstallSnapshot chunk.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SnapshotResponse {
+    /// The snapshot through `last_index` has arrived in order up to byte `received`: the leader
+    /// sends on from there (from 0 when the follower started over).
+    Partial { last_index: LogIndex, received: u64 },
+    /// The follower's log matches the leader's up to `match_index`: it installed the snapshot
+    /// and made it durable, or it already held everything the snapshot covers.
+    Done { match_index: LogIndex },
 }
 
 /// The answer to an AppendEntries.
@@ -144,6 +166,8 @@ impl Body {
             Body::PreVoteResponse { .. } => "prevote_resp",
             Body::AppendEntries { .. } => "append",
             Body::AppendEntriesResponse(_) => "append_resp",
+            Body::InstallSnapshot { .. } => "snapshot",
+            Body::InstallSnapshotResponse(_) => "snapshot_resp",
         }
     }
 }
@@ -154,6 +178,7 @@ impl Message {
     pub fn size_bytes(&self) -> usize {
         let body = match &self.body {
             Body::AppendEntries { entries, .. } => 24 + entries.iter().map(Entry::size_bytes).sum::<usize>(),
+            Body::InstallSnapshot { data, .. } => 33 + data.len(),
             _ => 24,
         };
         16 + body
@@ -190,6 +215,15 @@ impl fmt::Display for Message {
                 "append_resp reject prev={rejected_prev_index} conflict={}/{conflict_index}",
                 conflict_term.map_or(0, |t| t.0)
             ),
+            Body::InstallSnapshot { meta, offset, data, done } => {
+                write!(f, "snapshot {meta} at={offset} n={}{}", data.len(), if *done { " done" } else { "" })
+            }
+            Body::InstallSnapshotResponse(SnapshotResponse::Partial { last_index, received }) => {
+                write!(f, "snapshot_resp partial {last_index} got={received}")
+            }
+            Body::InstallSnapshotResponse(SnapshotResponse::Done { match_index }) => {
+                write!(f, "snapshot_resp done match={match_index}")
+            }
         }
     }
 }

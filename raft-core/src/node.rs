@@ -2,16 +2,19 @@
 //!
 //! The host contract (sans-IO, after etcd-raft's `Ready` and raft-rs's numbered readies):
 //! - inputs: [`RaftNode::tick`], [`RaftNode::step`], [`RaftNode::propose`],
-//!   [`RaftNode::persisted`], and [`RaftNode::restore`] once, before anything else, at restart;
+//!   [`RaftNode::persisted`], [`RaftNode::maybe_compact`] (a snapshot of the state machine to
+//!   stand for the log prefix it covers), and [`RaftNode::restore`] once, before anything else,
+//!   at restart;
 //! - outputs: [`RaftNode::ready`] hands over everything produced since the last call as a
-//!   [`Ready`] with a number. The host writes `persist` in order, sends `messages` in any order
-//!   and applies `committed` in order. Once the writes of ready `n` (and all before it) are
-//!   durable it calls `persisted(n)`.
-//! - Messages that promise durability (a vote granted, entries acknowledged, a vote requested
-//!   on the strength of our own vote) are held inside the node until every write produced so far
-//!   is durable (paper Figure 2: persist "before responding to RPCs"). A leader's AppendEntries
-//!   go out at once: the leader writes its own log in parallel and counts itself towards a
-//!   majority only once its write is durable (thesis §10.2.1).
+//!   [`Ready`] with a number. The host writes `persist` in order, sends `messages` in any order,
+//!   replaces its state machine with `snapshot` if there is one, then applies `committed` in
+//!   order. Once the writes of ready `n` (and all before it) are durable it calls
+//!   `persisted(n)`.
+//! - Messages that promise durability (a vote granted, entries acknowledged, a snapshot
+//!   installed, a vote requested on the strength of our own vote) are held inside the node until
+//!   every write produced so far is durable (paper Figure 2: persist "before responding to
+//!   RPCs"). A leader's AppendEntries go out at once: the leader writes its own log in parallel
+//!   and counts itself towards a majority only once its write is durable (thesis §10.2.1).
 //!
 //! Election randomness comes from a ChaCha stream seeded at construction, so the node's outputs
 //! are a pure function of its inputs and its seed.
@@ -24,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{Config, ConfigError};
 use crate::log::RaftLog;
 use crate::message::{Body, Command, Entry, Message};
+use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
 use crate::types::{LogIndex, NodeId, Term};
 
@@ -43,13 +47,19 @@ pub struct Ready {
     pub number: u64,
     pub persist: Vec<PersistOp>,
     pub messages: Vec<Message>,
+    /// A snapshot installed from the leader: the state machine becomes this, before `committed`
+    /// (which follow it) are applied.
+    pub snapshot: Option<Snapshot>,
     pub committed: Vec<Entry>,
 }
 
 impl Ready {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.persist.is_empty() && self.messages.is_empty() && self.committed.is_empty()
+        self.persist.is_empty()
+            && self.messages.is_empty()
+            && self.snapshot.is_none()
+            && self.committed.is_empty()
     }
 }
 
@@ -75,6 +85,24 @@ pub(crate) struct Progress {
     pub probe_outstanding: bool,
     /// Heard from since the leader last checked for a quorum.
     pub recently_active: bool,
+    /// Sending our snapshot, because the follower needs entries it covers.
+    pub transfer: Option<Transfer>,
+}
+
+/// A snapshot on its way to one follower, one chunk at a time.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Transfer {
+    /// Which snapshot: a newer one starts over.
+    pub last_index: LogIndex,
+    /// The follower has the bytes before this offset; the next chunk starts here.
+    pub acked: u64,
+}
+
+/// A follower's snapshot in the making: the chunks received so far, in order.
+#[derive(Clone, Debug)]
+pub(crate) struct Incoming {
+    pub meta: SnapshotMeta,
+    pub bytes: Vec<u8>,
 }
 
 /// A Raft node. Fields carry the invariants they obey.
@@ -89,6 +117,9 @@ pub struct RaftNode {
     /// The candidate voted for in `term`; cleared whenever `term` changes.
     pub(crate) vote: Option<NodeId>,
     pub(crate) log: RaftLog,
+    /// The newest snapshot, taken by the host or installed from a leader. Invariant: present
+    /// exactly when the log starts after index 0, with the log's base as its metadata.
+    pub(crate) snapshot: Option<Snapshot>,
     /// Planted bug `vote-not-persisted` only: the vote of this term is kept off the disk.
     pub(crate) vote_unpersisted: bool,
 
@@ -96,10 +127,18 @@ pub struct RaftNode {
     pub(crate) role: Role,
     /// The leader of `term`, once known. Only a leader of `term` sets itself here.
     pub(crate) leader: Option<NodeId>,
-    /// Invariant: `applied_index <= commit_index <= log.last_index()` after every input.
+    /// Invariant: `log.snapshot_index() <= commit_index <= log.last_index()` after every input:
+    /// a snapshot covers only committed entries.
     pub(crate) commit_index: LogIndex,
-    /// The last entry handed to the host for applying.
+    /// The last entry handed to the host for applying (or covered by the snapshot handed to it).
+    /// Invariant: `applied_index <= commit_index`, and at least the snapshot's index unless the
+    /// snapshot is waiting to be handed over.
     pub(crate) applied_index: LogIndex,
+    /// The snapshot must be handed to the host to replace its state machine: it was installed
+    /// from a leader and the host has not seen it.
+    pub(crate) snapshot_to_apply: bool,
+    /// Follower: the snapshot arriving from the leader.
+    pub(crate) incoming: Option<Incoming>,
     pub(crate) election_elapsed: u32,
     pub(crate) election_timeout: u32,
     pub(crate) heartbeat_elapsed: u32,
@@ -126,8 +165,22 @@ pub struct RaftNode {
     pub(crate) last_write_ready: u64,
     /// Every ready up to this one is durable.
     pub(crate) persisted_ready: u64,
-    /// For each ready that wrote log entries: its number and the last entry it wrote.
+    /// For each ready that wrote log entries or a snapshot: its number and the last entry it
+    /// wrote (or the snapshot covers).
     pub(crate) unstable_writes: VecDeque<(u64, LogIndex, Term)>,
+    /// The snapshot has not been handed over for writing yet.
+    pub(crate) snapshot_dirty: bool,
+    /// The end of the log as the host was told to write it. Entries are handed over only if
+    /// they continue that log: after a snapshot install discards the log, what follows the
+    /// snapshot waits until the cut through it (`pending_cut`) has been handed over, so the disk
+    /// never holds a gap.
+    pub(crate) written_last: LogIndex,
+    /// Installing a snapshot whose last entry conflicts with the written log: the written log
+    /// is truncated from here, in the snapshot's write.
+    pub(crate) truncate_written_from: Option<LogIndex>,
+    /// The log cut waiting for its snapshot to be durable: the ready that wrote the snapshot and
+    /// the index it covers. Cutting in the same write would let a crash land the cut alone.
+    pub(crate) pending_cut: Option<(u64, LogIndex)>,
 
     // Outputs.
     pub(crate) out_messages: Vec<Message>,
@@ -150,11 +203,14 @@ impl RaftNode {
             term: Term::ZERO,
             vote: None,
             log: RaftLog::new(),
+            snapshot: None,
             vote_unpersisted: false,
             role: Role::Follower,
             leader: None,
             commit_index: LogIndex::ZERO,
             applied_index: LogIndex::ZERO,
+            snapshot_to_apply: false,
+            incoming: None,
             election_elapsed: 0,
             election_timeout: 0,
             heartbeat_elapsed: 0,
@@ -169,6 +225,10 @@ impl RaftNode {
             last_write_ready: 0,
             persisted_ready: 0,
             unstable_writes: VecDeque::new(),
+            snapshot_dirty: false,
+            written_last: LogIndex::ZERO,
+            truncate_written_from: None,
+            pending_cut: None,
             out_messages: Vec::new(),
             out_messages_after_persist: Vec::new(),
             waiting: VecDeque::new(),
@@ -180,8 +240,15 @@ impl RaftNode {
 
     /// Rebuilds the node from what its disk kept, at restart. Must precede every other input.
     ///
+    /// With a snapshot, the node starts from it: commit and applied indexes at its last index
+    /// (the host restores its state machine from the snapshot's data, and nothing it covers is
+    /// applied again), and the log keeps the durable entries that follow it when the durable
+    /// log holds its last entry, as InstallSnapshot does (paper Figure 13, steps 6 and 7): a
+    /// crash may have come between the snapshot's write and the cut of the log it covers.
+    ///
     /// # Panics
-    /// If the node has already run, or the restored log is not dense with nondecreasing terms.
+    /// If the node has already run, the restored log is not dense with nondecreasing terms, or
+    /// it was cut past its snapshot (the host lost entries and must not use this state).
     pub fn restore(&mut self, state: DurableState) {
         assert!(
             self.term == Term::ZERO && self.log.last_index() == LogIndex::ZERO && self.next_ready == 1,
@@ -189,9 +256,54 @@ impl RaftNode {
         );
         self.term = state.term;
         self.vote = state.vote;
-        self.log = RaftLog::from_entries(state.entries);
+        self.written_last = state.last_index();
+        let snapshot = state.snapshot.clone();
+        match snapshot {
+            None => {
+                assert_eq!(
+                    state.compacted_through,
+                    LogIndex::ZERO,
+                    "the durable log was cut with no snapshot"
+                );
+                self.log = RaftLog::from_entries(state.entries);
+            }
+            Some(snapshot) => {
+                let meta = snapshot.meta;
+                let cut = state.compacted_through;
+                assert!(
+                    cut <= meta.last_index,
+                    "the durable log was cut through {cut}, past its snapshot {meta}"
+                );
+                let follows = cut == meta.last_index
+                    || state.entry(meta.last_index).is_some_and(|e| e.term == meta.last_term);
+                if !follows && state.last_index() >= meta.last_index {
+                    // Written before the snapshot and conflicting with it: dropped on disk too.
+                    self.truncate_written_from = Some(meta.last_index);
+                }
+                if cut < meta.last_index {
+                    // The snapshot is durable; the cut never was.
+                    self.pending_cut = Some((0, meta.last_index));
+                }
+                let mut entries = state.entries;
+                let covered = ((meta.last_index.0 - cut.0) as usize).min(entries.len());
+                entries.drain(..covered);
+                if !follows {
+                    entries.clear();
+                }
+                self.log = RaftLog::after(meta, entries);
+                self.commit_index = meta.last_index;
+                if self.config.bugs.has(crate::Bug::RestartAppliedZero) {
+                    // The bug: as if the host had not restored the snapshot.
+                    self.snapshot_to_apply = true;
+                } else {
+                    self.applied_index = meta.last_index;
+                }
+                self.snapshot = Some(snapshot);
+            }
+        }
         // Everything restored came from disk, so it is durable by definition.
         self.durable_index = self.log.last_index();
+        self.assert_invariants();
     }
 
     // ----- Inputs -----
@@ -222,7 +334,8 @@ impl RaftNode {
                 self.vote = None;
                 self.hard_state_dirty = true;
             } else {
-                let leader = matches!(m.body, Body::AppendEntries { .. }).then_some(m.from);
+                let from_leader = matches!(m.body, Body::AppendEntries { .. } | Body::InstallSnapshot { .. });
+                let leader = from_leader.then_some(m.from);
                 self.become_follower(m.term, leader);
             }
         } else if m.term < self.term && !future_term {
@@ -267,6 +380,21 @@ impl RaftNode {
             Body::AppendEntriesResponse(response) => {
                 if self.role == Role::Leader {
                     self.handle_append_response(m.from, response);
+                }
+            }
+            Body::InstallSnapshot { meta, offset, data, done } => match self.role {
+                // As for AppendEntries: a leader of this term is facing a broken peer.
+                Role::Leader => {}
+                Role::PreCandidate | Role::Candidate | Role::Follower => {
+                    if self.role != Role::Follower {
+                        self.become_follower(self.term, Some(m.from));
+                    }
+                    self.handle_install_snapshot(m.from, meta, offset, data, done);
+                }
+            },
+            Body::InstallSnapshotResponse(response) => {
+                if self.role == Role::Leader {
+                    self.handle_snapshot_response(m.from, response);
                 }
             }
         }
@@ -324,10 +452,15 @@ impl RaftNode {
     /// Whether `ready` would hand over anything.
     #[must_use]
     pub fn has_ready(&self) -> bool {
+        let held = self.writes_held();
         self.hard_state_dirty
-            || self.log_dirty_from.is_some()
+            || self.snapshot_dirty
+            || self.truncate_written_from.is_some()
+            || self.cut_due()
+            || (self.log_dirty_from.is_some() && !held)
             || !self.out_messages.is_empty()
-            || !self.out_messages_after_persist.is_empty()
+            || (!self.out_messages_after_persist.is_empty() && !held)
+            || self.snapshot_to_apply
             || self.commit_index > self.applied_index
     }
 
@@ -343,6 +476,7 @@ impl RaftNode {
         ready.persist.clear();
         ready.messages.clear();
         ready.committed.clear();
+        ready.snapshot = None;
         ready.number = self.next_ready;
         self.next_ready += 1;
 
@@ -351,27 +485,39 @@ impl RaftNode {
             let vote = if self.vote_unpersisted { None } else { self.vote };
             ready.persist.push(PersistOp::HardState { term: self.term, vote });
         }
-        if let Some(from) = self.log_dirty_from.take() {
+        self.write_snapshot_and_cut(ready);
+        if let Some(from) = self.log_dirty_from.filter(|_| !self.writes_held()) {
+            self.log_dirty_from = None;
             assert!(from <= self.log.last_index().next(), "dirty mark past the end of the log");
             let entries = self.log.slice_from(from, usize::MAX).to_vec();
             let last = self.log.last_index();
-            let last_term = self.log.term_at(last).unwrap_or(Term::ZERO);
+            let last_term = self.log.last_term();
             self.unstable_writes.push_back((ready.number, last, last_term));
             ready.persist.push(PersistOp::Entries { from, entries });
+            self.written_last = last;
         }
         if !ready.persist.is_empty() {
             self.last_write_ready = ready.number;
         }
-        // A message waits for every write produced so far, including this ready's.
-        let needed = self.last_write_ready;
-        for m in self.out_messages_after_persist.drain(..) {
-            if needed <= self.persisted_ready {
-                self.out_messages.push(m);
-            } else {
-                self.waiting.push_back((needed, m));
+        // A message waits for every write produced so far, including this ready's, and for the
+        // writes held back behind a cut.
+        if !self.writes_held() {
+            let needed = self.last_write_ready;
+            for m in self.out_messages_after_persist.drain(..) {
+                if needed <= self.persisted_ready {
+                    self.out_messages.push(m);
+                } else {
+                    self.waiting.push_back((needed, m));
+                }
             }
         }
         std::mem::swap(&mut ready.messages, &mut self.out_messages);
+        if self.snapshot_to_apply {
+            self.snapshot_to_apply = false;
+            ready.snapshot.clone_from(&self.snapshot);
+            assert!(ready.snapshot.is_some(), "a snapshot to apply, and none kept");
+            self.applied_index = self.log.snapshot_index();
+        }
         if self.commit_index > self.applied_index {
             let count = (self.commit_index.0 - self.applied_index.0) as usize;
             ready.committed.extend_from_slice(self.log.slice_from(self.applied_index.next(), count));
@@ -422,6 +568,18 @@ impl RaftNode {
     #[must_use]
     pub fn log(&self) -> &RaftLog {
         &self.log
+    }
+    /// The newest snapshot: the log starts after it.
+    #[must_use]
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+    /// The bytes the term, vote and log take in the WAL format once the log is cut to what the
+    /// node holds (the lab's "persisted Raft state"; snapshots are kept apart). A host's snapshot
+    /// policy can compare it with a bound.
+    #[must_use]
+    pub fn raft_state_bytes(&self) -> usize {
+        crate::wal::HARD_STATE_RECORD_BYTES + crate::wal::ENTRIES_RECORD_BYTES + self.log.bytes()
     }
 
     // ----- Role changes (etcd-raft style: every `become_*` goes through `reset`) -----
@@ -537,10 +695,20 @@ impl RaftNode {
     }
 
     /// Internal invariants, cheap enough to check after every input in release builds.
-    fn assert_invariants(&self) {
+    pub(crate) fn assert_invariants(&self) {
         assert!(self.applied_index <= self.commit_index, "applied past the commit index");
         assert!(self.commit_index <= self.log.last_index(), "committed past the end of the log");
         assert!(self.durable_index <= self.log.last_index(), "durable past the end of the log");
+        assert!(self.log.snapshot_index() <= self.commit_index, "a snapshot of entries not committed");
+        assert!(
+            self.snapshot_to_apply || self.applied_index >= self.log.snapshot_index(),
+            "the snapshot covers entries the host neither applied nor was handed"
+        );
+        assert_eq!(
+            self.snapshot.as_ref().map_or(SnapshotMeta::default(), |s| s.meta),
+            self.log.snapshot_meta(),
+            "the log does not start after the snapshot"
+        );
         assert!(
             self.role != Role::Leader || self.leader == Some(self.config.id),
             "a leader that does not know itself as leader"

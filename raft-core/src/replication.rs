@@ -1,5 +1,7 @@
 //! Log replication: the leader's side (sending, acknowledgements, commitment) and the
-//! follower's side (the consistency check and conflict repair), paper §5.3 and §5.4.2.
+//! follower's side (the consistency check and conflict repair), paper §5.3 and §5.4.2. Where
+//! the entries a follower needs are compacted, the leader sends its snapshot instead (see
+//! `compaction.rs`).
 
 use crate::message::{AppendResponse, Body, Entry, Payload};
 use crate::node::{RaftNode, Role};
@@ -41,15 +43,21 @@ impl RaftNode {
         }
     }
 
-    /// Sends the follower at `position` the entries from its `next_index`. With `always`, an
-    /// empty AppendEntries goes out too (a heartbeat); otherwise only one that carries entries.
-    fn send_append(&mut self, position: usize, always: bool) {
+    /// Sends the follower at `position` the entries from its `next_index`, or a chunk of our
+    /// snapshot if the entry before them is compacted. With `always`, an empty AppendEntries
+    /// goes out too (a heartbeat); otherwise only one that carries entries.
+    pub(crate) fn send_append(&mut self, position: usize, always: bool) {
         let last_index = self.log.last_index();
         let progress = &self.progress[position];
         if progress.probe_outstanding {
             return;
         }
         let next_index = progress.next_index;
+        if next_index.prev() < self.log.snapshot_index() {
+            self.send_snapshot_chunk(position);
+            return;
+        }
+        self.progress[position].transfer = None;
         if next_index > last_index && !always {
             return;
         }
@@ -82,6 +90,22 @@ impl RaftNode {
         debug_assert_eq!(self.role, Role::Follower);
         self.leader = Some(leader);
         self.election_elapsed = 0;
+
+        // Entries our snapshot covers are committed, so they match the log of any leader of our
+        // term (Leader Completeness, paper §5.4): skip them, and check what follows against the
+        // snapshot's last entry. A message that disagrees with it comes from no correct leader.
+        let (prev_log_index, prev_log_term, entries) = if prev_log_index < self.log.snapshot_index() {
+            let base = self.log.snapshot_meta();
+            let mut entries = entries;
+            let covered = (base.last_index.0 - prev_log_index.0) as usize;
+            if entries.len() >= covered && entries[covered - 1].term != base.last_term {
+                return;
+            }
+            let rest = entries.split_off(covered.min(entries.len()));
+            (base.last_index, base.last_term, rest)
+        } else {
+            (prev_log_index, prev_log_term, entries)
+        };
 
         // 2. Reply false if the log has no entry at prevLogIndex whose term is prevLogTerm.
         let ours = self.log.term_at(prev_log_index);

@@ -4,6 +4,7 @@
 //! node's own outputs.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::config::{Config, ConfigError};
 use crate::kv::KvStore;
@@ -29,6 +30,31 @@ pub struct ServerReady {
     pub replies: Vec<ClientReply>,
 }
 
+/// Why a server cannot start.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ServerError {
+    Config(ConfigError),
+    /// The durable snapshot's data is not a KV snapshot.
+    Snapshot(String),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Config(e) => e.fmt(f),
+            ServerError::Snapshot(e) => write!(f, "the snapshot does not restore a KV store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<ConfigError> for ServerError {
+    fn from(e: ConfigError) -> ServerError {
+        ServerError::Config(e)
+    }
+}
+
 /// A KV server.
 pub struct KvServer {
     node: RaftNode,
@@ -46,16 +72,23 @@ pub struct KvServer {
 impl KvServer {
     /// A server with an empty disk.
     pub fn new(config: Config, seed: u64) -> Result<KvServer, ConfigError> {
-        KvServer::restore(config, seed, DurableState::default())
+        KvServer::restore(config, seed, DurableState::default()).map_err(|e| match e {
+            ServerError::Config(e) => e,
+            ServerError::Snapshot(_) => unreachable!("an empty disk holds no snapshot"),
+        })
     }
 
-    /// A server restarted from what its disk kept. The store starts empty and is rebuilt as the
-    /// node learns which restored entries are committed.
-    pub fn restore(config: Config, seed: u64, state: DurableState) -> Result<KvServer, ConfigError> {
-        let kv = if config.bugs.has(Bug::NoDeduplication) {
-            KvStore::without_deduplication()
-        } else {
-            KvStore::new()
+    /// A server restarted from what its disk kept. The store starts from the snapshot, if there
+    /// is one (so nothing it covers is applied again), and is rebuilt from there as the node
+    /// learns which restored entries are committed.
+    pub fn restore(config: Config, seed: u64, state: DurableState) -> Result<KvServer, ServerError> {
+        let deduplicate = !config.bugs.has(Bug::NoDeduplication);
+        let kv = match &state.snapshot {
+            Some(snapshot) => {
+                KvStore::from_snapshot(&snapshot.data, deduplicate).map_err(ServerError::Snapshot)?
+            }
+            None if deduplicate => KvStore::new(),
+            None => KvStore::without_deduplication(),
         };
         let mut node = RaftNode::new(config, seed)?;
         node.restore(state);
@@ -120,9 +153,42 @@ impl KvServer {
         self.node.has_ready() || !self.replies.is_empty()
     }
 
-    /// Takes the node's outputs, applies the newly committed entries and collects the replies.
+    /// Hands the node a snapshot of the store as it stands (everything applied so far), so that
+    /// the node can drop the log it covers. Returns whether it did (not if nothing new was
+    /// applied since the last snapshot).
+    pub fn maybe_snapshot(&mut self) -> bool {
+        let index = self.node.applied_index();
+        if index <= self.node.log().snapshot_index() {
+            return false;
+        }
+        let with_sessions = !self.node.config().bugs.has(Bug::SnapshotWithoutSessions);
+        let data = self.kv.encode_snapshot(with_sessions);
+        self.node.maybe_compact(index, data.into())
+    }
+
+    /// Takes the node's outputs, installs a snapshot it hands over, applies the newly committed
+    /// entries and collects the replies.
+    ///
+    /// # Panics
+    /// If a snapshot installed from the leader does not decode: its bytes come from another
+    /// server's store, over a network that does not corrupt messages.
     pub fn ready_into(&mut self, out: &mut ServerReady) {
         self.node.ready_into(&mut out.raft);
+        if let Some(snapshot) = &out.raft.snapshot {
+            let deduplicate = !self.node.config().bugs.has(Bug::NoDeduplication);
+            self.kv = KvStore::from_snapshot(&snapshot.data, deduplicate).unwrap_or_else(|e| {
+                panic!("the snapshot through {} does not decode: {e}", snapshot.meta.last_index)
+            });
+            // Calls proposed at indexes the snapshot covers cannot be answered from it.
+            let covered: Vec<LogIndex> =
+                self.pending.range(..=snapshot.meta.last_index).map(|(index, _)| *index).collect();
+            for index in covered {
+                if let Some(w) = self.pending.remove(&index) {
+                    self.pending_by_client.remove(&w.client);
+                    self.lost(w);
+                }
+            }
+        }
         for entry in &out.raft.committed {
             let waiting = self.pending.remove(&entry.index);
             let Payload::Command(command) = &entry.payload else {

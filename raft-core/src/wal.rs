@@ -6,6 +6,13 @@
 //! A bad record followed by more bytes cannot be a torn tail (only the last write can tear): that
 //! is corruption, and recovery refuses the file rather than silently dropping acknowledged data.
 //!
+//! A record that decodes but does not fit the state before it (a log cut past the snapshot, a
+//! gap) is refused too: the durable state lost something, and using it would hide that.
+//!
+//! A snapshot can be kept in the same file or, as most hosts do, in a file of its own holding
+//! one record ([`encode`] of a [`PersistOp::Snapshot`], read back with [`decode_snapshot`]); a
+//! recovery of the log then starts from a state that already holds that snapshot.
+//!
 //! Nothing here does I/O: a host appends the encoded bytes to a file and feeds the file's bytes
 //! back to [`recover`] at restart.
 
@@ -13,12 +20,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::message::{Command, Entry, KvOp, Payload};
+use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
 use crate::types::{ClientId, LogIndex, NodeId, Term};
 
-const HEADER_BYTES: usize = 8;
+/// Bytes before each record's payload: its length and its checksum.
+pub const HEADER_BYTES: usize = 8;
 const TAG_HARD_STATE: u8 = 1;
 const TAG_ENTRIES: u8 = 2;
+const TAG_SNAPSHOT: u8 = 3;
+const TAG_COMPACT_LOG: u8 = 4;
 
 /// Appends the record for `op` to `out`.
 pub fn encode(op: &PersistOp, out: &mut Vec<u8>) {
@@ -43,6 +54,17 @@ pub fn encode(op: &PersistOp, out: &mut Vec<u8>) {
             for entry in entries {
                 encode_entry(entry, out);
             }
+        }
+        PersistOp::Snapshot(snapshot) => {
+            out.push(TAG_SNAPSHOT);
+            put_u64(out, snapshot.meta.last_index.0);
+            put_u64(out, snapshot.meta.last_term.0);
+            put_u32(out, snapshot.data.len() as u32);
+            out.extend_from_slice(&snapshot.data);
+        }
+        PersistOp::CompactLog { through } => {
+            out.push(TAG_COMPACT_LOG);
+            put_u64(out, through.0);
         }
     }
     let payload_len = out.len() - start - HEADER_BYTES;
@@ -80,6 +102,25 @@ fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     }
 }
 
+/// The bytes `entry` takes inside an entries record, as [`encode`] writes it.
+#[must_use]
+pub fn entry_bytes(entry: &Entry) -> usize {
+    17 + match &entry.payload {
+        Payload::Noop => 0,
+        Payload::Command(cmd) => {
+            17 + match &cmd.op {
+                KvOp::Get { key } => 4 + key.len(),
+                KvOp::Put { key, value } | KvOp::Append { key, value } => 8 + key.len() + value.len(),
+            }
+        }
+    }
+}
+
+/// The bytes of a hard-state record, header included.
+pub const HARD_STATE_RECORD_BYTES: usize = HEADER_BYTES + 14;
+/// The bytes of an entries record holding no entries yet, header included.
+pub const ENTRIES_RECORD_BYTES: usize = HEADER_BYTES + 13;
+
 fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -108,6 +149,9 @@ pub struct Recovery {
 pub enum RecoveryError {
     /// A record in the middle of the file fails its checksum or does not decode.
     Corrupt { offset: usize, reason: String },
+    /// A whole, valid record does not fit the state before it: something durable is missing
+    /// (such as a log cut past the snapshot that should cover it).
+    Inconsistent { offset: usize, reason: String },
 }
 
 impl fmt::Display for RecoveryError {
@@ -115,6 +159,9 @@ impl fmt::Display for RecoveryError {
         match self {
             RecoveryError::Corrupt { offset, reason } => {
                 write!(f, "log file corrupt at byte {offset}: {reason}")
+            }
+            RecoveryError::Inconsistent { offset, reason } => {
+                write!(f, "the record at byte {offset} does not fit what came before: {reason}")
             }
         }
     }
@@ -159,7 +206,7 @@ pub fn recover_from(state: DurableState, prefix_len: usize, bytes: &[u8]) -> Res
             return Err(RecoveryError::Corrupt { offset, reason: "checksum mismatch".into() });
         }
         let op = decode(payload).map_err(|reason| RecoveryError::Corrupt { offset, reason })?;
-        state.apply(&op).map_err(|e| RecoveryError::Corrupt { offset, reason: e.0 })?;
+        state.apply(&op).map_err(|e| RecoveryError::Inconsistent { offset, reason: e.0 })?;
         records += 1;
         offset += end;
     }
@@ -192,12 +239,40 @@ pub fn decode(payload: &[u8]) -> Result<PersistOp, String> {
             }
             PersistOp::Entries { from, entries }
         }
+        TAG_SNAPSHOT => {
+            let meta = SnapshotMeta { last_index: LogIndex(r.u64()?), last_term: Term(r.u64()?) };
+            let len = r.u32()? as usize;
+            let data = r.take(len)?.into();
+            PersistOp::Snapshot(Snapshot { meta, data })
+        }
+        TAG_COMPACT_LOG => PersistOp::CompactLog { through: LogIndex(r.u64()?) },
         other => return Err(format!("unknown record tag {other}")),
     };
     if r.at != payload.len() {
         return Err("trailing bytes in record".into());
     }
     Ok(op)
+}
+
+/// Reads a snapshot file: exactly one whole, valid snapshot record. A torn or damaged file
+/// (a crash while it was written) fails here and must not be used.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(format!("{} bytes: shorter than a record header", bytes.len()));
+    }
+    let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    if bytes.len() != HEADER_BYTES + len {
+        return Err(format!("{} bytes where the header announces {}", bytes.len(), HEADER_BYTES + len));
+    }
+    let payload = &bytes[HEADER_BYTES..];
+    if crc32(payload) != crc {
+        return Err("checksum mismatch".into());
+    }
+    match decode(payload)? {
+        PersistOp::Snapshot(snapshot) => Ok(snapshot),
+        other => Err(format!("expected a snapshot record, found {other:?}")),
+    }
 }
 
 struct Reader<'a> {
@@ -347,5 +422,54 @@ mod tests {
             Err(RecoveryError::Corrupt { offset, .. }) => assert_eq!(offset, ends[0]),
             other => panic!("expected corruption, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn snapshots_and_cuts_round_trip_and_a_torn_snapshot_file_is_refused() {
+        let snapshot = Snapshot {
+            meta: SnapshotMeta { last_index: LogIndex(3), last_term: Term(2) },
+            data: b"state".to_vec().into(),
+        };
+        let mut file = Vec::new();
+        encode(&PersistOp::Snapshot(snapshot.clone()), &mut file);
+        assert_eq!(decode_snapshot(&file), Ok(snapshot.clone()));
+        for cut in 0..file.len() {
+            assert!(decode_snapshot(&file[..cut]).is_err(), "a file torn at {cut} is not a snapshot");
+        }
+        let mut bytes = Vec::new();
+        encode(&PersistOp::CompactLog { through: LogIndex(3) }, &mut bytes);
+        assert_eq!(decode(&bytes[HEADER_BYTES..]), Ok(PersistOp::CompactLog { through: LogIndex(3) }));
+    }
+
+    #[test]
+    fn a_log_cut_past_its_snapshot_is_refused_as_inconsistent() {
+        let (mut bytes, ends) = sample_file();
+        encode(&PersistOp::CompactLog { through: LogIndex(2) }, &mut bytes);
+        match recover(&bytes) {
+            Err(RecoveryError::Inconsistent { offset, reason }) => {
+                assert_eq!(offset, ends[2]);
+                assert!(reason.contains("past the snapshot"), "{reason}");
+            }
+            other => panic!("expected an inconsistency, got {other:?}"),
+        }
+        let snapshot = Snapshot {
+            meta: SnapshotMeta { last_index: LogIndex(2), last_term: Term(2) },
+            data: Vec::new().into(),
+        };
+        let with_snapshot = DurableState { snapshot: Some(snapshot), ..DurableState::default() };
+        let rec = recover_from(with_snapshot, 0, &bytes).expect("the snapshot covers the cut");
+        assert_eq!((rec.state.compacted_through, rec.state.entries.len()), (LogIndex(2), 1));
+    }
+
+    #[test]
+    fn entry_bytes_is_what_an_entry_takes_in_a_record() {
+        let entries =
+            vec![entry(1, 1, "a"), Entry { term: Term(1), index: LogIndex(2), payload: Payload::Noop }];
+        let mut one = Vec::new();
+        encode(&PersistOp::Entries { from: LogIndex(1), entries: entries.clone() }, &mut one);
+        assert_eq!(one.len(), ENTRIES_RECORD_BYTES + entries.iter().map(entry_bytes).sum::<usize>());
+        let mut hard = Vec::new();
+        encode(&PersistOp::HardState { term: Term(1), vote: Some(NodeId(2)) }, &mut hard);
+        assert_eq!(hard.len(), HARD_STATE_RECORD_BYTES);
     }
 }

@@ -11,7 +11,12 @@ use raft_core::{DurableState, LogIndex, NodeId, PersistOp, Role, Term};
 /// What a node holds in memory that must survive a crash.
 fn hard_state_and_log(cluster: &Nodes, id: u32) -> DurableState {
     let node = cluster.node(id);
-    DurableState { term: node.term(), vote: node.vote(), entries: node.log().entries().to_vec() }
+    DurableState {
+        term: node.term(),
+        vote: node.vote(),
+        entries: node.log().entries().to_vec(),
+        ..DurableState::default()
+    }
 }
 
 #[test]
@@ -164,9 +169,13 @@ impl Dice {
 /// Five nodes, each with a disk that syncs when it pleases, over a network that loses, duplicates
 /// and reorders; nodes crash and restart, partitions come and go; a client proposes to whoever
 /// leads. Then everything heals and the cluster must commit a last command everywhere.
-fn lossy_run(seed: u64) -> Nodes {
+fn lossy_run(seed: u64, snapshot_every: Option<u64>) -> Nodes {
     let size = 5;
-    let mut cluster: Nodes = cluster(size).seed(seed).build();
+    let mut builder = cluster(size).seed(seed).configure(|c| c.snapshot_chunk_bytes_max = 8);
+    if let Some(every) = snapshot_every {
+        builder = builder.snapshot_every(every);
+    }
+    let mut cluster: Nodes = builder.build();
     let mut dice = Dice(seed);
     for id in 0..size as u32 {
         cluster.manual_sync(id, true);
@@ -256,7 +265,7 @@ fn lossy_seeds() -> std::ops::RangeInclusive<u64> {
 fn lossy_runs_with_crashes_keep_every_safety_check_and_recover_from_their_wals() {
     for seed in lossy_seeds() {
         eprintln!("replay: LOSSY_SEEDS={seed} cargo test -p raft-core --test persistence lossy");
-        let cluster = lossy_run(seed);
+        let cluster = lossy_run(seed, None);
         assert!(cluster.violations.is_empty());
         let commit = cluster.node(0).commit_index();
         assert!(commit.0 > 100, "seed {seed}: the run made progress, {commit}");
@@ -274,10 +283,36 @@ fn lossy_runs_with_crashes_keep_every_safety_check_and_recover_from_their_wals()
 }
 
 #[test]
+fn lossy_runs_that_compact_their_logs_keep_every_safety_check_and_install_snapshots() {
+    let mut installs = 0;
+    for seed in lossy_seeds() {
+        eprintln!("replay: LOSSY_SEEDS={seed} cargo test -p raft-core --test persistence compact");
+        let cluster = lossy_run(seed, Some(7));
+        assert!(cluster.violations.is_empty());
+        let commit = cluster.node(0).commit_index();
+        assert!(commit.0 > 100, "seed {seed}: the run made progress, {commit}");
+        for id in 0..5 {
+            let node = cluster.node(id);
+            assert!(
+                node.log().entries().len() < 40,
+                "seed {seed}: n{id} kept {} entries",
+                node.log().entries().len()
+            );
+            assert_eq!(node.applied_index(), node.commit_index(), "seed {seed}: n{id}");
+            let disk = &cluster.peer(id).disk;
+            let recovery = wal::recover(&disk.wal).expect("a clean file");
+            assert_eq!(recovery.state, disk.durable, "seed {seed}, n{id}");
+            installs += cluster.peer(id).installed.len();
+        }
+    }
+    assert!(installs > 0, "some follower caught up by snapshot");
+}
+
+#[test]
 fn a_lossy_run_is_a_pure_function_of_its_seed() {
-    let first = lossy_run(3);
-    let again = lossy_run(3);
-    let other = lossy_run(4);
+    let first = lossy_run(3, Some(5));
+    let again = lossy_run(3, Some(5));
+    let other = lossy_run(4, Some(5));
     assert!(first.transcript.len() > 1_000, "a run long enough to mean something");
     assert!(first.transcript == again.transcript, "the same seed replays the same run");
     assert!(first.transcript != other.transcript, "another seed makes another run");

@@ -7,6 +7,7 @@ mod common;
 
 use common::stories::figure_8;
 use common::*;
+use raft_core::wal;
 use raft_core::{Body, Bug, BugSet, DurableState, KvResult, LogIndex, Message, PersistOp, Role, Term};
 
 fn on(bug: Bug) -> BugSet {
@@ -137,6 +138,107 @@ fn a_read_from_a_deposed_leader(bugs: BugSet) -> (Vec<raft_core::ClientReply>, u
     (cluster.replies_to(0, 2), cluster.node(0).log().last_index().0 - before.0)
 }
 
+/// A follower that committed entry 4 receives a late copy of a snapshot through entry 3.
+/// Returns the snapshot it handed its host, if any, and its applied index after.
+fn a_late_snapshot_arrives(bugs: BugSet) -> (Option<LogIndex>, LogIndex, Vec<String>) {
+    let mut cluster: Nodes = cluster(3).bugs(bugs).tolerate_violations().build();
+    cluster.elect(0);
+    for seq in 1..=3 {
+        cluster.propose(0, append_cmd(1, seq, "k", "v"));
+    }
+    cluster.deliver_all();
+    cluster.heartbeat(0);
+    let late = install_whole(0, 2, 1, &snapshot(3, 1, &bare_snapshot_data(LogIndex(3))));
+    cluster.deliver(late);
+    let installed = cluster.peer(2).installed.last().map(|m| m.last_index);
+    (installed, cluster.node(2).applied_index(), cluster.violations.clone())
+}
+
+/// A follower holding entries 1-6 of term 1 installs a snapshot through 4. Returns its log's
+/// terms after, and what it asked to write.
+fn install_over_a_longer_matching_log(bugs: BugSet) -> (Vec<u64>, Vec<PersistOp>) {
+    let mut follower = bare_with(2, 3, bugs, durable(1, None, &[1, 1, 1, 1, 1, 1]));
+    follower.step(install_whole(0, 2, 1, &snapshot(4, 1, b"four")));
+    let ready = follower.ready();
+    (log_terms(&follower), ready.persist)
+}
+
+/// A node restarted from a durable snapshot: whether its first ready hands the snapshot over.
+fn a_restart_from_a_snapshot_hands_it_over(bugs: BugSet) -> bool {
+    let state = durable_with_snapshot(1, snapshot(3, 1, b"three"), 4, &[1]);
+    let mut node = bare_with(0, 3, bugs, state);
+    node.ready().snapshot.is_some()
+}
+
+/// A KV server applies one append, compacts and restarts from its snapshot: whether it still
+/// knows the client's session.
+fn a_session_survives_a_restore(bugs: BugSet) -> bool {
+    let mut cluster: Servers = cluster(3).bugs(bugs).tolerate_violations().build();
+    cluster.elect(0);
+    cluster.request(0, 1, 1, append_op("k", "x"));
+    cluster.deliver_all();
+    cluster.heartbeat(0);
+    cluster.compact(1);
+    cluster.crash(1);
+    cluster.restart(1);
+    cluster.host(1).store().session(raft_core::ClientId(1)).is_some()
+}
+
+/// Three KV servers apply one append, compact, all restart from their snapshots, and the
+/// client retries the append.
+fn a_retry_after_every_server_restored_a_snapshot(bugs: BugSet) -> String {
+    let mut cluster: Servers = cluster(3).bugs(bugs).tolerate_violations().build();
+    cluster.elect(0);
+    cluster.request(0, 1, 1, append_op("k", "x"));
+    cluster.deliver_all();
+    cluster.heartbeat(0);
+    for id in 0..3 {
+        cluster.compact(id);
+        cluster.crash(id);
+        cluster.restart(id);
+    }
+    cluster.elect(1);
+    cluster.request(1, 1, 1, append_op("k", "x"));
+    cluster.deliver_all();
+    cluster.heartbeat(1);
+    cluster.value(1, "k")
+}
+
+/// A node compacts through entry 2 with its disk: the first ready's writes, split as a host
+/// splits them (the snapshot to its own file), land without the snapshot file, as a crash in
+/// the middle of that write may leave them. Returns the ops of that ready and what a recovery
+/// of the WAL makes of it.
+fn a_crash_that_lands_the_log_but_not_the_snapshot(
+    bugs: BugSet,
+) -> (Vec<PersistOp>, Result<LogIndex, String>) {
+    let mut disk = DurableState::default();
+    let mut node = bare_with(0, 3, bugs, DurableState::default());
+    make_leader(&mut node);
+    node.step(accepted(1, 0, 1, 1));
+    node.propose(append_cmd(1, 1, "k", "v")).expect("leads");
+    node.step(accepted(1, 0, 1, 2));
+    let mut wal_bytes = Vec::new();
+    let write = |node: &mut raft_core::RaftNode, wal_bytes: &mut Vec<u8>, disk: &mut DurableState| {
+        let ready = node.ready();
+        for op in &ready.persist {
+            disk.apply(op).expect("fits");
+            if !matches!(op, PersistOp::Snapshot(_)) {
+                wal::encode(op, wal_bytes);
+            }
+        }
+        node.persisted(ready.number);
+        ready.persist
+    };
+    while node.has_ready() {
+        write(&mut node, &mut wal_bytes, &mut disk);
+    }
+    assert!(node.maybe_compact(LogIndex(2), bare_snapshot_data(LogIndex(2))));
+    let ops = write(&mut node, &mut wal_bytes, &mut disk);
+    // The snapshot file of this write is torn: the recovery starts with no snapshot.
+    let recovered = wal::recover(&wal_bytes).map(|r| r.state.last_index()).map_err(|e| e.to_string());
+    (ops, recovered)
+}
+
 // ----- The tests -----
 
 #[test]
@@ -259,6 +361,54 @@ fn with_probe_stops_short_a_lagging_follower_is_probed_at_the_same_index_forever
     assert_eq!(&probes[..2], &[5, 2], "straight to the follower's last entry");
 }
 
+#[test]
+fn with_install_stale_snapshot_a_late_snapshot_moves_the_applied_index_back() {
+    let (installed, applied, violations) = a_late_snapshot_arrives(on(Bug::InstallStaleSnapshot));
+    assert_eq!((installed, applied), (Some(LogIndex(3)), LogIndex(3)), "from 4 back to 3");
+    assert_eq!(violations, ["n2 handed out a snapshot through i3 after applying i4"]);
+
+    let (installed, applied, violations) = a_late_snapshot_arrives(off());
+    assert_eq!((installed, applied), (None, LogIndex(4)));
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[test]
+fn with_install_discards_log_the_matching_entries_after_the_snapshot_are_cut_too() {
+    let (terms, persist) = install_over_a_longer_matching_log(on(Bug::InstallDiscardsLog));
+    assert!(terms.is_empty(), "entries 5 and 6 went");
+    assert!(persist.contains(&PersistOp::Entries { from: LogIndex(4), entries: vec![] }), "{persist:?}");
+
+    let (terms, persist) = install_over_a_longer_matching_log(off());
+    assert_eq!(terms, vec![1, 1]);
+    assert!(!persist.iter().any(|op| matches!(op, PersistOp::Entries { .. })));
+}
+
+#[test]
+fn with_restart_applied_zero_a_restarted_node_hands_over_the_snapshot_it_restarted_from() {
+    assert!(a_restart_from_a_snapshot_hands_it_over(on(Bug::RestartAppliedZero)));
+    assert!(!a_restart_from_a_snapshot_hands_it_over(off()));
+}
+
+#[test]
+fn with_snapshot_without_sessions_a_retry_after_a_restore_applies_twice() {
+    assert!(!a_session_survives_a_restore(on(Bug::SnapshotWithoutSessions)));
+    assert!(a_session_survives_a_restore(off()));
+    assert_eq!(a_retry_after_every_server_restored_a_snapshot(on(Bug::SnapshotWithoutSessions)), "xx");
+    assert_eq!(a_retry_after_every_server_restored_a_snapshot(off()), "x");
+}
+
+#[test]
+fn with_cut_before_snapshot_durable_a_crash_mid_write_loses_the_cut_entries() {
+    let (ops, recovered) = a_crash_that_lands_the_log_but_not_the_snapshot(on(Bug::CutBeforeSnapshotDurable));
+    assert!(ops.contains(&PersistOp::CompactLog { through: LogIndex(2) }), "the cut rides with the snapshot");
+    let lost = recovered.expect_err("the log starts after entries nothing stands for");
+    assert!(lost.contains("cut through i2, past the snapshot"), "{lost}");
+
+    let (ops, recovered) = a_crash_that_lands_the_log_but_not_the_snapshot(off());
+    assert!(!ops.iter().any(|op| matches!(op, PersistOp::CompactLog { .. })));
+    assert_eq!(recovered, Ok(LogIndex(2)), "entries 1 and 2 are still in the log");
+}
+
 /// Whether the story for `bug` shows the wrong behaviour with `bugs` switched on.
 fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
     match bug {
@@ -271,6 +421,11 @@ fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
         Bug::LeaderIgnoresHigherTerm => a_deposed_leader_hears_the_new_term(bugs).0 == Role::Leader,
         Bug::StaleLeaderRead => a_read_from_a_deposed_leader(bugs).1 == 0,
         Bug::ProbeStopsShort => !a_lagging_follower_is_probed(bugs).1,
+        Bug::InstallStaleSnapshot => a_late_snapshot_arrives(bugs).0.is_some(),
+        Bug::InstallDiscardsLog => install_over_a_longer_matching_log(bugs).0.is_empty(),
+        Bug::RestartAppliedZero => a_restart_from_a_snapshot_hands_it_over(bugs),
+        Bug::SnapshotWithoutSessions => !a_session_survives_a_restore(bugs),
+        Bug::CutBeforeSnapshotDurable => a_crash_that_lands_the_log_but_not_the_snapshot(bugs).1.is_err(),
     }
 }
 
@@ -295,5 +450,5 @@ fn a_durable_state_built_from_a_buggy_voters_writes_lacks_its_vote() {
     voter.step(vote_request(1, 0, 5, 0, 0));
     drain_to(&mut voter, &mut disk);
     assert_eq!(voter.vote(), Some(n(1)));
-    assert_eq!(disk, DurableState { term: Term(5), vote: None, entries: vec![] });
+    assert_eq!(disk, DurableState { term: Term(5), vote: None, ..DurableState::default() });
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{CrashFaults, PartitionFaults, PauseFaults, Shape, SimConfig, NS_PER_MS, NS_PER_SEC};
+use crate::config::{
+    CrashFaults, PartitionFaults, PauseFaults, Shape, SimConfig, SnapshotConfig, NS_PER_MS, NS_PER_SEC,
+};
 use crate::run::{run, RunOptions, Verdict};
 
 /// One workload's figures.
@@ -29,6 +31,10 @@ pub struct BenchRow {
     pub check_ms_per_seed: f64,
     /// Peak resident memory of the process during the workload, where the OS tells it.
     pub peak_rss_mb: Option<f64>,
+    /// At the end of a run, on average: log entries the servers hold in memory, and the bytes
+    /// on their disks (log and snapshot files). Flat with compaction, growing without.
+    pub log_entries_held: u64,
+    pub durable_kb: f64,
 }
 
 /// The simulator workloads, by name, with the configurations of their seeds.
@@ -39,7 +45,13 @@ pub fn workloads(quick: bool) -> Vec<(&'static str, Vec<SimConfig>)> {
         ("default", (0..n(200, 20)).map(SimConfig::swarm).collect()),
         ("calm-3-nodes", (0..n(40, 5)).map(calm_three).collect()),
         ("storm-7-nodes", (0..n(60, 6)).map(storm_seven).collect()),
-        ("long-10x", (0..n(20, 3)).map(long_run).collect()),
+        ("long-10x", (0..n(20, 3)).map(|seed| long_run(seed, 10)).collect()),
+        ("long-10x-compaction", (0..n(20, 3)).map(|seed| compacting(long_run(seed, 10))).collect()),
+        ("long-100x-compaction", (0..n(3, 1)).map(|seed| compacting(long_run(seed, 100))).collect()),
+        (
+            "long-100x-no-compaction",
+            (0..n(3, 1)).map(|seed| without_compaction(long_run(seed, 100))).collect(),
+        ),
     ]
 }
 
@@ -81,6 +93,7 @@ fn storm_seven(seed: u64) -> SimConfig {
         leader_ppm: 500_000,
         new_leader_ppm: 200_000,
         new_leader_delay_ns_max: 20 * NS_PER_MS,
+        snapshot_write_ppm: 0,
     });
     c.faults.pause = Some(PauseFaults {
         every_ns_min: 300 * NS_PER_MS,
@@ -92,12 +105,26 @@ fn storm_seven(seed: u64) -> SimConfig {
     c
 }
 
-/// The default swarm configuration of a seed, ten times as long (and ten times the operations):
-/// cost should grow linearly with simulated time.
-fn long_run(seed: u64) -> SimConfig {
+/// The default swarm configuration of a seed, `factor` times as long (and as many times the
+/// operations): cost should grow linearly with simulated time.
+fn long_run(seed: u64, factor: u64) -> SimConfig {
     let mut c = SimConfig::swarm(seed);
-    c.duration_ns *= 10;
-    c.workload.ops *= 10;
+    c.duration_ns *= factor;
+    c.workload.ops *= factor;
+    c
+}
+
+/// With compaction on whatever the seed drew: a snapshot every 100 applied entries, so that
+/// the per-event cost and the memory stay flat however long the run.
+fn compacting(mut c: SimConfig) -> SimConfig {
+    c.snapshot.every_entries = 100;
+    c.snapshot.raft_state_bytes_max = 0;
+    c
+}
+
+/// With no snapshots, whatever the seed drew: the logs grow for the whole run.
+fn without_compaction(mut c: SimConfig) -> SimConfig {
+    c.snapshot = SnapshotConfig { chunk_bytes_max: c.snapshot.chunk_bytes_max, ..SnapshotConfig::default() };
     c
 }
 
@@ -107,8 +134,13 @@ pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
     reset_peak_rss();
     let started = Instant::now();
     let (mut events, mut sim_ns, mut failed, mut check_ms) = (0u64, 0u64, 0u64, 0f64);
+    let (mut entries, mut durable) = (0u64, 0u64);
     for config in configs {
         let outcome = run(config, &RunOptions::default());
+        for slot in &outcome.world.nodes {
+            entries += slot.server().map_or(0, |s| s.node().log().entries().len() as u64);
+            durable += slot.disk.durable_bytes() as u64;
+        }
         events += outcome.summary.events;
         sim_ns += outcome.summary.sim_time_ns;
         failed += u64::from(outcome.verdict != Verdict::Pass);
@@ -128,6 +160,8 @@ pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
         seeds_per_sec: seeds as f64 / wall,
         check_ms_per_seed: check_ms / seeds.max(1) as f64,
         peak_rss_mb: peak_rss_mb(),
+        log_entries_held: entries / seeds.max(1),
+        durable_kb: durable as f64 / 1024.0 / seeds.max(1) as f64,
     }
 }
 

@@ -1,28 +1,37 @@
 //! Raft's safety invariants, checked online after every event.
 //!
 //! The world does not trust the nodes: it checks what they do (the writes they ask for, the
-//! entries they apply, the promises their messages make, their roles and commit indexes), never
-//! what they claim about themselves. Each check is incremental, so that it costs O(1) per event
-//! in the common case.
+//! entries and snapshots they apply, the promises their messages make, their roles and commit
+//! indexes), never what they claim about themselves. Each check is incremental, so that it
+//! costs O(1) per event in the common case; what the checks remember by log index is forgotten
+//! below the lowest index any node can still write, commit or apply (every node's log, in memory
+//! and on disk, starts after it), so that memory stays flat as logs are compacted.
 //!
-//! | check | rule (Raft paper, Figure 3 and §5) |
+//! | check | rule (Raft paper, Figure 3, §5 and §7) |
 //! |---|---|
 //! | `election-safety` | at most one leader per term |
-//! | `log-matching` | two logs with an entry of the same index and term hold the same command there and agree on everything before it |
-//! | `truncation-without-conflict` | a follower deletes entries only where they conflict with the leader's (Figure 2) |
-//! | `leader-completeness` | a leader holds every entry committed in an earlier term |
+//! | `log-matching` | two logs with an entry of the same index and term hold the same command there and agree on everything before it; a snapshot's last entry is the committed one |
+//! | `truncation-without-conflict` | a follower deletes entries only where they conflict with the leader's, or with a snapshot it installs (Figure 2, Figure 13) |
+//! | `leader-completeness` | a leader holds every entry committed in an earlier term, in its log or under its snapshot |
 //! | `committed-entry-changed` | an index committed anywhere never commits to another entry |
 //! | `commit-without-majority` | a leader's commit index is backed by an entry of its own term, at or after it, that a majority holds durably (§5.3, and §5.4.2's Figure 8 rule) |
 //! | `state-machine-safety` | no two nodes apply different commands at one index |
-//! | `apply-order` | each node applies indexes in order, each once per incarnation |
+//! | `apply-order` | each node applies indexes in order, each once per incarnation; a snapshot handed to its host moves it forward, and a restarted node never applies again what its snapshot covers |
+//! | `snapshot-mismatch` | a snapshot holds the state machine after applying exactly the prefix it covers, data and client sessions |
 //! | `node-panic` | a node's own assertion fails (it panics) |
-//! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries) |
+//! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries, snapshots) |
+
+mod logs;
+mod snapshots;
 
 use std::collections::VecDeque;
 use std::fmt;
 
-use raft_core::{AppendResponse, DurableState};
+use raft_core::{AppendResponse, DurableState, Snapshot, SnapshotMeta};
 use raft_core::{Body, ClientId, Entry, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, Role, Term};
+
+use logs::{TermLog, Window};
+use snapshots::Model;
 
 /// One of the invariants above.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +44,7 @@ pub enum Invariant {
     CommitWithoutMajority,
     StateMachineSafety,
     ApplyOrder,
+    SnapshotMismatch,
     DurableRegressed,
     /// A node's own assertion failed (it panicked).
     NodePanic,
@@ -52,6 +62,7 @@ impl Invariant {
             Invariant::CommitWithoutMajority => "commit-without-majority",
             Invariant::StateMachineSafety => "state-machine-safety",
             Invariant::ApplyOrder => "apply-order",
+            Invariant::SnapshotMismatch => "snapshot-mismatch",
             Invariant::DurableRegressed => "durable-regressed",
             Invariant::NodePanic => "node-panic",
         }
@@ -95,8 +106,18 @@ pub fn same_payload(a: &Payload, b: &Payload) -> bool {
 /// of written entries wait in a queue of their own, so that no write allocates here.
 #[derive(Clone, Copy, Debug)]
 enum WriteSummary {
-    HardState { term: Term, vote: Option<NodeId> },
-    Entries { from: LogIndex, count: usize },
+    HardState {
+        term: Term,
+        vote: Option<NodeId>,
+    },
+    Entries {
+        from: LogIndex,
+        count: usize,
+    },
+    /// The truncation of entries that conflict with a snapshot being installed.
+    Truncation(LogIndex),
+    Snapshot(SnapshotMeta),
+    Cut(LogIndex),
 }
 
 /// What the checks remember about one node.
@@ -105,13 +126,17 @@ struct Watch {
     role: Option<Role>,
     term: Term,
     commit: LogIndex,
+    /// What the node's host applied: entries handed out, or a snapshot it restored or installed.
     applied: LogIndex,
-    /// Terms of the node's log as its writes describe it (including writes not yet durable).
-    written_terms: Vec<Term>,
+    /// The node's log as its writes describe it (including writes not yet durable).
+    written: TermLog,
+    /// The newest snapshot the node asked to write.
+    written_snapshot: SnapshotMeta,
     /// What the disk acknowledged as durable.
     durable_term: Term,
     durable_vote: Option<NodeId>,
-    durable_terms: Vec<Term>,
+    durable: TermLog,
+    durable_snapshot: SnapshotMeta,
     /// By ready number, oldest first.
     writes_in_flight: VecDeque<(u64, WriteSummary)>,
     /// The terms of the entries in `writes_in_flight`, in the same order.
@@ -122,7 +147,17 @@ struct Watch {
     /// The node acknowledged its log up to here (lowered when it legitimately truncates).
     acked_index: LogIndex,
     /// The node's log terms up to `acked_index` as they were when it crashed.
-    crash_terms: Vec<Term>,
+    crash_terms: TermLog,
+    /// A truncation of entries conflicting with an installed snapshot, in flight at the crash:
+    /// it may have landed without the snapshot, and the entries from there may be gone.
+    truncation_at_crash: Option<LogIndex>,
+}
+
+impl Watch {
+    /// The lowest index this node may still write at, less one: its logs start after it.
+    fn floor(&self) -> LogIndex {
+        self.written.base().min(self.durable.base())
+    }
 }
 
 /// An entry some node counted as committed.
@@ -146,12 +181,18 @@ pub struct Invariants {
     quorum: usize,
     /// By term: the leader seen in it.
     leaders: Vec<Option<u8>>,
-    /// By index - 1: every (term, payload, prev term) any node has written there.
-    known: Vec<Known>,
-    /// By index - 1: the committed entry.
-    committed: Vec<Committed>,
-    /// By index - 1: the applied payload and the node that applied it first.
-    applied: Vec<(Payload, u8)>,
+    /// By index: every (term, payload, prev term) any node has written there.
+    known: Window<Known>,
+    /// By index: the committed entry.
+    committed: Window<Committed>,
+    /// By index: the applied payload and the node that applied it first.
+    applied: Window<(Payload, u8)>,
+    /// The state machine each applied index leads to, for the snapshots.
+    model: Model,
+    /// The `(client, seq)` and index of every command applied anywhere, in index order: what
+    /// the final check of acknowledged writes and the linearizability witness look in (24 bytes
+    /// a command, kept for the whole run).
+    applied_commands: Vec<(ClientId, u64, LogIndex)>,
     watch: Vec<Watch>,
     /// How many times each kind of notable protocol event happened, for coverage figures.
     pub notes: Notes,
@@ -172,42 +213,76 @@ pub struct Notes {
     pub leader_step_downs: u64,
     pub conflict_truncations: u64,
     pub split_votes: u64,
+    /// Installed snapshots whose last entry conflicted with the follower's written log.
+    pub snapshot_truncations: u64,
 }
 
 impl Invariants {
+    /// Checks for a cluster of `nodes` whose stores deduplicate retried commands (the planted
+    /// bug `no-deduplication` says they do not).
     #[must_use]
-    pub fn new(nodes: usize) -> Invariants {
+    pub fn new(nodes: usize, deduplicate: bool) -> Invariants {
         Invariants {
             quorum: nodes / 2 + 1,
             leaders: Vec::new(),
-            known: Vec::new(),
-            committed: Vec::new(),
-            applied: Vec::new(),
+            known: Window::default(),
+            committed: Window::default(),
+            applied: Window::default(),
+            model: Model::new(deduplicate),
+            applied_commands: Vec::new(),
             watch: vec![Watch::default(); nodes],
             notes: Notes::default(),
         }
     }
 
-    /// Checks a node's batch of outputs: its writes, the entries it applied and its messages.
+    /// Checks a node's batch of outputs: its writes, the snapshot and entries it applied and
+    /// its messages.
     pub fn on_ready(
         &mut self,
         node: u8,
         ready: u64,
         persist: &[PersistOp],
+        snapshot: Option<&Snapshot>,
         committed: &[Entry],
         messages: &[Message],
     ) -> Result<(), Violation> {
+        // A truncation that comes with a snapshot install is judged against that snapshot.
+        let installing = persist.iter().find_map(|op| match op {
+            PersistOp::Snapshot(s) => Some(s.meta),
+            _ => None,
+        });
+        let mut checked_snapshot = None;
         for op in persist {
             let summary = match op {
                 PersistOp::HardState { term, vote } => WriteSummary::HardState { term: *term, vote: *vote },
                 PersistOp::Entries { from, entries } => {
-                    self.check_write(node, *from, entries)?;
+                    let truncation = self.check_write(node, *from, entries, installing)?;
                     let w = &mut self.watch[node as usize];
                     w.terms_in_flight.extend(entries.iter().map(|e| e.term));
-                    WriteSummary::Entries { from: *from, count: entries.len() }
+                    if truncation {
+                        WriteSummary::Truncation(*from)
+                    } else {
+                        WriteSummary::Entries { from: *from, count: entries.len() }
+                    }
+                }
+                PersistOp::Snapshot(s) => {
+                    self.check_snapshot(node, s)?;
+                    checked_snapshot = Some(s.meta);
+                    self.watch[node as usize].written_snapshot = s.meta;
+                    WriteSummary::Snapshot(s.meta)
+                }
+                PersistOp::CompactLog { through } => {
+                    self.check_cut(node, *through)?;
+                    WriteSummary::Cut(*through)
                 }
             };
             self.watch[node as usize].writes_in_flight.push_back((ready, summary));
+        }
+        if let Some(s) = snapshot {
+            if checked_snapshot != Some(s.meta) {
+                self.check_snapshot(node, s)?;
+            }
+            self.check_snapshot_applied(node, s.meta)?;
         }
         for entry in committed {
             self.check_apply(node, entry)?;
@@ -219,26 +294,57 @@ impl Invariants {
     }
 
     /// Log Matching, checked on every entry a node writes, and the rule that only a conflict
-    /// may truncate a log.
-    fn check_write(&mut self, node: u8, from: LogIndex, entries: &[Entry]) -> Result<(), Violation> {
+    /// may truncate a log: with the leader's entries, or with a snapshot being installed (says
+    /// whether it was that).
+    fn check_write(
+        &mut self,
+        node: u8,
+        from: LogIndex,
+        entries: &[Entry],
+        installing: Option<SnapshotMeta>,
+    ) -> Result<bool, Violation> {
         let w = &mut self.watch[node as usize];
-        let position = (from.0 - 1) as usize;
-
-        if position < w.written_terms.len() {
-            let old = w.written_terms[position];
-            if entries.first().is_none_or(|e| e.term == old) {
+        if from <= w.written.base() {
+            return Err(Violation {
+                invariant: Invariant::CommittedEntryChanged,
+                node,
+                reason: format!(
+                    "n{node} wrote its log from {from}, which it had cut (through {})",
+                    w.written.base()
+                ),
+            });
+        }
+        // Installing a snapshot whose last entry conflicts with the written one drops that entry
+        // and everything after it (paper Figure 13, step 7).
+        let snapshot = installing.unwrap_or(w.written_snapshot);
+        let install_truncation = entries.is_empty()
+            && from == snapshot.last_index
+            && w.written.term_at(from).is_some_and(|t| t != snapshot.last_term);
+        if from <= w.written.last() {
+            let old = w.written.term_at(from).unwrap_or_default();
+            if install_truncation {
+                self.notes.snapshot_truncations += 1;
+            } else if entries.first().is_none_or(|e| e.term == old) {
+                let what = if entries.is_empty() && installing.is_some() {
+                    format!(" on installing a snapshot through {snapshot}")
+                } else {
+                    String::new()
+                };
                 return Err(Violation {
                     invariant: Invariant::TruncationWithoutConflict,
                     node,
                     reason: format!(
-                        "n{node} cut its log from {from}, where its entry {from}/{old} matched the new one (log had {} entries)",
-                        w.written_terms.len()
+                        "n{node} cut its log from {from}{what}, where its entry {from}/{old} matched (log had entries to {})",
+                        w.written.last()
                     ),
                 });
+            } else {
+                self.notes.conflict_truncations += 1;
             }
-            self.notes.conflict_truncations += 1;
         }
-        if from <= w.commit {
+        // A first write of entries the node already counts committed (held behind the cut of an
+        // install) rewrites nothing.
+        if from <= w.commit && from <= w.written.last() && !install_truncation {
             return Err(Violation {
                 invariant: Invariant::CommittedEntryChanged,
                 node,
@@ -251,38 +357,102 @@ impl Invariants {
         if from <= w.acked_index {
             w.acked_index = from.prev();
         }
-        let mut prev_term = if position == 0 { Term::ZERO } else { w.written_terms[position - 1] };
-        w.written_terms.truncate(position);
+        let mut prev_term = w.written.term_at(from.prev()).unwrap_or_default();
+        w.written.truncate_from(from);
         for entry in entries {
             let index = entry.index;
-            let slot = (index.0 - 1) as usize;
-            if self.known.len() <= slot {
-                self.known.resize_with(slot + 1, Vec::new);
-            }
-            let known = &mut self.known[slot];
-            match known.iter().find(|(t, _, _)| *t == entry.term) {
-                Some((_, payload, p)) if !same_payload(payload, &entry.payload) || *p != prev_term => {
-                    let what = if same_payload(payload, &entry.payload) {
-                        "a different history before it"
-                    } else {
-                        "a different command"
-                    };
-                    return Err(Violation {
-                        invariant: Invariant::LogMatching,
-                        node,
-                        reason: format!(
-                            "n{node} wrote entry {index}/{} with {what} than another node's entry {index}/{} \
-                             (previous term {} vs {})",
-                            entry.term, entry.term, prev_term, p
-                        ),
-                    });
+            if let Some(known) = self.known.slot(index) {
+                match known.iter().find(|(t, _, _)| *t == entry.term) {
+                    Some((_, payload, p)) if !same_payload(payload, &entry.payload) || *p != prev_term => {
+                        let what = if same_payload(payload, &entry.payload) {
+                            "a different history before it"
+                        } else {
+                            "a different command"
+                        };
+                        return Err(Violation {
+                            invariant: Invariant::LogMatching,
+                            node,
+                            reason: format!(
+                                "n{node} wrote entry {index}/{} with {what} than another node's entry {index}/{} \
+                                 (previous term {} vs {})",
+                                entry.term, entry.term, prev_term, p
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                    None => known.push((entry.term, entry.payload.clone(), prev_term)),
                 }
-                Some(_) => {}
-                None => known.push((entry.term, entry.payload.clone(), prev_term)),
             }
-            self.watch[node as usize].written_terms.push(entry.term);
+            self.watch[node as usize].written.push(entry.term);
             prev_term = entry.term;
         }
+        Ok(install_truncation)
+    }
+
+    /// A snapshot a node writes (its own, or one it installs): it covers committed entries only,
+    /// its last entry is the committed one, and it holds the state after exactly its prefix.
+    fn check_snapshot(&mut self, node: u8, snapshot: &Snapshot) -> Result<(), Violation> {
+        let meta = snapshot.meta;
+        if meta.last_index > self.committed.last() {
+            return Err(Violation {
+                invariant: Invariant::SnapshotMismatch,
+                node,
+                reason: format!(
+                    "n{node}'s snapshot through {meta} covers entries no node committed (up to {})",
+                    self.committed.last()
+                ),
+            });
+        }
+        if let Some(c) = self.committed.get(meta.last_index) {
+            if c.term != meta.last_term {
+                return Err(Violation {
+                    invariant: Invariant::LogMatching,
+                    node,
+                    reason: format!(
+                        "n{node}'s snapshot ends at {meta}, but n{} committed {}/{} there",
+                        c.by, meta.last_index, c.term
+                    ),
+                });
+            }
+        }
+        self.model.check(node, snapshot)
+    }
+
+    /// A log cut must be covered by a snapshot the node wrote.
+    fn check_cut(&mut self, node: u8, through: LogIndex) -> Result<(), Violation> {
+        let w = &mut self.watch[node as usize];
+        if through > w.written_snapshot.last_index {
+            return Err(Violation {
+                invariant: Invariant::DurableRegressed,
+                node,
+                reason: format!(
+                    "n{node} cut its log through {through}, past its snapshot (through {})",
+                    w.written_snapshot.last_index
+                ),
+            });
+        }
+        let term = (through == w.written_snapshot.last_index)
+            .then_some(w.written_snapshot.last_term)
+            .or(w.written.term_at(through));
+        w.written.cut_through(through, term);
+        self.forget_below_every_log();
+        Ok(())
+    }
+
+    /// A snapshot handed to a node's host replaces its state machine: it must move forward.
+    fn check_snapshot_applied(&mut self, node: u8, meta: SnapshotMeta) -> Result<(), Violation> {
+        let w = &mut self.watch[node as usize];
+        if meta.last_index <= w.applied {
+            return Err(Violation {
+                invariant: Invariant::ApplyOrder,
+                node,
+                reason: format!(
+                    "n{node} was handed a snapshot through {} after applying {}: its state machine goes back or applies again",
+                    meta.last_index, w.applied
+                ),
+            });
+        }
+        w.applied = meta.last_index;
         Ok(())
     }
 
@@ -296,23 +466,36 @@ impl Invariants {
             });
         }
         w.applied = entry.index;
-        let slot = (entry.index.0 - 1) as usize;
-        if slot < self.applied.len() {
-            let (first, by) = &self.applied[slot];
-            if !same_payload(first, &entry.payload) {
-                return Err(Violation {
-                    invariant: Invariant::StateMachineSafety,
-                    node,
-                    reason: format!(
-                        "n{node} applied {} at {}, but n{by} applied a different command there",
-                        describe(&entry.payload),
-                        entry.index
-                    ),
-                });
+        if entry.index <= self.applied.last() {
+            if let Some((first, by)) = self.applied.get(entry.index) {
+                if !same_payload(first, &entry.payload) {
+                    return Err(Violation {
+                        invariant: Invariant::StateMachineSafety,
+                        node,
+                        reason: format!(
+                            "n{node} applied {} at {}, but n{by} applied a different command there",
+                            describe(&entry.payload),
+                            entry.index
+                        ),
+                    });
+                }
+            }
+        } else if entry.index == self.applied.last().next() {
+            self.applied.push((entry.payload.clone(), node));
+            self.model.apply(&entry.payload);
+            if let Payload::Command(c) = &entry.payload {
+                self.applied_commands.push((c.client, c.seq, entry.index));
             }
         } else {
-            assert_eq!(slot, self.applied.len(), "some node applied past the first unapplied index");
-            self.applied.push((entry.payload.clone(), node));
+            return Err(Violation {
+                invariant: Invariant::ApplyOrder,
+                node,
+                reason: format!(
+                    "n{node} applied {}, past anything applied anywhere ({})",
+                    entry.index,
+                    self.applied.last()
+                ),
+            });
         }
         Ok(())
     }
@@ -328,7 +511,8 @@ impl Invariants {
                 w.promised_term = w.promised_term.max(m.term);
                 w.promised_vote = Some((m.term, m.to));
             }
-            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
+            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index })
+            | Body::InstallSnapshotResponse(raft_core::SnapshotResponse::Done { match_index }) => {
                 w.promised_term = w.promised_term.max(m.term);
                 w.acked_index = w.acked_index.max(*match_index);
             }
@@ -343,6 +527,7 @@ impl Invariants {
             w.writes_in_flight.front().is_some_and(|(number, _)| *number == ready),
             "n{node}: fsync of ready {ready} is not the oldest write in flight"
         );
+        let mut cut = false;
         while let Some(&(number, summary)) = w.writes_in_flight.front() {
             if number != ready {
                 break;
@@ -354,11 +539,35 @@ impl Invariants {
                     w.durable_vote = vote;
                 }
                 WriteSummary::Entries { from, count } => {
-                    w.durable_terms.truncate((from.0 - 1) as usize);
-                    w.durable_terms.extend(w.terms_in_flight.drain(..count));
+                    w.durable.truncate_from(from);
+                    for term in w.terms_in_flight.drain(..count) {
+                        w.durable.push(term);
+                    }
+                }
+                WriteSummary::Truncation(from) => w.durable.truncate_from(from),
+                WriteSummary::Snapshot(meta) => w.durable_snapshot = meta,
+                WriteSummary::Cut(through) => {
+                    let s = w.durable_snapshot;
+                    let term =
+                        (through == s.last_index).then_some(s.last_term).or(w.durable.term_at(through));
+                    w.durable.cut_through(through, term);
+                    cut = true;
                 }
             }
         }
+        if cut {
+            self.forget_below_every_log();
+        }
+    }
+
+    /// Forgets the per-index facts no node can need: at or below the start of every node's
+    /// logs, written and durable (each node's snapshot, in memory, covers at least that much).
+    fn forget_below_every_log(&mut self) {
+        let Some(floor) = self.watch.iter().map(Watch::floor).min() else { return };
+        self.known.forget_through(floor);
+        self.committed.forget_through(floor);
+        self.applied.forget_through(floor);
+        self.model.forget_through(floor);
     }
 
     /// Observes a node after it handled an event: its role, term and commit index. Says what
@@ -417,13 +626,16 @@ impl Invariants {
                 self.notes.leader_changes += 1;
             }
         }
-        for (i, c) in self.committed.iter().enumerate() {
-            if c.in_term >= term {
+        // Entries under the leader's snapshot are held through it (the snapshot checks make sure
+        // it holds exactly the committed prefix); its last entry must be the committed one.
+        let covered = raft.log().snapshot_index();
+        for (index, c) in self.committed.iter() {
+            if c.in_term >= term || index < covered {
                 continue;
             }
-            let index = LogIndex(i as u64 + 1);
-            let held = raft.log().get(index);
-            if held.is_none_or(|e| e.term != c.term || !same_payload(&e.payload, &c.payload)) {
+            let held = raft.log().term_at(index);
+            let same_entry = raft.log().get(index).is_none_or(|e| same_payload(&e.payload, &c.payload));
+            if held != Some(c.term) || !same_entry {
                 return Err(Violation {
                     invariant: Invariant::LeaderCompleteness,
                     node,
@@ -432,7 +644,7 @@ impl Invariants {
                         c.term,
                         c.by,
                         c.in_term,
-                        held.map_or(String::from(" (its log is shorter)"), |e| format!(" (it holds {index}/{})", e.term))
+                        held.map_or(String::from(" (its log is shorter)"), |t| format!(" (it holds {index}/{t})"))
                     ),
                 });
             }
@@ -443,15 +655,15 @@ impl Invariants {
     fn check_commit(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
         let raft = server.node();
         let commit = raft.commit_index();
-        let from = self.watch[node as usize].commit.next();
+        // What a snapshot installed just now covers was committed by the leader it came from.
+        let from = self.watch[node as usize].commit.max(raft.log().snapshot_index()).next();
         for i in from.0..=commit.0 {
             let index = LogIndex(i);
             let Some(entry) = raft.log().get(index) else {
                 unreachable!("the node asserts commit <= last index")
             };
-            let slot = (i - 1) as usize;
-            if slot < self.committed.len() {
-                let c = &mut self.committed[slot];
+            if index <= self.committed.last() {
+                let Some(c) = self.committed.get_mut(index) else { continue };
                 if c.term != entry.term || !same_payload(&c.payload, &entry.payload) {
                     return Err(Violation {
                         invariant: Invariant::CommittedEntryChanged,
@@ -463,12 +675,21 @@ impl Invariants {
                     });
                 }
                 c.in_term = c.in_term.min(raft.term());
-            } else {
+            } else if index == self.committed.last().next() {
                 self.committed.push(Committed {
                     term: entry.term,
                     payload: entry.payload.clone(),
                     by: node,
                     in_term: raft.term(),
+                });
+            } else {
+                return Err(Violation {
+                    invariant: Invariant::CommittedEntryChanged,
+                    node,
+                    reason: format!(
+                        "n{node} committed {index}, past anything committed ({})",
+                        self.committed.last()
+                    ),
                 });
             }
         }
@@ -490,8 +711,15 @@ impl Invariants {
         // The leader's own-term entries form the tail of its log; a node holding a later one
         // holds the earlier ones too, so the first at or after `commit` is the one to count.
         let backing = (commit.0..=log.last_index().0).map(LogIndex).find(|i| log.term_at(*i) == Some(term));
+        // A node holds an entry durably in its log, or under a durable snapshot that covers it.
         let holders = |index: LogIndex, term: Term| {
-            self.watch.iter().filter(|w| w.durable_terms.get((index.0 - 1) as usize) == Some(&term)).count()
+            let held = |w: &Watch| {
+                let s = w.durable_snapshot;
+                w.durable.term_at(index) == Some(term)
+                    || index < s.last_index
+                    || (index == s.last_index && term == s.last_term)
+            };
+            self.watch.iter().filter(|w| held(w)).count()
         };
         let reason = match backing {
             Some(index) if holders(index, term) >= self.quorum => return Ok(()),
@@ -516,18 +744,22 @@ impl Invariants {
     /// A node crashed: remember what it promised, forget its volatile state.
     pub fn on_crash(&mut self, node: u8, server: &KvServer) {
         let w = &mut self.watch[node as usize];
-        let acked = w.acked_index.0 as usize;
-        w.crash_terms = server.node().log().entries()[..acked.min(server.node().log().entries().len())]
+        w.crash_terms = TermLog::of_log(server.node().log(), w.acked_index);
+        w.truncation_at_crash = w
+            .writes_in_flight
             .iter()
-            .map(|e| e.term)
-            .collect();
+            .filter_map(|(_, s)| match s {
+                WriteSummary::Truncation(from) => Some(*from),
+                _ => None,
+            })
+            .min();
         w.writes_in_flight.clear();
         w.terms_in_flight.clear();
     }
 
-    /// A node restarted from `state`: it must still hold what it made durable and what it
-    /// promised others.
-    pub fn on_restart(&mut self, node: u8, state: &DurableState) -> Result<(), Violation> {
+    /// A node restarted from `state` as `server`: it must still hold what it made durable and
+    /// what it promised others, in its log or under its snapshot.
+    pub fn on_restart(&mut self, node: u8, state: &DurableState, server: &KvServer) -> Result<(), Violation> {
         let w = &mut self.watch[node as usize];
         let regressed =
             |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
@@ -549,28 +781,50 @@ impl Invariants {
         if state.term == w.durable_term && w.durable_vote.is_some() && state.vote != w.durable_vote {
             return regressed(format!("n{node} lost its durable vote in term {}", state.term));
         }
-        let restored: Vec<Term> = state.entries.iter().map(|e| e.term).collect();
-        for (i, &term) in w.crash_terms.iter().enumerate() {
-            if restored.get(i) != Some(&term) {
+        let restored_snapshot = state.snapshot.as_ref().map_or(SnapshotMeta::default(), |s| s.meta);
+        if restored_snapshot.last_index < w.durable_snapshot.last_index {
+            return regressed(format!(
+                "n{node} restarted from a snapshot through {} after making one through {} durable",
+                restored_snapshot.last_index, w.durable_snapshot.last_index
+            ));
+        }
+        // What the node holds now: its snapshot, and the log it rebuilt after it.
+        let log = server.node().log();
+        let covered = log.snapshot_index();
+        for (index, term) in w.crash_terms.iter() {
+            if index > covered && log.term_at(index) != Some(term) {
                 return regressed(format!(
-                    "n{node} acknowledged entry {}/{term} but restarted {}",
-                    LogIndex(i as u64 + 1),
-                    restored.get(i).map_or("without it".to_string(), |t| format!(
-                        "with {}/{t} there",
-                        LogIndex(i as u64 + 1)
-                    ))
+                    "n{node} acknowledged entry {index}/{term} but restarted {}",
+                    log.term_at(index)
+                        .map_or("without it".to_string(), |t| format!("with {index}/{t} there"))
                 ));
             }
         }
-        // Durable entries may only be replaced by later entries of higher terms, never lost.
-        for (i, &term) in w.durable_terms.iter().enumerate() {
-            match restored.get(i) {
-                Some(&t) if t == term => {}
-                Some(&t) if t > term => break,
+        // Durable entries may only be replaced by later entries of higher terms, never lost,
+        // except those that conflict with a snapshot the node installed: after a durable
+        // snapshot whose last entry they contradict (the restart drops them, as Figure 13 does),
+        // or from a truncation for a snapshot that a crash let land alone.
+        let conflicting = w
+            .durable
+            .term_at(restored_snapshot.last_index)
+            .is_some_and(|t| {
+                restored_snapshot.last_index > LogIndex::ZERO && t != restored_snapshot.last_term
+            })
+            .then_some(restored_snapshot.last_index);
+        let droppable = conflicting.into_iter().chain(w.truncation_at_crash).min();
+        for (index, term) in w.durable.iter() {
+            if index <= covered {
+                continue;
+            }
+            if droppable.is_some_and(|from| index >= from) {
+                break;
+            }
+            match log.term_at(index) {
+                Some(t) if t == term => {}
+                Some(t) if t > term => break,
                 other => {
                     return regressed(format!(
-                        "n{node} lost durable entry {}/{term} (restarted with {})",
-                        LogIndex(i as u64 + 1),
+                        "n{node} lost durable entry {index}/{term} (restarted with {})",
                         other.map_or("nothing there".to_string(), |t| format!("term {t}"))
                     ));
                 }
@@ -578,38 +832,52 @@ impl Invariants {
         }
         w.role = None;
         w.term = state.term;
-        w.commit = LogIndex::ZERO;
-        w.applied = LogIndex::ZERO;
-        w.written_terms = restored.clone();
-        w.durable_terms = restored;
+        w.commit = restored_snapshot.last_index;
+        // The host restored its store from the snapshot: that much is applied.
+        w.applied = restored_snapshot.last_index;
+        w.written = TermLog::of_state(state);
+        w.durable = TermLog::of_state(state);
+        w.written_snapshot = restored_snapshot;
+        w.durable_snapshot = restored_snapshot;
         w.durable_term = state.term;
         w.durable_vote = state.vote;
+        w.truncation_at_crash = None;
         Ok(())
     }
 
-    /// Every entry applied anywhere, by index from 1, with the node that applied it first.
-    pub fn applied_entries(&self) -> impl Iterator<Item = (&Payload, u8)> + '_ {
-        self.applied.iter().map(|(payload, node)| (payload, *node))
-    }
-
-    /// The commands applied anywhere, by index, with their `(client, seq)`.
+    /// The commands applied anywhere, in index order, with their `(client, seq)`.
     pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
-        self.applied.iter().filter_map(|(payload, _)| match payload {
-            Payload::Command(c) => Some((c.client, c.seq)),
-            Payload::Noop => None,
-        })
+        self.applied_commands.iter().map(|(client, seq, _)| (*client, *seq))
     }
 
-    /// How many log indexes some node has counted committed.
+    /// The commands applied anywhere with the index each was first applied at, in index order.
+    pub fn applied_commands_at(&self) -> impl Iterator<Item = (ClientId, u64, LogIndex)> + '_ {
+        self.applied_commands.iter().copied()
+    }
+
+    /// How many client commands have been applied anywhere.
+    #[must_use]
+    pub fn applied_command_count(&self) -> usize {
+        self.applied_commands.len()
+    }
+
+    /// The highest index some node has counted committed.
     #[must_use]
     pub fn committed_len(&self) -> usize {
-        self.committed.len()
+        self.committed.last().0 as usize
     }
 
     /// The highest index any node applied.
     #[must_use]
     pub fn applied_len(&self) -> usize {
-        self.applied.len()
+        self.applied.last().0 as usize
+    }
+
+    /// How many per-index facts the checks keep (known entries, committed, applied): flat when
+    /// every node compacts its log.
+    #[must_use]
+    pub fn indexes_kept(&self) -> usize {
+        self.known.kept() + self.committed.kept() + self.applied.kept()
     }
 }
 

@@ -27,6 +27,9 @@ pub struct SimConfig {
     pub disk: DiskConfig,
     pub faults: FaultConfig,
     pub workload: WorkloadConfig,
+    /// When servers snapshot their state and compact their logs (off unless set).
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
     /// Length of the fault phase, during which faults fire and clients issue operations.
     pub duration_ns: u64,
     /// After the fault phase the world heals; within this bound a leader must be elected, a
@@ -62,6 +65,36 @@ pub struct ClusterConfig {
     pub pre_vote: bool,
     /// Each node's clock runs fast or slow by up to this much (drawn per node).
     pub drift_ppm_max: u32,
+}
+
+/// The snapshot policy: a server hands Raft a snapshot of its store once it applied
+/// `every_entries` entries past its last snapshot, or once its persisted Raft state (term, vote
+/// and log, in the WAL format) passes `raft_state_bytes_max` (the lab's `maxraftstate`). Either
+/// may be 0 (not used); both 0 is no snapshots at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    #[serde(default)]
+    pub every_entries: u64,
+    #[serde(default)]
+    pub raft_state_bytes_max: u64,
+    /// The most snapshot bytes one InstallSnapshot carries (0: the default, 64 KiB).
+    #[serde(default)]
+    pub chunk_bytes_max: usize,
+}
+
+impl SnapshotConfig {
+    /// Whether servers take snapshots at all.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.every_entries > 0 || self.raft_state_bytes_max > 0
+    }
+
+    /// Every `entries` applied entries, chunks as configured.
+    #[must_use]
+    pub fn every(entries: u64) -> SnapshotConfig {
+        SnapshotConfig { every_entries: entries, ..SnapshotConfig::default() }
+    }
 }
 
 /// The network's fault model: see `network.rs`.
@@ -142,6 +175,11 @@ pub struct CrashFaults {
     pub new_leader_ppm: u32,
     #[serde(default)]
     pub new_leader_delay_ns_max: u64,
+    /// A server that starts writing a snapshot (its own, or one it installs) is crashed before
+    /// the write is durable with this probability: the old snapshot must remain, and a torn new
+    /// one must be refused.
+    #[serde(default)]
+    pub snapshot_write_ppm: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +309,7 @@ impl SimConfig {
                 value_bytes: 0,
                 pace_ns: None,
             },
+            snapshot: SnapshotConfig::default(),
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,
             bugs: Vec::new(),
@@ -348,6 +387,7 @@ impl SimConfig {
                 new_leader_delay_ns_max: *[5 * NS_PER_MS, 50 * NS_PER_MS]
                     .choose(&mut r)
                     .unwrap_or(&NS_PER_MS),
+                snapshot_write_ppm: 0,
             });
             if chance(&mut r, 600_000) {
                 c.disk.torn_write_ppm = 500_000;
@@ -366,6 +406,20 @@ impl SimConfig {
         // The workload.
         c.workload.keys = *[1usize, 3, 5, 10].choose(&mut r).unwrap_or(&5);
         c.workload.request_timeout_ns = election_ns / 2;
+
+        // Snapshots, from a stream of their own so that the draws above stay as they were.
+        let mut r = rng::stream(seed, "swarm.snapshot");
+        if chance(&mut r, 800_000) {
+            if chance(&mut r, 700_000) {
+                c.snapshot.every_entries = *[3u64, 10, 30, 100].choose(&mut r).unwrap_or(&10);
+            } else {
+                c.snapshot.raft_state_bytes_max = *[500u64, 2_000, 8_000].choose(&mut r).unwrap_or(&2_000);
+            }
+            c.snapshot.chunk_bytes_max = *[16usize, 64, 256, 65_536].choose(&mut r).unwrap_or(&65_536);
+            if let Some(crash) = &mut c.faults.crash {
+                crash.snapshot_write_ppm = *[0u32, 100_000, 300_000].choose(&mut r).unwrap_or(&0);
+            }
+        }
         c
     }
 
@@ -409,6 +463,10 @@ impl SimConfig {
                 self.faults.partition.as_ref().map_or(0, |p| p.new_leader_ppm),
             ),
             ("faults.pause.leader_ppm", self.faults.pause.as_ref().map_or(0, |p| p.leader_ppm)),
+            (
+                "faults.crash.snapshot_write_ppm",
+                self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm),
+            ),
         ] {
             if u64::from(ppm) > l::PPM_MAX {
                 return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));
@@ -468,6 +526,13 @@ impl SimConfig {
         in_range("liveness_ns", self.liveness_ns, 1, l::SIM_NS_MAX)?;
         if let Some(max) = self.max_events {
             in_range("max_events", max, 1, l::MAX_EVENTS_MAX)?;
+        }
+        if self.snapshot.raft_state_bytes_max > 0 && self.snapshot.raft_state_bytes_max < 64 {
+            return Err(format!(
+                "snapshot.raft_state_bytes_max: expected 0 (off) or at least 64 bytes, got {}: an empty log takes {} already",
+                self.snapshot.raft_state_bytes_max,
+                raft_core::wal::HARD_STATE_RECORD_BYTES + raft_core::wal::ENTRIES_RECORD_BYTES
+            ));
         }
         self.bug_set().map_err(|e| format!("bugs: {e}"))?;
         Ok(())
@@ -556,6 +621,28 @@ impl SimConfig {
             ms(w.think_ns_max),
             ms(w.request_timeout_ns)
         );
+        let sn = &self.snapshot;
+        let policy = match (sn.every_entries, sn.raft_state_bytes_max) {
+            (0, 0) => "off".to_string(),
+            (n, 0) => format!("every {n} entries"),
+            (0, b) => format!("when the Raft state passes {b} bytes"),
+            (n, b) => format!("every {n} entries or past {b} bytes"),
+        };
+        let chunks = if sn.chunk_bytes_max == 0 {
+            "default".to_string()
+        } else {
+            format!("{} bytes", sn.chunk_bytes_max)
+        };
+        let crash_on_write = self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm);
+        if sn.enabled() {
+            let _ = writeln!(
+                s,
+                "  snapshots: {policy}, chunks of {chunks}, crash while writing one {}",
+                pct(crash_on_write)
+            );
+        } else {
+            let _ = writeln!(s, "  snapshots: off");
+        }
         let _ =
             write!(s, "  phases: faults {}, liveness bound {}", ms(self.duration_ns), ms(self.liveness_ns));
         if !self.bugs.is_empty() {

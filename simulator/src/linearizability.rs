@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use checker::{CheckOptions, CheckReport, KvCall, Status, Verdict};
-use raft_core::Payload;
 
 use crate::world::World;
 
@@ -24,10 +23,8 @@ const INDEX_SHIFT: u32 = 20;
 #[must_use]
 pub fn witness(world: &World, history: &[KvCall], seqs: &[u64]) -> Vec<Option<u64>> {
     let mut applied_at: BTreeMap<(u64, u64), u64> = BTreeMap::new();
-    for (i, (payload, _)) in world.checks.applied_entries().enumerate() {
-        if let Payload::Command(c) = payload {
-            applied_at.entry((c.client.0, c.seq)).or_insert(i as u64 + 1);
-        }
+    for (client, seq, index) in world.checks.applied_commands_at() {
+        applied_at.entry((client.0, seq)).or_insert(index.0);
     }
     // Reads served from state after index `a` go after it, in the order they were called.
     let mut after: BTreeMap<u64, u64> = BTreeMap::new();

@@ -74,6 +74,7 @@ impl Payload {
                     raft_core::Body::RequestVoteResponse { .. }
                         | raft_core::Body::PreVoteResponse { .. }
                         | raft_core::Body::AppendEntriesResponse(_)
+                        | raft_core::Body::InstallSnapshotResponse(_)
                 )
             }
             Payload::Request(_) => false,

@@ -15,7 +15,7 @@ use crate::queue::Event;
 use crate::scenario::{RunExpect, Scenario};
 use crate::script::Script;
 use crate::trace::Trace;
-use crate::world::{FaultStats, World};
+use crate::world::{FaultStats, SnapshotStats, World};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -133,6 +133,7 @@ pub struct Summary {
     /// several tries).
     pub liveness_elections: u64,
     pub faults: FaultStats,
+    pub snapshots: SnapshotStats,
     pub messages: NetworkStats,
     pub disk: DiskSummary,
     pub linearizability: Option<CheckSummary>,
@@ -163,6 +164,9 @@ pub struct OpsSummary {
 pub struct DiskSummary {
     pub writes: u64,
     pub bytes: u64,
+    /// Durable bytes on all disks at the end (log and snapshot files), and log file rewrites.
+    pub durable_bytes: u64,
+    pub log_rewrites: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -684,10 +688,13 @@ fn summarize(
         conflict_truncations: notes.conflict_truncations,
         liveness_elections: world.elections_before_liveness.map_or(0, |before| notes.elections - before),
         faults: world.faults.clone(),
+        snapshots: world.snapshots.clone(),
         messages: world.network.stats.clone(),
         disk: DiskSummary {
             writes: world.nodes.iter().map(|s| s.disk.writes).sum(),
             bytes: world.nodes.iter().map(|s| s.disk.bytes_written).sum(),
+            durable_bytes: world.nodes.iter().map(|s| s.disk.durable_bytes() as u64).sum(),
+            log_rewrites: world.nodes.iter().map(|s| s.disk.rewrites).sum(),
         },
         linearizability: check.map(|c| CheckSummary {
             decided_by: crate::linearizability::path(c),
@@ -763,6 +770,21 @@ impl Summary {
             partitions.join(", "),
             f.heals
         );
+        let n = &self.snapshots;
+        if n.taken + n.installed + n.restarts_from_snapshot > 0 {
+            let _ = writeln!(
+                s,
+                "snapshots: {} taken, {} installed ({} chunks), {} refused as stale, {} restarts from a snapshot, {} crashes while writing one ({} torn, {} torn files discarded)",
+                n.taken,
+                n.installed,
+                n.chunks_sent,
+                n.refused_stale,
+                n.restarts_from_snapshot,
+                f.snapshot_write_crashes,
+                f.torn_snapshot_files,
+                f.torn_snapshots_discarded
+            );
+        }
         let m = &self.messages;
         let _ = writeln!(
             s,

@@ -340,6 +340,16 @@ pub struct StepExpect {
     /// At least this many client operations have completed.
     #[serde(default)]
     pub ops_ok_at_least: Option<u64>,
+    /// On every running node, the persisted Raft state (term, vote and log in the WAL format,
+    /// the lab's `RaftStateSize`) takes at most this many bytes.
+    #[serde(default)]
+    pub raft_state_bytes_at_most: Option<u64>,
+    /// On every running node, the snapshot's data takes at most this many bytes.
+    #[serde(default)]
+    pub snapshot_bytes_at_most: Option<u64>,
+    /// At least this many snapshots were installed from a leader (since the mark, if any).
+    #[serde(default)]
+    pub snapshots_installed_at_least: Option<u64>,
 }
 
 /// Checks made at the end of the run, besides the ones every run makes.

@@ -29,6 +29,7 @@ struct Counts {
     bytes: u64,
     committed: u64,
     ops_ok: u64,
+    installed: u64,
 }
 
 impl Counts {
@@ -37,8 +38,9 @@ impl Counts {
         Counts {
             messages: stats.raft_sent,
             bytes: stats.raft_bytes,
-            committed: world.checks.applied_commands().count() as u64,
+            committed: world.checks.applied_command_count() as u64,
             ops_ok: world.workload.stats.ok,
+            installed: world.snapshots.installed,
         }
     }
 }
@@ -496,6 +498,7 @@ impl<'s> Script<'s> {
             e.ops_ok_at_least,
             e.messages_at_most,
             e.bytes_at_most,
+            e.snapshots_installed_at_least,
         ];
         if counted.iter().any(Option::is_some) {
             let now = Counts::now(world);
@@ -523,6 +526,22 @@ impl<'s> Script<'s> {
             let bytes = now.bytes.saturating_sub(from.bytes);
             if let Some(max) = e.bytes_at_most.filter(|max| bytes > *max) {
                 fail(format!("{bytes} bytes between servers{since}, expected at most {max}"));
+            }
+            let installed = now.installed.saturating_sub(from.installed);
+            if let Some(k) = e.snapshots_installed_at_least.filter(|k| installed < *k) {
+                fail(format!("expected at least {k} snapshots installed{since}, found {installed}"));
+            }
+        }
+        let sizes = e.raft_state_bytes_at_most.is_some() || e.snapshot_bytes_at_most.is_some();
+        for n in up_nodes(world).into_iter().filter(|_| sizes) {
+            let Some(server) = world.nodes[usize::from(n)].server() else { continue };
+            let raft_state = server.node().raft_state_bytes() as u64;
+            if let Some(max) = e.raft_state_bytes_at_most.filter(|max| raft_state > *max) {
+                fail(format!("n{n}'s persisted Raft state takes {raft_state} bytes, expected at most {max}"));
+            }
+            let snapshot = server.node().snapshot().map_or(0, |s| s.data.len() as u64);
+            if let Some(max) = e.snapshot_bytes_at_most.filter(|max| snapshot > *max) {
+                fail(format!("n{n}'s snapshot takes {snapshot} bytes, expected at most {max}"));
             }
         }
         if e.appends_intact == Some(true) {

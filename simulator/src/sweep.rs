@@ -219,6 +219,25 @@ impl SeedResult {
             s.faults.torn_tails_recovered > 0,
         );
         note("raft: retried command deduplicated", true, s.ops.deduplicated > 0);
+        let snapshots = config.snapshot.enabled();
+        let n = &s.snapshots;
+        note("raft: snapshot taken", snapshots, n.taken > 0);
+        note("raft: snapshot installed", snapshots, n.installed > 0);
+        note("raft: stale snapshot refused", snapshots, n.refused_stale > 0);
+        note("raft: restart from a snapshot", snapshots && crashes, n.restarts_from_snapshot > 0);
+        note("fault: snapshot chunk lost", snapshots && net.drop_ppm > 0, n.chunks_lost > 0);
+        note("fault: snapshot chunk duplicated", snapshots && net.duplicate_ppm > 0, n.chunks_duplicated > 0);
+        let crash_on_write = f.crash.as_ref().is_some_and(|c| c.snapshot_write_ppm > 0);
+        note(
+            "fault: crash while writing a snapshot",
+            snapshots && crash_on_write,
+            s.faults.snapshot_write_crashes > 0,
+        );
+        note(
+            "fault: torn snapshot file",
+            snapshots && crash_on_write && config.disk.torn_write_ppm > 0,
+            s.faults.torn_snapshot_files > 0,
+        );
         note("raft: liveness needed more than one election", true, s.liveness_elections > 1);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {

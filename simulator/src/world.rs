@@ -71,9 +71,31 @@ pub struct FaultStats {
     pub pauses: u64,
     pub torn_writes: u64,
     pub torn_tails_recovered: u64,
+    /// Crashes that caught a snapshot write in flight (lost, or torn into a damaged file).
+    pub snapshot_write_crashes: u64,
+    pub torn_snapshot_files: u64,
+    /// Damaged snapshot files a restart found and refused to use.
+    pub torn_snapshots_discarded: u64,
     pub partitions: BTreeMap<String, u64>,
     pub heals: u64,
     pub drift_changes: u64,
+}
+
+/// What snapshots did during a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotStats {
+    /// Snapshots servers took of their own state by the policy.
+    pub taken: u64,
+    /// Snapshots installed from a leader and handed to a server's store.
+    pub installed: u64,
+    /// InstallSnapshot offers refused because the server had committed what they cover.
+    pub refused_stale: u64,
+    /// Restarts whose disk held a snapshot to start from.
+    pub restarts_from_snapshot: u64,
+    /// InstallSnapshot chunks sent, and of those, lost or duplicated by the network.
+    pub chunks_sent: u64,
+    pub chunks_lost: u64,
+    pub chunks_duplicated: u64,
 }
 
 /// A fault as it happened, for exporting a run as a scenario.
@@ -108,6 +130,8 @@ struct Nemesis {
     partition: Stream,
     crash: Stream,
     pause: Stream,
+    /// Crashes in the middle of snapshot writes.
+    snapshot: Stream,
     partitioned: bool,
     partition_token: u32,
 }
@@ -130,6 +154,7 @@ pub struct World {
     pub checks: Invariants,
     pub trace: Trace,
     pub faults: FaultStats,
+    pub snapshots: SnapshotStats,
     /// Whether the random fault schedule is running (only in the fault phase).
     pub faults_on: bool,
     pub failure: Option<Failure>,
@@ -198,9 +223,10 @@ impl World {
                 config.duration_ns,
                 rng::stream(seed, "workload"),
             ),
-            checks: Invariants::new(config.cluster.nodes),
+            checks: Invariants::new(config.cluster.nodes, !bugs.has(raft_core::Bug::NoDeduplication)),
             trace,
             faults: FaultStats::default(),
+            snapshots: SnapshotStats::default(),
             faults_on: false,
             failure: None,
             elections_before_liveness: None,
@@ -213,6 +239,7 @@ impl World {
                 partition: rng::stream(seed, "nemesis.partition"),
                 crash: rng::stream(seed, "nemesis.crash"),
                 pause: rng::stream(seed, "nemesis.pause"),
+                snapshot: rng::stream(seed, "nemesis.snapshot"),
                 partitioned: false,
                 partition_token: 0,
             },
@@ -359,7 +386,21 @@ impl World {
     fn deliver_to_node(&mut self, n: u8, packet: Packet) {
         let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
         match packet.payload {
-            Payload::Raft(m) => server.step(m),
+            Payload::Raft(m) => {
+                // The last chunk of a snapshot the server had already committed: it must refuse.
+                let offered = match &m.body {
+                    raft_core::Body::InstallSnapshot { meta, done: true, .. }
+                        if meta.last_index <= server.node().commit_index() =>
+                    {
+                        Some(meta.last_index)
+                    }
+                    _ => None,
+                };
+                server.step(m);
+                if offered.is_some_and(|index| server.node().log().snapshot_index() != index) {
+                    self.snapshots.refused_stale += 1;
+                }
+            }
             Payload::Request(r) => server.handle_request(r),
             Payload::Reply(_) => return,
         }
@@ -387,57 +428,114 @@ impl World {
         }
     }
 
-    /// After a server handled an input: carry out its outputs and check the invariants.
+    /// After a server handled an input: carry out its outputs, take a snapshot if the policy
+    /// says so (and carry out what that produced), and check the invariants.
     fn after_node_input(&mut self, n: u8) {
-        let slot = &mut self.nodes[n as usize];
-        let Process::Up(server) = &mut slot.process else { return };
-        if server.has_ready() {
-            // A reply produced before this ready applied anything saw the state up to here.
-            let applied_before = server.node().applied_index().0;
-            let mut ready = std::mem::take(&mut self.scratch);
-            server.ready_into(&mut ready);
-            let raft = &ready.raft;
-            let checked =
-                self.checks.on_ready(n, raft.number, &raft.persist, &raft.committed, &raft.messages);
-            if !raft.persist.is_empty() {
-                let done_at = slot.disk.write(
-                    self.now,
-                    raft.number,
-                    &raft.persist,
-                    &self.config.disk,
-                    &mut slot.disk_rng,
-                );
-                let epoch = slot.disk.epoch;
-                self.queue.push(done_at, Event::FsyncDone { node: n, epoch });
-            }
-            for m in ready.raft.messages.drain(..) {
-                let to = m.to.0 as u8;
-                self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
-            }
-            for r in ready.replies.drain(..) {
-                if matches!(r.result, Ok(raft_core::KvResult::Value(_))) {
-                    self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
-                }
-                let to = Addr::Client(r.client.0 as u16);
-                self.send(Packet { from: Addr::Node(n), to, payload: Payload::Reply(r) });
-            }
-            self.scratch = ready;
-            if let Err(v) = checked {
+        if !self.flush_ready(n) {
+            return;
+        }
+        let Some(server) = self.nodes[n as usize].server() else { return };
+        let observed = match self.checks.after_event(n, server) {
+            Ok(observed) => observed,
+            Err(v) => {
                 self.fail(v);
                 return;
             }
+        };
+        // The policy runs once the checks know what the node committed and applied, and
+        // before the faults that react to this event (a fresh leader isolated or crashed).
+        if self.maybe_take_snapshot(n) && !self.flush_ready(n) {
+            return;
         }
-        let Some(server) = self.nodes[n as usize].server() else { return };
-        match self.checks.after_event(n, server) {
-            Err(v) => self.fail(v),
-            Ok(observed) => {
-                if observed.role_or_term_changed {
-                    self.note_state(n, true);
-                } else if observed.commit_moved && self.trace.detailed() {
-                    self.note_state(n, false);
-                }
+        if observed.role_or_term_changed {
+            self.note_state(n, true);
+        } else if observed.commit_moved && self.trace.detailed() {
+            self.note_state(n, false);
+        }
+    }
+
+    /// Carries out a server's ready, if it has one: its writes to the disk, its messages and
+    /// replies to the network, after the checks saw them. False if a check failed.
+    fn flush_ready(&mut self, n: u8) -> bool {
+        let slot = &mut self.nodes[n as usize];
+        let Process::Up(server) = &mut slot.process else { return true };
+        if !server.has_ready() {
+            return true;
+        }
+        // A reply produced before this ready applied anything saw the state up to here.
+        let applied_before = server.node().applied_index().0;
+        let mut ready = std::mem::take(&mut self.scratch);
+        server.ready_into(&mut ready);
+        let raft = &ready.raft;
+        let checked = self.checks.on_ready(
+            n,
+            raft.number,
+            &raft.persist,
+            raft.snapshot.as_ref(),
+            &raft.committed,
+            &raft.messages,
+        );
+        if let Some(installed) = &raft.snapshot {
+            self.snapshots.installed += 1;
+            self.trace.mix(&[self.now, 16, u64::from(n), installed.meta.last_index.0]);
+            if self.trace.detailed() {
+                let index = installed.meta.last_index.0;
+                self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"installed\":{index}"));
             }
         }
+        if !raft.persist.is_empty() {
+            let done_at =
+                slot.disk.write(self.now, raft.number, &raft.persist, &self.config.disk, &mut slot.disk_rng);
+            let epoch = slot.disk.epoch;
+            self.queue.push(done_at, Event::FsyncDone { node: n, epoch });
+            if slot.disk.writing_snapshot() {
+                self.maybe_crash_mid_snapshot_write(n, done_at);
+            }
+        }
+        for m in ready.raft.messages.drain(..) {
+            let to = m.to.0 as u8;
+            self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
+        }
+        for r in ready.replies.drain(..) {
+            if matches!(r.result, Ok(raft_core::KvResult::Value(_))) {
+                self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
+            }
+            let to = Addr::Client(r.client.0 as u16);
+            self.send(Packet { from: Addr::Node(n), to, payload: Payload::Reply(r) });
+        }
+        self.scratch = ready;
+        match checked {
+            Ok(()) => true,
+            Err(v) => {
+                self.fail(v);
+                false
+            }
+        }
+    }
+
+    /// The snapshot policy: a server snapshots its store once it applied `every_entries`
+    /// entries past its last snapshot, or once its Raft state passes `raft_state_bytes_max`.
+    fn maybe_take_snapshot(&mut self, n: u8) -> bool {
+        let policy = &self.config.snapshot;
+        if !policy.enabled() {
+            return false;
+        }
+        let Process::Up(server) = &mut self.nodes[n as usize].process else { return false };
+        let raft = server.node();
+        let by_count = policy.every_entries > 0
+            && raft.applied_index().0 >= raft.log().snapshot_index().0 + policy.every_entries;
+        let by_size =
+            policy.raft_state_bytes_max > 0 && raft.raft_state_bytes() as u64 > policy.raft_state_bytes_max;
+        if !(by_count || by_size) || !server.maybe_snapshot() {
+            return false;
+        }
+        self.snapshots.taken += 1;
+        let index = server.node().log().snapshot_index().0;
+        self.trace.mix(&[self.now, 17, u64::from(n), index]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"taken\":{index}"));
+        }
+        true
     }
 
     /// Records a node's role, term and commit index in the trace.
@@ -472,8 +570,17 @@ impl World {
             o.note_send(payload_kind(&packet.payload), addr(from), addr(to));
         }
         let copy = self.trace.detailed().then(|| packet.clone());
+        let chunk = matches!(&packet.payload, Payload::Raft(m) if matches!(m.body, raft_core::Body::InstallSnapshot { .. }));
         let outcome = self.network.send(self.now, packet, &mut self.queue);
         let (id, copy_id) = self.network.last_sent_ids();
+        if chunk {
+            self.snapshots.chunks_sent += 1;
+            match outcome {
+                Sent::Dropped(DropReason::Loss) => self.snapshots.chunks_lost += 1,
+                Sent::Scheduled { copy_at: Some(_), .. } => self.snapshots.chunks_duplicated += 1,
+                _ => {}
+            }
+        }
         match (outcome, copy) {
             (Sent::Dropped(reason), Some(p)) => self.trace_drop(&p, reason, MsgIds { id, copy_of: None }),
             (Sent::Dropped(reason), None) => {
@@ -608,6 +715,9 @@ impl World {
         config.election_ticks_max = c.election_ticks_max;
         config.heartbeat_ticks = c.heartbeat_ticks;
         config.append_entries_max = c.append_entries_max;
+        if self.config.snapshot.chunk_bytes_max > 0 {
+            config.snapshot_chunk_bytes_max = self.config.snapshot.chunk_bytes_max;
+        }
         config.check_quorum = c.check_quorum;
         config.pre_vote = c.pre_vote;
         config.bugs = self.bugs;
@@ -631,15 +741,28 @@ impl World {
             }
         };
         let seed: u64 = slot.seed_rng.gen();
-        let torn = recovery.torn_bytes;
-        let state = recovery.state;
-        if let Err(v) = self.checks.on_restart(n, &state) {
-            self.fail(v);
+        let torn = recovery.recovery.torn_bytes;
+        self.faults.torn_snapshots_discarded += recovery.torn_snapshots_discarded as u64;
+        let state = recovery.recovery.state;
+        if state.snapshot.is_some() {
+            self.snapshots.restarts_from_snapshot += 1;
         }
-        let server = match KvServer::restore(config, seed, state) {
+        let server = match KvServer::restore(config, seed, state.clone()) {
             Ok(s) => s,
+            Err(raft_core::ServerError::Snapshot(e)) => {
+                let reason = format!("n{n} cannot restore its store from its durable snapshot: {e}");
+                self.fail(Violation {
+                    invariant: crate::checks::Invariant::SnapshotMismatch,
+                    node: n,
+                    reason,
+                });
+                return;
+            }
             Err(e) => panic!("raft configuration rejected after validation: {e}"),
         };
+        if let Err(v) = self.checks.on_restart(n, &state, &server) {
+            self.fail(v);
+        }
         let slot = &mut self.nodes[n as usize];
         slot.process = Process::Up(Box::new(server));
         slot.incarnation += 1;
@@ -655,7 +778,7 @@ impl World {
     /// A branch forks here: every random stream of the world is drawn anew from `root` (the
     /// seed mixed with the branch path so far), named as at the start. See `branch.rs`.
     pub fn reseed(&mut self, root: u64, fork: crate::branch::Fork) {
-        self.trace.mix(&[self.now, 16, fork.event, u64::from(fork.fork)]);
+        self.trace.mix(&[self.now, 17, fork.event, u64::from(fork.fork)]);
         if self.trace.detailed() {
             self.trace.line(
                 self.now,
@@ -744,6 +867,15 @@ fn payload_word(p: &Payload) -> u64 {
                     raft_core::AppendResponse::Rejected { rejected_prev_index, .. } => {
                         6 | (rejected_prev_index.0 << 8)
                     }
+                },
+                raft_core::Body::InstallSnapshot { meta, offset, done, .. } => {
+                    12 | (meta.last_index.0 << 8) | (offset << 32) | (u64::from(*done) << 7)
+                }
+                raft_core::Body::InstallSnapshotResponse(r) => match r {
+                    raft_core::SnapshotResponse::Partial { last_index, received } => {
+                        13 | (last_index.0 << 8) | (received << 32)
+                    }
+                    raft_core::SnapshotResponse::Done { match_index } => 14 | (match_index.0 << 8),
                 },
             };
             kind ^ (m.term.0 << 48)

@@ -296,3 +296,21 @@ fn merging_something_that_is_not_a_summary_exits_two() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn snapshot_options_override_the_draw_and_are_part_of_the_replay_command() {
+    let off = raftsim(&["--seed", "1", "--no-snapshots", "--json", "--no-report"]);
+    assert_eq!(off.status.code(), Some(0));
+    let v = last_json(&off);
+    assert_eq!(v["snapshots"]["taken"], 0, "seed 1 draws snapshots, the option switches them off");
+    assert!(v["replay"].as_str().is_some_and(|r| r.contains("--no-snapshots")));
+
+    let every = raftsim(&["--seed", "2", "--snapshot-every", "7", "--json", "--no-report"]);
+    assert_eq!(every.status.code(), Some(0));
+    let v = last_json(&every);
+    assert!(
+        v["snapshots"]["taken"].as_u64().is_some_and(|n| n > 0),
+        "seed 2 draws none, the option asks for them"
+    );
+    assert!(v["replay"].as_str().is_some_and(|r| r.contains("--snapshot-every 7")));
+}

@@ -133,6 +133,14 @@ fn an_expectation_that_cannot_hold_gives_the_verdict_expectation_naming_the_step
             r#"[{"do": "isolate", "node": "all"}, {"when": "leader", "within": "2s"}]"#,
             "schedule[1]: waited 2000ms for a leader",
         ),
+        (
+            r#"[{"when": "leader", "within": "5s"}, {"do": "submit", "ops": 3}, {"when": "idle", "expect": {"raft_state_bytes_at_most": 60}}]"#,
+            "schedule[2]: n",
+        ),
+        (
+            r#"[{"when": "leader", "within": "5s"}, {"expect": {"snapshots_installed_at_least": 1}}]"#,
+            "schedule[1]: expected at least 1 snapshots installed, found 0",
+        ),
     ];
     for (schedule, reason) in cases {
         let text = format!(
@@ -202,6 +210,18 @@ fn a_malformed_scenario_file_exits_with_code_2_naming_the_file_and_the_field() {
             r#"{"name": "x", "description": "d", "config": {"workload": {"think_ns_max": "5 parsecs"}}}"#,
             "config.workload.think_ns_max",
             "",
+        ),
+        (
+            "unknown-snapshot-field.json",
+            r#"{"name": "x", "description": "d", "config": {"snapshot": {"every": 10}}}"#,
+            "config.snapshot.every",
+            "unknown field",
+        ),
+        (
+            "bad-snapshot-bound.json",
+            r#"{"name": "x", "description": "d", "config": {"snapshot": {"raft_state_bytes_max": 10}}}"#,
+            "snapshot.raft_state_bytes_max",
+            "at least 64 bytes",
         ),
         (
             "syntax.json",

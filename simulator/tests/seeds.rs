@@ -49,3 +49,22 @@ fn every_call_in_the_history_is_ok_failed_or_unknown_and_well_ordered() {
     let ok = outcome.history.iter().filter(|c| c.status == checker::Status::Ok).count() as u64;
     assert_eq!(ok, s.ops.ok + 1, "ok calls plus the probe");
 }
+
+/// Seeds that once failed with snapshots in the swarm, and what they exercise.
+#[test]
+fn seeds_that_found_gaps_in_the_snapshot_checks_pass() {
+    let cases = [
+        // An install's truncation of a conflicting log landed in a crash without its snapshot:
+        // the entries it dropped were never committed.
+        (3001, "a torn install"),
+        (1782, "a torn install"),
+        // A follower committed, then first wrote, entries held behind the cut of an install.
+        (6001, "entries held behind a cut"),
+        (6091, "entries held behind a cut"),
+    ];
+    for (seed, what) in cases {
+        let outcome = run(&SimConfig::swarm(seed), &RunOptions::default());
+        assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed} ({what}): {}", outcome.reason);
+        assert!(outcome.summary.snapshots.installed > 0, "seed {seed} installs snapshots");
+    }
+}

@@ -18,7 +18,12 @@ fn every_planted_bug_is_caught_within_a_small_budget() {
             let fits = match bug {
                 Bug::NoDeduplication | Bug::StaleLeaderRead => check == "linearizability",
                 Bug::LeaderIgnoresHigherTerm => check == "election-safety",
-                Bug::TruncateOnStaleAppend => check == "truncation-without-conflict",
+                Bug::TruncateOnStaleAppend | Bug::InstallDiscardsLog => {
+                    check == "truncation-without-conflict"
+                }
+                Bug::InstallStaleSnapshot | Bug::RestartAppliedZero => check == "apply-order",
+                Bug::SnapshotWithoutSessions => check == "snapshot-mismatch",
+                Bug::CutBeforeSnapshotDurable => check == "durable-regressed",
                 _ => !check.is_empty(),
             };
             assert!(fits, "{bug} was caught by an unexpected check: {check} ({:?})", h.reason);

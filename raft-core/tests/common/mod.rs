@@ -9,9 +9,13 @@
 //!   loses what was not synced; a restart rebuilds the node from the durable state.
 //! - A transcript: one line per delivered or dropped message (`Message`'s `Display`) and per
 //!   role change, crash and restart, so that a failing story prints what happened.
+//! - Snapshots: a test compacts a node's log now ([`Cluster::compact`]) or lets the cluster do it
+//!   every N applied entries ([`Builder::snapshot_every`]); a bare node's snapshot is a short
+//!   text naming its index, a KV server's is its store.
 //! - Online checks after every step: one leader per term, committed entries handed out once and
-//!   in index order, and no two nodes committing different entries at one index. Planted-bug
-//!   stories tolerate and inspect the violations instead of panicking on them.
+//!   in index order, snapshots handed out only when they move a node forward, and no two nodes
+//!   committing different entries at one index. Planted-bug stories tolerate and inspect the
+//!   violations instead of panicking on them.
 //! - Bare-node helpers (`vote_request`, `append`, `drain`, ...) for tests that play the other
 //!   servers by hand with crafted messages.
 //!
@@ -26,7 +30,8 @@ use std::sync::Arc;
 
 use raft_core::{
     AppendResponse, Body, Bug, BugSet, ClientId, ClientReply, ClientRequest, Command, Config, DurableState,
-    Entry, KvOp, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, RaftNode, Ready, Role, Term,
+    Entry, KvOp, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, RaftNode, Ready, Role, Snapshot,
+    SnapshotMeta, Term,
 };
 
 /// The seed of every story unless it says otherwise.
@@ -46,6 +51,13 @@ pub trait Host: Sized {
     fn persisted(&mut self, number: u64);
     fn has_ready(&self) -> bool;
     fn take_ready(&mut self) -> (Ready, Vec<ClientReply>);
+    /// Hands the node a snapshot of everything applied; whether it took it.
+    fn compact(&mut self) -> bool;
+}
+
+/// The snapshot data of a bare node: it has no state machine, so a text naming the index.
+pub fn bare_snapshot_data(index: LogIndex) -> Arc<[u8]> {
+    format!("state through {index}").into_bytes().into()
 }
 
 impl Host for RaftNode {
@@ -72,6 +84,10 @@ impl Host for RaftNode {
     fn take_ready(&mut self) -> (Ready, Vec<ClientReply>) {
         (self.ready(), Vec::new())
     }
+    fn compact(&mut self) -> bool {
+        let index = self.applied_index();
+        self.maybe_compact(index, bare_snapshot_data(index))
+    }
 }
 
 impl Host for KvServer {
@@ -96,6 +112,9 @@ impl Host for KvServer {
     fn take_ready(&mut self) -> (Ready, Vec<ClientReply>) {
         let out = self.ready();
         (out.raft, out.replies)
+    }
+    fn compact(&mut self) -> bool {
+        self.maybe_snapshot()
     }
 }
 
@@ -145,6 +164,11 @@ pub struct Peer<H> {
     pub disk: Disk,
     /// Committed entries handed out by this incarnation, in the order they came.
     pub applied: Vec<Entry>,
+    /// Snapshots handed out by this incarnation (installed from a leader), in order.
+    pub installed: Vec<SnapshotMeta>,
+    /// The last index this incarnation applied or was handed a snapshot through; a restarted
+    /// node starts at its durable snapshot's index.
+    pub applied_through: LogIndex,
     /// Client replies this server produced, all incarnations.
     pub replies: Vec<ClientReply>,
     /// Every persist op handed over, synced or not, with the ready that carried it.
@@ -169,6 +193,8 @@ pub struct Cluster<H: Host> {
     committed_by_index: BTreeMap<LogIndex, (Term, NodeId)>,
     tolerate_violations: bool,
     pub violations: Vec<String>,
+    /// Compact a node once it applied this many entries past its snapshot.
+    snapshot_every: Option<u64>,
 }
 
 /// A change to every node's configuration.
@@ -182,6 +208,7 @@ pub struct Builder {
     configure: Vec<Configure>,
     disks: BTreeMap<u32, DurableState>,
     tolerate_violations: bool,
+    snapshot_every: Option<u64>,
 }
 
 impl Builder {
@@ -212,6 +239,11 @@ impl Builder {
         self.tolerate_violations = true;
         self
     }
+    /// Compacts every node's log once it applied `entries` entries past its snapshot.
+    pub fn snapshot_every(mut self, entries: u64) -> Builder {
+        self.snapshot_every = Some(entries);
+        self
+    }
     pub fn build<H: Host>(mut self) -> Cluster<H> {
         let members = ids(self.size);
         let mut peers = Vec::new();
@@ -224,6 +256,7 @@ impl Builder {
                 f(&mut config);
             }
             let state = self.disks.remove(&id.0).unwrap_or_default();
+            let applied_through = state.snapshot_index();
             let disk = Disk { durable: state.clone(), sync_at_once: true, ..Disk::default() };
             let host = H::boot(config.clone(), node_seed(self.seed, id, 0), state);
             peers.push(Peer {
@@ -232,6 +265,8 @@ impl Builder {
                 host: Some(host),
                 disk,
                 applied: Vec::new(),
+                installed: Vec::new(),
+                applied_through,
                 replies: Vec::new(),
                 written: Vec::new(),
                 incarnation: 0,
@@ -249,6 +284,7 @@ impl Builder {
             committed_by_index: BTreeMap::new(),
             tolerate_violations: self.tolerate_violations,
             violations: Vec::new(),
+            snapshot_every: self.snapshot_every,
         };
         for i in 0..cluster.peers.len() {
             cluster.note_role(i);
@@ -271,6 +307,7 @@ pub fn cluster(size: usize) -> Builder {
         configure: Vec::new(),
         disks: BTreeMap::new(),
         tolerate_violations: false,
+        snapshot_every: None,
     }
 }
 
@@ -350,6 +387,9 @@ impl<H: Host> Cluster<H> {
             }
             peer.disk.write(ready.number, ready.persist);
             peer.replies.extend(replies);
+            if let Some(snapshot) = &ready.snapshot {
+                self.hand_out_snapshot(i, snapshot);
+            }
             for entry in ready.committed {
                 self.hand_out(i, entry);
             }
@@ -365,8 +405,18 @@ impl<H: Host> Cluster<H> {
                 }
             }
             self.note_role(i);
+            self.maybe_compact_by_policy(i);
         }
         self.note_role(i);
+    }
+
+    fn maybe_compact_by_policy(&mut self, i: usize) {
+        let Some(every) = self.snapshot_every else { return };
+        let Some(host) = self.peers[i].host.as_mut() else { return };
+        let node = host.raft();
+        if node.applied_index().0 >= node.log().snapshot_index().0 + every {
+            host.compact();
+        }
     }
 
     fn send(&mut self, m: Message) {
@@ -591,12 +641,25 @@ impl<H: Host> Cluster<H> {
         self.transcript.push(format!("crash n{id}"));
     }
 
+    /// Compacts `id`'s log through everything it applied; whether it did.
+    pub fn compact(&mut self, id: u32) -> bool {
+        let done = self.host_mut(id).compact();
+        if done {
+            let index = self.node(id).log().snapshot_index();
+            self.transcript.push(format!("n{id} snapshot through {index}"));
+        }
+        self.pump(id as usize);
+        done
+    }
+
     /// Starts `id` again from its durable state.
     pub fn restart(&mut self, id: u32) {
         let peer = &mut self.peers[id as usize];
         assert!(peer.host.is_none(), "restart of n{id}, which is up");
         peer.incarnation += 1;
         peer.applied.clear();
+        peer.installed.clear();
+        peer.applied_through = peer.disk.durable.snapshot_index();
         let seed = node_seed(self.seed, peer.id, peer.incarnation);
         peer.host = Some(H::boot(peer.config.clone(), seed, peer.disk.durable.clone()));
         self.transcript.push(format!("restart n{id}"));
@@ -605,12 +668,27 @@ impl<H: Host> Cluster<H> {
 
     // ----- Checks -----
 
+    fn hand_out_snapshot(&mut self, i: usize, snapshot: &Snapshot) {
+        let id = self.peers[i].id;
+        let through = self.peers[i].applied_through;
+        if snapshot.meta.last_index <= through {
+            self.violation(format!(
+                "{id} handed out a snapshot through {} after applying {through}",
+                snapshot.meta.last_index
+            ));
+        }
+        self.transcript.push(format!("{id} installed snapshot {}", snapshot.meta));
+        self.peers[i].installed.push(snapshot.meta);
+        self.peers[i].applied_through = snapshot.meta.last_index;
+    }
+
     fn hand_out(&mut self, i: usize, entry: Entry) {
         let id = self.peers[i].id;
-        let expected = self.peers[i].applied.last().map_or(LogIndex(1), |e| e.index.next());
+        let expected = self.peers[i].applied_through.next();
         if entry.index != expected {
             self.violation(format!("{id} handed out {} after {}", entry.index, expected.0 - 1));
         }
+        self.peers[i].applied_through = entry.index;
         match self.committed_by_index.get(&entry.index) {
             Some(&(term, first)) if term != entry.term => self.violation(format!(
                 "{} committed as {term} by {first} and as {} by {id}",
@@ -727,7 +805,12 @@ pub fn bare_with(id: u32, size: usize, bugs: BugSet, state: DurableState) -> Raf
 
 /// A durable state with this term, vote and a log whose entry `i` has term `terms[i-1]`.
 pub fn durable(term: u64, vote: Option<u32>, terms: &[u64]) -> DurableState {
-    DurableState { term: Term(term), vote: vote.map(NodeId), entries: entries_from(1, terms) }
+    DurableState {
+        term: Term(term),
+        vote: vote.map(NodeId),
+        entries: entries_from(1, terms),
+        ..DurableState::default()
+    }
 }
 
 /// No-op entries starting at `first` with the given terms.
@@ -778,6 +861,39 @@ pub fn append(
 pub fn accepted(from: u32, to: u32, term: u64, match_index: u64) -> Message {
     let body = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: LogIndex(match_index) });
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
+}
+
+/// A whole snapshot through (`index`, `term`) holding `data`.
+pub fn snapshot(index: u64, term: u64, data: &[u8]) -> Snapshot {
+    Snapshot { meta: SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) }, data: data.into() }
+}
+
+/// The InstallSnapshot chunk `from -> to` in `term` carrying bytes `range` of `snapshot`.
+pub fn install(from: u32, to: u32, term: u64, snapshot: &Snapshot, range: std::ops::Range<usize>) -> Message {
+    let done = range.end == snapshot.data.len();
+    let body = Body::InstallSnapshot {
+        meta: snapshot.meta,
+        offset: range.start as u64,
+        data: raft_core::SharedBytes::new(Arc::clone(&snapshot.data), range.start, range.end),
+        done,
+    };
+    Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
+}
+
+/// The same snapshot in one chunk.
+pub fn install_whole(from: u32, to: u32, term: u64, snapshot: &Snapshot) -> Message {
+    install(from, to, term, snapshot, 0..snapshot.data.len())
+}
+
+/// A durable state holding a snapshot and a log from `first` with the given terms, never cut.
+pub fn durable_with_snapshot(term: u64, snapshot: Snapshot, first: u64, terms: &[u64]) -> DurableState {
+    DurableState {
+        term: Term(term),
+        compacted_through: LogIndex(first - 1),
+        entries: entries_from(first, terms),
+        snapshot: Some(snapshot),
+        ..DurableState::default()
+    }
 }
 
 /// Drains every ready of a bare node, acknowledging each write at once, and returns the

@@ -11,7 +11,8 @@ use crate::bench::{bench_checker, bench_workload, workloads, BenchRow};
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// What to run: all (default), sim, check, or one workload (default, calm-3-nodes,
-    /// storm-7-nodes, long-10x).
+    /// storm-7-nodes, long-10x, long-10x-compaction, long-100x-compaction,
+    /// long-100x-no-compaction).
     #[arg(default_value = "all")]
     pub what: String,
     /// Fewer seeds per workload: a smoke test, not a measurement.
@@ -85,7 +86,7 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     if !rows.is_empty() {
         let _ = writeln!(
             out,
-            "{:<14} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8}",
+            "{:<24} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}",
             "workload",
             "seeds",
             "wall ms",
@@ -94,12 +95,14 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
             "sim s/s",
             "seeds/s",
             "check ms",
-            "peak MB"
+            "peak MB",
+            "entries",
+            "disk KB"
         );
         for r in &rows {
             let _ = writeln!(
                 out,
-                "{:<14} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8}",
+                "{:<24} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8} {:>8} {:>9.0}",
                 r.workload,
                 r.seeds,
                 r.wall_ms,
@@ -108,7 +111,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
                 r.sim_sec_per_wall_sec,
                 r.seeds_per_sec,
                 r.check_ms_per_seed,
-                r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}"))
+                r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                r.log_entries_held,
+                r.durable_kb
             );
             if r.failed > 0 {
                 let _ = writeln!(out, "  warning: {} of its seeds failed", r.failed);

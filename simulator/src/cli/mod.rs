@@ -156,6 +156,12 @@ pub struct WorldArgs {
     /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Snapshot every N applied entries, whatever the seed drew (or the scenario says).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "no_snapshots")]
+    pub snapshot_every: Option<u64>,
+    /// No snapshots: logs grow for the whole run, whatever the seed drew.
+    #[arg(long)]
+    pub no_snapshots: bool,
     /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
     #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
     pub bugs: Vec<String>,
@@ -260,6 +266,14 @@ mod tests {
         assert_eq!(cli.run.world.nodes, Some(3));
         let cli = Cli::try_parse_from(["raftsim", "run", "--seed", "7"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Run(RunArgs { seed: 7, .. }))));
+    }
+
+    #[test]
+    fn snapshot_options_parse_and_exclude_each_other() {
+        let cli = Cli::try_parse_from(["raftsim", "--seed", "7", "--snapshot-every", "10"]).expect("parses");
+        assert_eq!(cli.run.world.snapshot_every, Some(10));
+        assert!(Cli::try_parse_from(["raftsim", "--snapshot-every", "0"]).is_err());
+        assert!(Cli::try_parse_from(["raftsim", "--snapshot-every", "5", "--no-snapshots"]).is_err());
     }
 
     #[test]

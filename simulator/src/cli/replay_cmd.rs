@@ -112,7 +112,11 @@ pub fn describe_state(world: &World) -> String {
                 r.log().last_index()
             );
             let terms: Vec<Term> = r.log().entries().iter().map(|e| e.term).collect();
-            let _ = write!(s, "\n    log terms: {}", runs(&terms));
+            let first = r.log().first_index();
+            if r.log().snapshot_index() > LogIndex::ZERO {
+                let _ = write!(s, "\n    snapshot through {}", r.log().snapshot_meta());
+            }
+            let _ = write!(s, "\n    log terms: {}", runs(first, &terms));
             let _ = write!(
                 s,
                 "\n    store: {} keys, digest {:016x}",
@@ -127,16 +131,19 @@ pub fn describe_state(world: &World) -> String {
             disk.durable_bytes(),
             disk.writes_in_flight()
         );
-        match wal::recover(disk.durable()) {
+        let snapshot = disk.snapshot_file().and_then(|f| wal::decode_snapshot(f).ok());
+        let base = raft_core::DurableState { snapshot, ..raft_core::DurableState::default() };
+        match wal::recover_from(base, 0, disk.durable()) {
             Ok(rec) => {
                 let terms: Vec<Term> = rec.state.entries.iter().map(|e| e.term).collect();
                 let _ = write!(
                     s,
-                    ", holds term {} vote {} and {} entries ({})",
+                    ", holds term {} vote {}, snapshot through {} and {} entries ({})",
                     rec.state.term,
                     rec.state.vote.map_or("-".into(), |v| v.to_string()),
+                    rec.state.snapshot_index(),
                     rec.state.entries.len(),
-                    runs(&terms)
+                    runs(rec.state.compacted_through.next(), &terms)
                 );
             }
             Err(e) => {
@@ -160,8 +167,8 @@ pub fn describe_state(world: &World) -> String {
     s
 }
 
-/// A log's terms as runs: `i1-i4 t1, i5-i9 t3`.
-fn runs(terms: &[Term]) -> String {
+/// A log's terms as runs, its first entry at `first`: `i1-i4 t1, i5-i9 t3`.
+fn runs(first: LogIndex, terms: &[Term]) -> String {
     if terms.is_empty() {
         return "empty".into();
     }
@@ -169,7 +176,7 @@ fn runs(terms: &[Term]) -> String {
     let mut start = 0;
     for i in 1..=terms.len() {
         if i == terms.len() || terms[i] != terms[start] {
-            let (a, b) = (LogIndex(start as u64 + 1), LogIndex(i as u64));
+            let (a, b) = (first.plus(start as u64), first.plus(i as u64 - 1));
             parts.push(if a == b {
                 format!("{a} {}", terms[start])
             } else {

@@ -42,6 +42,14 @@ pub fn config_from_args(
     if let Some(d) = world.duration {
         config.duration_ns = d;
     }
+    if let Some(every) = world.snapshot_every {
+        config.snapshot.every_entries = every;
+        config.snapshot.raft_state_bytes_max = 0;
+    }
+    if world.no_snapshots {
+        config.snapshot.every_entries = 0;
+        config.snapshot.raft_state_bytes_max = 0;
+    }
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
     }
@@ -82,6 +90,12 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     if let Some(branch) = world.branch.as_ref().filter(|b| !b.is_root()) {
         cmd += &format!(" --branch {branch}");
+    }
+    if let Some(every) = world.snapshot_every {
+        cmd += &format!(" --snapshot-every {every}");
+    }
+    if world.no_snapshots {
+        cmd += " --no-snapshots";
     }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");

@@ -47,6 +47,12 @@ impl World {
         if damage.torn {
             self.faults.torn_writes += 1;
         }
+        if damage.snapshot_lost {
+            self.faults.snapshot_write_crashes += 1;
+        }
+        if damage.snapshot_torn {
+            self.faults.torn_snapshot_files += 1;
+        }
         self.trace.mix(&[self.now, 7, u64::from(n), damage.torn_bytes_kept as u64]);
         if self.trace.detailed() {
             self.trace.line(
@@ -333,6 +339,22 @@ impl World {
         self.partition(cuts, "isolate-new-leader");
         let token = self.nemesis.partition_token;
         self.queue.push(self.now + hold, Event::Nemesis { family: Family::Partition, token });
+    }
+
+    /// With the configured probability, a server that just started writing a snapshot (its
+    /// own, or one it installs) crashes before the write is durable, at a moment drawn before
+    /// its fsync completes: the write is lost, or torn if torn writes are on.
+    pub(super) fn maybe_crash_mid_snapshot_write(&mut self, n: u8, done_at: u64) {
+        let Some(k) = &self.config.faults.crash else { return };
+        if !self.faults_on || k.snapshot_write_ppm == 0 || done_at <= self.now {
+            return;
+        }
+        let r = &mut self.nemesis.snapshot;
+        if rng::chance(r, k.snapshot_write_ppm) {
+            let at = between(r, self.now, done_at - 1);
+            let epoch = self.nodes[n as usize].epoch;
+            self.queue.push(at, Event::Crash { node: n, epoch });
+        }
     }
 
     /// A crash scheduled for a node's current incarnation.
