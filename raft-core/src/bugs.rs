@@ -53,6 +53,19 @@ pub enum Bug {
     /// The log is cut in the same write as the snapshot covering the cut, not once the snapshot
     /// is durable: a crash that lands the cut but tears the snapshot loses the cut entries.
     CutBeforeSnapshotDurable,
+    /// A leader starts a membership change before it has committed an entry of its own term:
+    /// the single-server change bug of the 2015 raft-dev post, where two leaders' majorities of
+    /// configurations two changes apart decide apart.
+    ChangeBeforeOwnTermCommit,
+    /// A learner's vote and its acknowledgements count as a voter's, so a candidate wins, or a
+    /// leader commits, without a majority of the voters.
+    LearnerVotes,
+    /// A leader hands over a ReadIndex read before a majority confirmed it still leads, so a
+    /// deposed leader serves a stale read (thesis §6.4, step 3 skipped).
+    ReadBeforeConfirm,
+    /// A leader's lease is the raw minimum election timeout, with no allowance for clock drift,
+    /// so a leader whose clock runs slow serves reads after another leader took over.
+    LeaseIgnoresDrift,
 }
 
 impl Bug {
@@ -91,6 +104,10 @@ impl Bug {
             Bug::RestartAppliedZero => "restart-applied-zero",
             Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
             Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
+            Bug::ChangeBeforeOwnTermCommit => "change-before-own-term-commit",
+            Bug::LearnerVotes => "learner-votes",
+            Bug::ReadBeforeConfirm => "read-before-confirm",
+            Bug::LeaseIgnoresDrift => "lease-ignores-drift",
         }
     }
 
@@ -126,7 +143,24 @@ impl Bug {
             Bug::CutBeforeSnapshotDurable => {
                 "log is cut in the same write as its snapshot, before it is durable"
             }
+            Bug::ChangeBeforeOwnTermCommit => {
+                "leader starts a membership change before committing an entry of its term (2015)"
+            }
+            Bug::LearnerVotes => "a learner's vote and acknowledgements count as a voter's",
+            Bug::ReadBeforeConfirm => "leader serves a ReadIndex read before confirming it still leads",
+            Bug::LeaseIgnoresDrift => "leader's read lease is the raw election timeout, ignoring clock drift",
         }
+    }
+
+    /// Bugs on the paths of membership changes, leadership transfer and reads without the log.
+    /// Kept out of [`Bug::ALL`], the bugs the simulator's swarm hunts, until the swarm drives
+    /// those paths.
+    pub const MEMBERSHIP_AND_READS: [Bug; 4] =
+        [Bug::ChangeBeforeOwnTermCommit, Bug::LearnerVotes, Bug::ReadBeforeConfirm, Bug::LeaseIgnoresDrift];
+
+    /// Every planted bug: [`Bug::ALL`], then [`Bug::MEMBERSHIP_AND_READS`].
+    pub fn every() -> impl Iterator<Item = Bug> {
+        Bug::ALL.into_iter().chain(Bug::MEMBERSHIP_AND_READS)
     }
 
     fn bit(self) -> u64 {
@@ -143,8 +177,8 @@ impl fmt::Display for Bug {
 impl FromStr for Bug {
     type Err = String;
     fn from_str(s: &str) -> Result<Bug, String> {
-        Bug::ALL.iter().copied().find(|b| b.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+        Bug::every().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Bug::every().map(|b| b.name()).collect();
             format!("unknown bug '{s}'; expected one of: {}", names.join(", "))
         })
     }
@@ -173,7 +207,7 @@ impl BugSet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = Bug> {
-        Bug::ALL.into_iter().filter(move |b| self.has(*b))
+        Bug::every().filter(move |b| self.has(*b))
     }
 }
 
@@ -189,7 +223,7 @@ mod tests {
 
     #[test]
     fn every_bug_name_parses_back_to_itself() {
-        for bug in Bug::ALL {
+        for bug in Bug::every() {
             assert_eq!(bug.name().parse::<Bug>(), Ok(bug));
         }
         assert!("no-such-bug".parse::<Bug>().is_err());

@@ -37,8 +37,9 @@ impl RaftNode {
         let Some(last_term) = self.log.term_at(index) else {
             unreachable!("applied entries past the snapshot are in the log")
         };
-        let meta = SnapshotMeta { last_index: index, last_term };
+        let meta = SnapshotMeta { last_index: index, last_term, membership: self.memberships.at(index) };
         self.log.compact(meta);
+        self.memberships.compact(index);
         self.snapshot = Some(Snapshot { meta, data });
         self.snapshot_dirty = true;
         self.assert_invariants();
@@ -87,14 +88,14 @@ impl RaftNode {
         }
     }
 
-    /// Sends the follower at `position` the next chunk of our snapshot: the entries it needs
-    /// next are ones the snapshot covers (paper §7). One chunk is in flight at a time; the
-    /// heartbeat resends it if its answer does not come.
-    pub(crate) fn send_snapshot_chunk(&mut self, position: usize) {
+    /// Sends follower `to` the next chunk of our snapshot: the entries it needs next are ones
+    /// the snapshot covers (paper §7). One chunk is in flight at a time; the heartbeat resends
+    /// it if its answer does not come.
+    pub(crate) fn send_snapshot_chunk(&mut self, to: NodeId) {
         let Some(snapshot) = &self.snapshot else { unreachable!("a compacted log keeps its snapshot") };
         let meta = snapshot.meta;
         let data = Arc::clone(&snapshot.data);
-        let progress = &mut self.progress[position];
+        let Some(progress) = self.progress.get_mut(&to) else { return };
         let offset = match progress.transfer {
             Some(t) if t.last_index == meta.last_index => t.acked.min(data.len() as u64),
             _ => 0,
@@ -105,15 +106,13 @@ impl RaftNode {
         let end = (offset as usize).saturating_add(self.config.snapshot_chunk_bytes_max).min(data.len());
         let done = end == data.len();
         let chunk = SharedBytes::new(data, offset as usize, end);
-        let to = self.config.members[position];
-        self.send_now(to, Body::InstallSnapshot { meta, offset, data: chunk, done });
+        self.send_now(to, Body::InstallSnapshot { meta: Box::new(meta), offset, data: chunk, done });
     }
 
     /// The leader's side of an InstallSnapshot answer.
     pub(crate) fn handle_snapshot_response(&mut self, follower: NodeId, response: SnapshotResponse) {
-        let Some(position) = self.position(follower) else { return };
         let last_index = self.log.last_index();
-        let progress = &mut self.progress[position];
+        let Some(progress) = self.progress.get_mut(&follower) else { return };
         progress.recently_active = true;
         match response {
             SnapshotResponse::Partial { last_index: of, received } => {
@@ -123,7 +122,7 @@ impl RaftNode {
                 }
                 transfer.acked = received;
                 progress.probe_outstanding = false;
-                self.send_append(position, false);
+                self.send_append(follower, false);
             }
             SnapshotResponse::Done { match_index } => {
                 if match_index > last_index {
@@ -143,7 +142,8 @@ impl RaftNode {
                     progress.probe_outstanding = false;
                 }
                 self.maybe_commit();
-                self.send_append(position, false);
+                self.send_append(follower, false);
+                self.maybe_send_timeout_now();
             }
         }
     }
@@ -160,6 +160,7 @@ impl RaftNode {
         debug_assert_eq!(self.role, Role::Follower);
         self.leader = Some(leader);
         self.election_elapsed = 0;
+        self.since_leader_ticks = 0;
         let reply = |response| Body::InstallSnapshotResponse(response);
 
         // A snapshot that would not move us forward is refused, whole: the commit and applied
@@ -210,7 +211,13 @@ impl RaftNode {
         // (no rewrite of the log at or below it waits to be written). 7. Otherwise drop them all.
         let written_as_held = self.log_dirty_from.is_none_or(|from| from > meta.last_index);
         let keep = written_as_held && !self.config.bugs.has(Bug::InstallDiscardsLog);
-        if !self.log.install(meta, keep) {
+        let kept = self.log.install(meta, keep);
+        if kept {
+            self.memberships.compact(meta.last_index);
+        } else {
+            self.memberships.reset(meta.last_index, meta.membership);
+        }
+        if !kept {
             self.log_dirty_from = None;
             // Nothing of this log is known durable until the snapshot's write is.
             self.durable_index = LogIndex::ZERO;

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use crate::bugs::BugSet;
+use crate::membership::NodeSet;
+use crate::read_index::lease_ticks;
 use crate::types::NodeId;
 
 /// How one Raft node behaves. Times are in ticks of the node's own clock: the host decides how
@@ -10,7 +12,11 @@ use crate::types::NodeId;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub id: NodeId,
-    /// Every member of the cluster, this node included, in a fixed order.
+    /// The bootstrap configuration: the voters of a cluster that has never changed its members,
+    /// this node included, the same at every one of them. Empty for a server that joins an
+    /// existing cluster: it learns its configuration from the leader's log or snapshot. Once
+    /// the log or a snapshot records a configuration, that one is in force
+    /// ([`crate::membership`]).
     pub members: Vec<NodeId>,
     /// A follower or candidate that hears nothing for a timeout drawn uniformly from
     /// `[election_ticks_min, election_ticks_max)` starts an election. Randomization makes split
@@ -34,6 +40,15 @@ pub struct Config {
     /// Run a pre-vote round before each election (thesis §9.6), and refuse pre-votes while a
     /// leader is heard from: a node that cannot win does not disturb the cluster.
     pub pre_vote: bool,
+    /// Disregard a RequestVote for a higher term within `election_ticks_min` of hearing from a
+    /// leader (or of leading, or of starting), unless it comes from the target of a leadership
+    /// transfer (thesis §4.2.3): a server removed from the cluster, or cut off and back, cannot
+    /// depose a working leader. Off by default; leases require it.
+    pub sticky_leader: bool,
+    /// Serve [`crate::RaftNode::read_index`] without a leadership round while the leader's lease
+    /// holds (thesis §6.4.1). Safe only if no clock drifts more than
+    /// [`crate::read_index::CLOCK_DRIFT_PPM_MAX`]; requires `sticky_leader`.
+    pub read_lease: bool,
     /// Planted bugs; empty except in the harness's self-test.
     pub bugs: BugSet,
 }
@@ -65,17 +80,22 @@ impl Config {
             snapshot_chunk_bytes_max: 64 * 1024,
             check_quorum: true,
             pre_vote: true,
+            sticky_leader: false,
+            read_lease: false,
             bugs: BugSet::none(),
         }
     }
 
     /// Checks the relationships the protocol relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.members.is_empty() {
-            return Err(ConfigError("the cluster has no members".into()));
-        }
-        if !self.members.contains(&self.id) {
+        if !self.members.is_empty() && !self.members.contains(&self.id) {
             return Err(ConfigError(format!("{} is not among the members", self.id)));
+        }
+        if let Some(id) = self.members.iter().chain([&self.id]).find(|id| !NodeSet::fits(**id)) {
+            return Err(ConfigError(format!(
+                "{id} is beyond the {} ids a configuration holds",
+                NodeSet::CAPACITY
+            )));
         }
         let mut sorted = self.members.clone();
         sorted.sort();
@@ -104,12 +124,15 @@ impl Config {
         if self.snapshot_chunk_bytes_max == 0 {
             return Err(ConfigError("snapshot_chunk_bytes_max must be at least 1".into()));
         }
+        if self.read_lease && !self.sticky_leader {
+            return Err(ConfigError("read_lease requires sticky_leader (see read_index.rs)".into()));
+        }
+        if self.read_lease && lease_ticks(self.election_ticks_min) == 0 {
+            return Err(ConfigError(format!(
+                "election_ticks_min ({}) is too short for a lease",
+                self.election_ticks_min
+            )));
+        }
         Ok(())
-    }
-
-    /// The number of votes or acknowledgements that make a majority.
-    #[must_use]
-    pub fn quorum(&self) -> usize {
-        self.members.len() / 2 + 1
     }
 }

@@ -1,24 +1,28 @@
 //! Leader election: campaigns, votes, and the start of a leader's term (paper §5.2, §5.4.1).
 
+use std::collections::BTreeMap;
+
 use crate::message::{AppendResponse, Body, Message, Payload, SnapshotResponse};
-use crate::node::{Progress, RaftNode, Role};
+use crate::node::{RaftNode, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
 
 impl RaftNode {
-    /// Starts an election: a new term, a vote for ourselves, and a request to every peer.
-    pub(crate) fn campaign(&mut self) {
+    /// Starts an election: a new term, a vote for ourselves, and a request to every voter of
+    /// the configuration in force here. `transfer`: the leader asked for it (TimeoutNow).
+    pub(crate) fn campaign(&mut self, transfer: bool) {
         assert_ne!(self.role, Role::Leader, "a leader does not campaign");
+        assert!(self.is_voter(), "{} campaigns outside the voters", self.config.id);
         let term = self.term.next();
         self.reset(term);
         self.restart_election_timer();
         self.votes_requested_again = false;
+        self.campaign_is_transfer = transfer;
         self.role = Role::Candidate;
         self.vote = Some(self.config.id);
         self.hard_state_dirty = true;
-        let me = self.self_position();
-        self.votes[me] = Some(true);
-        if self.granted_votes() >= self.config.quorum() {
+        self.votes.insert(self.config.id, true);
+        if self.granted_votes() >= self.memberships.latest().quorum() {
             self.become_leader();
             return;
         }
@@ -27,7 +31,7 @@ impl RaftNode {
         for peer in self.peers() {
             // The request rests on our durable vote for ourselves: were we to crash and forget
             // it, we could vote for a rival in the same term.
-            self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+            self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term, transfer });
         }
     }
 
@@ -39,10 +43,10 @@ impl RaftNode {
         self.restart_election_timer();
         let last_log_index = self.log.last_index();
         let last_log_term = self.log.last_term();
-        for position in 0..self.config.members.len() {
-            if self.votes[position].is_none() {
-                let peer = self.config.members[position];
-                self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term });
+        let transfer = self.campaign_is_transfer;
+        for peer in self.peers() {
+            if !self.votes.contains_key(&peer) {
+                self.send_after_persist(peer, Body::RequestVote { last_log_index, last_log_term, transfer });
             }
         }
     }
@@ -55,11 +59,10 @@ impl RaftNode {
         self.leader = None;
         self.restart_election_timer();
         self.role = Role::PreCandidate;
-        let me = self.self_position();
-        self.pre_votes.iter_mut().for_each(|v| *v = None);
-        self.pre_votes[me] = Some(true);
-        if count(&self.pre_votes, true) >= self.config.quorum() {
-            self.campaign();
+        self.pre_votes.clear();
+        self.pre_votes.insert(self.config.id, true);
+        if self.tally(&self.pre_votes, true) >= self.memberships.latest().quorum() {
+            self.campaign(false);
             return;
         }
         let last_log_index = self.log.last_index();
@@ -102,13 +105,11 @@ impl RaftNode {
     }
 
     pub(crate) fn handle_pre_vote_response(&mut self, voter: NodeId, granted: bool) {
-        let Some(position) = self.position(voter) else { return };
-        if self.pre_votes[position].is_none() {
-            self.pre_votes[position] = Some(granted);
-        }
-        if count(&self.pre_votes, true) >= self.config.quorum() {
-            self.campaign();
-        } else if count(&self.pre_votes, false) >= self.config.quorum() {
+        self.pre_votes.entry(voter).or_insert(granted);
+        let quorum = self.memberships.latest().quorum();
+        if self.tally(&self.pre_votes, true) >= quorum {
+            self.campaign(false);
+        } else if self.tally(&self.pre_votes, false) >= quorum {
             let term = self.term;
             self.become_follower(term, None);
         }
@@ -145,13 +146,11 @@ impl RaftNode {
     }
 
     pub(crate) fn handle_vote_response(&mut self, voter: NodeId, granted: bool) {
-        let Some(position) = self.position(voter) else { return };
-        if self.votes[position].is_none() {
-            self.votes[position] = Some(granted);
-        }
-        if self.granted_votes() >= self.config.quorum() {
+        self.votes.entry(voter).or_insert(granted);
+        let quorum = self.memberships.latest().quorum();
+        if self.granted_votes() >= quorum {
             self.become_leader();
-        } else if self.rejected_votes() >= self.config.quorum() {
+        } else if self.rejected_votes() >= quorum {
             // This election is lost; wait for the winner's heartbeat or our next timeout.
             let term = self.term;
             self.become_follower(term, None);
@@ -173,16 +172,20 @@ impl RaftNode {
                 };
                 self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
             }
-            Body::InstallSnapshot { meta, .. } => {
+            Body::InstallSnapshot { ref meta, .. } => {
                 let partial = SnapshotResponse::Partial { last_index: meta.last_index, received: 0 };
                 self.send_after_persist(m.from, Body::InstallSnapshotResponse(partial));
             }
             // Pre-votes never arrive here: `handle_pre_vote` refuses stale ones itself.
             Body::PreVote { .. } => {}
+            // A deposed leader asking: no answer, so its check fails for want of a quorum; the
+            // AppendEntries it also sends learn the new term.
+            Body::ConfirmLeadership { .. } | Body::TimeoutNow => {}
             Body::RequestVoteResponse { .. }
             | Body::PreVoteResponse { .. }
             | Body::AppendEntriesResponse(_)
-            | Body::InstallSnapshotResponse(_) => {}
+            | Body::InstallSnapshotResponse(_)
+            | Body::LeadershipConfirmed { .. } => {}
         }
     }
 
@@ -199,38 +202,52 @@ impl RaftNode {
         self.restart_election_timer();
         self.role = Role::Leader;
         self.leader = Some(self.config.id);
-        let next_index = self.log.last_index().next();
-        self.progress = (0..self.config.members.len())
-            .map(|_| Progress {
-                match_index: LogIndex::ZERO,
-                next_index,
-                probing: true,
-                probe_outstanding: false,
-                recently_active: false,
-                transfer: None,
-            })
-            .collect();
+        self.since_leader_ticks = 0;
+        self.track_members();
         // A no-op of the new term lets earlier entries commit without waiting for a client
         // (paper §8, and the Figure 8 rule that only current-term entries commit by counting).
         self.append_own_entry(Payload::Noop);
         self.broadcast_append();
     }
 
+    /// The voters of the configuration in force here, other than this node: whom a candidate
+    /// asks. Learners are not asked, and their answers would not count.
     pub(crate) fn peers(&self) -> Vec<NodeId> {
         let me = self.config.id;
-        self.config.members.iter().copied().filter(|m| *m != me).collect()
+        self.memberships.latest().voters.iter().filter(|m| *m != me).collect()
     }
 
     fn granted_votes(&self) -> usize {
-        count(&self.votes, true)
+        self.tally(&self.votes, true)
     }
 
     fn rejected_votes(&self) -> usize {
-        count(&self.votes, false)
+        self.tally(&self.votes, false)
     }
-}
 
-/// How many answers in a tally are `answer`.
-fn count(tally: &[Option<bool>], answer: bool) -> usize {
-    tally.iter().filter(|v| **v == Some(answer)).count()
+    /// How many voters of the configuration in force answered `answer`: quorums are counted in
+    /// the latest configuration the node holds (thesis §4.1).
+    fn tally(&self, answers: &BTreeMap<NodeId, bool>, answer: bool) -> usize {
+        let membership = self.memberships.latest();
+        let counted = if self.config.bugs.has(Bug::LearnerVotes) {
+            // The bug: a learner's answer counts as a voter's.
+            membership.members()
+        } else {
+            membership.voters
+        };
+        answers.iter().filter(|(id, a)| **a == answer && counted.contains(**id)).count()
+    }
+
+    /// The sticky-leader rule (thesis §4.2.3): a RequestVote for a higher term that arrives
+    /// within the minimum election timeout of hearing from a leader is disregarded, neither the
+    /// term nor the vote moves, unless the leader itself asked for that election (a transfer).
+    /// A removed server that never learned of its removal keeps timing out; this, with
+    /// pre-vote, keeps it from deposing the leader of the cluster it left. It is also what makes
+    /// leases safe (see `read_index.rs`).
+    pub(crate) fn ignores_vote_request(&self, m: &Message) -> bool {
+        let Body::RequestVote { transfer: false, .. } = m.body else { return false };
+        let leader_heard =
+            self.role == Role::Leader || self.since_leader_ticks < self.config.election_ticks_min;
+        self.config.sticky_leader && m.term > self.term && leader_heard
+    }
 }

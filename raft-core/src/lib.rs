@@ -25,12 +25,15 @@ pub mod config;
 mod election;
 pub mod kv;
 pub mod log;
+pub mod membership;
 pub mod message;
 pub mod node;
+pub mod read_index;
 mod replication;
 pub mod server;
 pub mod snapshot;
 pub mod storage;
+pub mod transfer;
 pub mod types;
 pub mod wal;
 
@@ -38,12 +41,15 @@ pub use bugs::{Bug, BugSet};
 pub use config::{Config, ConfigError};
 pub use kv::{Applied, KvStore, ValueDigest};
 pub use log::RaftLog;
+pub use membership::{ChangeError, Membership, MembershipChange, NodeSet};
 pub use message::{
     AppendResponse, Body, ClientError, ClientReply, ClientRequest, Command, Entry, KvOp, KvResult, Message,
     Payload, SnapshotResponse,
 };
-pub use node::{NotLeader, RaftNode, Ready, Role};
+pub use node::{NotLeader, ProposeError, RaftNode, Ready, Role};
+pub use read_index::{ReadError, ReadState};
 pub use server::{KvServer, ServerError, ServerReady};
 pub use snapshot::{SharedBytes, Snapshot, SnapshotMeta};
 pub use storage::{DurableState, PersistOp};
+pub use transfer::TransferError;
 pub use types::{ClientId, LogIndex, NodeId, Term};

@@ -256,7 +256,7 @@ mod tests {
     }
 
     fn meta(index: u64, term: u64) -> SnapshotMeta {
-        SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) }
+        SnapshotMeta::new(LogIndex(index), Term(term))
     }
 
     #[test]

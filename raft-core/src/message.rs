@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::membership::Membership;
 use crate::snapshot::{SharedBytes, SnapshotMeta};
 use crate::types::{ClientId, LogIndex, NodeId, Term};
 
@@ -48,6 +49,9 @@ pub enum Payload {
     Noop,
     /// Shared, not copied, when the same entry goes to several followers or is retransmitted.
     Command(Arc<Command>),
+    /// A new cluster configuration, one server away from the one before it; in force at every
+    /// server whose log holds it (see [`crate::membership`]).
+    Config(Arc<Membership>),
 }
 
 /// One entry of the replicated log.
@@ -64,6 +68,7 @@ impl Entry {
     pub fn size_bytes(&self) -> usize {
         24 + match &self.payload {
             Payload::Noop => 0,
+            Payload::Config(_) => 32,
             Payload::Command(c) => {
                 16 + match &c.op {
                     KvOp::Get { key } => key.len(),
@@ -89,6 +94,9 @@ pub enum Body {
     RequestVote {
         last_log_index: LogIndex,
         last_log_term: Term,
+        /// Sent by the target of a leadership transfer: voters grant it even while they hear
+        /// from a leader (thesis §3.10 and §4.2.3), as the leader asked for this election.
+        transfer: bool,
     },
     RequestVoteResponse {
         granted: bool,
@@ -118,12 +126,27 @@ pub enum Body {
     /// holds (paper §7, Figure 13): `data` is the snapshot's bytes from `offset`; `done` marks
     /// the last chunk.
     InstallSnapshot {
-        meta: SnapshotMeta,
+        /// Boxed: with its configuration it would make this the largest message, and every
+        /// message would pay for it.
+        meta: Box<SnapshotMeta>,
         offset: u64,
         data: SharedBytes,
         done: bool,
     },
     InstallSnapshotResponse(SnapshotResponse),
+    /// The leader asks the target of a leadership transfer, whose log matches its own, to
+    /// start an election at once (thesis §3.10).
+    TimeoutNow,
+    /// A leadership check (thesis §6.4): "am I still your leader?". Round numbers grow within
+    /// a term; an answer to round `r` proves that the answerer still followed this leader after
+    /// the round was sent, which confirms ReadIndex reads and renews the leader's lease.
+    ConfirmLeadership {
+        round: u64,
+    },
+    /// The answer: the sender follows the leader of this term, as of round `round`.
+    LeadershipConfirmed {
+        round: u64,
+    },
 }
 
 /// The answer to an InstallSnapshot chunk.
@@ -168,6 +191,9 @@ impl Body {
             Body::AppendEntriesResponse(_) => "append_resp",
             Body::InstallSnapshot { .. } => "snapshot",
             Body::InstallSnapshotResponse(_) => "snapshot_resp",
+            Body::TimeoutNow => "timeout_now",
+            Body::ConfirmLeadership { .. } => "confirm",
+            Body::LeadershipConfirmed { .. } => "confirm_resp",
         }
     }
 }
@@ -190,8 +216,12 @@ impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}->{} {} ", self.from, self.to, self.term)?;
         match &self.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
-                write!(f, "vote last={last_log_index}/{last_log_term}")
+            Body::RequestVote { last_log_index, last_log_term, transfer } => {
+                write!(
+                    f,
+                    "vote last={last_log_index}/{last_log_term}{}",
+                    if *transfer { " transfer" } else { "" }
+                )
             }
             Body::RequestVoteResponse { granted } => write!(f, "vote_resp granted={granted}"),
             Body::PreVote { last_log_index, last_log_term } => {
@@ -224,6 +254,9 @@ impl fmt::Display for Message {
             Body::InstallSnapshotResponse(SnapshotResponse::Done { match_index }) => {
                 write!(f, "snapshot_resp done match={match_index}")
             }
+            Body::TimeoutNow => write!(f, "timeout_now"),
+            Body::ConfirmLeadership { round } => write!(f, "confirm round={round}"),
+            Body::LeadershipConfirmed { round } => write!(f, "confirm_resp round={round}"),
         }
     }
 }

@@ -4,11 +4,12 @@
 //! - inputs: [`RaftNode::tick`], [`RaftNode::step`], [`RaftNode::propose`],
 //!   [`RaftNode::persisted`], [`RaftNode::maybe_compact`] (a snapshot of the state machine to
 //!   stand for the log prefix it covers), and [`RaftNode::restore`] once, before anything else,
-//!   at restart;
+//!   at restart; and the operations of a leader: [`RaftNode::change_membership`],
+//!   [`RaftNode::transfer_leadership`] and [`RaftNode::read_index`];
 //! - outputs: [`RaftNode::ready`] hands over everything produced since the last call as a
 //!   [`Ready`] with a number. The host writes `persist` in order, sends `messages` in any order,
 //!   replaces its state machine with `snapshot` if there is one, then applies `committed` in
-//!   order. Once the writes of ready `n` (and all before it) are durable it calls
+//!   order, and serves each of `read_states` once it has applied up to its index. Once the writes of ready `n` (and all before it) are durable it calls
 //!   `persisted(n)`.
 //! - Messages that promise durability (a vote granted, entries acknowledged, a snapshot
 //!   installed, a vote requested on the strength of our own vote) are held inside the node until
@@ -19,16 +20,19 @@
 //! Election randomness comes from a ChaCha stream seeded at construction, so the node's outputs
 //! are a pure function of its inputs and its seed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Config, ConfigError};
 use crate::log::RaftLog;
-use crate::message::{Body, Command, Entry, Message};
+use crate::membership::{Membership, Memberships};
+use crate::message::{Body, Command, Entry, Message, Payload};
+use crate::read_index::{ReadState, Reads};
 use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
+use crate::transfer::LeaderTransfer;
 use crate::types::{LogIndex, NodeId, Term};
 
 /// What a node currently believes it is.
@@ -51,6 +55,9 @@ pub struct Ready {
     /// (which follow it) are applied.
     pub snapshot: Option<Snapshot>,
     pub committed: Vec<Entry>,
+    /// Reads confirmed without the log (see [`RaftNode::read_index`]): the host answers each
+    /// once it has applied its index.
+    pub read_states: Vec<ReadState>,
 }
 
 impl Ready {
@@ -60,6 +67,7 @@ impl Ready {
             && self.messages.is_empty()
             && self.snapshot.is_none()
             && self.committed.is_empty()
+            && self.read_states.is_empty()
     }
 }
 
@@ -68,6 +76,17 @@ impl Ready {
 pub struct NotLeader {
     /// The leader this node knows of in its current term, if any.
     pub hint: Option<NodeId>,
+}
+
+/// Why `propose` did not put a command in the log: in either case it certainly did not.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum ProposeError {
+    NotLeader(NotLeader),
+    /// The leader is handing leadership to `to` and takes no proposals until that succeeds or
+    /// is abandoned (thesis §3.10).
+    Transferring {
+        to: NodeId,
+    },
 }
 
 /// The leader's view of one follower's log (paper Figure 2's nextIndex and matchIndex).
@@ -87,6 +106,23 @@ pub(crate) struct Progress {
     pub recently_active: bool,
     /// Sending our snapshot, because the follower needs entries it covers.
     pub transfer: Option<Transfer>,
+    /// The newest leadership-check round the follower answered (see `read_index.rs`).
+    pub round_acked: u64,
+}
+
+impl Progress {
+    /// A member the leader knows nothing of yet: probed from the end of the leader's log.
+    pub(crate) fn new(next_index: LogIndex) -> Progress {
+        Progress {
+            match_index: LogIndex::ZERO,
+            next_index,
+            probing: true,
+            probe_outstanding: false,
+            recently_active: false,
+            transfer: None,
+            round_acked: 0,
+        }
+    }
 }
 
 /// A snapshot on its way to one follower, one chunk at a time.
@@ -108,9 +144,12 @@ pub(crate) struct Incoming {
 /// A Raft node. Fields carry the invariants they obey.
 pub struct RaftNode {
     pub(crate) config: Config,
-    /// This node's position in `config.members`, which per-member vectors are indexed by.
-    pub(crate) me: usize,
     pub(crate) rng: ChaCha8Rng,
+    /// The configurations the log holds; the latest is in force here, committed or not
+    /// (paper §6). Follows the log: appended, truncated and compacted with it.
+    pub(crate) memberships: Memberships,
+    /// Ticks since this node started: the leader's clock for its lease.
+    pub(crate) ticks: u64,
 
     // Durable state, mirrored in memory; every change is also queued for the host to persist.
     pub(crate) term: Term,
@@ -142,16 +181,26 @@ pub struct RaftNode {
     pub(crate) election_elapsed: u32,
     pub(crate) election_timeout: u32,
     pub(crate) heartbeat_elapsed: u32,
-    /// Candidate: the answer from each member this term, by member position.
-    pub(crate) votes: Vec<Option<bool>>,
+    /// Ticks since this node last heard from a leader (or led, or started: a restarted node
+    /// cannot know it did not hear one just before its crash). Invariant: at least
+    /// `election_elapsed` outside leadership. The sticky-leader rule reads it.
+    pub(crate) since_leader_ticks: u32,
+    /// Candidate: the answer from each server this term.
+    pub(crate) votes: BTreeMap<NodeId, bool>,
     /// Pre-candidate: the pre-vote answers of this round. Kept apart from `votes`, so that a
     /// candidate whose election timed out can still win its term if late votes arrive while
     /// it asks for pre-votes again.
-    pub(crate) pre_votes: Vec<Option<bool>>,
+    pub(crate) pre_votes: BTreeMap<NodeId, bool>,
     /// Candidate: whether this term's vote requests went out a second time already.
     pub(crate) votes_requested_again: bool,
-    /// Leader: one entry per member, by member position (our own entry is unused).
-    pub(crate) progress: Vec<Progress>,
+    /// Candidate: this election was asked for by the leader (TimeoutNow).
+    pub(crate) campaign_is_transfer: bool,
+    /// Leader: one entry per member of the latest configuration other than this node.
+    pub(crate) progress: BTreeMap<NodeId, Progress>,
+    /// Leader: the leadership transfer under way, if any.
+    pub(crate) transfer: Option<LeaderTransfer>,
+    /// Leader: reads waiting to be confirmed, and the lease.
+    pub(crate) reads: Reads,
 
     // Durability bookkeeping.
     /// The prefix of `log` known durable. Invariant: `durable_index <= log.last_index()`.
@@ -188,18 +237,19 @@ pub struct RaftNode {
     pub(crate) out_messages_after_persist: Vec<Message>,
     /// Held until the ready number they wait for is durable.
     pub(crate) waiting: VecDeque<(u64, Message)>,
+    pub(crate) out_read_states: Vec<ReadState>,
 }
 
 impl RaftNode {
-    /// A fresh node of an empty cluster: term 0, no vote, empty log, follower.
+    /// A fresh node: term 0, no vote, empty log, follower, in the configuration of
+    /// `config.members` (all voters; none for a server that will join an existing cluster).
     pub fn new(config: Config, seed: u64) -> Result<RaftNode, ConfigError> {
         config.validate()?;
-        let members = config.members.len();
-        let me =
-            config.members.iter().position(|m| *m == config.id).unwrap_or_else(|| unreachable!("validated"));
+        let bootstrap = Membership::voters(config.members.iter().copied());
         let mut node = RaftNode {
-            me,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            memberships: Memberships::new(bootstrap),
+            ticks: 0,
             term: Term::ZERO,
             vote: None,
             log: RaftLog::new(),
@@ -214,10 +264,14 @@ impl RaftNode {
             election_elapsed: 0,
             election_timeout: 0,
             heartbeat_elapsed: 0,
-            votes: vec![None; members],
-            pre_votes: vec![None; members],
+            since_leader_ticks: 0,
+            votes: BTreeMap::new(),
+            pre_votes: BTreeMap::new(),
             votes_requested_again: false,
-            progress: Vec::new(),
+            campaign_is_transfer: false,
+            progress: BTreeMap::new(),
+            transfer: None,
+            reads: Reads::default(),
             durable_index: LogIndex::ZERO,
             hard_state_dirty: false,
             log_dirty_from: None,
@@ -232,6 +286,7 @@ impl RaftNode {
             out_messages: Vec::new(),
             out_messages_after_persist: Vec::new(),
             waiting: VecDeque::new(),
+            out_read_states: Vec::new(),
             config,
         };
         node.randomize_election_timeout();
@@ -266,6 +321,7 @@ impl RaftNode {
                     "the durable log was cut with no snapshot"
                 );
                 self.log = RaftLog::from_entries(state.entries);
+                self.memberships.reset(LogIndex::ZERO, Membership::default());
             }
             Some(snapshot) => {
                 let meta = snapshot.meta;
@@ -291,6 +347,7 @@ impl RaftNode {
                     entries.clear();
                 }
                 self.log = RaftLog::after(meta, entries);
+                self.memberships.reset(meta.last_index, meta.membership);
                 self.commit_index = meta.last_index;
                 if self.config.bugs.has(crate::Bug::RestartAppliedZero) {
                     // The bug: as if the host had not restored the snapshot.
@@ -303,6 +360,9 @@ impl RaftNode {
         }
         // Everything restored came from disk, so it is durable by definition.
         self.durable_index = self.log.last_index();
+        // The configuration in force is the latest the log holds (thesis §4.1).
+        let first = self.log.first_index();
+        self.sync_memberships(first);
         self.assert_invariants();
     }
 
@@ -310,17 +370,25 @@ impl RaftNode {
 
     /// One tick of this node's clock.
     pub fn tick(&mut self) {
+        self.ticks += 1;
+        self.since_leader_ticks = self.since_leader_ticks.saturating_add(1);
         match self.role {
             Role::Leader => self.tick_leader(),
             Role::Follower | Role::PreCandidate | Role::Candidate => self.tick_election(),
         }
+        self.maybe_step_down_removed();
         self.assert_invariants();
     }
 
-    /// Handles a message from another server. Messages from outside the cluster or addressed to
-    /// another node are ignored: the core does not trust its transport.
+    /// Handles a message from another server. Messages addressed to another node or claiming
+    /// to come from this one are ignored: the core does not trust its transport. Messages from
+    /// servers outside the configuration are processed (thesis §4.1: a server may not know the
+    /// latest configuration yet, nor may its sender); only voters' answers are counted.
     pub fn step(&mut self, m: Message) {
-        if m.to != self.config.id || m.from == self.config.id || self.position(m.from).is_none() {
+        if m.to != self.config.id || m.from == self.config.id {
+            return;
+        }
+        if self.ignores_vote_request(&m) {
             return;
         }
         // The term check applies to every role and every message (paper Figure 2, "Rules for
@@ -343,7 +411,7 @@ impl RaftNode {
             return;
         }
         match m.body {
-            Body::RequestVote { last_log_index, last_log_term } => {
+            Body::RequestVote { last_log_index, last_log_term, .. } => {
                 self.handle_request_vote(m.from, last_log_index, last_log_term);
             }
             Body::RequestVoteResponse { granted } => {
@@ -389,7 +457,7 @@ impl RaftNode {
                     if self.role != Role::Follower {
                         self.become_follower(self.term, Some(m.from));
                     }
-                    self.handle_install_snapshot(m.from, meta, offset, data, done);
+                    self.handle_install_snapshot(m.from, *meta, offset, data, done);
                 }
             },
             Body::InstallSnapshotResponse(response) => {
@@ -397,18 +465,39 @@ impl RaftNode {
                     self.handle_snapshot_response(m.from, response);
                 }
             }
+            Body::TimeoutNow => self.handle_timeout_now(m.from),
+            Body::ConfirmLeadership { round } => match self.role {
+                // As for AppendEntries: a leader of this term is facing a broken peer.
+                Role::Leader => {}
+                Role::PreCandidate | Role::Candidate | Role::Follower => {
+                    if self.role != Role::Follower {
+                        self.become_follower(self.term, Some(m.from));
+                    }
+                    self.handle_confirm_leadership(m.from, round);
+                }
+            },
+            Body::LeadershipConfirmed { round } => {
+                if self.role == Role::Leader {
+                    self.handle_leadership_confirmed(m.from, round);
+                }
+            }
         }
+        self.maybe_step_down_removed();
         self.assert_invariants();
     }
 
     /// Appends a client command to the log if this node leads, returning where it was placed.
     /// The command is committed only if the entry at that index still has that term when it is
-    /// applied; a host compares the applied entry to know.
-    pub fn propose(&mut self, command: Command) -> Result<(LogIndex, Term), NotLeader> {
+    /// applied; a host compares the applied entry to know. Refused while leadership is being
+    /// transferred.
+    pub fn propose(&mut self, command: Command) -> Result<(LogIndex, Term), ProposeError> {
         if self.role != Role::Leader {
-            return Err(NotLeader { hint: self.leader });
+            return Err(ProposeError::NotLeader(NotLeader { hint: self.leader }));
         }
-        let index = self.append_own_entry(crate::message::Payload::Command(std::sync::Arc::new(command)));
+        if let Some(transfer) = &self.transfer {
+            return Err(ProposeError::Transferring { to: transfer.to });
+        }
+        let index = self.append_own_entry(Payload::Command(std::sync::Arc::new(command)));
         self.broadcast_append();
         self.assert_invariants();
         Ok((index, self.term))
@@ -444,6 +533,7 @@ impl RaftNode {
         if self.role == Role::Leader {
             self.maybe_commit();
         }
+        self.maybe_step_down_removed();
         self.assert_invariants();
     }
 
@@ -462,6 +552,7 @@ impl RaftNode {
             || (!self.out_messages_after_persist.is_empty() && !held)
             || self.snapshot_to_apply
             || self.commit_index > self.applied_index
+            || !self.out_read_states.is_empty()
     }
 
     /// Hands over everything produced since the last call. See the module documentation.
@@ -476,6 +567,7 @@ impl RaftNode {
         ready.persist.clear();
         ready.messages.clear();
         ready.committed.clear();
+        ready.read_states.clear();
         ready.snapshot = None;
         ready.number = self.next_ready;
         self.next_ready += 1;
@@ -524,6 +616,7 @@ impl RaftNode {
             assert_eq!(ready.committed.len(), count, "committed entries missing from the log");
             self.applied_index = self.commit_index;
         }
+        std::mem::swap(&mut ready.read_states, &mut self.out_read_states);
     }
 
     // ----- Accessors -----
@@ -569,6 +662,22 @@ impl RaftNode {
     pub fn log(&self) -> &RaftLog {
         &self.log
     }
+    /// The configuration in force at this node: the latest its log holds, committed or not.
+    #[must_use]
+    pub fn membership(&self) -> Membership {
+        *self.memberships.latest()
+    }
+    /// The index of the entry that set [`RaftNode::membership`] (the snapshot's index, or 0,
+    /// when no entry the log holds did); it is committed once the commit index reaches it.
+    #[must_use]
+    pub fn membership_index(&self) -> LogIndex {
+        self.memberships.latest_index()
+    }
+    /// The leadership transfer under way at this leader: its target.
+    #[must_use]
+    pub fn transferring_to(&self) -> Option<NodeId> {
+        self.transfer.as_ref().map(|t| t.to)
+    }
     /// The newest snapshot: the log starts after it.
     #[must_use]
     pub fn snapshot(&self) -> Option<&Snapshot> {
@@ -595,8 +704,12 @@ impl RaftNode {
         }
         self.leader = None;
         self.heartbeat_elapsed = 0;
-        self.votes.iter_mut().for_each(|v| *v = None);
+        self.votes.clear();
         self.progress.clear();
+        self.transfer = None;
+        // Reads waiting at a leader that lost its term are dropped: the host, which sees the
+        // role change, tells their clients to retry elsewhere.
+        self.reads = Reads::default();
     }
 
     /// Restarts the election timer with a fresh random timeout. Only three things do this
@@ -610,20 +723,28 @@ impl RaftNode {
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        if self.role == Role::Leader {
+            // A leader counts as hearing itself: after it steps down it honours its own lease
+            // as its followers do (see `ignores_vote_request`).
+            self.since_leader_ticks = 0;
+        }
         self.reset(term);
         self.role = Role::Follower;
         self.leader = leader;
         if leader.is_some() {
-            self.restart_election_timer();
+            self.heard_from_leader();
         }
     }
 
-    pub(crate) fn position(&self, id: NodeId) -> Option<usize> {
-        self.config.members.iter().position(|m| *m == id)
+    /// A message from the leader of our term arrived.
+    pub(crate) fn heard_from_leader(&mut self) {
+        self.restart_election_timer();
+        self.since_leader_ticks = 0;
     }
 
-    pub(crate) fn self_position(&self) -> usize {
-        self.me
+    /// Whether this node is a voter of the configuration in force here.
+    pub(crate) fn is_voter(&self) -> bool {
+        self.memberships.latest().is_voter(self.config.id)
     }
 
     pub(crate) fn randomize_election_timeout(&mut self) {
@@ -649,17 +770,24 @@ impl RaftNode {
         if index <= self.durable_index {
             self.durable_index = index.prev();
         }
+        self.sync_memberships(index);
     }
 
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        // Only a voter of the configuration in force here stands for election: a learner, a
+        // server that has not learned it joined, or one that learned it was removed, waits.
+        if self.election_elapsed >= self.election_timeout && !self.is_voter() {
+            self.restart_election_timer();
+            return;
+        }
         if self.election_elapsed >= self.election_timeout {
             if self.role == Role::Candidate && !self.votes_requested_again {
                 self.request_votes_again();
             } else if self.config.pre_vote {
                 self.pre_campaign();
             } else {
-                self.campaign();
+                self.campaign(false);
             }
         }
     }
@@ -667,6 +795,8 @@ impl RaftNode {
     fn tick_leader(&mut self) {
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
+        self.since_leader_ticks = 0;
+        self.tick_transfer();
         if self.config.check_quorum && self.election_elapsed >= self.config.election_ticks_max {
             self.election_elapsed = 0;
             if !self.quorum_recently_active() {
@@ -678,20 +808,68 @@ impl RaftNode {
         if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
             self.heartbeat_elapsed = 0;
             self.heartbeat();
+            if self.config.read_lease {
+                // Keeps the lease fresh without waiting for a read.
+                self.start_leadership_round();
+            }
         }
     }
 
-    /// Whether a majority, counting this leader, answered since the last check; clears the marks.
+    /// Whether a majority of the configuration in force, counting this leader if it votes,
+    /// answered since the last check; clears the marks.
     fn quorum_recently_active(&mut self) -> bool {
-        let me = self.self_position();
-        let mut active = 0;
-        for (position, progress) in self.progress.iter_mut().enumerate() {
-            if position == me || progress.recently_active {
-                active += 1;
+        let me = self.config.id;
+        let progress = &self.progress;
+        let active = self
+            .memberships
+            .latest()
+            .is_quorum(|id| id == me || progress.get(&id).is_some_and(|p| p.recently_active));
+        self.progress.values_mut().for_each(|p| p.recently_active = false);
+        active
+    }
+
+    /// The log changed from `from` on (appended or truncated): the configurations it holds
+    /// follow (a configuration takes effect when appended and is undone when truncated, thesis
+    /// §4.1), and a leader tracks the members of the configuration now in force.
+    pub(crate) fn sync_memberships(&mut self, from: LogIndex) {
+        let before = *self.memberships.latest();
+        self.memberships.truncate_from(from);
+        if from > self.log.snapshot_index() {
+            for entry in self.log.slice_from(from, usize::MAX) {
+                if let Payload::Config(membership) = &entry.payload {
+                    self.memberships.push(entry.index, **membership);
+                }
             }
-            progress.recently_active = false;
         }
-        active >= self.config.quorum()
+        if *self.memberships.latest() != before && self.role == Role::Leader {
+            self.track_members();
+        }
+    }
+
+    /// Leader: one progress per member of the configuration in force, other than this node.
+    pub(crate) fn track_members(&mut self) {
+        let members = self.memberships.latest().members();
+        let me = self.config.id;
+        self.progress.retain(|id, _| members.contains(*id));
+        let next_index = self.log.last_index().next();
+        for id in members.iter().filter(|id| *id != me) {
+            self.progress.entry(id).or_insert_with(|| Progress::new(next_index));
+        }
+        if self.transfer.as_ref().is_some_and(|t| !self.memberships.latest().is_voter(t.to)) {
+            self.transfer = None;
+        }
+    }
+
+    /// A leader whose removal is committed steps down (thesis §4.2.2): until then it led a
+    /// configuration without itself, counting quorums without its own log.
+    fn maybe_step_down_removed(&mut self) {
+        if self.role == Role::Leader
+            && !self.is_voter()
+            && self.commit_index >= self.memberships.latest_index()
+        {
+            let term = self.term;
+            self.become_follower(term, None);
+        }
     }
 
     /// Internal invariants, cheap enough to check after every input in release builds.
@@ -714,5 +892,18 @@ impl RaftNode {
             "a leader that does not know itself as leader"
         );
         assert!(self.role == Role::Leader || self.progress.is_empty(), "progress kept outside leadership");
+        if self.role == Role::Leader {
+            let members = self.memberships.latest().members();
+            assert!(
+                self.progress.keys().all(|id| members.contains(*id) && *id != self.config.id),
+                "progress kept for a server outside the configuration"
+            );
+            assert_eq!(
+                self.progress.len(),
+                members.iter().filter(|id| *id != self.config.id).count(),
+                "a member without progress"
+            );
+        }
+        assert!(self.transfer.is_none() || self.role == Role::Leader, "a transfer outside leadership");
     }
 }

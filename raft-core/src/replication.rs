@@ -18,46 +18,47 @@ impl RaftNode {
         index
     }
 
-    /// Sends each follower what it is missing (or nothing, if it is up to date).
+    /// Sends each follower (voter or learner) what it is missing (or nothing, if it is up to
+    /// date).
     pub(crate) fn broadcast_append(&mut self) {
-        for position in 0..self.config.members.len() {
-            if position != self.self_position() {
-                self.send_append(position, false);
-            }
+        for id in self.followers() {
+            self.send_append(id, false);
         }
+    }
+
+    /// The members this leader replicates to, in id order.
+    pub(crate) fn followers(&self) -> Vec<NodeId> {
+        self.progress.keys().copied().collect()
     }
 
     /// The heartbeat: every follower gets an AppendEntries, which doubles as retransmission of
     /// anything unacknowledged (an optimistic `next_index` rewinds to just past the match).
     pub(crate) fn heartbeat(&mut self) {
-        for position in 0..self.config.members.len() {
-            if position == self.self_position() {
-                continue;
-            }
-            let progress = &mut self.progress[position];
+        for id in self.followers() {
+            let Some(progress) = self.progress.get_mut(&id) else { continue };
             progress.probe_outstanding = false;
             if !progress.probing {
                 progress.next_index = progress.match_index.next();
             }
-            self.send_append(position, true);
+            self.send_append(id, true);
         }
     }
 
-    /// Sends the follower at `position` the entries from its `next_index`, or a chunk of our
-    /// snapshot if the entry before them is compacted. With `always`, an empty AppendEntries
-    /// goes out too (a heartbeat); otherwise only one that carries entries.
-    pub(crate) fn send_append(&mut self, position: usize, always: bool) {
+    /// Sends follower `to` the entries from its `next_index`, or a chunk of our snapshot if the
+    /// entry before them is compacted. With `always`, an empty AppendEntries goes out too (a
+    /// heartbeat); otherwise only one that carries entries. Nothing for a non-member.
+    pub(crate) fn send_append(&mut self, to: NodeId, always: bool) {
         let last_index = self.log.last_index();
-        let progress = &self.progress[position];
+        let Some(progress) = self.progress.get_mut(&to) else { return };
         if progress.probe_outstanding {
             return;
         }
         let next_index = progress.next_index;
         if next_index.prev() < self.log.snapshot_index() {
-            self.send_snapshot_chunk(position);
+            self.send_snapshot_chunk(to);
             return;
         }
-        self.progress[position].transfer = None;
+        progress.transfer = None;
         if next_index > last_index && !always {
             return;
         }
@@ -67,13 +68,12 @@ impl RaftNode {
             unreachable!("prev_log_index is within the log")
         };
         let entries = self.log.slice_from(next_index, self.config.append_entries_max).to_vec();
-        let progress = &mut self.progress[position];
+        let Some(progress) = self.progress.get_mut(&to) else { unreachable!("looked up above") };
         if progress.probing {
             progress.probe_outstanding = true;
         } else if let Some(last) = entries.last() {
             progress.next_index = last.index.next();
         }
-        let to = self.config.members[position];
         let leader_commit = self.commit_index;
         self.send_now(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
     }
@@ -90,6 +90,7 @@ impl RaftNode {
         debug_assert_eq!(self.role, Role::Follower);
         self.leader = Some(leader);
         self.election_elapsed = 0;
+        self.since_leader_ticks = 0;
 
         // Entries our snapshot covers are committed, so they match the log of any leader of our
         // term (Leader Completeness, paper §5.4): skip them, and check what follows against the
@@ -182,9 +183,8 @@ impl RaftNode {
 
     /// The leader's side of an AppendEntries answer.
     pub(crate) fn handle_append_response(&mut self, follower: NodeId, response: AppendResponse) {
-        let Some(position) = self.position(follower) else { return };
         let last_index = self.log.last_index();
-        let progress = &mut self.progress[position];
+        let Some(progress) = self.progress.get_mut(&follower) else { return };
         progress.recently_active = true;
         match response {
             AppendResponse::Accepted { match_index } => {
@@ -200,7 +200,8 @@ impl RaftNode {
                 progress.probing = false;
                 progress.probe_outstanding = false;
                 self.maybe_commit();
-                self.send_append(position, false);
+                self.send_append(follower, false);
+                self.maybe_send_timeout_now();
             }
             AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index } => {
                 if rejected_prev_index <= progress.match_index || rejected_prev_index > last_index {
@@ -217,7 +218,9 @@ impl RaftNode {
                     Some(term) => self.log.last_index_of_term(term).map_or(conflict_index, LogIndex::next),
                     None => conflict_index,
                 };
-                let progress = &mut self.progress[position];
+                let Some(progress) = self.progress.get_mut(&follower) else {
+                    unreachable!("looked up above")
+                };
                 let floor = progress.match_index.next();
                 progress.next_index = hint.min(rejected_prev_index).max(floor);
                 if self.config.bugs.has(Bug::ProbeStopsShort) {
@@ -227,29 +230,38 @@ impl RaftNode {
                 }
                 progress.probing = true;
                 progress.probe_outstanding = false;
-                self.send_append(position, true);
+                self.send_append(follower, true);
             }
         }
     }
 
-    /// Advances the commit index to the highest entry of the current term that a majority holds
-    /// (paper §5.3, with the §5.4.2 restriction to the leader's own term).
+    /// Advances the commit index to the highest entry of the current term that a majority of
+    /// the configuration in force holds (paper §5.3, with the §5.4.2 restriction to the
+    /// leader's own term; thesis §4.1 for the configuration). A leader that removed itself does
+    /// not count its own log (thesis §4.2.2); learners never count.
     pub(crate) fn maybe_commit(&mut self) -> bool {
-        let me = self.self_position();
-        // The quorum-th highest match: sorted on the stack for clusters of up to 16 members.
+        let me = self.config.id;
+        let membership = *self.memberships.latest();
+        let counted =
+            if self.config.bugs.has(Bug::LearnerVotes) { membership.members() } else { membership.voters };
+        // The quorum-th highest match: sorted on the stack for clusters of up to 16 voters.
         let mut stack = [LogIndex::ZERO; 16];
         let mut heap = Vec::new();
-        let matched: &mut [LogIndex] = if self.progress.len() <= stack.len() {
-            &mut stack[..self.progress.len()]
+        let matched: &mut [LogIndex] = if counted.len() <= stack.len() {
+            &mut stack[..counted.len()]
         } else {
-            heap.resize(self.progress.len(), LogIndex::ZERO);
+            heap.resize(counted.len(), LogIndex::ZERO);
             &mut heap
         };
-        for (position, p) in self.progress.iter().enumerate() {
-            matched[position] = if position == me { self.durable_index } else { p.match_index };
+        for (slot, id) in matched.iter_mut().zip(counted.iter()) {
+            *slot = if id == me {
+                self.durable_index
+            } else {
+                self.progress.get(&id).map_or(LogIndex::ZERO, |p| p.match_index)
+            };
         }
         matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.config.quorum() - 1];
+        let Some(&candidate) = matched.get(membership.quorum() - 1) else { return false };
         if candidate <= self.commit_index {
             return false;
         }
@@ -258,6 +270,8 @@ impl RaftNode {
             return false;
         }
         self.commit_index = candidate;
+        // Reads that waited for an entry of this term to commit can take their index now.
+        self.maybe_start_waiting_reads();
         true
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use crate::config::{Config, ConfigError};
 use crate::kv::KvStore;
 use crate::message::{ClientError, ClientReply, ClientRequest, Command, KvResult, Message, Payload};
-use crate::node::{RaftNode, Ready, Role};
+use crate::node::{ProposeError, RaftNode, Ready, Role};
 use crate::storage::DurableState;
 use crate::types::{ClientId, LogIndex, Term};
 use crate::Bug;
@@ -142,8 +142,12 @@ impl KvServer {
                 }
                 self.pending.insert(index, Pending { client, seq, term });
             }
-            Err(not_leader) => {
+            Err(ProposeError::NotLeader(not_leader)) => {
                 self.reply(client, seq, Err(ClientError::NotLeader { hint: not_leader.hint }));
+            }
+            Err(ProposeError::Transferring { to }) => {
+                // Not in the log: the client retries, at the server taking over.
+                self.reply(client, seq, Err(ClientError::NotLeader { hint: Some(to) }));
             }
         }
     }

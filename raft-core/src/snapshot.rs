@@ -12,15 +12,27 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::membership::Membership;
 use crate::types::{LogIndex, Term};
 
 /// What a snapshot covers: the last entry it includes (the paper's "lastIncludedIndex" and
-/// "lastIncludedTerm"), which the log consistency check uses in place of the compacted entry.
-/// A struct of its own so that it can grow (a later change adds the cluster configuration).
+/// "lastIncludedTerm"), which the log consistency check uses in place of the compacted entry,
+/// and the configuration in force at that entry (paper §7: "the latest configuration as of
+/// lastIncludedIndex"), which the entries it stands for no longer carry.
 #[derive(Copy, Clone, Default, PartialEq, Eq, Hash, Debug)]
 pub struct SnapshotMeta {
     pub last_index: LogIndex,
     pub last_term: Term,
+    /// Empty when none is recorded: the cluster's bootstrap configuration is in force.
+    pub membership: Membership,
+}
+
+impl SnapshotMeta {
+    /// Metadata recording no configuration (a cluster that never changed its members).
+    #[must_use]
+    pub fn new(last_index: LogIndex, last_term: Term) -> SnapshotMeta {
+        SnapshotMeta { last_index, last_term, membership: Membership::default() }
+    }
 }
 
 /// A snapshot: its metadata and the state machine's bytes.

@@ -19,6 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::membership::{Membership, NodeSet};
 use crate::message::{Command, Entry, KvOp, Payload};
 use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
@@ -59,6 +60,7 @@ pub fn encode(op: &PersistOp, out: &mut Vec<u8>) {
             out.push(TAG_SNAPSHOT);
             put_u64(out, snapshot.meta.last_index.0);
             put_u64(out, snapshot.meta.last_term.0);
+            put_membership(out, &snapshot.meta.membership);
             put_u32(out, snapshot.data.len() as u32);
             out.extend_from_slice(&snapshot.data);
         }
@@ -78,6 +80,10 @@ fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
     put_u64(out, entry.index.0);
     match &entry.payload {
         Payload::Noop => out.push(0),
+        Payload::Config(membership) => {
+            out.push(2);
+            put_membership(out, membership);
+        }
         Payload::Command(cmd) => {
             out.push(1);
             put_u64(out, cmd.client.0);
@@ -107,6 +113,7 @@ fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
 pub fn entry_bytes(entry: &Entry) -> usize {
     17 + match &entry.payload {
         Payload::Noop => 0,
+        Payload::Config(_) => MEMBERSHIP_BYTES,
         Payload::Command(cmd) => {
             17 + match &cmd.op {
                 KvOp::Get { key } => 4 + key.len(),
@@ -127,6 +134,17 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
+/// A configuration takes two 128-bit sets: voters, then learners.
+const MEMBERSHIP_BYTES: usize = 32;
+
+fn put_membership(out: &mut Vec<u8>, membership: &Membership) {
+    for set in [membership.voters, membership.learners] {
+        let mut bits = 0u128;
+        set.iter().for_each(|id| bits |= 1 << id.0);
+        out.extend_from_slice(&bits.to_le_bytes());
+    }
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_u32(out, s.len() as u32);
     out.extend_from_slice(s.as_bytes());
@@ -240,7 +258,9 @@ pub fn decode(payload: &[u8]) -> Result<PersistOp, String> {
             PersistOp::Entries { from, entries }
         }
         TAG_SNAPSHOT => {
-            let meta = SnapshotMeta { last_index: LogIndex(r.u64()?), last_term: Term(r.u64()?) };
+            let last_index = LogIndex(r.u64()?);
+            let last_term = Term(r.u64()?);
+            let meta = SnapshotMeta { last_index, last_term, membership: r.membership()? };
             let len = r.u32()? as usize;
             let data = r.take(len)?.into();
             PersistOp::Snapshot(Snapshot { meta, data })
@@ -301,6 +321,21 @@ impl Reader<'_> {
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
+    fn node_set(&mut self) -> Result<NodeSet, String> {
+        let b = self.take(16)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        let bits = u128::from_le_bytes(a);
+        Ok((0..NodeSet::CAPACITY).filter(|i| bits & (1 << i) != 0).map(NodeId).collect())
+    }
+    fn membership(&mut self) -> Result<Membership, String> {
+        let voters = self.node_set()?;
+        let learners = self.node_set()?;
+        if voters.intersects(learners) {
+            return Err("a configuration names a server as voter and learner".into());
+        }
+        Ok(Membership { voters, learners })
+    }
     fn string(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         let bytes = self.take(len)?;
@@ -311,6 +346,7 @@ impl Reader<'_> {
         let index = LogIndex(self.u64()?);
         let payload = match self.u8()? {
             0 => Payload::Noop,
+            2 => Payload::Config(Arc::new(self.membership()?)),
             1 => {
                 let client = ClientId(self.u64()?);
                 let seq = self.u64()?;
@@ -427,7 +463,11 @@ mod tests {
     #[test]
     fn snapshots_and_cuts_round_trip_and_a_torn_snapshot_file_is_refused() {
         let snapshot = Snapshot {
-            meta: SnapshotMeta { last_index: LogIndex(3), last_term: Term(2) },
+            meta: SnapshotMeta {
+                last_index: LogIndex(3),
+                last_term: Term(2),
+                membership: Membership::voters([NodeId(0), NodeId(2)]),
+            },
             data: b"state".to_vec().into(),
         };
         let mut file = Vec::new();
@@ -452,10 +492,7 @@ mod tests {
             }
             other => panic!("expected an inconsistency, got {other:?}"),
         }
-        let snapshot = Snapshot {
-            meta: SnapshotMeta { last_index: LogIndex(2), last_term: Term(2) },
-            data: Vec::new().into(),
-        };
+        let snapshot = Snapshot { meta: SnapshotMeta::new(LogIndex(2), Term(2)), data: Vec::new().into() };
         let with_snapshot = DurableState { snapshot: Some(snapshot), ..DurableState::default() };
         let rec = recover_from(with_snapshot, 0, &bytes).expect("the snapshot covers the cut");
         assert_eq!((rec.state.compacted_through, rec.state.entries.len()), (LogIndex(2), 1));

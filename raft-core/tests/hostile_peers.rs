@@ -40,13 +40,32 @@ fn leader_with_replicating_followers() -> raft_core::RaftNode {
 }
 
 #[test]
-fn messages_from_outside_the_cluster_or_for_another_node_are_ignored() {
+fn messages_for_another_node_or_claiming_to_come_from_this_one_are_ignored() {
     let mut node = bare(0, 3);
-    node.step(vote_request(7, 0, 5, 0, 0));
     node.step(vote_request(1, 2, 5, 0, 0));
     node.step(vote_request(0, 0, 5, 0, 0));
     assert_eq!(node.term(), Term(0));
     assert!(drain(&mut node).is_empty());
+}
+
+#[test]
+fn a_request_from_a_server_outside_the_configuration_is_answered_but_its_answers_do_not_count() {
+    // Thesis §4.1: servers process requests without consulting their configuration (the sender
+    // may be a member this node has not heard of yet). What keeps a removed server from
+    // disrupting is pre-vote and the sticky-leader rule (see the membership stories).
+    let mut node = bare(0, 3);
+    node.step(vote_request(7, 0, 5, 0, 0));
+    let sent = drain(&mut node);
+    assert_eq!(lines(&sent), ["n0->n7 t5 vote_resp granted=true"]);
+    // A candidate counts only voters: a grant from n7 does not make n0 leader of a 3-voter
+    // cluster.
+    let mut candidate = bare(0, 3);
+    tick_until_candidate(&mut candidate);
+    drain(&mut candidate);
+    let term = candidate.term().0;
+    candidate.step(vote_response(7, 0, term, true));
+    candidate.step(vote_response(8, 0, term, true));
+    assert_eq!(candidate.role(), Role::Candidate);
 }
 
 #[test]

@@ -8,10 +8,14 @@ mod common;
 
 use common::*;
 use raft_core::wal;
-use raft_core::{Body, KvResult, LogIndex, PersistOp, Role, SnapshotMeta, SnapshotResponse, Term};
+use raft_core::{
+    Body, KvResult, LogIndex, Membership, PersistOp, Role, SnapshotMeta, SnapshotResponse, Term,
+};
 
+/// What a node of the 3-voter cluster `n0..n2` records in a snapshot through (`index`, `term`):
+/// the configuration in force there too.
 fn meta(index: u64, term: u64) -> SnapshotMeta {
-    SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) }
+    SnapshotMeta { membership: Membership::voters(ids(3)), ..SnapshotMeta::new(LogIndex(index), Term(term)) }
 }
 
 fn ops_kinds(ops: &[PersistOp]) -> Vec<String> {
@@ -236,7 +240,8 @@ fn installing_keeps_the_entries_that_follow_a_matching_entry() {
     follower.step(install_whole(0, 2, 1, &snapshot(4, 1, b"four")));
     let ready = follower.ready();
     assert_eq!(ops_kinds(&ready.persist), ["snapshot i4/t1"], "nothing conflicts: no truncation");
-    assert_eq!(ready.snapshot.as_ref().map(|s| s.meta), Some(meta(4, 1)), "handed to the host");
+    let installed = snapshot(4, 1, b"four").meta;
+    assert_eq!(ready.snapshot.as_ref().map(|s| s.meta), Some(installed), "handed to the host");
     assert!(ready.committed.is_empty());
     assert_eq!(log_terms(&follower), vec![1, 1], "entries 5 and 6 stay");
     assert_eq!((follower.commit_index(), follower.applied_index()), (LogIndex(4), LogIndex(4)));

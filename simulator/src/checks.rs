@@ -97,6 +97,7 @@ impl fmt::Display for Violation {
 pub fn same_payload(a: &Payload, b: &Payload) -> bool {
     match (a, b) {
         (Payload::Noop, Payload::Noop) => true,
+        (Payload::Config(x), Payload::Config(y)) => x == y,
         (Payload::Command(x), Payload::Command(y)) => std::sync::Arc::ptr_eq(x, y) || **x == **y,
         _ => false,
     }
@@ -885,5 +886,6 @@ fn describe(payload: &Payload) -> String {
     match payload {
         Payload::Noop => "a no-op".into(),
         Payload::Command(c) => format!("{} seq {} {:?}", c.client, c.seq, c.op),
+        Payload::Config(m) => format!("the configuration {m}"),
     }
 }

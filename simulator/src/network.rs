@@ -75,6 +75,7 @@ impl Payload {
                         | raft_core::Body::PreVoteResponse { .. }
                         | raft_core::Body::AppendEntriesResponse(_)
                         | raft_core::Body::InstallSnapshotResponse(_)
+                        | raft_core::Body::LeadershipConfirmed { .. }
                 )
             }
             Payload::Request(_) => false,

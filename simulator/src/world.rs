@@ -877,6 +877,9 @@ fn payload_word(p: &Payload) -> u64 {
                     }
                     raft_core::SnapshotResponse::Done { match_index } => 14 | (match_index.0 << 8),
                 },
+                raft_core::Body::TimeoutNow => 15,
+                raft_core::Body::ConfirmLeadership { round } => 16 | (round << 8),
+                raft_core::Body::LeadershipConfirmed { round } => 17 | (round << 8),
             };
             kind ^ (m.term.0 << 48)
         }

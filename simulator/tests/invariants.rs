@@ -265,7 +265,7 @@ fn follower_with_one_put(checks: &mut Invariants) -> KvServer {
 }
 
 fn snapshot_of(store: &raft_core::KvStore, index: u64, term: u64) -> Snapshot {
-    let meta = SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) };
+    let meta = SnapshotMeta::new(LogIndex(index), Term(term));
     Snapshot { meta, data: store.encode_snapshot(true).into() }
 }
 

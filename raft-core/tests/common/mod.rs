@@ -827,7 +827,11 @@ pub fn log_terms(node: &RaftNode) -> Vec<u64> {
 }
 
 pub fn vote_request(from: u32, to: u32, term: u64, last_index: u64, last_term: u64) -> Message {
-    let body = Body::RequestVote { last_log_index: LogIndex(last_index), last_log_term: Term(last_term) };
+    let body = Body::RequestVote {
+        last_log_index: LogIndex(last_index),
+        last_log_term: Term(last_term),
+        transfer: false,
+    };
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
 }
 
@@ -865,14 +869,14 @@ pub fn accepted(from: u32, to: u32, term: u64, match_index: u64) -> Message {
 
 /// A whole snapshot through (`index`, `term`) holding `data`.
 pub fn snapshot(index: u64, term: u64, data: &[u8]) -> Snapshot {
-    Snapshot { meta: SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) }, data: data.into() }
+    Snapshot { meta: SnapshotMeta::new(LogIndex(index), Term(term)), data: data.into() }
 }
 
 /// The InstallSnapshot chunk `from -> to` in `term` carrying bytes `range` of `snapshot`.
 pub fn install(from: u32, to: u32, term: u64, snapshot: &Snapshot, range: std::ops::Range<usize>) -> Message {
     let done = range.end == snapshot.data.len();
     let body = Body::InstallSnapshot {
-        meta: snapshot.meta,
+        meta: Box::new(snapshot.meta),
         offset: range.start as u64,
         data: raft_core::SharedBytes::new(Arc::clone(&snapshot.data), range.start, range.end),
         done,

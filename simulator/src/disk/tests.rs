@@ -107,7 +107,7 @@ fn entries(from: u64, to: u64) -> PersistOp {
 }
 
 fn snapshot(index: u64) -> PersistOp {
-    let meta = SnapshotMeta { last_index: LogIndex(index), last_term: Term(1) };
+    let meta = SnapshotMeta::new(LogIndex(index), Term(1));
     PersistOp::Snapshot(Snapshot { meta, data: format!("state through {index}").into_bytes().into() })
 }
 
