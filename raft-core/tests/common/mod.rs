@@ -9,6 +9,9 @@
 //!   loses what was not synced; a restart rebuilds the node from the durable state.
 //! - A transcript: one line per delivered or dropped message (`Message`'s `Display`) and per
 //!   role change, crash and restart, so that a failing story prints what happened.
+//! - Membership: a server joins the world with an empty configuration ([`Cluster::join`]) and
+//!   the leader adds it ([`Cluster::change`]); reads without the log hand out read states, kept
+//!   per peer ([`Peer::read_states`]).
 //! - Snapshots: a test compacts a node's log now ([`Cluster::compact`]) or lets the cluster do it
 //!   every N applied entries ([`Builder::snapshot_every`]); a bare node's snapshot is a short
 //!   text naming its index, a KV server's is its store.
@@ -29,9 +32,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use raft_core::{
-    AppendResponse, Body, Bug, BugSet, ClientId, ClientReply, ClientRequest, Command, Config, DurableState,
-    Entry, KvOp, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, RaftNode, Ready, Role, Snapshot,
-    SnapshotMeta, Term,
+    AppendResponse, Body, Bug, BugSet, ChangeError, ClientId, ClientReply, ClientRequest, Command, Config,
+    DurableState, Entry, KvOp, KvServer, LogIndex, MembershipChange, Message, NodeId, Payload, PersistOp,
+    RaftNode, ReadState, Ready, Role, Snapshot, SnapshotMeta, Term,
 };
 
 /// The seed of every story unless it says otherwise.
@@ -171,6 +174,8 @@ pub struct Peer<H> {
     pub applied_through: LogIndex,
     /// Client replies this server produced, all incarnations.
     pub replies: Vec<ClientReply>,
+    /// Reads without the log this server confirmed, all incarnations, in order.
+    pub read_states: Vec<ReadState>,
     /// Every persist op handed over, synced or not, with the ready that carried it.
     pub written: Vec<(u64, PersistOp)>,
     pub incarnation: u64,
@@ -268,6 +273,7 @@ impl Builder {
                 installed: Vec::new(),
                 applied_through,
                 replies: Vec::new(),
+                read_states: Vec::new(),
                 written: Vec::new(),
                 incarnation: 0,
                 seen: None,
@@ -387,6 +393,7 @@ impl<H: Host> Cluster<H> {
             }
             peer.disk.write(ready.number, ready.persist);
             peer.replies.extend(replies);
+            peer.read_states.extend(ready.read_states);
             if let Some(snapshot) = &ready.snapshot {
                 self.hand_out_snapshot(i, snapshot);
             }
@@ -652,6 +659,34 @@ impl<H: Host> Cluster<H> {
         done
     }
 
+    /// A new server enters the world with the next id and an empty configuration (it joins an
+    /// existing cluster): the same settings as n0 otherwise. Returns its id. It is in no
+    /// configuration until a leader adds it.
+    pub fn join(&mut self) -> u32 {
+        let id = self.peers.len() as u32;
+        let mut config = self.peers[0].config.clone();
+        config.id = NodeId(id);
+        config.members = Vec::new();
+        let host = H::boot(config.clone(), node_seed(self.seed, NodeId(id), 0), DurableState::default());
+        self.peers.push(Peer {
+            id: NodeId(id),
+            config,
+            host: Some(host),
+            disk: Disk { sync_at_once: true, ..Disk::default() },
+            applied: Vec::new(),
+            installed: Vec::new(),
+            applied_through: LogIndex::ZERO,
+            replies: Vec::new(),
+            read_states: Vec::new(),
+            written: Vec::new(),
+            incarnation: 0,
+            seen: None,
+        });
+        self.transcript.push(format!("n{id} joins the world"));
+        self.note_role(id as usize);
+        id
+    }
+
     /// Starts `id` again from its durable state.
     pub fn restart(&mut self, id: u32) {
         let peer = &mut self.peers[id as usize];
@@ -759,6 +794,34 @@ impl Cluster<RaftNode> {
         let placed = self.host_mut(id).propose(command).expect("proposed on a leader");
         self.pump(id as usize);
         placed
+    }
+
+    /// Asks `id` for a membership change; its outputs are collected, nothing delivered.
+    pub fn change(&mut self, id: u32, change: MembershipChange) -> Result<LogIndex, ChangeError> {
+        let result = self.host_mut(id).change_membership(change);
+        self.transcript.push(format!("n{id} change {change:?}: {result:?}"));
+        self.pump(id as usize);
+        result
+    }
+
+    /// Asks `id` to hand leadership to `to`; its outputs are collected, nothing delivered.
+    pub fn transfer(&mut self, id: u32, to: u32) -> Result<(), raft_core::TransferError> {
+        let result = self.host_mut(id).transfer_leadership(NodeId(to));
+        self.transcript.push(format!("n{id} transfer to n{to}: {result:?}"));
+        self.pump(id as usize);
+        result
+    }
+
+    /// Asks `id` for a read without the log, with context `ctx`; nothing delivered.
+    pub fn read(&mut self, id: u32, ctx: u64) -> Result<(), raft_core::ReadError> {
+        let result = self.host_mut(id).read_index(ctx);
+        self.pump(id as usize);
+        result
+    }
+
+    /// The read states `id` handed out, as (ctx, index) pairs.
+    pub fn reads_served(&self, id: u32) -> Vec<(u64, u64)> {
+        self.peer(id).read_states.iter().map(|r| (r.ctx, r.index.0)).collect()
     }
 }
 
