@@ -35,13 +35,18 @@ impl RaftNode {
     /// anything unacknowledged (an optimistic `next_index` rewinds to just past the match).
     pub(crate) fn heartbeat(&mut self) {
         for id in self.followers() {
-            let Some(progress) = self.progress.get_mut(&id) else { continue };
-            progress.probe_outstanding = false;
-            if !progress.probing {
-                progress.next_index = progress.match_index.next();
-            }
-            self.send_append(id, true);
+            self.heartbeat_to(id);
         }
+    }
+
+    /// The heartbeat to one follower.
+    pub(crate) fn heartbeat_to(&mut self, id: NodeId) {
+        let Some(progress) = self.progress.get_mut(&id) else { return };
+        progress.probe_outstanding = false;
+        if !progress.probing {
+            progress.next_index = progress.match_index.next();
+        }
+        self.send_append(id, true);
     }
 
     /// Sends follower `to` the entries from its `next_index`, or a chunk of our snapshot if the

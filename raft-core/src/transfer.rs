@@ -74,7 +74,9 @@ impl RaftNode {
         }
         self.transfer = Some(LeaderTransfer { to, elapsed: 0, timeout_sent: false });
         self.maybe_send_timeout_now();
-        self.send_append(to, false);
+        // Catch the target up now rather than at the next heartbeat: what it lacks may have
+        // been sent already and lost.
+        self.heartbeat_to(to);
         self.assert_invariants();
         Ok(())
     }
