@@ -214,7 +214,14 @@ impl RaftNode {
     /// asks. Learners are not asked, and their answers would not count.
     pub(crate) fn peers(&self) -> Vec<NodeId> {
         let me = self.config.id;
-        self.memberships.latest().voters.iter().filter(|m| *m != me).collect()
+        let membership = self.memberships.latest();
+        let asked = if self.config.bugs.has(Bug::LearnerVotes) {
+            // The bug: learners are asked too, and their answers counted (see `tally`).
+            membership.members()
+        } else {
+            membership.voters
+        };
+        asked.iter().filter(|m| *m != me).collect()
     }
 
     fn granted_votes(&self) -> usize {
