@@ -26,49 +26,15 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Config, ConfigError};
 use crate::log::RaftLog;
-use crate::message::{Body, Command, Entry, Message};
+use crate::message::{Body, Message};
 use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
 use crate::types::{LogIndex, NodeId, Term};
 
-/// What a node currently believes it is.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Role {
-    Follower,
-    /// Asking for pre-votes; its term has not moved yet.
-    PreCandidate,
-    Candidate,
-    Leader,
-}
+pub use raft_host::{NotLeader, Role};
 
 /// One batch of outputs. See the module documentation for what the host must do with it.
-#[derive(Clone, Default, Debug)]
-pub struct Ready {
-    pub number: u64,
-    pub persist: Vec<PersistOp>,
-    pub messages: Vec<Message>,
-    /// A snapshot installed from the leader: the state machine becomes this, before `committed`
-    /// (which follow it) are applied.
-    pub snapshot: Option<Snapshot>,
-    pub committed: Vec<Entry>,
-}
-
-impl Ready {
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.persist.is_empty()
-            && self.messages.is_empty()
-            && self.snapshot.is_none()
-            && self.committed.is_empty()
-    }
-}
-
-/// `propose` on a node that is not the leader.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct NotLeader {
-    /// The leader this node knows of in its current term, if any.
-    pub hint: Option<NodeId>,
-}
+pub type Ready = raft_host::Ready<Message>;
 
 /// The leader's view of one follower's log (paper Figure 2's nextIndex and matchIndex).
 #[derive(Clone, Debug)]
@@ -404,11 +370,11 @@ impl RaftNode {
     /// Appends a client command to the log if this node leads, returning where it was placed.
     /// The command is committed only if the entry at that index still has that term when it is
     /// applied; a host compares the applied entry to know.
-    pub fn propose(&mut self, command: Command) -> Result<(LogIndex, Term), NotLeader> {
+    pub fn propose(&mut self, data: std::sync::Arc<[u8]>) -> Result<(LogIndex, Term), NotLeader> {
         if self.role != Role::Leader {
             return Err(NotLeader { hint: self.leader });
         }
-        let index = self.append_own_entry(crate::message::Payload::Command(std::sync::Arc::new(command)));
+        let index = self.append_own_entry(crate::message::Payload::Data(data));
         self.broadcast_append();
         self.assert_invariants();
         Ok((index, self.term))
