@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use raft_host::{Bug, DurableState, Entry, LogIndex, MessageKind, MessageView, NotLeader, Raft, Setup, Term, View};
+use raft_host::{
+    Bug, DurableState, Entry, LogIndex, MessageKind, MessageView, NotLeader, Raft, Setup, Term, View,
+};
 
 use crate::config::Config;
 use crate::message::{AppendResponse, Body, Message, SnapshotResponse};
@@ -103,12 +105,14 @@ impl Raft for RaftNode {
                 MessageKind::PreVote { last_index: *last_log_index, last_term: *last_log_term }
             }
             Body::PreVoteResponse { granted } => MessageKind::PreVoteReply { granted: *granted },
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => MessageKind::Append {
-                prev_index: *prev_log_index,
-                prev_term: *prev_log_term,
-                entries: entries.len(),
-                commit: *leader_commit,
-            },
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+                MessageKind::Append {
+                    prev_index: *prev_log_index,
+                    prev_term: *prev_log_term,
+                    entries: entries.len(),
+                    commit: *leader_commit,
+                }
+            }
             Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
                 MessageKind::AppendReply { matched: Some(*match_index), rejected: None }
             }

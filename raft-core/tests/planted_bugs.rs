@@ -8,8 +8,8 @@ mod common;
 use common::stories::figure_8;
 use common::*;
 use raft_core::wal;
-use raft_kv::KvResult;
 use raft_core::{Body, Bug, BugSet, DurableState, LogIndex, Message, PersistOp, Role, Term};
+use raft_kv::KvResult;
 
 fn on(bug: Bug) -> BugSet {
     BugSet::none().with(bug)

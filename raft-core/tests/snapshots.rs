@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use raft_core::wal;
-use raft_kv::KvResult;
 use raft_core::{Body, LogIndex, PersistOp, Role, SnapshotMeta, SnapshotResponse, Term};
+use raft_kv::KvResult;
 
 fn meta(index: u64, term: u64) -> SnapshotMeta {
     SnapshotMeta { last_index: LogIndex(index), last_term: Term(term) }

@@ -95,7 +95,10 @@ impl<M> Default for Ready<M> {
 impl<M> Ready<M> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.persist.is_empty() && self.messages.is_empty() && self.snapshot.is_none() && self.committed.is_empty()
+        self.persist.is_empty()
+            && self.messages.is_empty()
+            && self.snapshot.is_none()
+            && self.committed.is_empty()
     }
 
     /// Empties the batch, keeping its vectors' memory for the next one.
@@ -140,24 +143,51 @@ impl View {
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum MessageKind {
     /// A request for a vote: its sender voted for itself in the message's term.
-    Vote { last_index: LogIndex, last_term: Term },
+    Vote {
+        last_index: LogIndex,
+        last_term: Term,
+    },
     /// A granted vote promises the sender voted for the receiver in the message's term.
-    VoteReply { granted: bool },
-    PreVote { last_index: LogIndex, last_term: Term },
-    PreVoteReply { granted: bool },
+    VoteReply {
+        granted: bool,
+    },
+    PreVote {
+        last_index: LogIndex,
+        last_term: Term,
+    },
+    PreVoteReply {
+        granted: bool,
+    },
     /// Entries (or none: a heartbeat) after `prev_index`.
-    Append { prev_index: LogIndex, prev_term: Term, entries: usize, commit: LogIndex },
+    Append {
+        prev_index: LogIndex,
+        prev_term: Term,
+        entries: usize,
+        commit: LogIndex,
+    },
     /// `matched`: the sender's log matches the leader's up to there, durably (a promise).
     /// `rejected`: the sender has no entry matching at that index.
-    AppendReply { matched: Option<LogIndex>, rejected: Option<LogIndex> },
+    AppendReply {
+        matched: Option<LogIndex>,
+        rejected: Option<LogIndex>,
+    },
     /// A heartbeat that carries no log position (implementations that separate them).
-    Heartbeat { commit: LogIndex },
+    Heartbeat {
+        commit: LogIndex,
+    },
     HeartbeatReply,
     /// A chunk of a snapshot through `last_index`, from byte `offset`; `done` on the last one.
-    Snapshot { last_index: LogIndex, offset: u64, bytes: usize, done: bool },
+    Snapshot {
+        last_index: LogIndex,
+        offset: u64,
+        bytes: usize,
+        done: bool,
+    },
     /// `matched`: the sender installed the snapshot durably, or held everything it covers, and
     /// its log matches the leader's up to there (a promise).
-    SnapshotReply { matched: Option<LogIndex> },
+    SnapshotReply {
+        matched: Option<LogIndex>,
+    },
     /// "Campaign now" (leadership transfer).
     TimeoutNow,
     /// Anything else an implementation sends, named.
@@ -203,7 +233,9 @@ impl MessageKind {
         match *self {
             MessageKind::Vote { .. } => 1,
             MessageKind::VoteReply { granted } => 2 + u64::from(granted),
-            MessageKind::Append { prev_index, entries, .. } => 4 | (prev_index.0 << 8) | ((entries as u64) << 40),
+            MessageKind::Append { prev_index, entries, .. } => {
+                4 | (prev_index.0 << 8) | ((entries as u64) << 40)
+            }
             MessageKind::AppendReply { matched: Some(m), .. } => 5 | (m.0 << 8),
             MessageKind::AppendReply { rejected, .. } => 6 | (rejected.map_or(0, |r| r.0) << 8),
             MessageKind::PreVote { .. } => 9,
@@ -275,8 +307,19 @@ pub trait Raft: Sized {
     /// What the node shows of itself.
     fn view(&self) -> View;
 
-    /// The entry at `index`, if the log holds it.
+    /// The entry at `index`, if the log holds it (not one a snapshot covers).
     fn entry(&self, index: LogIndex) -> Option<Entry>;
+
+    /// The term of the entry at `index`: the snapshot's term at its last index, term 0 at
+    /// index 0, `None` for an index a snapshot covers or past the end of the log.
+    fn term_at(&self, index: LogIndex) -> Option<Term> {
+        match self.view().snapshot {
+            Some(s) if index == s.last_index => Some(s.last_term),
+            Some(s) if index < s.last_index => None,
+            _ if index == LogIndex::ZERO => Some(Term::ZERO),
+            _ => self.entry(index).map(|e| e.term),
+        }
+    }
 
     /// Bytes of the node's Raft state (term, vote and log) as it would persist them, for
     /// snapshot policies that bound it (the lab's `maxraftstate`).

@@ -34,4 +34,3 @@ impl fmt::Display for SnapshotMeta {
         write!(f, "{}/{}", self.last_index, self.last_term)
     }
 }
-

@@ -205,8 +205,9 @@ mod tests {
 
     #[test]
     fn damaged_bytes_are_refused_with_a_reason() {
-        let bytes = Command { client: ClientId(1), seq: 1, op: KvOp::Put { key: "k".into(), value: "v".into() } }
-            .encode();
+        let bytes =
+            Command { client: ClientId(1), seq: 1, op: KvOp::Put { key: "k".into(), value: "v".into() } }
+                .encode();
         assert!(Command::decode(&bytes[..bytes.len() - 1]).unwrap_err().contains("ends early"));
         let mut longer = bytes.to_vec();
         longer.push(0);

@@ -8,7 +8,7 @@
 //! outright is recorded as failed (it certainly did not).
 
 use checker::{KvCall, KvKind, Status};
-use raft_core::{ClientError, ClientId, ClientReply, ClientRequest, KvOp, KvResult};
+use raft_kv::{ClientError, ClientId, ClientReply, ClientRequest, KvOp, KvResult};
 use rand::Rng;
 
 use crate::config::WorkloadConfig;

@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use raft_core::{
-    AppendResponse, Body, Bug, BugSet, Config, DurableState, Entry, LogIndex, Message, NodeId, Payload, PersistOp,
-    RaftNode, Ready, Role, Snapshot, SnapshotMeta, Term,
+    AppendResponse, Body, Bug, BugSet, Config, DurableState, Entry, LogIndex, Message, NodeId, Payload,
+    PersistOp, RaftNode, Ready, Role, Snapshot, SnapshotMeta, Term,
 };
 use raft_kv::{ClientId, ClientReply, ClientRequest, Command, KvOp};
 
@@ -972,7 +972,8 @@ pub fn make_leader(node: &mut RaftNode) {
 
 /// A client command that appends `value` to `key`.
 pub fn append_cmd(client: u64, seq: u64, key: &str, value: &str) -> Arc<[u8]> {
-    Command { client: ClientId(client), seq, op: KvOp::Append { key: key.into(), value: value.into() } }.encode()
+    Command { client: ClientId(client), seq, op: KvOp::Append { key: key.into(), value: value.into() } }
+        .encode()
 }
 
 pub fn get_op(key: &str) -> KvOp {

@@ -218,13 +218,13 @@ where
 fn bugs_command(json: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<serde_json::Value> = raft_core::Bug::ALL
+        let list: Vec<serde_json::Value> = raft_host::Bug::ALL
             .iter()
             .map(|b| serde_json::json!({ "name": b.name(), "description": b.description() }))
             .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(list));
     } else {
-        for b in raft_core::Bug::ALL {
+        for b in raft_host::Bug::ALL {
             let _ = writeln!(out, "{:<28} {}", b.name(), b.description());
         }
     }
@@ -232,7 +232,7 @@ fn bugs_command(json: bool) -> i32 {
 }
 
 fn parse_bug(name: &str) -> Result<String, String> {
-    name.parse::<raft_core::Bug>().map(|b| b.name().to_string())
+    name.parse::<raft_host::Bug>().map(|b| b.name().to_string())
 }
 
 /// A simulated phase: a duration of at most 24 hours.

@@ -156,7 +156,7 @@ fn sweep(args: &SweepArgs) -> i32 {
                 },
                 Err(e) => unreachable!("options validated on the first seed, but seed {seed}: {e}"),
             };
-            SeedResult::from_outcome(seed, &outcome.world.config, &outcome)
+            SeedResult::from_outcome(seed, &outcome.end.config, &outcome)
         },
         |i, result| {
             progress.borrow_mut().tick(&result);

@@ -2,6 +2,7 @@
 //! clock changes, and the random schedule (the nemesis) that draws them in a swarm run. Each
 //! fault is traced and, when asked, recorded with its time for `--export-scenario`.
 
+use raft_host::Raft;
 use rand::Rng;
 
 use super::{drifted, Held, Process, Realized, RealizedAt, World};
@@ -10,7 +11,7 @@ use crate::network::Cuts;
 use crate::queue::{Event, Family};
 use crate::rng::{self, between, Stream};
 
-impl World {
+impl<R: Raft> World<R> {
     /// Says whether the event being handled outside `dispatch` (a schedule's step) reacts to
     /// another one; steps never do.
     pub fn set_reacting(&mut self, reacting: bool) {
