@@ -70,6 +70,8 @@ pub struct KvServer<R: Raft> {
     replies: Vec<ClientReply>,
     /// Committed commands recognised as retries and not applied again.
     deduplicated: u64,
+    /// Reads answered from the store without a log entry of their own.
+    reads_from_state: u64,
 }
 
 impl<R: Raft> KvServer<R> {
@@ -95,6 +97,7 @@ impl<R: Raft> KvServer<R> {
             pending_by_client: BTreeMap::new(),
             replies: Vec::new(),
             deduplicated: 0,
+            reads_from_state: 0,
         })
     }
 
@@ -119,6 +122,7 @@ impl<R: Raft> KvServer<R> {
         let ClientRequest { client, seq, op } = request;
         if self.node.view().role == Role::Leader && op.is_read() && self.bugs.has(Bug::StaleLeaderRead) {
             let value = self.kv.read(op.key());
+            self.reads_from_state += 1;
             self.reply(client, seq, Ok(KvResult::Value(value)));
             return;
         }
@@ -250,6 +254,12 @@ impl<R: Raft> KvServer<R> {
     #[must_use]
     pub fn deduplicated(&self) -> u64 {
         self.deduplicated
+    }
+
+    /// Reads this server answered from its store without a log entry of their own.
+    #[must_use]
+    pub fn reads_from_state(&self) -> u64 {
+        self.reads_from_state
     }
 
     /// Calls waiting on this server, for diagnostics.

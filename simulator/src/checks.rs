@@ -859,6 +859,12 @@ impl Invariants {
         self.applied_commands.iter().copied()
     }
 
+    /// The highest index node `n` acknowledged since it last truncated its log.
+    #[must_use]
+    pub fn acked_index(&self, node: u8) -> LogIndex {
+        self.watch.get(node as usize).map_or(LogIndex::ZERO, |w| w.acked_index)
+    }
+
     /// How many client commands have been applied anywhere.
     #[must_use]
     pub fn applied_command_count(&self) -> usize {

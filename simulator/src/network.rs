@@ -378,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn a_full_network_drops_what_is_sent_until_something_arrives() {
+        let mut config = SimConfig::calm(1).network;
+        config.duplicate_ppm = 0;
+        let mut net = Network::new(config, crate::rng::stream(1, "network"));
+        let mut q = EventQueue::new();
+        for _ in 0..PACKETS_IN_FLIGHT_MAX {
+            assert!(matches!(net.send(0, packet(0, 1), &mut q), Sent::Scheduled { .. }));
+        }
+        assert_eq!(net.send(0, packet(0, 1), &mut q), Sent::Dropped(DropReason::Overflow));
+        assert_eq!(net.stats.dropped_overflow, 1);
+        let Some((_, Event::Deliver { packet: slot })) = q.pop_until(u64::MAX) else { panic!("no delivery") };
+        assert!(net.arrive(slot).is_ok());
+        assert!(matches!(net.send(0, packet(0, 1), &mut q), Sent::Scheduled { .. }), "room again");
+    }
+
+    #[test]
     fn a_partition_also_drops_what_was_already_on_the_wire() {
         let mut net = Network::new(SimConfig::calm(1).network, crate::rng::stream(1, "network"));
         let mut q = EventQueue::new();

@@ -169,6 +169,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub branch: String,
     pub forks_taken: usize,
+    /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
+    /// order, with how often and the first event.
+    pub points: Vec<crate::coverage::PointHit>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -392,6 +395,9 @@ fn liveness_phase<R: Raft>(
             return Some(describe_stall(world));
         };
         world.dispatch(time, event);
+    }
+    if converged(world) {
+        world.observe_convergence();
     }
     None
 }
@@ -766,6 +772,7 @@ fn summarize<R: Raft>(
         budget_peak_permille: 0,
         branch: config.branch.to_string(),
         forks_taken: 0,
+        points: world.reached.summary(),
     }
 }
 

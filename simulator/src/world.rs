@@ -19,6 +19,7 @@ use crate::trace::Trace;
 
 mod describe;
 mod faults;
+mod observe;
 
 /// A server process: the KV service above the Raft implementation `R`.
 pub enum Process<R: Raft> {
@@ -188,6 +189,14 @@ pub struct World<R: Raft> {
     pub reads_served: BTreeMap<(u64, u64), u64>,
     /// Whether some node is up and leading, for the summary's availability figures.
     pub leaders: crate::availability::LeaderWatch,
+    /// The behaviours of the coverage catalogue this run reached, and when.
+    pub reached: crate::coverage::Reached,
+    /// Each node's view after its last event (None while down), to see what an event changed.
+    last_views: Vec<Option<raft_host::View>>,
+    /// Snapshot chunks on the wire, by sender.
+    snapshot_chunks_in_flight: Vec<u32>,
+    /// Granted votes on the wire, by (voter, candidate, term).
+    vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
 }
 
 impl<R: Raft> World<R> {
@@ -255,6 +264,10 @@ impl<R: Raft> World<R> {
             overrun: None,
             reads_served: BTreeMap::new(),
             leaders: crate::availability::LeaderWatch::new(),
+            reached: crate::coverage::Reached::new(),
+            last_views: vec![None; config.cluster.nodes],
+            snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
+            vote_replies_in_flight: BTreeMap::new(),
             config,
         }
     }
@@ -263,6 +276,9 @@ impl<R: Raft> World<R> {
     pub fn start(&mut self, random_faults: bool) {
         for n in 0..self.nodes.len() {
             self.boot(n as u8);
+        }
+        if self.nodes.iter().any(|slot| slot.drift_ppm != 0) {
+            self.sometimes(crate::coverage::Point::FaultDrift);
         }
         self.initial_pace_ns = self.workload.pace_ns();
         self.workload.start(self.now, &mut self.queue);
@@ -310,7 +326,9 @@ impl<R: Raft> World<R> {
             Event::FsyncDone { node, epoch } => self.on_fsync(node, epoch),
             Event::ClientTimer { client, token } => {
                 self.trace.mix(&[time, 5, u64::from(client), u64::from(token)]);
+                let before = self.workload.stats.clone();
                 let out = self.workload.on_timer(time, client, token, &mut self.queue);
+                self.observe_clients(&before);
                 self.send_request(client, out);
             }
             Event::Nemesis { family, token } => {
@@ -357,17 +375,21 @@ impl<R: Raft> World<R> {
         let packet = match self.network.arrive(slot) {
             Ok(p) => p,
             Err((p, reason)) => {
+                self.note_off_the_wire(&p);
                 self.trace_drop(&p, reason, ids);
                 return;
             }
         };
+        self.note_off_the_wire(&packet);
         match packet.to {
             Addr::Client(_) => {
                 self.trace_packet(2, &packet, ids);
                 self.network.count_delivered();
                 if let Payload::Reply(reply) = packet.payload {
                     let client = reply.client.0 as u16;
+                    let before = self.workload.stats.clone();
                     let out = self.workload.on_reply(self.now, reply, &mut self.queue);
+                    self.observe_clients(&before);
                     self.send_request(client, out);
                 }
             }
@@ -393,8 +415,11 @@ impl<R: Raft> World<R> {
         let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
         match packet.payload {
             Payload::Raft(m) => {
+                let view = R::inspect(&m);
+                self.observe_delivery(n, &view);
+                let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
                 // The last chunk of a snapshot the server had already committed: it must refuse.
-                let offered = match R::inspect(&m).kind {
+                let offered = match view.kind {
                     MessageKind::Snapshot { last_index, done: true, .. }
                         if last_index <= server.node().view().commit =>
                     {
@@ -408,7 +433,13 @@ impl<R: Raft> World<R> {
                     self.snapshots.refused_stale += 1;
                 }
             }
-            Payload::Request(r) => server.handle_request(r),
+            Payload::Request(r) => {
+                let from_state = server.reads_from_state();
+                server.handle_request(r);
+                if server.reads_from_state() > from_state {
+                    self.sometimes(crate::coverage::Point::ReadServedFromState);
+                }
+            }
             Payload::Reply(_) => return,
         }
         self.after_node_input(n);
@@ -449,6 +480,11 @@ impl<R: Raft> World<R> {
                 return;
             }
         };
+        let now = server.node().view();
+        let before = self.last_views[n as usize].replace(now);
+        if before != Some(now) {
+            self.observe_transition(n, before);
+        }
         // The policy runs once the checks know what the node committed and applied, and
         // before the faults that react to this event (a fresh leader isolated or crashed).
         if self.maybe_take_snapshot(n) && !self.flush_ready(n) {
@@ -471,11 +507,16 @@ impl<R: Raft> World<R> {
         }
         // A reply produced before this ready applied anything saw the state up to here.
         let applied_before = server.node().view().applied.0;
+        let dedup_before = server.deduplicated();
         let mut ready = std::mem::take(&mut self.scratch);
         server.ready_into(&mut ready);
+        let retried = server.deduplicated() > dedup_before;
+        let kept_suffix =
+            ready.raft.snapshot.as_ref().is_some_and(|s| server.node().view().last_index > s.meta.last_index);
         let raft = &ready.raft;
         self.views.clear();
         self.views.extend(raft.messages.iter().map(R::inspect));
+        let truncations = self.checks.notes.conflict_truncations;
         let checked = self.checks.on_ready(
             n,
             raft.number,
@@ -486,6 +527,10 @@ impl<R: Raft> World<R> {
         );
         if let Some(installed) = &raft.snapshot {
             self.snapshots.installed += 1;
+            self.reached.hit(crate::coverage::Point::SnapshotInstalled, self.trace.events());
+            if kept_suffix {
+                self.reached.hit(crate::coverage::Point::SnapshotKeptSuffix, self.trace.events());
+            }
             self.trace.mix(&[self.now, 16, u64::from(n), installed.meta.last_index.0]);
             if self.trace.detailed() {
                 let index = installed.meta.last_index.0;
@@ -507,7 +552,16 @@ impl<R: Raft> World<R> {
             self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
         }
         self.views = views;
+        if retried {
+            self.sometimes(crate::coverage::Point::RetryDeduplicated);
+        }
+        if self.checks.notes.conflict_truncations > truncations {
+            self.sometimes(crate::coverage::Point::ConflictTruncated);
+        }
         for r in ready.replies.drain(..) {
+            if matches!(r.result, Err(raft_kv::ClientError::LostLeadership { .. })) {
+                self.sometimes(crate::coverage::Point::LostLeadershipAnswered);
+            }
             if matches!(r.result, Ok(KvResult::Value(_))) {
                 self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
             }
@@ -543,6 +597,7 @@ impl<R: Raft> World<R> {
         }
         self.snapshots.taken += 1;
         let index = server.node().view().snapshot.map_or(0, |s| s.last_index.0);
+        self.sometimes(crate::coverage::Point::SnapshotTaken);
         self.trace.mix(&[self.now, 17, u64::from(n), index]);
         if self.trace.detailed() {
             self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"taken\":{index}"));
@@ -582,14 +637,25 @@ impl<R: Raft> World<R> {
             o.note_send(payload_kind::<R>(&packet.payload), addr(from), addr(to));
         }
         let copy = self.trace.detailed().then(|| packet.clone());
-        let chunk = matches!(&packet.payload, Payload::Raft(m) if matches!(R::inspect(m).kind, MessageKind::Snapshot { .. }));
+        let view = match &packet.payload {
+            Payload::Raft(m) => Some(R::inspect(m)),
+            _ => None,
+        };
+        let chunk = view.is_some_and(|v| matches!(v.kind, MessageKind::Snapshot { .. }));
         let outcome = self.network.send(self.now, packet, &mut self.queue);
         let (id, copy_id) = self.network.last_sent_ids();
+        self.note_on_the_wire(view.as_ref(), outcome);
         if chunk {
             self.snapshots.chunks_sent += 1;
             match outcome {
-                Sent::Dropped(DropReason::Loss) => self.snapshots.chunks_lost += 1,
-                Sent::Scheduled { copy_at: Some(_), .. } => self.snapshots.chunks_duplicated += 1,
+                Sent::Dropped(DropReason::Loss) => {
+                    self.snapshots.chunks_lost += 1;
+                    self.sometimes(crate::coverage::Point::SnapshotChunkLost);
+                }
+                Sent::Scheduled { copy_at: Some(_), .. } => {
+                    self.snapshots.chunks_duplicated += 1;
+                    self.sometimes(crate::coverage::Point::SnapshotChunkDuplicated);
+                }
                 _ => {}
             }
         }
@@ -760,6 +826,7 @@ impl<R: Raft> World<R> {
         let state = recovery.recovery.state;
         if state.snapshot.is_some() {
             self.snapshots.restarts_from_snapshot += 1;
+            self.sometimes(crate::coverage::Point::RestartFromSnapshot);
         }
         let server = match KvServer::<R>::boot(&setup, state.clone()) {
             Ok(s) => s,
@@ -777,13 +844,17 @@ impl<R: Raft> World<R> {
         if let Err(v) = self.checks.on_restart(n, &state, &server) {
             self.fail(v);
         }
+        let term = server.node().view().term;
+        self.observe_restart(n, term);
+        self.last_views[n as usize] = None;
+        if torn > 0 {
+            self.faults.torn_tails_recovered += 1;
+            self.sometimes(crate::coverage::Point::TornTailRecovered);
+        }
         let slot = &mut self.nodes[n as usize];
         slot.process = Process::Up(Box::new(server));
         slot.incarnation += 1;
         slot.epoch += 1;
-        if torn > 0 {
-            self.faults.torn_tails_recovered += 1;
-        }
         let (epoch, tick_ns) = (slot.epoch, slot.tick_ns);
         self.queue.push(self.now + tick_ns, Event::Tick { node: n, epoch });
         self.after_node_input(n);
@@ -827,6 +898,81 @@ impl<R: Raft> World<R> {
             .iter()
             .map(|slot| slot.server().map(|s| (s.node().view().commit.0, s.node().view().term.0)))
             .collect()
+    }
+
+    /// A message leaves the sender: what the catalogue tracks on the wire, and the network's
+    /// faults as they hit it.
+    fn note_on_the_wire(&mut self, view: Option<&raft_host::MessageView>, outcome: Sent) {
+        use crate::coverage::Point;
+        let copies = match outcome {
+            Sent::Dropped(DropReason::Loss) => {
+                self.sometimes(Point::FaultLoss);
+                0
+            }
+            Sent::Dropped(DropReason::Overflow) => {
+                self.sometimes(Point::FaultOverflow);
+                0
+            }
+            Sent::Dropped(_) => 0,
+            Sent::Scheduled { copy_at, long, .. } => {
+                if copy_at.is_some() {
+                    self.sometimes(Point::FaultDuplicate);
+                }
+                if long {
+                    self.sometimes(Point::FaultLongDelay);
+                }
+                1 + u32::from(copy_at.is_some())
+            }
+        };
+        let Some(v) = view else { return };
+        match v.kind {
+            MessageKind::Snapshot { .. } => {
+                if let Some(c) = self.snapshot_chunks_in_flight.get_mut(v.from.0 as usize) {
+                    *c += copies;
+                }
+            }
+            MessageKind::VoteReply { granted: true } if copies > 0 => {
+                *self.vote_replies_in_flight.entry((v.from.0 as u8, v.to.0 as u8, v.term.0)).or_default() +=
+                    copies;
+            }
+            _ => {}
+        }
+    }
+
+    /// A message comes off the wire (delivered, or dropped on arrival).
+    fn note_off_the_wire(&mut self, packet: &Packet<R::Message>) {
+        let Payload::Raft(m) = &packet.payload else { return };
+        let v = R::inspect(m);
+        match v.kind {
+            MessageKind::Snapshot { .. } => {
+                if let Some(c) = self.snapshot_chunks_in_flight.get_mut(v.from.0 as usize) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            MessageKind::VoteReply { granted: true } => {
+                let key = (v.from.0 as u8, v.to.0 as u8, v.term.0);
+                if let Some(c) = self.vote_replies_in_flight.get_mut(&key) {
+                    *c -= 1;
+                    if *c == 0 {
+                        self.vote_replies_in_flight.remove(&key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the clients did in answer to an event, from their counters before it.
+    fn observe_clients(&mut self, before: &crate::client::WorkloadStats) {
+        use crate::coverage::Point;
+        let now = &self.workload.stats;
+        let (hint, unknown) = (now.hints_followed > before.hints_followed, now.unknown > before.unknown);
+        if hint {
+            self.sometimes(Point::ClientFollowedHint);
+        }
+        if unknown {
+            self.sometimes(Point::OutcomeUnknown);
+        }
     }
 
     /// The live leader with the highest term, if any.
