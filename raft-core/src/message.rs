@@ -1,83 +1,14 @@
-//! What travels between servers (Raft RPCs) and between clients and servers (KV calls).
+//! What travels between servers: the Raft RPCs, as one-way messages.
 //!
 //! Requests and responses are separate one-way messages, as in etcd-raft: a host moves them over
 //! any transport, and the core never waits on a reply.
 
 use std::fmt;
-use std::sync::Arc;
 
-use crate::membership::Membership;
 use crate::snapshot::{SharedBytes, SnapshotMeta};
-use crate::types::{ClientId, LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId, Term};
 
-/// One KV operation. Keys and values are strings; a missing key reads as "".
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum KvOp {
-    Get { key: String },
-    Put { key: String, value: String },
-    Append { key: String, value: String },
-}
-
-impl KvOp {
-    #[must_use]
-    pub fn key(&self) -> &str {
-        match self {
-            KvOp::Get { key } | KvOp::Put { key, .. } | KvOp::Append { key, .. } => key,
-        }
-    }
-    #[must_use]
-    pub fn is_read(&self) -> bool {
-        matches!(self, KvOp::Get { .. })
-    }
-}
-
-/// A client command as it sits in the log. `(client, seq)` names it uniquely: a retry carries the
-/// same pair, which is how the state machine applies it at most once.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct Command {
-    pub client: ClientId,
-    pub seq: u64,
-    pub op: KvOp,
-}
-
-/// What a log entry carries.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Payload {
-    /// Appended by a new leader at the start of its term so that entries of earlier terms become
-    /// committed promptly (Raft paper §8: a leader may only commit entries of its own term by
-    /// counting replicas; the no-op gives it one).
-    Noop,
-    /// Shared, not copied, when the same entry goes to several followers or is retransmitted.
-    Command(Arc<Command>),
-    /// A new cluster configuration, one server away from the one before it; in force at every
-    /// server whose log holds it (see [`crate::membership`]).
-    Config(Arc<Membership>),
-}
-
-/// One entry of the replicated log.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Entry {
-    pub term: Term,
-    pub index: LogIndex,
-    pub payload: Payload,
-}
-
-impl Entry {
-    /// Bytes this entry occupies on the wire and on disk, roughly: fixed fields plus strings.
-    #[must_use]
-    pub fn size_bytes(&self) -> usize {
-        24 + match &self.payload {
-            Payload::Noop => 0,
-            Payload::Config(_) => 32,
-            Payload::Command(c) => {
-                16 + match &c.op {
-                    KvOp::Get { key } => key.len(),
-                    KvOp::Put { key, value } | KvOp::Append { key, value } => key.len() + value.len(),
-                }
-            }
-        }
-    }
-}
+pub use raft_host::{Entry, Payload};
 
 /// A Raft message between two servers. `term` is the sender's current term (paper Figure 2).
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -259,39 +190,4 @@ impl fmt::Display for Message {
             Body::LeadershipConfirmed { round } => write!(f, "confirm_resp round={round}"),
         }
     }
-}
-
-/// A client's call to a server.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ClientRequest {
-    pub client: ClientId,
-    pub seq: u64,
-    pub op: KvOp,
-}
-
-/// A server's answer to a client.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ClientReply {
-    pub client: ClientId,
-    pub seq: u64,
-    pub from: NodeId,
-    pub result: Result<KvResult, ClientError>,
-}
-
-/// What a completed command returns: a read's value, or nothing for a write.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum KvResult {
-    Value(String),
-    Done,
-}
-
-/// Why a server did not complete a call.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum ClientError {
-    /// This server is not the leader, and did not put the command in its log: the call certainly
-    /// did not take effect through this server. `hint` is the leader it knows of, if any.
-    NotLeader { hint: Option<NodeId> },
-    /// The server proposed the command but lost leadership before it was applied: it may still
-    /// take effect, and the client must retry with the same sequence number.
-    LostLeadership { hint: Option<NodeId> },
 }

@@ -28,66 +28,17 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{Config, ConfigError};
 use crate::log::RaftLog;
 use crate::membership::{Membership, Memberships};
-use crate::message::{Body, Command, Entry, Message, Payload};
+use crate::message::{Body, Message, Payload};
 use crate::read_index::{ReadState, Reads};
 use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
 use crate::transfer::LeaderTransfer;
 use crate::types::{LogIndex, NodeId, Term};
 
-/// What a node currently believes it is.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Role {
-    Follower,
-    /// Asking for pre-votes; its term has not moved yet.
-    PreCandidate,
-    Candidate,
-    Leader,
-}
+pub use raft_host::{NotLeader, Role};
 
 /// One batch of outputs. See the module documentation for what the host must do with it.
-#[derive(Clone, Default, Debug)]
-pub struct Ready {
-    pub number: u64,
-    pub persist: Vec<PersistOp>,
-    pub messages: Vec<Message>,
-    /// A snapshot installed from the leader: the state machine becomes this, before `committed`
-    /// (which follow it) are applied.
-    pub snapshot: Option<Snapshot>,
-    pub committed: Vec<Entry>,
-    /// Reads confirmed without the log (see [`RaftNode::read_index`]): the host answers each
-    /// once it has applied its index.
-    pub read_states: Vec<ReadState>,
-}
-
-impl Ready {
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.persist.is_empty()
-            && self.messages.is_empty()
-            && self.snapshot.is_none()
-            && self.committed.is_empty()
-            && self.read_states.is_empty()
-    }
-}
-
-/// `propose` on a node that is not the leader.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct NotLeader {
-    /// The leader this node knows of in its current term, if any.
-    pub hint: Option<NodeId>,
-}
-
-/// Why `propose` did not put a command in the log: in either case it certainly did not.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum ProposeError {
-    NotLeader(NotLeader),
-    /// The leader is handing leadership to `to` and takes no proposals until that succeeds or
-    /// is abandoned (thesis §3.10).
-    Transferring {
-        to: NodeId,
-    },
-}
+pub type Ready = raft_host::Ready<Message>;
 
 /// The leader's view of one follower's log (paper Figure 2's nextIndex and matchIndex).
 #[derive(Clone, Debug)]
@@ -489,15 +440,15 @@ impl RaftNode {
     /// Appends a client command to the log if this node leads, returning where it was placed.
     /// The command is committed only if the entry at that index still has that term when it is
     /// applied; a host compares the applied entry to know. Refused while leadership is being
-    /// transferred.
-    pub fn propose(&mut self, command: Command) -> Result<(LogIndex, Term), ProposeError> {
+    /// transferred, with the target as the hint: the client retries there.
+    pub fn propose(&mut self, data: std::sync::Arc<[u8]>) -> Result<(LogIndex, Term), NotLeader> {
         if self.role != Role::Leader {
-            return Err(ProposeError::NotLeader(NotLeader { hint: self.leader }));
+            return Err(NotLeader { hint: self.leader });
         }
         if let Some(transfer) = &self.transfer {
-            return Err(ProposeError::Transferring { to: transfer.to });
+            return Err(NotLeader { hint: Some(transfer.to) });
         }
-        let index = self.append_own_entry(Payload::Command(std::sync::Arc::new(command)));
+        let index = self.append_own_entry(Payload::Data(data));
         self.broadcast_append();
         self.assert_invariants();
         Ok((index, self.term))

@@ -45,11 +45,8 @@ use crate::node::{RaftNode, Role};
 use crate::types::{LogIndex, NodeId};
 use crate::Bug;
 
-/// The clock drift leases are safe against, in parts per million: every node's tick rate stays
-/// within `1 ± CLOCK_DRIFT_PPM_MAX / 1e6` of nominal. **A host (the simulator's drift model
-/// included) that runs lease reads must never let a clock drift more.** With more drift, a
-/// lease can outlive the leadership it stands for and a read can be stale.
-pub const CLOCK_DRIFT_PPM_MAX: u32 = 50_000;
+/// The drift bound leases are sized by; it lives in the host contract, the one place.
+pub use raft_host::contract::CLOCK_DRIFT_PPM_MAX;
 
 /// Ticks taken off the lease beyond what the drift bound requires: a host's tick can be late by
 /// a scheduling slip that drift does not model.
@@ -65,28 +62,7 @@ pub fn lease_ticks(election_ticks_min: u32) -> u32 {
     (safe as u32).saturating_sub(LEASE_MARGIN_TICKS)
 }
 
-/// A read the leader confirmed: serve it once the state machine has applied `index`.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub struct ReadState {
-    pub ctx: u64,
-    pub index: LogIndex,
-}
-
-/// Why a read was refused; the client retries elsewhere.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum ReadError {
-    NotLeader { hint: Option<NodeId> },
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::NotLeader { hint } => write!(f, "not the leader (leader: {hint:?})"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
+pub use raft_host::{ReadError, ReadState};
 
 /// A read waiting for its round.
 #[derive(Copy, Clone, Debug)]

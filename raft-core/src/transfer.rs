@@ -2,7 +2,7 @@
 //! maintenance or to move leadership next to the clients.
 //!
 //! 1. The leader stops taking proposals, so that the target can catch up with a log that no
-//!    longer grows ([`crate::ProposeError::Transferring`]).
+//!    longer grows (`propose` answers `NotLeader` with the target as the hint).
 //! 2. It replicates to the target as usual; once the target's log matches its own to the last
 //!    entry, it sends TimeoutNow.
 //! 3. The target starts an election at once, without pre-vote: the point is to win now, and a
@@ -21,31 +21,7 @@ use crate::message::Body;
 use crate::node::{RaftNode, Role};
 use crate::types::NodeId;
 
-/// Why a transfer did not start.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum TransferError {
-    NotLeader {
-        hint: Option<NodeId>,
-    },
-    /// The target is not a voter of the configuration in force (or is this leader).
-    NotAVoter(NodeId),
-    /// A transfer to another server is under way.
-    InProgress {
-        to: NodeId,
-    },
-}
-
-impl std::fmt::Display for TransferError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TransferError::NotLeader { hint } => write!(f, "not the leader (leader: {hint:?})"),
-            TransferError::NotAVoter(id) => write!(f, "{id} is not another voter"),
-            TransferError::InProgress { to } => write!(f, "a transfer to {to} is under way"),
-        }
-    }
-}
-
-impl std::error::Error for TransferError {}
+pub use raft_host::TransferError;
 
 /// A transfer under way at the leader.
 #[derive(Copy, Clone, Debug)]

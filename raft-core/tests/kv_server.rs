@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use raft_core::{ClientError, ClientReply, KvResult, LogIndex, NodeId, Payload, Role};
+use raft_core::{LogIndex, NodeId, Payload, Role};
+use raft_kv::{ClientError, ClientReply, KvResult};
 
 fn results(replies: &[ClientReply]) -> Vec<Result<KvResult, ClientError>> {
     replies.iter().map(|r| r.result.clone()).collect()
@@ -20,7 +21,7 @@ fn led_by_n0() -> Servers {
 }
 
 /// Sends a call to `id` and runs the cluster until it is committed and every server knows it.
-fn call(cluster: &mut Servers, id: u32, client: u64, seq: u64, op: raft_core::KvOp) {
+fn call(cluster: &mut Servers, id: u32, client: u64, seq: u64, op: raft_kv::KvOp) {
     cluster.request(id, client, seq, op);
     cluster.deliver_all();
     cluster.heartbeat(id);
@@ -74,8 +75,8 @@ fn a_get_goes_through_the_log() {
     cluster.request(0, 2, 1, get_op("k"));
     assert!(cluster.replies_to(0, 2).is_empty(), "no answer before the read is committed");
     let entry = cluster.node(0).log().get(before.next()).cloned().expect("the read was logged");
-    let Payload::Command(command) = entry.payload else { panic!("a no-op where the read should be") };
-    assert_eq!(command.op, get_op("k"));
+    let Payload::Data(data) = entry.payload else { panic!("a no-op where the read should be") };
+    assert_eq!(raft_kv::Command::decode(&data).expect("a command").op, get_op("k"));
 
     cluster.deliver_all();
     assert_eq!(results(&cluster.replies_to(0, 2)), vec![Ok(KvResult::Value("v".into()))]);

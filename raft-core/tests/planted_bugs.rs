@@ -9,9 +9,9 @@ use common::stories::figure_8;
 use common::*;
 use raft_core::wal;
 use raft_core::{
-    Body, Bug, BugSet, ChangeError, DurableState, KvResult, LogIndex, MembershipChange, Message, PersistOp,
-    Role, Term,
+    Body, Bug, BugSet, ChangeError, DurableState, LogIndex, MembershipChange, Message, PersistOp, Role, Term,
 };
+use raft_kv::KvResult;
 
 fn on(bug: Bug) -> BugSet {
     BugSet::none().with(bug)
@@ -124,15 +124,15 @@ fn a_deposed_leader_hears_the_new_term(bugs: BugSet) -> (Role, Term, Vec<String>
 /// n0 leads and k = "old" is committed; n0 is cut off, n1 takes over and commits k = "new"; then
 /// a client reads k from n0, which has not noticed. Returns the replies right after the request,
 /// and how much n0's log grew.
-fn a_read_from_a_deposed_leader(bugs: BugSet) -> (Vec<raft_core::ClientReply>, u64) {
+fn a_read_from_a_deposed_leader(bugs: BugSet) -> (Vec<raft_kv::ClientReply>, u64) {
     let mut cluster: Servers = cluster(3).bugs(bugs).build();
     cluster.elect(0);
-    cluster.request(0, 1, 1, raft_core::KvOp::Put { key: "k".into(), value: "old".into() });
+    cluster.request(0, 1, 1, raft_kv::KvOp::Put { key: "k".into(), value: "old".into() });
     cluster.deliver_all();
     cluster.heartbeat(0);
     cluster.isolate(0);
     cluster.elect(1);
-    cluster.request(1, 1, 2, raft_core::KvOp::Put { key: "k".into(), value: "new".into() });
+    cluster.request(1, 1, 2, raft_kv::KvOp::Put { key: "k".into(), value: "new".into() });
     cluster.deliver_all();
     assert_eq!(cluster.value(1, "k"), "new");
 
@@ -184,7 +184,7 @@ fn a_session_survives_a_restore(bugs: BugSet) -> bool {
     cluster.compact(1);
     cluster.crash(1);
     cluster.restart(1);
-    cluster.host(1).store().session(raft_core::ClientId(1)).is_some()
+    cluster.host(1).store().session(raft_kv::ClientId(1)).is_some()
 }
 
 /// Three KV servers apply one append, compact, all restart from their snapshots, and the

@@ -8,9 +8,8 @@ mod common;
 
 use common::*;
 use raft_core::wal;
-use raft_core::{
-    Body, KvResult, LogIndex, Membership, PersistOp, Role, SnapshotMeta, SnapshotResponse, Term,
-};
+use raft_core::{Body, LogIndex, Membership, PersistOp, Role, SnapshotMeta, SnapshotResponse, Term};
+use raft_kv::KvResult;
 
 /// What a node of the 3-voter cluster `n0..n2` records in a snapshot through (`index`, `term`):
 /// the configuration in force there too.

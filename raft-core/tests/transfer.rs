@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use raft_core::{Body, LogIndex, ProposeError, Role, TransferError};
+use raft_core::{Body, LogIndex, NotLeader, Role, TransferError};
 
 /// n0 leads n0..n2, with the sticky-leader rule and pre-vote on: voters that hear n0 would
 /// refuse any election nobody asked for.
@@ -63,7 +63,8 @@ fn a_lagging_target_is_caught_up_first_and_proposals_are_refused_meanwhile() {
     assert!(sent.is_empty(), "not before n2 caught up");
     assert_eq!(
         c.host_mut(0).propose(append_cmd(1, 9, "k", "x")),
-        Err(ProposeError::Transferring { to: n(2) })
+        Err(NotLeader { hint: Some(n(2)) }),
+        "refused while transferring, pointing at the target"
     );
     c.deliver_all();
     assert_eq!(c.leader(), Some(2));

@@ -137,10 +137,8 @@ pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
     let (mut entries, mut durable) = (0u64, 0u64);
     for config in configs {
         let outcome = run(config, &RunOptions::default());
-        for slot in &outcome.world.nodes {
-            entries += slot.server().map_or(0, |s| s.node().log().entries().len() as u64);
-            durable += slot.disk.durable_bytes() as u64;
-        }
+        entries += outcome.end.log_entries;
+        durable += outcome.summary.disk.durable_bytes;
         events += outcome.summary.events;
         sim_ns += outcome.summary.sim_time_ns;
         failed += u64::from(outcome.verdict != Verdict::Pass);

@@ -27,8 +27,11 @@ mod snapshots;
 use std::collections::VecDeque;
 use std::fmt;
 
-use raft_core::{AppendResponse, DurableState, Snapshot, SnapshotMeta};
-use raft_core::{Body, ClientId, Entry, KvServer, LogIndex, Message, NodeId, Payload, PersistOp, Role, Term};
+use raft_host::{
+    DurableState, Entry, LogIndex, MessageKind, MessageView, NodeId, Payload, PersistOp, Raft, Role,
+};
+use raft_host::{Snapshot, SnapshotMeta, Term};
+use raft_kv::{ClientId, Command, KvServer};
 
 use logs::{TermLog, Window};
 use snapshots::Model;
@@ -86,20 +89,6 @@ pub struct Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.invariant, self.reason)
-    }
-}
-
-/// Whether two payloads are the same command. Replicas share one allocation per command, so
-/// the pointer comparison settles it almost always; after a restart (commands decoded from
-/// disk) the contents are compared.
-#[inline]
-#[must_use]
-pub fn same_payload(a: &Payload, b: &Payload) -> bool {
-    match (a, b) {
-        (Payload::Noop, Payload::Noop) => true,
-        (Payload::Config(x), Payload::Config(y)) => x == y,
-        (Payload::Command(x), Payload::Command(y)) => std::sync::Arc::ptr_eq(x, y) || **x == **y,
-        _ => false,
     }
 }
 
@@ -245,7 +234,7 @@ impl Invariants {
         persist: &[PersistOp],
         snapshot: Option<&Snapshot>,
         committed: &[Entry],
-        messages: &[Message],
+        messages: &[MessageView],
     ) -> Result<(), Violation> {
         // A truncation that comes with a snapshot install is judged against that snapshot.
         let installing = persist.iter().find_map(|op| match op {
@@ -364,8 +353,8 @@ impl Invariants {
             let index = entry.index;
             if let Some(known) = self.known.slot(index) {
                 match known.iter().find(|(t, _, _)| *t == entry.term) {
-                    Some((_, payload, p)) if !same_payload(payload, &entry.payload) || *p != prev_term => {
-                        let what = if same_payload(payload, &entry.payload) {
+                    Some((_, payload, p)) if !payload.same(&entry.payload) || *p != prev_term => {
+                        let what = if payload.same(&entry.payload) {
                             "a different history before it"
                         } else {
                             "a different command"
@@ -469,7 +458,7 @@ impl Invariants {
         w.applied = entry.index;
         if entry.index <= self.applied.last() {
             if let Some((first, by)) = self.applied.get(entry.index) {
-                if !same_payload(first, &entry.payload) {
+                if !first.same(&entry.payload) {
                     return Err(Violation {
                         invariant: Invariant::StateMachineSafety,
                         node,
@@ -484,8 +473,8 @@ impl Invariants {
         } else if entry.index == self.applied.last().next() {
             self.applied.push((entry.payload.clone(), node));
             self.model.apply(&entry.payload);
-            if let Payload::Command(c) = &entry.payload {
-                self.applied_commands.push((c.client, c.seq, entry.index));
+            if let Some((client, seq)) = entry.payload.data().and_then(Command::peek_id) {
+                self.applied_commands.push((client, seq, entry.index));
             }
         } else {
             return Err(Violation {
@@ -501,21 +490,23 @@ impl Invariants {
         Ok(())
     }
 
-    fn note_promise(&mut self, node: u8, m: &Message) {
+    /// What a message promises: a vote asked for (the sender's own), a vote granted, an
+    /// acknowledgement of entries or of a snapshot. The node must keep each across a crash.
+    fn note_promise(&mut self, node: u8, m: &MessageView) {
         let w = &mut self.watch[node as usize];
-        match &m.body {
-            Body::RequestVote { .. } => {
+        match m.kind {
+            MessageKind::Vote { .. } => {
                 w.promised_term = w.promised_term.max(m.term);
                 w.promised_vote = Some((m.term, m.from));
             }
-            Body::RequestVoteResponse { granted: true } => {
+            MessageKind::VoteReply { granted: true } => {
                 w.promised_term = w.promised_term.max(m.term);
                 w.promised_vote = Some((m.term, m.to));
             }
-            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index })
-            | Body::InstallSnapshotResponse(raft_core::SnapshotResponse::Done { match_index }) => {
+            MessageKind::AppendReply { matched: Some(index), .. }
+            | MessageKind::SnapshotReply { matched: Some(index) } => {
                 w.promised_term = w.promised_term.max(m.term);
-                w.acked_index = w.acked_index.max(*match_index);
+                w.acked_index = w.acked_index.max(index);
             }
             _ => {}
         }
@@ -573,9 +564,9 @@ impl Invariants {
 
     /// Observes a node after it handled an event: its role, term and commit index. Says what
     /// changed.
-    pub fn after_event(&mut self, node: u8, server: &KvServer) -> Result<Observed, Violation> {
-        let raft = server.node();
-        let (role, term, commit) = (raft.role(), raft.term(), raft.commit_index());
+    pub fn after_event<R: Raft>(&mut self, node: u8, server: &KvServer<R>) -> Result<Observed, Violation> {
+        let view = server.node().view();
+        let (role, term, commit) = (view.role, view.term, view.commit);
         let w = &self.watch[node as usize];
         let changed = w.role != Some(role) || w.term != term;
         let commit_moved = commit > w.commit;
@@ -606,9 +597,10 @@ impl Invariants {
         Ok(observed)
     }
 
-    fn check_new_leader(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+    fn check_new_leader<R: Raft>(&mut self, node: u8, server: &KvServer<R>) -> Result<(), Violation> {
         let raft = server.node();
-        let term = raft.term();
+        let view = raft.view();
+        let term = view.term;
         let slot = term.0 as usize;
         if self.leaders.len() <= slot {
             self.leaders.resize(slot + 1, None);
@@ -629,13 +621,13 @@ impl Invariants {
         }
         // Entries under the leader's snapshot are held through it (the snapshot checks make sure
         // it holds exactly the committed prefix); its last entry must be the committed one.
-        let covered = raft.log().snapshot_index();
+        let covered = view.snapshot.map_or(LogIndex::ZERO, |s| s.last_index);
         for (index, c) in self.committed.iter() {
             if c.in_term >= term || index < covered {
                 continue;
             }
-            let held = raft.log().term_at(index);
-            let same_entry = raft.log().get(index).is_none_or(|e| same_payload(&e.payload, &c.payload));
+            let held = raft.term_at(index);
+            let same_entry = raft.entry(index).is_none_or(|e| e.payload.same(&c.payload));
             if held != Some(c.term) || !same_entry {
                 return Err(Violation {
                     invariant: Invariant::LeaderCompleteness,
@@ -653,19 +645,25 @@ impl Invariants {
         Ok(())
     }
 
-    fn check_commit(&mut self, node: u8, server: &KvServer) -> Result<(), Violation> {
+    fn check_commit<R: Raft>(&mut self, node: u8, server: &KvServer<R>) -> Result<(), Violation> {
         let raft = server.node();
-        let commit = raft.commit_index();
+        let view = raft.view();
+        let commit = view.commit;
         // What a snapshot installed just now covers was committed by the leader it came from.
-        let from = self.watch[node as usize].commit.max(raft.log().snapshot_index()).next();
+        let covered = view.snapshot.map_or(LogIndex::ZERO, |s| s.last_index);
+        let from = self.watch[node as usize].commit.max(covered).next();
         for i in from.0..=commit.0 {
             let index = LogIndex(i);
-            let Some(entry) = raft.log().get(index) else {
-                unreachable!("the node asserts commit <= last index")
+            let Some(entry) = raft.entry(index) else {
+                return Err(Violation {
+                    invariant: Invariant::CommittedEntryChanged,
+                    node,
+                    reason: format!("n{node} counts {index} committed but its log does not hold it"),
+                });
             };
             if index <= self.committed.last() {
                 let Some(c) = self.committed.get_mut(index) else { continue };
-                if c.term != entry.term || !same_payload(&c.payload, &entry.payload) {
+                if c.term != entry.term || !c.payload.same(&entry.payload) {
                     return Err(Violation {
                         invariant: Invariant::CommittedEntryChanged,
                         node,
@@ -675,13 +673,13 @@ impl Invariants {
                         ),
                     });
                 }
-                c.in_term = c.in_term.min(raft.term());
+                c.in_term = c.in_term.min(view.term);
             } else if index == self.committed.last().next() {
                 self.committed.push(Committed {
                     term: entry.term,
                     payload: entry.payload.clone(),
                     by: node,
-                    in_term: raft.term(),
+                    in_term: view.term,
                 });
             } else {
                 return Err(Violation {
@@ -694,7 +692,7 @@ impl Invariants {
                 });
             }
         }
-        if raft.role() == Role::Leader {
+        if view.role == Role::Leader {
             self.check_leader_commit(node, server)?;
         }
         self.watch[node as usize].commit = commit;
@@ -705,13 +703,13 @@ impl Invariants {
     /// a majority holds durably. That is the majority rule (paper §5.3) together with the rule
     /// that only entries of the leader's own term commit by counting replicas (§5.4.2, the
     /// paper's Figure 8): entries of earlier terms commit only underneath such an entry.
-    fn check_leader_commit(&self, node: u8, server: &KvServer) -> Result<(), Violation> {
+    fn check_leader_commit<R: Raft>(&self, node: u8, server: &KvServer<R>) -> Result<(), Violation> {
         let raft = server.node();
-        let (commit, term) = (raft.commit_index(), raft.term());
-        let log = raft.log();
+        let view = raft.view();
+        let (commit, term) = (view.commit, view.term);
         // The leader's own-term entries form the tail of its log; a node holding a later one
         // holds the earlier ones too, so the first at or after `commit` is the one to count.
-        let backing = (commit.0..=log.last_index().0).map(LogIndex).find(|i| log.term_at(*i) == Some(term));
+        let backing = (commit.0..=view.last_index.0).map(LogIndex).find(|i| raft.term_at(*i) == Some(term));
         // A node holds an entry durably in its log, or under a durable snapshot that covers it.
         let holders = |index: LogIndex, term: Term| {
             let held = |w: &Watch| {
@@ -730,7 +728,7 @@ impl Invariants {
                 self.watch.len()
             ),
             _ => {
-                let committed_term = log.term_at(commit).unwrap_or_default();
+                let committed_term = raft.term_at(commit).unwrap_or_default();
                 format!(
                     "n{node}, leader of {term}, committed {commit}/{committed_term} by counting replicas: no entry of \
                      its own term at or after it is held by a majority ({} of {} hold {commit}/{committed_term})",
@@ -743,9 +741,9 @@ impl Invariants {
     }
 
     /// A node crashed: remember what it promised, forget its volatile state.
-    pub fn on_crash(&mut self, node: u8, server: &KvServer) {
+    pub fn on_crash<R: Raft>(&mut self, node: u8, server: &KvServer<R>) {
         let w = &mut self.watch[node as usize];
-        w.crash_terms = TermLog::of_log(server.node().log(), w.acked_index);
+        w.crash_terms = TermLog::of_log(server.node(), w.acked_index);
         w.truncation_at_crash = w
             .writes_in_flight
             .iter()
@@ -760,7 +758,12 @@ impl Invariants {
 
     /// A node restarted from `state` as `server`: it must still hold what it made durable and
     /// what it promised others, in its log or under its snapshot.
-    pub fn on_restart(&mut self, node: u8, state: &DurableState, server: &KvServer) -> Result<(), Violation> {
+    pub fn on_restart<R: Raft>(
+        &mut self,
+        node: u8,
+        state: &DurableState,
+        server: &KvServer<R>,
+    ) -> Result<(), Violation> {
         let w = &mut self.watch[node as usize];
         let regressed =
             |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
@@ -790,8 +793,8 @@ impl Invariants {
             ));
         }
         // What the node holds now: its snapshot, and the log it rebuilt after it.
-        let log = server.node().log();
-        let covered = log.snapshot_index();
+        let log = server.node();
+        let covered = log.view().snapshot.map_or(LogIndex::ZERO, |s| s.last_index);
         for (index, term) in w.crash_terms.iter() {
             if index > covered && log.term_at(index) != Some(term) {
                 return regressed(format!(
@@ -856,6 +859,12 @@ impl Invariants {
         self.applied_commands.iter().copied()
     }
 
+    /// The highest index node `n` acknowledged since it last truncated its log.
+    #[must_use]
+    pub fn acked_index(&self, node: u8) -> LogIndex {
+        self.watch.get(node as usize).map_or(LogIndex::ZERO, |w| w.acked_index)
+    }
+
     /// How many client commands have been applied anywhere.
     #[must_use]
     pub fn applied_command_count(&self) -> usize {
@@ -885,7 +894,9 @@ impl Invariants {
 fn describe(payload: &Payload) -> String {
     match payload {
         Payload::Noop => "a no-op".into(),
-        Payload::Command(c) => format!("{} seq {} {:?}", c.client, c.seq, c.op),
         Payload::Config(m) => format!("the configuration {m}"),
+        Payload::Data(data) => {
+            Command::decode(data).map_or_else(|e| format!("undecodable data ({e})"), |c| c.to_string())
+        }
     }
 }

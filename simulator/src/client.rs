@@ -8,7 +8,7 @@
 //! outright is recorded as failed (it certainly did not).
 
 use checker::{KvCall, KvKind, Status};
-use raft_core::{ClientError, ClientId, ClientReply, ClientRequest, KvOp, KvResult};
+use raft_kv::{ClientError, ClientId, ClientReply, ClientRequest, KvOp, KvResult};
 use rand::Rng;
 
 use crate::config::WorkloadConfig;
@@ -85,6 +85,8 @@ pub struct WorkloadStats {
     pub failed: u64,
     pub unknown: u64,
     pub retries: u64,
+    /// Retries sent straight to the leader a server named.
+    pub hints_followed: u64,
 }
 
 pub struct Workload {
@@ -279,6 +281,7 @@ impl Workload {
                 match hint {
                     Some(leader) if leader.0 != reply.from.0 && (leader.0 as u8) < self.nodes => {
                         clerk.leader_guess = leader.0 as u8;
+                        self.stats.hints_followed += 1;
                         Some(self.attempt(c, now, queue))
                     }
                     _ => {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use raft_core::{Bug, BugSet};
+use raft_host::{Bug, BugSet};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,40 @@ pub struct SimConfig {
     /// empty for the seed's own path.
     #[serde(default, skip_serializing_if = "crate::branch::BranchPath::is_root")]
     pub branch: crate::branch::BranchPath,
+    /// The Raft implementation in every server (`--impl`).
+    #[serde(default)]
+    pub implementation: Implementation,
+}
+
+/// The Raft implementations the simulator can drive, each behind the host contract of
+/// `raft-host`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Implementation {
+    /// This workspace's own `raft-core`.
+    #[default]
+    RaftCore,
+}
+
+impl Implementation {
+    pub const ALL: [Implementation; 1] = [Implementation::RaftCore];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::RaftCore => "raft-core",
+        }
+    }
+}
+
+impl std::str::FromStr for Implementation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Implementation, String> {
+        Implementation::ALL.into_iter().find(|i| i.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Implementation::ALL.iter().map(|i| i.name()).collect();
+            format!("unknown implementation {s:?}; expected one of: {}", names.join(", "))
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +349,7 @@ impl SimConfig {
             bugs: Vec::new(),
             max_events: None,
             branch: crate::branch::BranchPath::root(),
+            implementation: Implementation::RaftCore,
         }
     }
 
@@ -531,7 +566,7 @@ impl SimConfig {
             return Err(format!(
                 "snapshot.raft_state_bytes_max: expected 0 (off) or at least 64 bytes, got {}: an empty log takes {} already",
                 self.snapshot.raft_state_bytes_max,
-                raft_core::wal::HARD_STATE_RECORD_BYTES + raft_core::wal::ENTRIES_RECORD_BYTES
+                raft_host::wal::HARD_STATE_RECORD_BYTES + raft_host::wal::ENTRIES_RECORD_BYTES
             ));
         }
         self.bug_set().map_err(|e| format!("bugs: {e}"))?;

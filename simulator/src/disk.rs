@@ -29,8 +29,8 @@
 
 use std::collections::VecDeque;
 
-use raft_core::wal::{self, Recovery, RecoveryError};
-use raft_core::{DurableState, PersistOp};
+use raft_host::wal::{self, Recovery, RecoveryError};
+use raft_host::{DurableState, PersistOp};
 use rand::Rng;
 
 use crate::config::DiskConfig;
@@ -256,7 +256,7 @@ impl Disk {
 
     /// The log replayed from the checkpoint onto `snapshot`, the newest whole one. It is at
     /// least as new as the checkpoint's: files only get newer, and a torn one is never whole.
-    fn replay(&mut self, snapshot: Option<raft_core::Snapshot>) -> Result<Recovery, RecoveryError> {
+    fn replay(&mut self, snapshot: Option<raft_host::Snapshot>) -> Result<Recovery, RecoveryError> {
         match self.checkpoint.take() {
             Some((len, mut state)) => {
                 state.snapshot = snapshot;
@@ -280,7 +280,7 @@ impl Disk {
         let state = recovery.state;
         let mut bytes = Vec::with_capacity(self.durable.len() / 2);
         wal::encode(&PersistOp::HardState { term: state.term, vote: state.vote }, &mut bytes);
-        if state.compacted_through > raft_core::LogIndex::ZERO {
+        if state.compacted_through > raft_host::LogIndex::ZERO {
             wal::encode(&PersistOp::CompactLog { through: state.compacted_through }, &mut bytes);
         }
         if !state.entries.is_empty() {

@@ -11,20 +11,21 @@
 use serde_json::{json, Value};
 
 use crate::config::{FaultConfig, SimConfig};
-use crate::world::{Realized, World};
+use crate::run::EndState;
+use crate::world::Realized;
 
 /// The scenario file of a run.
 ///
-/// `world` is the run's world as it ended, recorded with `RunOptions::record_faults`. The fault
+/// `end` is how the run ended, recorded with `RunOptions::record_faults`. The fault
 /// phase is fixed at the length it had (a scenario's may have lasted as long as its schedule),
 /// and the clients keep the pace they had, whatever that length is.
 #[must_use]
-pub fn scenario_json(name: &str, description: &str, config: &SimConfig, world: &World) -> Value {
-    let realized = world.realized.as_deref().unwrap_or_default();
+pub fn scenario_json(name: &str, description: &str, config: &SimConfig, end: &EndState) -> Value {
+    let realized = end.realized.as_deref().unwrap_or_default();
     let mut c = config.clone();
     c.faults = FaultConfig::default();
-    c.duration_ns = world.fault_phase_end.unwrap_or(config.duration_ns);
-    c.workload.pace_ns = Some(world.initial_pace_ns);
+    c.duration_ns = end.fault_phase_end.unwrap_or(config.duration_ns);
+    c.workload.pace_ns = Some(end.initial_pace_ns);
     let mut config_value = serde_json::to_value(&c).unwrap_or_default();
     if let Some(map) = config_value.as_object_mut() {
         map.remove("seed");

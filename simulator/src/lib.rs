@@ -14,6 +14,7 @@ pub mod budget;
 pub mod checks;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod disk;
 pub mod limits;
 pub mod linearizability;

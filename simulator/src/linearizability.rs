@@ -9,6 +9,7 @@
 //! where the witness broke. `--cross-check` decides every history both ways and fails the run
 //! when they disagree.
 
+use raft_host::Raft;
 use std::collections::BTreeMap;
 
 use checker::{CheckOptions, CheckReport, KvCall, Status, Verdict};
@@ -21,7 +22,7 @@ const INDEX_SHIFT: u32 = 20;
 /// The witness of a run's history: for each call, its place in the order the cluster served it,
 /// or `None` when the cluster never applied it (or the call failed).
 #[must_use]
-pub fn witness(world: &World, history: &[KvCall], seqs: &[u64]) -> Vec<Option<u64>> {
+pub fn witness<R: Raft>(world: &World<R>, history: &[KvCall], seqs: &[u64]) -> Vec<Option<u64>> {
     let mut applied_at: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for (client, seq, index) in world.checks.applied_commands_at() {
         applied_at.entry((client.0, seq)).or_insert(index.0);

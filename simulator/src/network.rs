@@ -23,7 +23,8 @@
 //! arrow per message from them). Ids follow from the order of sends, which the trace hash
 //! already covers, so they are not hashed themselves.
 
-use raft_core::{ClientReply, ClientRequest, Message};
+use raft_host::Raft;
+use raft_kv::{ClientReply, ClientRequest};
 use rand::Rng;
 
 use crate::config::{NetworkConfig, NODES_MAX};
@@ -41,10 +42,11 @@ pub enum Addr {
     Client(u16),
 }
 
-/// What a packet carries.
+/// What a packet carries: a message of the Raft implementation (`M`), or a client's call or
+/// its answer.
 #[derive(Clone, Debug)]
-pub enum Payload {
-    Raft(Message),
+pub enum Payload<M> {
+    Raft(M),
     Request(ClientRequest),
     Reply(ClientReply),
 }
@@ -57,38 +59,29 @@ pub struct MsgIds {
 }
 
 #[derive(Clone, Debug)]
-pub struct Packet {
+pub struct Packet<M> {
     pub from: Addr,
     pub to: Addr,
-    pub payload: Payload,
+    pub payload: Payload<M>,
 }
 
-impl Payload {
+impl<M> Payload<M> {
     /// An answer to a request: a vote, an append acknowledgement, or a reply to a client.
     #[must_use]
-    pub fn is_reply(&self) -> bool {
+    pub fn is_reply<R: Raft<Message = M>>(&self) -> bool {
         match self {
-            Payload::Raft(m) => {
-                matches!(
-                    m.body,
-                    raft_core::Body::RequestVoteResponse { .. }
-                        | raft_core::Body::PreVoteResponse { .. }
-                        | raft_core::Body::AppendEntriesResponse(_)
-                        | raft_core::Body::InstallSnapshotResponse(_)
-                        | raft_core::Body::LeadershipConfirmed { .. }
-                )
-            }
+            Payload::Raft(m) => R::inspect(m).kind.is_reply(),
             Payload::Request(_) => false,
             Payload::Reply(_) => true,
         }
     }
 }
 
-impl Packet {
+impl<M> Packet<M> {
     #[must_use]
-    pub fn size_bytes(&self) -> usize {
+    pub fn size_bytes<R: Raft<Message = M>>(&self) -> usize {
         match &self.payload {
-            Payload::Raft(m) => m.size_bytes(),
+            Payload::Raft(m) => R::inspect(m).bytes,
             Payload::Request(r) => 32 + r.op.key().len(),
             Payload::Reply(_) => 32,
         }
@@ -203,11 +196,11 @@ impl Cuts {
 }
 
 /// The simulated network.
-pub struct Network {
+pub struct Network<R: Raft> {
     pub config: NetworkConfig,
     rng: Stream,
     cuts: Cuts,
-    packets: Slab<(Packet, MsgIds)>,
+    packets: Slab<(Packet<R::Message>, MsgIds)>,
     pub stats: NetworkStats,
     /// The id the next message gets.
     next_id: u64,
@@ -215,9 +208,9 @@ pub struct Network {
     last_sent: (u64, Option<u64>),
 }
 
-impl Network {
+impl<R: Raft> Network<R> {
     #[must_use]
-    pub fn new(config: NetworkConfig, rng: Stream) -> Network {
+    pub fn new(config: NetworkConfig, rng: Stream) -> Network<R> {
         Network {
             config,
             rng,
@@ -235,8 +228,8 @@ impl Network {
     }
 
     /// Hands a packet to the network, which decides its fate and schedules its arrival.
-    pub fn send(&mut self, now: u64, packet: Packet, queue: &mut EventQueue) -> Sent {
-        let size = packet.size_bytes() as u64;
+    pub fn send(&mut self, now: u64, packet: Packet<R::Message>, queue: &mut EventQueue) -> Sent {
+        let size = packet.size_bytes::<R>() as u64;
         let id = self.take_id();
         self.last_sent = (id, None);
         self.stats.sent += 1;
@@ -257,7 +250,7 @@ impl Network {
             self.stats.dropped_loss += 1;
             return Sent::Dropped(DropReason::Loss);
         }
-        let is_reply = packet.payload.is_reply();
+        let is_reply = packet.payload.is_reply::<R>();
         let (at, long) = self.arrival(now, is_reply);
         let copy_at = if chance(&mut self.rng, self.config.duplicate_ppm) {
             self.stats.duplicated += 1;
@@ -306,7 +299,8 @@ impl Network {
 
     /// Takes an arriving packet out of the network. `Err` when a cut on its link drops it on
     /// arrival: a partition also loses what was already on the wire.
-    pub fn arrive(&mut self, slot: u32) -> Result<Packet, (Packet, DropReason)> {
+    #[allow(clippy::type_complexity)]
+    pub fn arrive(&mut self, slot: u32) -> Result<Packet<R::Message>, (Packet<R::Message>, DropReason)> {
         let (packet, _) = self.packets.remove(slot);
         if self.link_cut(packet.from, packet.to) {
             self.stats.dropped_partition += 1;
@@ -348,7 +342,7 @@ impl Network {
 
     /// The packet in a slot, for tracing a delivery before it is taken.
     #[must_use]
-    pub fn peek(&self, slot: u32) -> Option<&Packet> {
+    pub fn peek(&self, slot: u32) -> Option<&Packet<R::Message>> {
         self.packets.get(slot).map(|(p, _)| p)
     }
 }
@@ -357,9 +351,11 @@ impl Network {
 mod tests {
     use super::*;
     use crate::config::SimConfig;
-    use raft_core::{Body, NodeId, Term};
+    use raft_core::{Body, Message, NodeId, RaftNode, Term};
 
-    fn packet(from: u8, to: u8) -> Packet {
+    type Network = super::Network<RaftNode>;
+
+    fn packet(from: u8, to: u8) -> Packet<Message> {
         let m = Message {
             from: NodeId(u32::from(from)),
             to: NodeId(u32::from(to)),
@@ -379,6 +375,22 @@ mod tests {
         assert_eq!(net.send(0, packet(0, 1), &mut q), Sent::Dropped(DropReason::Partition));
         assert!(matches!(net.send(0, packet(1, 0), &mut q), Sent::Scheduled { .. }));
         assert!(!net.link_cut(Addr::Client(0), Addr::Node(1)));
+    }
+
+    #[test]
+    fn a_full_network_drops_what_is_sent_until_something_arrives() {
+        let mut config = SimConfig::calm(1).network;
+        config.duplicate_ppm = 0;
+        let mut net = Network::new(config, crate::rng::stream(1, "network"));
+        let mut q = EventQueue::new();
+        for _ in 0..PACKETS_IN_FLIGHT_MAX {
+            assert!(matches!(net.send(0, packet(0, 1), &mut q), Sent::Scheduled { .. }));
+        }
+        assert_eq!(net.send(0, packet(0, 1), &mut q), Sent::Dropped(DropReason::Overflow));
+        assert_eq!(net.stats.dropped_overflow, 1);
+        let Some((_, Event::Deliver { packet: slot })) = q.pop_until(u64::MAX) else { panic!("no delivery") };
+        assert!(net.arrive(slot).is_ok());
+        assert!(matches!(net.send(0, packet(0, 1), &mut q), Sent::Scheduled { .. }), "room again");
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn report_json(ctx: &ReportContext<'_>, outcome: &Outcome) -> Value {
         "failure": outcome.failure,
         "summary": outcome.summary,
         "linearizability": outcome.check.as_ref().map(checker::CheckReport::to_json),
-        "trace_truncated": outcome.world.trace.truncated(),
+        "trace_truncated": outcome.end.trace_truncated,
     })
 }
 

@@ -1,21 +1,22 @@
 //! One run: a fault phase, a liveness phase, and the checks that give the verdict.
 
+use raft_host::Raft;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use checker::{CheckOptions, CheckReport, KvCall, KvKind, Status};
-use raft_core::ClientId;
+use raft_kv::ClientId;
 use serde::Serialize;
 
 use crate::budget::Budget;
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::network::NetworkStats;
 use crate::queue::Event;
 use crate::scenario::{RunExpect, Scenario};
 use crate::script::Script;
 use crate::trace::Trace;
-use crate::world::{FaultStats, SnapshotStats, World};
+use crate::world::{FaultStats, RealizedAt, SnapshotStats, World};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -106,8 +107,30 @@ pub struct Outcome {
     pub check: Option<CheckReport>,
     pub trace_lines: String,
     pub checkpoints: Vec<u64>,
-    /// The world as it ended, for `replay --until` and for tests.
-    pub world: World,
+    /// What the world looked like when the run ended.
+    pub end: EndState,
+}
+
+/// What callers need of a world once its run has ended, whatever Raft implementation ran in it.
+pub struct EndState {
+    pub config: SimConfig,
+    pub now: u64,
+    /// Every fault of the fault phase with its time (with `RunOptions::record_faults`).
+    pub realized: Option<Vec<RealizedAt>>,
+    /// When the fault phase ended, and the clients' pace at the start: what an export keeps.
+    pub fault_phase_end: Option<u64>,
+    pub initial_pace_ns: u64,
+    /// The written trace stops short of the run (see `trace::TRACE_BYTES_MAX`).
+    pub trace_truncated: bool,
+    /// Log entries the nodes held at the end, over all nodes.
+    pub log_entries: u64,
+    /// How many per-index facts the checks still held, and how many commands were applied.
+    pub checks_indexes_kept: usize,
+    pub checks_committed: usize,
+    pub applied_commands: usize,
+    /// Every node and the network in words, when the run was stopped before its end (`replay
+    /// --until`).
+    pub description: Option<String>,
 }
 
 /// The figures of a run, printed as text or as one JSON object.
@@ -146,6 +169,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub branch: String,
     pub forks_taken: usize,
+    /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
+    /// order, with how often and the first event.
+    pub points: Vec<crate::coverage::PointHit>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -181,13 +207,20 @@ pub struct CheckSummary {
 
 /// Runs one seed of a configuration, with its random fault schedule (swarm) or a scenario's.
 pub fn run(config: &SimConfig, options: &RunOptions) -> Outcome {
-    run_inner(config, None, options)
+    run_with(config, None, options)
 }
 
 /// Runs one seed of a scenario: `config` is the scenario's configuration for that seed (see
 /// [`Scenario::config`]), possibly adjusted; the scenario's schedule drives the faults.
 pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOptions) -> Outcome {
-    run_inner(config, Some(scenario), options)
+    run_with(config, Some(scenario), options)
+}
+
+/// Runs the seed with the Raft implementation the configuration names.
+fn run_with(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
+    match config.implementation {
+        Implementation::RaftCore => run_inner::<raft_core::RaftNode>(config, scenario, options),
+    }
 }
 
 /// The longest a scenario's schedule may run when the file does not fix the fault phase.
@@ -196,9 +229,9 @@ const SCHEDULE_NS_MAX: u64 = crate::limits::SIM_NS_MAX;
 /// of a run, about 1 GiB a job.
 pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 
-fn run_inner(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
+fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
-    let mut world = World::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
     if options.record_faults {
         world.realized = Some(Vec::new());
     }
@@ -257,7 +290,7 @@ struct Guard {
 impl Guard {
     /// Whether the run may handle another event. The budget and the clock are looked at every
     /// 1,024 events: often enough to stop a storm early, rarely enough to cost nothing.
-    fn keep_going(&mut self, world: &mut World) -> bool {
+    fn keep_going<R: Raft>(&mut self, world: &mut World<R>) -> bool {
         let events = world.trace.events();
         if world.failure.is_some() || events >= self.stop_after || self.out_of_time.is_some() {
             return false;
@@ -281,7 +314,7 @@ impl Guard {
 
     /// Takes the branch's next fork if the run has reached its event: the world (and the
     /// schedule) draw from streams derived from the seed and the path so far.
-    fn maybe_fork(&mut self, world: &mut World, script: Option<&mut Script>) {
+    fn maybe_fork<R: Raft>(&mut self, world: &mut World<R>, script: Option<&mut Script>) {
         let Some(&fork) = self.branch.forks().get(self.forks_taken) else { return };
         if world.trace.events() != fork.event {
             return;
@@ -295,15 +328,15 @@ impl Guard {
     }
 
     /// Whether the run was cut short by something other than a failure.
-    fn cut_short(&self, world: &World) -> bool {
+    fn cut_short<R: Raft>(&self, world: &World<R>) -> bool {
         world.overrun.is_some() || self.out_of_time.is_some() || world.trace.events() >= self.stop_after
     }
 }
 
 /// The fault phase: faults fire, clients call and the schedule (if any) runs, until
 /// `fixed_end` or, without one, until the schedule is done. Returns when the phase ended.
-fn fault_phase(
-    world: &mut World,
+fn fault_phase<R: Raft>(
+    world: &mut World<R>,
     mut script: Option<&mut Script>,
     fixed_end: Option<u64>,
     guard: &mut Guard,
@@ -341,7 +374,12 @@ fn fault_phase(
 
 /// The liveness phase: everything heals, and the cluster must serve a new command and converge
 /// within `bound_ns`. Returns why it did not, if it did not.
-fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, guard: &mut Guard) -> Option<String> {
+fn liveness_phase<R: Raft>(
+    world: &mut World<R>,
+    fault_end: u64,
+    bound_ns: u64,
+    guard: &mut Guard,
+) -> Option<String> {
     world.now = world.now.max(fault_end);
     world.elections_before_liveness = Some(world.checks.notes.elections);
     world.fault_phase_end = Some(fault_end);
@@ -357,6 +395,9 @@ fn liveness_phase(world: &mut World, fault_end: u64, bound_ns: u64, guard: &mut 
             return Some(describe_stall(world));
         };
         world.dispatch(time, event);
+    }
+    if converged(world) {
+        world.observe_convergence();
     }
     None
 }
@@ -414,8 +455,8 @@ fn catch_node_panics<F: FnOnce()>(f: F) -> std::thread::Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish(
-    mut world: World,
+fn finish<R: Raft>(
+    mut world: World<R>,
     config: &SimConfig,
     mut expectation_failures: Vec<String>,
     run_expect: Option<&RunExpect>,
@@ -430,7 +471,7 @@ fn finish(
     }
     let mut check = None;
     let last_event = world.trace.events().saturating_sub(1);
-    let point = |check: &str, world: &World| FailurePoint {
+    let point = |check: &str, world: &World<R>| FailurePoint {
         check: check.to_string(),
         node: None,
         event: last_event,
@@ -520,11 +561,32 @@ fn finish(
     summary.availability = crate::availability::figures(&world.leaders, &history, op_timeout, world.now);
     let trace_lines = world.trace.take_lines();
     let checkpoints = world.trace.take_checkpoints();
-    Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, world }
+    let end = EndState {
+        now: world.now,
+        fault_phase_end: world.fault_phase_end,
+        initial_pace_ns: world.initial_pace_ns,
+        trace_truncated: world.trace.truncated(),
+        log_entries: world
+            .nodes
+            .iter()
+            .filter_map(|slot| slot.server())
+            .map(|s| {
+                let v = s.node().view();
+                v.last_index.0 - v.first_index().0 + 1
+            })
+            .sum(),
+        checks_indexes_kept: world.checks.indexes_kept(),
+        checks_committed: world.checks.committed_len(),
+        applied_commands: world.checks.applied_command_count(),
+        description: options.stop_after_events.map(|_| world.describe()),
+        realized: world.realized.take(),
+        config: world.config,
+    };
+    Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, end }
 }
 
 /// The scenario's expectations of the whole run.
-fn check_run_expectations(expect: &RunExpect, world: &World, history: &[KvCall]) -> Vec<String> {
+fn check_run_expectations<R: Raft>(expect: &RunExpect, world: &World<R>, history: &[KvCall]) -> Vec<String> {
     let mut failures = Vec::new();
     let stats = &world.workload.stats;
     if let Some(k) = expect.ops_ok_at_least {
@@ -566,36 +628,31 @@ fn check_run_expectations(expect: &RunExpect, world: &World, history: &[KvCall])
 
 /// The healed cluster has converged: a leader, the probe answered, every client answered, and
 /// every replica applied everything the leader committed.
-fn converged(world: &World) -> bool {
+fn converged<R: Raft>(world: &World<R>) -> bool {
     if !world.workload.probe_done() || !world.workload.all_idle() {
         return false;
     }
     let Some(leader) = world.current_leader() else { return false };
     let Some(server) = world.nodes[leader as usize].server() else { return false };
-    let commit = server.node().commit_index();
+    let commit = server.node().view().commit;
     world.nodes.iter().all(|slot| {
         slot.is_up()
-            && slot
-                .server()
-                .is_some_and(|s| s.node().applied_index() == commit && s.node().commit_index() == commit)
+            && slot.server().is_some_and(|s| {
+                let v = s.node().view();
+                v.applied == commit && v.commit == commit
+            })
     })
 }
 
-fn describe_stall(world: &World) -> String {
+fn describe_stall<R: Raft>(world: &World<R>) -> String {
     let states: Vec<String> = world
         .nodes
         .iter()
         .enumerate()
         .map(|(n, slot)| match slot.server() {
             Some(s) => {
-                let r = s.node();
-                format!(
-                    "n{n} {:?} {} commit {} applied {}",
-                    r.role(),
-                    r.term(),
-                    r.commit_index(),
-                    r.applied_index()
-                )
+                let v = s.node().view();
+                format!("n{n} {:?} {} commit {} applied {}", v.role, v.term, v.commit, v.applied)
             }
             None => format!("n{n} down"),
         })
@@ -622,7 +679,11 @@ struct FinalViolation {
 }
 
 /// Checks of the final state: replicas agree, and every acknowledged write is in the log.
-fn final_state_violation(world: &World, history: &[KvCall], seqs: &[u64]) -> Option<FinalViolation> {
+fn final_state_violation<R: Raft>(
+    world: &World<R>,
+    history: &[KvCall],
+    seqs: &[u64],
+) -> Option<FinalViolation> {
     let mut digests =
         world.nodes.iter().enumerate().filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
     if let Some((first_node, first)) = digests.next() {
@@ -651,8 +712,8 @@ fn final_state_violation(world: &World, history: &[KvCall], seqs: &[u64]) -> Opt
     None
 }
 
-fn summarize(
-    world: &World,
+fn summarize<R: Raft>(
+    world: &World<R>,
     config: &SimConfig,
     verdict: Verdict,
     reason: &str,
@@ -711,6 +772,7 @@ fn summarize(
         budget_peak_permille: 0,
         branch: config.branch.to_string(),
         forks_taken: 0,
+        points: world.reached.summary(),
     }
 }
 

@@ -8,9 +8,10 @@
 //! `isolate` and `connect` follow the lab's disconnect and reconnect: a node isolated stays cut
 //! off until it is itself connected again, even when a neighbour reconnects in between.
 
+use raft_host::Raft;
 use std::collections::BTreeMap;
 
-use raft_core::{Role, Term};
+use raft_host::{Role, Term};
 use rand::seq::SliceRandom;
 
 use crate::network::Cuts;
@@ -33,7 +34,7 @@ struct Counts {
 }
 
 impl Counts {
-    fn now(world: &World) -> Counts {
+    fn now<R: Raft>(world: &World<R>) -> Counts {
         let stats = &world.network.stats;
         Counts {
             messages: stats.raft_sent,
@@ -98,7 +99,7 @@ impl<'s> Script<'s> {
     }
 
     /// Arms the first step.
-    pub fn start(&mut self, world: &mut World) {
+    pub fn start<R: Raft>(&mut self, world: &mut World<R>) {
         if !self.done {
             let delay = self.delay_of(0);
             self.arm(world, world.now + delay);
@@ -128,7 +129,7 @@ impl<'s> Script<'s> {
     }
 
     /// A `ScheduleStep` event fired.
-    pub fn on_event(&mut self, world: &mut World, step: u32) {
+    pub fn on_event<R: Raft>(&mut self, world: &mut World<R>, step: u32) {
         if self.done || step as usize != self.pc {
             return;
         }
@@ -194,7 +195,7 @@ impl<'s> Script<'s> {
         }
     }
 
-    fn act(&mut self, world: &mut World) {
+    fn act<R: Raft>(&mut self, world: &mut World<R>) {
         let s = &self.scenario.steps[self.pc];
         if world.trace.detailed() {
             world.trace.line(world.now, "step", format_args!("\"step\":{}", json(&s.label)));
@@ -227,7 +228,7 @@ impl<'s> Script<'s> {
     }
 
     /// Why the step at hand is skipped, if it is: the `unless_*` counts, `if` and `chance`.
-    fn skip_reason(&mut self, world: &World, s: &Step) -> Option<&'static str> {
+    fn skip_reason<R: Raft>(&mut self, world: &World<R>, s: &Step) -> Option<&'static str> {
         if s.unless_up_at_least.is_some_and(|n| up_nodes(world).len() >= n) {
             return Some("enough nodes up");
         }
@@ -244,7 +245,7 @@ impl<'s> Script<'s> {
         None
     }
 
-    fn advance(&mut self, world: &mut World) {
+    fn advance<R: Raft>(&mut self, world: &mut World<R>) {
         self.pc += 1;
         self.phase = Phase::Start;
         if self.pc >= self.scenario.steps.len() {
@@ -263,12 +264,12 @@ impl<'s> Script<'s> {
         }
     }
 
-    fn arm(&self, world: &mut World, at: u64) {
+    fn arm<R: Raft>(&self, world: &mut World<R>, at: u64) {
         world.queue.push(at, Event::ScheduleStep { step: self.pc as u32 });
     }
 
     /// Carries out a step's action.
-    fn perform(&mut self, world: &mut World, s: &Step) -> Result<(), String> {
+    fn perform<R: Raft>(&mut self, world: &mut World<R>, s: &Step) -> Result<(), String> {
         let nodes = match &s.node {
             Some(spec) => self.resolve(world, spec)?,
             None => Vec::new(),
@@ -383,7 +384,7 @@ impl<'s> Script<'s> {
     }
 
     /// The nodes a spec names right now.
-    fn resolve(&mut self, world: &World, spec: &NodeSpec) -> Result<Vec<u8>, String> {
+    fn resolve<R: Raft>(&mut self, world: &World<R>, spec: &NodeSpec) -> Result<Vec<u8>, String> {
         let all: Vec<u8> = (0..world.nodes.len() as u8).collect();
         let up = up_nodes(world);
         let down: Vec<u8> =
@@ -448,7 +449,7 @@ impl<'s> Script<'s> {
         }
     }
 
-    fn check_now(&mut self, world: &World, s: &Step) {
+    fn check_now<R: Raft>(&mut self, world: &World<R>, s: &Step) {
         let e = &s.expect;
         let mut failures = Vec::new();
         let mut fail = |what: String| failures.push(format!("{}: {what}", s.label));
@@ -465,8 +466,8 @@ impl<'s> Script<'s> {
                 Ok(nodes) => {
                     for n in nodes {
                         let slot = &world.nodes[usize::from(n)];
-                        let leads =
-                            slot.is_up() && slot.server().is_some_and(|s| s.node().role() == Role::Leader);
+                        let leads = slot.is_up()
+                            && slot.server().is_some_and(|s| s.node().view().role == Role::Leader);
                         if leads {
                             fail(format!(
                                 "expected no leader among the nodes watched, but n{n} believes it leads"
@@ -483,7 +484,7 @@ impl<'s> Script<'s> {
                 .iter()
                 .filter(|s| s.is_up())
                 .filter_map(|s| s.server())
-                .map(|s| s.node().term())
+                .map(|s| s.node().view().term)
                 .collect();
             if terms.len() > 1 {
                 let list: Vec<String> = terms.iter().map(ToString::to_string).collect();
@@ -535,11 +536,11 @@ impl<'s> Script<'s> {
         let sizes = e.raft_state_bytes_at_most.is_some() || e.snapshot_bytes_at_most.is_some();
         for n in up_nodes(world).into_iter().filter(|_| sizes) {
             let Some(server) = world.nodes[usize::from(n)].server() else { continue };
-            let raft_state = server.node().raft_state_bytes() as u64;
+            let raft_state = server.node().raft_state_bytes();
             if let Some(max) = e.raft_state_bytes_at_most.filter(|max| raft_state > *max) {
                 fail(format!("n{n}'s persisted Raft state takes {raft_state} bytes, expected at most {max}"));
             }
-            let snapshot = server.node().snapshot().map_or(0, |s| s.data.len() as u64);
+            let snapshot = world.nodes[usize::from(n)].disk.snapshot_file().map_or(0, |f| f.len() as u64);
             if let Some(max) = e.snapshot_bytes_at_most.filter(|max| snapshot > *max) {
                 fail(format!("n{n}'s snapshot takes {snapshot} bytes, expected at most {max}"));
             }
@@ -552,7 +553,7 @@ impl<'s> Script<'s> {
         if e.applied_on_all == Some(true) {
             let committed = world.checks.applied_len() as u64;
             for n in up_nodes(world) {
-                let applied = world.nodes[usize::from(n)].server().map_or(0, |s| s.node().applied_index().0);
+                let applied = world.nodes[usize::from(n)].server().map_or(0, |s| s.node().view().applied.0);
                 if applied < committed {
                     fail(format!("n{n} applied up to {applied}, short of {committed} committed"));
                 }
@@ -561,7 +562,7 @@ impl<'s> Script<'s> {
         self.failures.extend(failures);
     }
 
-    fn close_window(&mut self, world: &World, before: &Baseline) {
+    fn close_window<R: Raft>(&mut self, world: &World<R>, before: &Baseline) {
         let s = &self.scenario.steps[self.pc];
         let now = baseline(world);
         let e = &s.expect;
@@ -610,9 +611,9 @@ impl<'s> Script<'s> {
     }
 }
 
-fn baseline(world: &World) -> Baseline {
+fn baseline<R: Raft>(world: &World<R>) -> Baseline {
     let max_term =
-        world.nodes.iter().filter_map(|s| s.server()).map(|s| s.node().term()).max().unwrap_or_default();
+        world.nodes.iter().filter_map(|s| s.server()).map(|s| s.node().view().term).max().unwrap_or_default();
     Baseline {
         leader_changes: world.checks.notes.leader_changes,
         max_term,
@@ -621,12 +622,12 @@ fn baseline(world: &World) -> Baseline {
     }
 }
 
-fn up_nodes(world: &World) -> Vec<u8> {
+fn up_nodes<R: Raft>(world: &World<R>) -> Vec<u8> {
     (0..world.nodes.len() as u8).filter(|n| world.nodes[usize::from(*n)].is_up()).collect()
 }
 
 /// Running nodes none of whose links is cut, either way: the lab's "connected" servers.
-fn connected_nodes(world: &World) -> usize {
+fn connected_nodes<R: Raft>(world: &World<R>) -> usize {
     let n = world.nodes.len();
     let cuts = world.network.cuts();
     (0..n)
@@ -636,18 +637,18 @@ fn connected_nodes(world: &World) -> usize {
 }
 
 /// A node's commit index (0 while it is down).
-fn commit_index(world: &World, n: u8) -> u64 {
-    world.nodes[usize::from(n)].server().map_or(0, |s| s.node().commit_index().0)
+fn commit_index<R: Raft>(world: &World<R>, n: u8) -> u64 {
+    world.nodes[usize::from(n)].server().map_or(0, |s| s.node().view().commit.0)
 }
 
 /// How many running nodes applied every entry committed anywhere.
-fn applied_everywhere(world: &World) -> usize {
+fn applied_everywhere<R: Raft>(world: &World<R>) -> usize {
     let committed = world.checks.committed_len() as u64;
     world
         .nodes
         .iter()
         .filter(|slot| slot.is_up())
-        .filter(|slot| slot.server().is_some_and(|s| s.node().applied_index().0 >= committed))
+        .filter(|slot| slot.server().is_some_and(|s| s.node().view().applied.0 >= committed))
         .count()
 }
 
@@ -655,7 +656,7 @@ fn applied_everywhere(world: &World) -> usize {
 /// sequence of appends (`c<client>.<seq>`, padded with `-`, each ended by `;`); none may appear
 /// twice, each client's must be in the order it made them, and every append a client was told
 /// succeeded must be there.
-fn appends_intact(world: &World) -> Result<(), String> {
+fn appends_intact<R: Raft>(world: &World<R>) -> Result<(), String> {
     let mut acknowledged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for call in world.workload.history() {
         if call.kind == checker::KvKind::Append && call.status == checker::Status::Ok {
@@ -706,19 +707,19 @@ fn json(text: &str) -> String {
 /// A leader that can exchange messages with a majority of the cluster (itself included): one
 /// that can actually serve. A deposed leader cut off in a minority does not count.
 #[must_use]
-pub fn serving_leader(world: &World) -> Option<u8> {
+pub fn serving_leader<R: Raft>(world: &World<R>) -> Option<u8> {
     let n = world.nodes.len();
     let cuts = world.network.cuts();
     let mut best: Option<(Term, u8)> = None;
     for (i, slot) in world.nodes.iter().enumerate() {
         let Some(server) = slot.server().filter(|_| slot.is_up()) else { continue };
-        if server.node().role() != Role::Leader {
+        if server.node().view().role != Role::Leader {
             continue;
         }
         let reachable = (0..n)
             .filter(|&j| j == i || (world.nodes[j].is_up() && !cuts.is_cut(i, j) && !cuts.is_cut(j, i)))
             .count();
-        let term = server.node().term();
+        let term = server.node().view().term;
         if reachable > n / 2 && best.is_none_or(|(t, _)| term > t) {
             best = Some((term, i as u8));
         }
@@ -726,7 +727,7 @@ pub fn serving_leader(world: &World) -> Option<u8> {
     best.map(|(_, l)| l)
 }
 
-fn holds(world: &World, condition: Condition) -> bool {
+fn holds<R: Raft>(world: &World<R>, condition: Condition) -> bool {
     match condition {
         Condition::Leader => serving_leader(world).is_some(),
         Condition::NoLeader => serving_leader(world).is_none(),
@@ -735,7 +736,7 @@ fn holds(world: &World, condition: Condition) -> bool {
         Condition::AppliedOn(k) => applied_everywhere(world) >= k,
         Condition::Converged => {
             let Some(leader) = serving_leader(world) else { return false };
-            let Some(commit) = world.nodes[usize::from(leader)].server().map(|s| s.node().commit_index())
+            let Some(commit) = world.nodes[usize::from(leader)].server().map(|s| s.node().view().commit)
             else {
                 return false;
             };
@@ -748,12 +749,12 @@ fn holds(world: &World, condition: Condition) -> bool {
                 .nodes
                 .iter()
                 .filter(|s| s.is_up())
-                .all(|s| s.server().is_some_and(|s| s.node().applied_index() == commit))
+                .all(|s| s.server().is_some_and(|s| s.node().view().applied == commit))
         }
     }
 }
 
-fn describe_condition(world: &World, c: Condition) -> String {
+fn describe_condition<R: Raft>(world: &World<R>, c: Condition) -> String {
     match c {
         Condition::Leader => "a leader reaching a majority".into(),
         Condition::NoLeader => "no leader".into(),

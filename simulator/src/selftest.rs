@@ -1,7 +1,7 @@
 //! The harness proves it finds bugs: for each planted bug, run seeds of the random swarm
 //! configuration until some check fails, and report which check and after how many seeds.
 
-use raft_core::Bug;
+use raft_host::Bug;
 use serde::Serialize;
 
 use crate::config::SimConfig;

@@ -174,6 +174,9 @@ pub struct SeedResult {
     pub sim_time_ns: u64,
     /// Coverage: for each kind, whether the configuration enabled it and whether it fired.
     pub coverage: BTreeMap<String, (bool, bool)>,
+    /// The catalogue's points the run reached, with the first event at which.
+    #[serde(default)]
+    pub points: Vec<(String, u64)>,
 }
 
 impl SeedResult {
@@ -252,8 +255,20 @@ impl SeedResult {
             events: s.events,
             sim_time_ns: s.sim_time_ns,
             coverage,
+            points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
         }
     }
+}
+
+/// How a sweep reached one point of the catalogue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointStats {
+    /// Seeds (or branches) that reached it.
+    pub seeds: u64,
+    /// The lowest seed that reached it.
+    pub first_seed: Option<u64>,
+    /// Not expected in an ordinary sweep (see `coverage.rs`).
+    pub rare: bool,
 }
 
 /// A failing seed in a summary.
@@ -276,6 +291,10 @@ pub struct Coverage {
 
 /// The most failing seeds a summary lists one by one; the rest are counted.
 pub const FAILED_LISTED_MAX: usize = 10_000;
+
+/// A sweep of this many seeds or more warns about the points of the coverage catalogue that it
+/// never reached and should have (the rare ones aside): an ordinary sweep of 300 seeds reaches them.
+pub const UNREACHED_WARNING_SEEDS: u64 = 100;
 
 /// The summary of a sweep (or of several merged shards).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -305,6 +324,9 @@ pub struct SweepSummary {
     pub jobs: usize,
     pub stopped_early: Option<String>,
     pub coverage: BTreeMap<String, Coverage>,
+    /// Every point of the catalogue, reached or not (see `coverage.rs`).
+    #[serde(default)]
+    pub points: BTreeMap<String, PointStats>,
     pub warnings: Vec<String>,
 }
 
@@ -323,6 +345,30 @@ impl SweepSummary {
             c.enabled_seeds += u64::from(*enabled);
             c.fired_seeds += u64::from(*fired);
         }
+        self.list_every_point();
+        for (name, _) in &r.points {
+            let p = self.points.entry(name.clone()).or_default();
+            p.seeds += 1;
+            p.first_seed = Some(p.first_seed.map_or(r.seed, |f| f.min(r.seed)));
+        }
+    }
+
+    /// Makes sure every point of the catalogue is listed, reached or not.
+    fn list_every_point(&mut self) {
+        if self.points.len() >= crate::coverage::Point::ALL.len() {
+            return;
+        }
+        for p in crate::coverage::Point::ALL {
+            self.points
+                .entry(p.name().to_string())
+                .or_insert(PointStats { rare: p.rare(), ..PointStats::default() });
+        }
+    }
+
+    /// The points an ordinary sweep should reach that this one never did.
+    #[must_use]
+    pub fn unreached(&self) -> Vec<&str> {
+        self.points.iter().filter(|(_, p)| !p.rare && p.seeds == 0).map(|(n, _)| n.as_str()).collect()
     }
 
     /// Lists a failing seed, or counts it once the list is full.
@@ -421,6 +467,17 @@ impl SweepSummary {
                 ));
             }
         }
+        for (point, p) in &self.points {
+            if p.seeds > self.seeds {
+                return Err(format!(
+                    "{name}: point \"{point}\" was reached by {} seeds, more than the {} run",
+                    p.seeds, self.seeds
+                ));
+            }
+            if p.first_seed.is_some_and(|f| !self.seed_sets.iter().any(|s| s.contains(f))) {
+                return Err(format!("{name}: point \"{point}\" names a first seed outside its seed sets"));
+            }
+        }
         if !(self.wall_ms.is_finite() && self.wall_ms >= 0.0 && self.wall_ms_total.is_finite()) {
             return Err(format!("{name}: wall_ms must be a non-negative number"));
         }
@@ -471,6 +528,15 @@ impl SweepSummary {
                 let e = all.verdicts.entry(k).or_default();
                 *e = e.checked_add(v).ok_or_else(|| overflow("verdict counts"))?;
             }
+            for (k, stats) in p.points {
+                let e =
+                    all.points.entry(k).or_insert(PointStats { rare: stats.rare, ..PointStats::default() });
+                e.seeds = e.seeds.checked_add(stats.seeds).ok_or_else(|| overflow("point counts"))?;
+                e.first_seed = match (e.first_seed, stats.first_seed) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             for (k, c) in p.coverage {
                 let e = all.coverage.entry(k).or_default();
                 e.enabled_seeds = e
@@ -508,8 +574,10 @@ impl SweepSummary {
     }
 
     /// A fault kind that some seed's configuration enabled but no seed fired is suspicious: the
-    /// fault model may have a hole.
+    /// fault model may have a hole. So is a point of the catalogue that a sweep of
+    /// [`UNREACHED_WARNING_SEEDS`] or more never reached (a shorter sweep is not expected to).
     fn refresh_warnings(&mut self) {
+        self.list_every_point();
         self.warnings = self
             .coverage
             .iter()
@@ -517,6 +585,14 @@ impl SweepSummary {
             .filter(|(_, c)| c.enabled_seeds > 0 && c.fired_seeds == 0)
             .map(|(k, c)| format!("{k}: enabled in {} seeds but fired in none", c.enabled_seeds))
             .collect();
+        let unreached = self.unreached();
+        if !unreached.is_empty() && self.seeds >= UNREACHED_WARNING_SEEDS {
+            self.warnings.push(format!(
+                "{} points of the catalogue that a sweep should reach were never reached: {}",
+                unreached.len(),
+                unreached.join("; ")
+            ));
+        }
     }
 
     /// The sweep's figures on one line.
@@ -614,6 +690,7 @@ mod tests {
             events: 10,
             sim_time_ns: 1_000,
             coverage,
+            points: vec![("fault: crash".to_string(), u64::from(crash.0))],
         }
     }
 
@@ -680,6 +757,7 @@ mod tests {
         whole.failed.clear();
         whole.verdicts = BTreeMap::from([("pass".to_string(), 1)]);
         whole.coverage.clear();
+        whole.points.clear();
         let e = SweepSummary::merge(vec![("a".into(), b), ("w.json".into(), whole)]).unwrap_err();
         assert!(e.contains("w.json") && e.contains("overlaps"), "{e}");
         assert!(!e.contains("SeedSet") && !e.contains("Some("), "no Rust debug output: {e}");

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use raft_core::{BugSet, Config, KvServer, NodeId, ServerReady};
+use raft_host::{Bug, BugSet, MessageKind, NodeId, Raft, Role, Setup, Term};
+use raft_kv::{KvResult, KvServer, ServerError, ServerReady};
 use rand::Rng;
 
 use crate::budget::{Budget, Overrun};
@@ -16,25 +17,27 @@ use crate::queue::{Event, EventQueue, Family};
 use crate::rng::{self, between, Stream};
 use crate::trace::Trace;
 
+mod describe;
 mod faults;
+mod observe;
 
-/// A server process.
-pub enum Process {
-    Up(Box<KvServer>),
+/// A server process: the KV service above the Raft implementation `R`.
+pub enum Process<R: Raft> {
+    Up(Box<KvServer<R>>),
     /// Stalled: its clock stops and what reaches it waits in its inbox.
-    Paused(Box<KvServer>),
+    Paused(Box<KvServer<R>>),
     Down,
 }
 
 /// What waits for a paused server.
-enum Held {
-    Packet(Packet),
+enum Held<M> {
+    Packet(Packet<M>),
     Persisted(u64),
 }
 
 /// One server slot: a process, its disk, and its clock.
-pub struct NodeSlot {
-    pub process: Process,
+pub struct NodeSlot<R: Raft> {
+    pub process: Process<R>,
     pub disk: Disk,
     disk_rng: Stream,
     /// Seeds for each incarnation's election timer.
@@ -45,12 +48,12 @@ pub struct NodeSlot {
     /// This node's tick length, nominal length adjusted by its clock drift.
     pub tick_ns: u64,
     pub drift_ppm: i64,
-    inbox: Vec<Held>,
+    inbox: Vec<Held<R::Message>>,
 }
 
-impl NodeSlot {
+impl<R: Raft> NodeSlot<R> {
     #[must_use]
-    pub fn server(&self) -> Option<&KvServer> {
+    pub fn server(&self) -> Option<&KvServer<R>> {
         match &self.process {
             Process::Up(s) | Process::Paused(s) => Some(s),
             Process::Down => None,
@@ -144,12 +147,13 @@ pub struct Failure {
     pub time_ns: u64,
 }
 
-pub struct World {
+/// The world of one run, with the Raft implementation `R` in every server.
+pub struct World<R: Raft> {
     pub config: SimConfig,
     pub now: u64,
     pub queue: EventQueue,
-    pub network: Network,
-    pub nodes: Vec<NodeSlot>,
+    pub network: Network<R>,
+    pub nodes: Vec<NodeSlot<R>>,
     pub workload: Workload,
     pub checks: Invariants,
     pub trace: Trace,
@@ -174,7 +178,9 @@ pub struct World {
     deduplicated_before_crashes: u64,
     /// The node whose code is running, to name it if it panics.
     busy_node: Option<u8>,
-    scratch: ServerReady,
+    scratch: ServerReady<R::Message>,
+    /// The messages of the ready being handled, as the checks see them (reused).
+    views: Vec<raft_host::MessageView>,
     /// Set once the run spent its event budget: what the cluster did in the window after.
     pub overrun: Option<Overrun>,
     /// For each read answered, by (client, seq): the answering node's applied index when it
@@ -183,15 +189,23 @@ pub struct World {
     pub reads_served: BTreeMap<(u64, u64), u64>,
     /// Whether some node is up and leading, for the summary's availability figures.
     pub leaders: crate::availability::LeaderWatch,
+    /// The behaviours of the coverage catalogue this run reached, and when.
+    pub reached: crate::coverage::Reached,
+    /// Each node's view after its last event (None while down), to see what an event changed.
+    last_views: Vec<Option<raft_host::View>>,
+    /// Snapshot chunks on the wire, by sender.
+    snapshot_chunks_in_flight: Vec<u32>,
+    /// Granted votes on the wire, by (voter, candidate, term).
+    vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
 }
 
-impl World {
+impl<R: Raft> World<R> {
     /// Builds the world of a validated configuration; nothing has happened yet.
     ///
     /// # Panics
     /// If the configuration is invalid: callers validate it first.
     #[must_use]
-    pub fn new(config: SimConfig, trace: Trace) -> World {
+    pub fn new(config: SimConfig, trace: Trace) -> World<R> {
         let bugs = config.bug_set().unwrap_or_else(|e| panic!("unvalidated configuration: {e}"));
         let seed = config.seed;
         let mut drift = rng::stream(seed, "drift");
@@ -223,7 +237,7 @@ impl World {
                 config.duration_ns,
                 rng::stream(seed, "workload"),
             ),
-            checks: Invariants::new(config.cluster.nodes, !bugs.has(raft_core::Bug::NoDeduplication)),
+            checks: Invariants::new(config.cluster.nodes, !bugs.has(Bug::NoDeduplication)),
             trace,
             faults: FaultStats::default(),
             snapshots: SnapshotStats::default(),
@@ -244,11 +258,16 @@ impl World {
                 partition_token: 0,
             },
             scratch: ServerReady::default(),
+            views: Vec::new(),
             deduplicated_before_crashes: 0,
             busy_node: None,
             overrun: None,
             reads_served: BTreeMap::new(),
             leaders: crate::availability::LeaderWatch::new(),
+            reached: crate::coverage::Reached::new(),
+            last_views: vec![None; config.cluster.nodes],
+            snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
+            vote_replies_in_flight: BTreeMap::new(),
             config,
         }
     }
@@ -257,6 +276,9 @@ impl World {
     pub fn start(&mut self, random_faults: bool) {
         for n in 0..self.nodes.len() {
             self.boot(n as u8);
+        }
+        if self.nodes.iter().any(|slot| slot.drift_ppm != 0) {
+            self.sometimes(crate::coverage::Point::FaultDrift);
         }
         self.initial_pace_ns = self.workload.pace_ns();
         self.workload.start(self.now, &mut self.queue);
@@ -304,7 +326,9 @@ impl World {
             Event::FsyncDone { node, epoch } => self.on_fsync(node, epoch),
             Event::ClientTimer { client, token } => {
                 self.trace.mix(&[time, 5, u64::from(client), u64::from(token)]);
+                let before = self.workload.stats.clone();
                 let out = self.workload.on_timer(time, client, token, &mut self.queue);
+                self.observe_clients(&before);
                 self.send_request(client, out);
             }
             Event::Nemesis { family, token } => {
@@ -351,17 +375,21 @@ impl World {
         let packet = match self.network.arrive(slot) {
             Ok(p) => p,
             Err((p, reason)) => {
+                self.note_off_the_wire(&p);
                 self.trace_drop(&p, reason, ids);
                 return;
             }
         };
+        self.note_off_the_wire(&packet);
         match packet.to {
             Addr::Client(_) => {
                 self.trace_packet(2, &packet, ids);
                 self.network.count_delivered();
                 if let Payload::Reply(reply) = packet.payload {
                     let client = reply.client.0 as u16;
+                    let before = self.workload.stats.clone();
                     let out = self.workload.on_reply(self.now, reply, &mut self.queue);
+                    self.observe_clients(&before);
                     self.send_request(client, out);
                 }
             }
@@ -383,25 +411,35 @@ impl World {
         }
     }
 
-    fn deliver_to_node(&mut self, n: u8, packet: Packet) {
+    fn deliver_to_node(&mut self, n: u8, packet: Packet<R::Message>) {
         let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
         match packet.payload {
             Payload::Raft(m) => {
+                let view = R::inspect(&m);
+                self.observe_delivery(n, &view);
+                let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
                 // The last chunk of a snapshot the server had already committed: it must refuse.
-                let offered = match &m.body {
-                    raft_core::Body::InstallSnapshot { meta, done: true, .. }
-                        if meta.last_index <= server.node().commit_index() =>
+                let offered = match view.kind {
+                    MessageKind::Snapshot { last_index, done: true, .. }
+                        if last_index <= server.node().view().commit =>
                     {
-                        Some(meta.last_index)
+                        Some(last_index)
                     }
                     _ => None,
                 };
                 server.step(m);
-                if offered.is_some_and(|index| server.node().log().snapshot_index() != index) {
+                let installed = server.node().view().snapshot.map(|s| s.last_index);
+                if offered.is_some_and(|index| installed != Some(index)) {
                     self.snapshots.refused_stale += 1;
                 }
             }
-            Payload::Request(r) => server.handle_request(r),
+            Payload::Request(r) => {
+                let from_state = server.reads_from_state();
+                server.handle_request(r);
+                if server.reads_from_state() > from_state {
+                    self.sometimes(crate::coverage::Point::ReadServedFromState);
+                }
+            }
             Payload::Reply(_) => return,
         }
         self.after_node_input(n);
@@ -442,6 +480,11 @@ impl World {
                 return;
             }
         };
+        let now = server.node().view();
+        let before = self.last_views[n as usize].replace(now);
+        if before != Some(now) {
+            self.observe_transition(n, before);
+        }
         // The policy runs once the checks know what the node committed and applied, and
         // before the faults that react to this event (a fresh leader isolated or crashed).
         if self.maybe_take_snapshot(n) && !self.flush_ready(n) {
@@ -463,20 +506,31 @@ impl World {
             return true;
         }
         // A reply produced before this ready applied anything saw the state up to here.
-        let applied_before = server.node().applied_index().0;
+        let applied_before = server.node().view().applied.0;
+        let dedup_before = server.deduplicated();
         let mut ready = std::mem::take(&mut self.scratch);
         server.ready_into(&mut ready);
+        let retried = server.deduplicated() > dedup_before;
+        let kept_suffix =
+            ready.raft.snapshot.as_ref().is_some_and(|s| server.node().view().last_index > s.meta.last_index);
         let raft = &ready.raft;
+        self.views.clear();
+        self.views.extend(raft.messages.iter().map(R::inspect));
+        let truncations = self.checks.notes.conflict_truncations;
         let checked = self.checks.on_ready(
             n,
             raft.number,
             &raft.persist,
             raft.snapshot.as_ref(),
             &raft.committed,
-            &raft.messages,
+            &self.views,
         );
         if let Some(installed) = &raft.snapshot {
             self.snapshots.installed += 1;
+            self.reached.hit(crate::coverage::Point::SnapshotInstalled, self.trace.events());
+            if kept_suffix {
+                self.reached.hit(crate::coverage::Point::SnapshotKeptSuffix, self.trace.events());
+            }
             self.trace.mix(&[self.now, 16, u64::from(n), installed.meta.last_index.0]);
             if self.trace.detailed() {
                 let index = installed.meta.last_index.0;
@@ -492,12 +546,23 @@ impl World {
                 self.maybe_crash_mid_snapshot_write(n, done_at);
             }
         }
-        for m in ready.raft.messages.drain(..) {
-            let to = m.to.0 as u8;
+        let views = std::mem::take(&mut self.views);
+        for (m, view) in ready.raft.messages.drain(..).zip(&views) {
+            let to = view.to.0 as u8;
             self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
         }
+        self.views = views;
+        if retried {
+            self.sometimes(crate::coverage::Point::RetryDeduplicated);
+        }
+        if self.checks.notes.conflict_truncations > truncations {
+            self.sometimes(crate::coverage::Point::ConflictTruncated);
+        }
         for r in ready.replies.drain(..) {
-            if matches!(r.result, Ok(raft_core::KvResult::Value(_))) {
+            if matches!(r.result, Err(raft_kv::ClientError::LostLeadership { .. })) {
+                self.sometimes(crate::coverage::Point::LostLeadershipAnswered);
+            }
+            if matches!(r.result, Ok(KvResult::Value(_))) {
                 self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
             }
             let to = Addr::Client(r.client.0 as u16);
@@ -522,15 +587,17 @@ impl World {
         }
         let Process::Up(server) = &mut self.nodes[n as usize].process else { return false };
         let raft = server.node();
-        let by_count = policy.every_entries > 0
-            && raft.applied_index().0 >= raft.log().snapshot_index().0 + policy.every_entries;
+        let view = raft.view();
+        let snapshot_index = view.snapshot.map_or(0, |s| s.last_index.0);
+        let by_count = policy.every_entries > 0 && view.applied.0 >= snapshot_index + policy.every_entries;
         let by_size =
-            policy.raft_state_bytes_max > 0 && raft.raft_state_bytes() as u64 > policy.raft_state_bytes_max;
+            policy.raft_state_bytes_max > 0 && raft.raft_state_bytes() > policy.raft_state_bytes_max;
         if !(by_count || by_size) || !server.maybe_snapshot() {
             return false;
         }
         self.snapshots.taken += 1;
-        let index = server.node().log().snapshot_index().0;
+        let index = server.node().view().snapshot.map_or(0, |s| s.last_index.0);
+        self.sometimes(crate::coverage::Point::SnapshotTaken);
         self.trace.mix(&[self.now, 17, u64::from(n), index]);
         if self.trace.detailed() {
             self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"taken\":{index}"));
@@ -541,12 +608,12 @@ impl World {
     /// Records a node's role, term and commit index in the trace.
     fn note_state(&mut self, n: u8, role_changed: bool) {
         let Some(server) = self.nodes[n as usize].server() else { return };
-        let raft = server.node();
-        let (role, term) = (raft.role(), raft.term());
-        let (commit, last) = (raft.commit_index().0, raft.log().last_index().0);
+        let view = server.node().view();
+        let (role, term) = (view.role, view.term);
+        let (commit, last) = (view.commit.0, view.last_index.0);
         if role_changed {
             self.trace.mix(&[self.now, 12, u64::from(n), role as u64, term.0]);
-            self.leaders.role(self.now, u64::from(n), role == raft_core::Role::Leader);
+            self.leaders.role(self.now, u64::from(n), role == Role::Leader);
         }
         if self.trace.detailed() {
             self.trace.line(
@@ -558,26 +625,37 @@ impl World {
                 ),
             );
         }
-        if role_changed && role == raft_core::Role::Leader {
+        if role_changed && role == Role::Leader {
             self.maybe_crash_new_leader(n);
             self.maybe_isolate_new_leader(n);
         }
     }
 
-    fn send(&mut self, packet: Packet) {
+    fn send(&mut self, packet: Packet<R::Message>) {
         let (from, to) = (packet.from, packet.to);
         if let Some(o) = &mut self.overrun {
-            o.note_send(payload_kind(&packet.payload), addr(from), addr(to));
+            o.note_send(payload_kind::<R>(&packet.payload), addr(from), addr(to));
         }
         let copy = self.trace.detailed().then(|| packet.clone());
-        let chunk = matches!(&packet.payload, Payload::Raft(m) if matches!(m.body, raft_core::Body::InstallSnapshot { .. }));
+        let view = match &packet.payload {
+            Payload::Raft(m) => Some(R::inspect(m)),
+            _ => None,
+        };
+        let chunk = view.is_some_and(|v| matches!(v.kind, MessageKind::Snapshot { .. }));
         let outcome = self.network.send(self.now, packet, &mut self.queue);
         let (id, copy_id) = self.network.last_sent_ids();
+        self.note_on_the_wire(view.as_ref(), outcome);
         if chunk {
             self.snapshots.chunks_sent += 1;
             match outcome {
-                Sent::Dropped(DropReason::Loss) => self.snapshots.chunks_lost += 1,
-                Sent::Scheduled { copy_at: Some(_), .. } => self.snapshots.chunks_duplicated += 1,
+                Sent::Dropped(DropReason::Loss) => {
+                    self.snapshots.chunks_lost += 1;
+                    self.sometimes(crate::coverage::Point::SnapshotChunkLost);
+                }
+                Sent::Scheduled { copy_at: Some(_), .. } => {
+                    self.snapshots.chunks_duplicated += 1;
+                    self.sometimes(crate::coverage::Point::SnapshotChunkDuplicated);
+                }
                 _ => {}
             }
         }
@@ -598,7 +676,7 @@ impl World {
                         "\"from\":\"{}\",\"to\":\"{}\",{},\"msg\":{},\"at\":{at},\"long\":{long}{copy}",
                         addr(p.from),
                         addr(p.to),
-                        msg_fields(&p.payload, MsgIds { id, copy_of: None }),
+                        msg_fields::<R>(&p.payload, MsgIds { id, copy_of: None }),
                         crate::trace::json_str(&describe_payload(&p.payload))
                     ),
                 );
@@ -640,8 +718,8 @@ impl World {
         self.send(packet);
     }
 
-    fn trace_packet(&mut self, code: u64, p: &Packet, ids: MsgIds) {
-        self.trace.mix(&[self.now, code, addr_word(p.from), addr_word(p.to), payload_word(&p.payload)]);
+    fn trace_packet(&mut self, code: u64, p: &Packet<R::Message>, ids: MsgIds) {
+        self.trace.mix(&[self.now, code, addr_word(p.from), addr_word(p.to), payload_word::<R>(&p.payload)]);
         if self.trace.detailed() {
             let kind = if code == 6 { "hold" } else { "deliver" };
             self.trace.line(
@@ -651,14 +729,14 @@ impl World {
                     "\"from\":\"{}\",\"to\":\"{}\",{},\"msg\":{}",
                     addr(p.from),
                     addr(p.to),
-                    msg_fields(&p.payload, ids),
+                    msg_fields::<R>(&p.payload, ids),
                     crate::trace::json_str(&describe_payload(&p.payload))
                 ),
             );
         }
     }
 
-    fn trace_drop(&mut self, p: &Packet, reason: DropReason, ids: MsgIds) {
+    fn trace_drop(&mut self, p: &Packet<R::Message>, reason: DropReason, ids: MsgIds) {
         self.trace.mix(&[self.now, 3, addr_word(p.from), addr_word(p.to), reason as u64]);
         if self.trace.detailed() {
             self.trace.line(
@@ -669,7 +747,7 @@ impl World {
                     addr(p.from),
                     addr(p.to),
                     reason.name(),
-                    msg_fields(&p.payload, ids),
+                    msg_fields::<R>(&p.payload, ids),
                     crate::trace::json_str(&describe_payload(&p.payload))
                 ),
             );
@@ -707,26 +785,28 @@ impl World {
 
     // ----- Process faults -----
 
-    fn raft_config(&self, n: u8) -> Config {
+    /// How node `n` is set up for this incarnation.
+    fn setup(&self, n: u8, seed: u64) -> Setup {
         let c = &self.config.cluster;
-        let members = (0..c.nodes as u32).map(NodeId).collect();
-        let mut config = Config::new(NodeId(u32::from(n)), members);
-        config.election_ticks_min = c.election_ticks_min;
-        config.election_ticks_max = c.election_ticks_max;
-        config.heartbeat_ticks = c.heartbeat_ticks;
-        config.append_entries_max = c.append_entries_max;
-        if self.config.snapshot.chunk_bytes_max > 0 {
-            config.snapshot_chunk_bytes_max = self.config.snapshot.chunk_bytes_max;
+        let chunk = self.config.snapshot.chunk_bytes_max;
+        Setup {
+            id: NodeId(u32::from(n)),
+            members: (0..c.nodes as u32).map(NodeId).collect(),
+            election_ticks_min: c.election_ticks_min,
+            election_ticks_max: c.election_ticks_max,
+            heartbeat_ticks: c.heartbeat_ticks,
+            append_entries_max: c.append_entries_max,
+            check_quorum: c.check_quorum,
+            pre_vote: c.pre_vote,
+            snapshot_chunk_bytes_max: if chunk > 0 { chunk } else { SNAPSHOT_CHUNK_BYTES_DEFAULT },
+            bugs: self.bugs,
+            read_lease: false,
+            seed,
         }
-        config.check_quorum = c.check_quorum;
-        config.pre_vote = c.pre_vote;
-        config.bugs = self.bugs;
-        config
     }
 
     /// Starts a server from whatever its disk holds.
     fn boot(&mut self, n: u8) {
-        let config = self.raft_config(n);
         let slot = &mut self.nodes[n as usize];
         let recovery = match slot.disk.recover() {
             Ok(r) => r,
@@ -741,15 +821,17 @@ impl World {
             }
         };
         let seed: u64 = slot.seed_rng.gen();
+        let setup = self.setup(n, seed);
         let torn = recovery.recovery.torn_bytes;
         self.faults.torn_snapshots_discarded += recovery.torn_snapshots_discarded as u64;
         let state = recovery.recovery.state;
         if state.snapshot.is_some() {
             self.snapshots.restarts_from_snapshot += 1;
+            self.sometimes(crate::coverage::Point::RestartFromSnapshot);
         }
-        let server = match KvServer::restore(config, seed, state.clone()) {
+        let server = match KvServer::<R>::boot(&setup, state.clone()) {
             Ok(s) => s,
-            Err(raft_core::ServerError::Snapshot(e)) => {
+            Err(ServerError::Snapshot(e)) => {
                 let reason = format!("n{n} cannot restore its store from its durable snapshot: {e}");
                 self.fail(Violation {
                     invariant: crate::checks::Invariant::SnapshotMismatch,
@@ -758,18 +840,22 @@ impl World {
                 });
                 return;
             }
-            Err(e) => panic!("raft configuration rejected after validation: {e}"),
+            Err(ServerError::Boot(e)) => panic!("{} refused a validated setup: {e}", R::NAME),
         };
         if let Err(v) = self.checks.on_restart(n, &state, &server) {
             self.fail(v);
+        }
+        let term = server.node().view().term;
+        self.observe_restart(n, term);
+        self.last_views[n as usize] = None;
+        if torn > 0 {
+            self.faults.torn_tails_recovered += 1;
+            self.sometimes(crate::coverage::Point::TornTailRecovered);
         }
         let slot = &mut self.nodes[n as usize];
         slot.process = Process::Up(Box::new(server));
         slot.incarnation += 1;
         slot.epoch += 1;
-        if torn > 0 {
-            self.faults.torn_tails_recovered += 1;
-        }
         let (epoch, tick_ns) = (slot.epoch, slot.tick_ns);
         self.queue.push(self.now + tick_ns, Event::Tick { node: n, epoch });
         self.after_node_input(n);
@@ -778,7 +864,7 @@ impl World {
     /// A branch forks here: every random stream of the world is drawn anew from `root` (the
     /// seed mixed with the branch path so far), named as at the start. See `branch.rs`.
     pub fn reseed(&mut self, root: u64, fork: crate::branch::Fork) {
-        self.trace.mix(&[self.now, 17, fork.event, u64::from(fork.fork)]);
+        self.trace.mix(&[self.now, 18, fork.event, u64::from(fork.fork)]);
         if self.trace.detailed() {
             self.trace.line(
                 self.now,
@@ -795,6 +881,7 @@ impl World {
         self.nemesis.partition = rng::stream(root, "nemesis.partition");
         self.nemesis.crash = rng::stream(root, "nemesis.crash");
         self.nemesis.pause = rng::stream(root, "nemesis.pause");
+        self.nemesis.snapshot = rng::stream(root, "nemesis.snapshot");
     }
 
     /// The run has spent its event budget: from now on, record what the cluster is busy with.
@@ -810,25 +897,103 @@ impl World {
     pub fn commits_and_terms(&self) -> Vec<Option<(u64, u64)>> {
         self.nodes
             .iter()
-            .map(|slot| slot.server().map(|s| (s.node().commit_index().0, s.node().term().0)))
+            .map(|slot| slot.server().map(|s| (s.node().view().commit.0, s.node().view().term.0)))
             .collect()
+    }
+
+    /// A message leaves the sender: what the catalogue tracks on the wire, and the network's
+    /// faults as they hit it.
+    fn note_on_the_wire(&mut self, view: Option<&raft_host::MessageView>, outcome: Sent) {
+        use crate::coverage::Point;
+        let copies = match outcome {
+            Sent::Dropped(DropReason::Loss) => {
+                self.sometimes(Point::FaultLoss);
+                0
+            }
+            Sent::Dropped(DropReason::Overflow) => {
+                self.sometimes(Point::FaultOverflow);
+                0
+            }
+            Sent::Dropped(_) => 0,
+            Sent::Scheduled { copy_at, long, .. } => {
+                if copy_at.is_some() {
+                    self.sometimes(Point::FaultDuplicate);
+                }
+                if long {
+                    self.sometimes(Point::FaultLongDelay);
+                }
+                1 + u32::from(copy_at.is_some())
+            }
+        };
+        let Some(v) = view else { return };
+        match v.kind {
+            MessageKind::Snapshot { .. } => {
+                if let Some(c) = self.snapshot_chunks_in_flight.get_mut(v.from.0 as usize) {
+                    *c += copies;
+                }
+            }
+            MessageKind::VoteReply { granted: true } if copies > 0 => {
+                *self.vote_replies_in_flight.entry((v.from.0 as u8, v.to.0 as u8, v.term.0)).or_default() +=
+                    copies;
+            }
+            _ => {}
+        }
+    }
+
+    /// A message comes off the wire (delivered, or dropped on arrival).
+    fn note_off_the_wire(&mut self, packet: &Packet<R::Message>) {
+        let Payload::Raft(m) = &packet.payload else { return };
+        let v = R::inspect(m);
+        match v.kind {
+            MessageKind::Snapshot { .. } => {
+                if let Some(c) = self.snapshot_chunks_in_flight.get_mut(v.from.0 as usize) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            MessageKind::VoteReply { granted: true } => {
+                let key = (v.from.0 as u8, v.to.0 as u8, v.term.0);
+                if let Some(c) = self.vote_replies_in_flight.get_mut(&key) {
+                    *c -= 1;
+                    if *c == 0 {
+                        self.vote_replies_in_flight.remove(&key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the clients did in answer to an event, from their counters before it.
+    fn observe_clients(&mut self, before: &crate::client::WorkloadStats) {
+        use crate::coverage::Point;
+        let now = &self.workload.stats;
+        let (hint, unknown) = (now.hints_followed > before.hints_followed, now.unknown > before.unknown);
+        if hint {
+            self.sometimes(Point::ClientFollowedHint);
+        }
+        if unknown {
+            self.sometimes(Point::OutcomeUnknown);
+        }
     }
 
     /// The live leader with the highest term, if any.
     #[must_use]
     pub fn current_leader(&self) -> Option<u8> {
-        let mut best: Option<(raft_core::Term, u8)> = None;
+        let mut best: Option<(Term, u8)> = None;
         for (n, slot) in self.nodes.iter().enumerate() {
             if let Some(server) = slot.server() {
-                let raft = server.node();
-                if raft.role() == raft_core::Role::Leader && best.is_none_or(|(t, _)| raft.term() > t) {
-                    best = Some((raft.term(), n as u8));
+                let view = server.node().view();
+                if view.role == Role::Leader && best.is_none_or(|(t, _)| view.term > t) {
+                    best = Some((view.term, n as u8));
                 }
             }
         }
         best.map(|(_, n)| n)
     }
 }
+
+/// The most snapshot bytes one message carries unless the configuration says otherwise.
+const SNAPSHOT_CHUNK_BYTES_DEFAULT: usize = 64 << 10;
 
 /// A tick length stretched or shrunk by a drift in parts per million.
 fn drifted(tick_ns: u64, drift_ppm: i64) -> u64 {
@@ -851,37 +1016,11 @@ fn addr_word(a: Addr) -> u64 {
 }
 
 /// A few identifying bits of a payload for the trace hash.
-fn payload_word(p: &Payload) -> u64 {
+fn payload_word<R: Raft>(p: &Payload<R::Message>) -> u64 {
     match p {
         Payload::Raft(m) => {
-            let kind = match &m.body {
-                raft_core::Body::RequestVote { .. } => 1,
-                raft_core::Body::RequestVoteResponse { granted } => 2 + u64::from(*granted),
-                raft_core::Body::PreVote { .. } => 9,
-                raft_core::Body::PreVoteResponse { granted } => 10 + u64::from(*granted),
-                raft_core::Body::AppendEntries { prev_log_index, entries, .. } => {
-                    4 | (prev_log_index.0 << 8) | ((entries.len() as u64) << 40)
-                }
-                raft_core::Body::AppendEntriesResponse(r) => match r {
-                    raft_core::AppendResponse::Accepted { match_index } => 5 | (match_index.0 << 8),
-                    raft_core::AppendResponse::Rejected { rejected_prev_index, .. } => {
-                        6 | (rejected_prev_index.0 << 8)
-                    }
-                },
-                raft_core::Body::InstallSnapshot { meta, offset, done, .. } => {
-                    12 | (meta.last_index.0 << 8) | (offset << 32) | (u64::from(*done) << 7)
-                }
-                raft_core::Body::InstallSnapshotResponse(r) => match r {
-                    raft_core::SnapshotResponse::Partial { last_index, received } => {
-                        13 | (last_index.0 << 8) | (received << 32)
-                    }
-                    raft_core::SnapshotResponse::Done { match_index } => 14 | (match_index.0 << 8),
-                },
-                raft_core::Body::TimeoutNow => 15,
-                raft_core::Body::ConfirmLeadership { round } => 16 | (round << 8),
-                raft_core::Body::LeadershipConfirmed { round } => 17 | (round << 8),
-            };
-            kind ^ (m.term.0 << 48)
+            let view = R::inspect(m);
+            view.kind.hash_word() ^ (view.term.0 << 48)
         }
         Payload::Request(r) => 7 | (r.seq << 8),
         Payload::Reply(r) => 8 | (r.seq << 8) | (u64::from(r.result.is_ok()) << 7),
@@ -889,9 +1028,9 @@ fn payload_word(p: &Payload) -> u64 {
 }
 
 /// The kind of a payload, for counters.
-fn payload_kind(p: &Payload) -> &'static str {
+fn payload_kind<R: Raft>(p: &Payload<R::Message>) -> &'static str {
     match p {
-        Payload::Raft(m) => m.body.kind(),
+        Payload::Raft(m) => R::inspect(m).kind.name(),
         Payload::Request(_) => "request",
         Payload::Reply(_) => "reply",
     }
@@ -900,16 +1039,16 @@ fn payload_kind(p: &Payload) -> &'static str {
 /// The id fields and the kind and term of a message, as JSON members for its trace lines:
 /// `"id":7,"copy_of":6,"kind":"append","term":3` (`copy_of` for a duplicate only, `term` for
 /// Raft messages only).
-fn msg_fields(p: &Payload, ids: MsgIds) -> String {
+fn msg_fields<R: Raft>(p: &Payload<R::Message>, ids: MsgIds) -> String {
     let copy = ids.copy_of.map_or(String::new(), |c| format!(",\"copy_of\":{c}"));
     let term = match p {
-        Payload::Raft(m) => format!(",\"term\":{}", m.term.0),
+        Payload::Raft(m) => format!(",\"term\":{}", R::inspect(m).term.0),
         _ => String::new(),
     };
-    format!("\"id\":{}{copy},\"kind\":\"{}\"{term}", ids.id, payload_kind(p))
+    format!("\"id\":{}{copy},\"kind\":\"{}\"{term}", ids.id, payload_kind::<R>(p))
 }
 
-fn describe_payload(p: &Payload) -> String {
+fn describe_payload<M: std::fmt::Display>(p: &Payload<M>) -> String {
     match p {
         Payload::Raft(m) => m.to_string(),
         Payload::Request(r) => format!("request c{} seq {} {:?}", r.client.0, r.seq, r.op),

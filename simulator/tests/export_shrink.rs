@@ -15,9 +15,9 @@ fn an_exported_run_replays_with_the_same_trace_hash_and_verdict() {
     for seed in 0..60 {
         let config = SimConfig::swarm(seed);
         let original = run(&config, &recorded());
-        let realized = original.world.realized.clone().unwrap_or_default();
+        let realized = original.end.realized.clone().unwrap_or_default();
         with_faults += usize::from(!realized.is_empty());
-        let value = scenario_json("exported", "test", &config, &original.world);
+        let value = scenario_json("exported", "test", &config, &original.end);
         let scenario = Scenario::parse(&value.to_string(), "exported").expect("an exported run loads");
         let replayed =
             run_scenario(&scenario, &scenario.config(seed).expect("config"), &RunOptions::default());
@@ -35,9 +35,9 @@ fn a_scenario_run_exported_replays_the_same_run() {
     for seed in 0..3 {
         let config = scenario.config(seed).expect("config");
         let original = run_scenario(&scenario, &config, &recorded());
-        let realized = original.world.realized.clone().unwrap_or_default();
+        let realized = original.end.realized.clone().unwrap_or_default();
         assert!(!realized.is_empty(), "the schedule's faults are recorded");
-        let value = scenario_json("exported", "test", &config, &original.world);
+        let value = scenario_json("exported", "test", &config, &original.end);
         let exported = Scenario::parse(&value.to_string(), "exported").expect("loads");
         let replayed =
             run_scenario(&exported, &exported.config(seed).expect("config"), &RunOptions::default());
@@ -53,12 +53,12 @@ fn a_planted_bug_failure_shrinks_to_fewer_operations_and_faults_that_still_fail(
             let mut config = SimConfig::swarm(seed);
             config.bugs = vec!["leader-ignores-higher-term".into()];
             let outcome = run(&config, &recorded());
-            let faults = outcome.world.realized.as_ref().map_or(0, Vec::len);
+            let faults = outcome.end.realized.as_ref().map_or(0, Vec::len);
             (outcome.verdict != Verdict::Pass && faults > 2).then_some((seed, config, outcome))
         })
         .expect("the bug fails some run with faults");
     let failure = Failure::of(&outcome);
-    let exported = scenario_json("bug", "test", &config, &outcome.world);
+    let exported = scenario_json("bug", "test", &config, &outcome.end);
     let shrunk = shrink(exported, seed, &failure, 300, &RunOptions::default())
         .expect("it fails the same way to begin with");
     assert!(shrunk.after.ops < shrunk.before.ops, "{:?} -> {:?}", shrunk.before, shrunk.after);

@@ -1,13 +1,10 @@
 //! Every online invariant fires on a run that really breaks it: a planted bug in the protocol,
 //! or a hand-made sequence of events that no correct cluster produces.
 
-use std::sync::Arc;
-
-use raft_core::{Body, ClientId, Message, Role};
-use raft_core::{
-    Command, Config, DurableState, Entry, KvOp, KvServer, LogIndex, NodeId, Payload, PersistOp, Snapshot,
-    SnapshotMeta, Term,
-};
+use raft_core::{Body, Message, RaftNode};
+use raft_host::{DurableState, Entry, LogIndex, NodeId, Payload, PersistOp, Raft, Role, Setup, Snapshot};
+use raft_host::{SnapshotMeta, Term};
+use raft_kv::{ClientId, Command, KvOp, KvStore};
 use simulator::checks::{Invariant, Invariants, Violation};
 use simulator::{run, RunOptions, SimConfig, Verdict};
 
@@ -56,12 +53,12 @@ fn a_vote_forgotten_in_a_crash_is_a_durable_regression() {
     assert_caught_by("vote-not-persisted", Invariant::DurableRegressed);
 }
 
+type KvServer = raft_kv::KvServer<RaftNode>;
+
 fn command(client: u64, seq: u64, value: &str) -> Payload {
-    Payload::Command(Arc::new(Command {
-        client: ClientId(client),
-        seq,
-        op: KvOp::Put { key: "k".into(), value: value.into() },
-    }))
+    let command =
+        Command { client: ClientId(client), seq, op: KvOp::Put { key: "k".into(), value: value.into() } };
+    Payload::Data(command.encode())
 }
 
 fn entry(term: u64, index: u64, payload: Payload) -> Entry {
@@ -146,15 +143,31 @@ fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
     assert!(checks.on_restart(0, &older, &restored(0, &older)).is_err(), "term 3 was durable");
 }
 
+/// How server `id` of a cluster of three is set up.
+fn setup(id: u32) -> Setup {
+    Setup {
+        id: NodeId(id),
+        members: vec![NodeId(0), NodeId(1), NodeId(2)],
+        election_ticks_min: 30,
+        election_ticks_max: 60,
+        heartbeat_ticks: 10,
+        append_entries_max: 64,
+        check_quorum: true,
+        pre_vote: true,
+        snapshot_chunk_bytes_max: 64 << 10,
+        bugs: raft_host::BugSet::none(),
+        read_lease: false,
+        seed: u64::from(id),
+    }
+}
+
 /// Server `id` of a cluster of three, restarted from `state`.
 fn restored(id: u32, state: &DurableState) -> KvServer {
-    let config = Config::new(NodeId(id), vec![NodeId(0), NodeId(1), NodeId(2)]);
-    KvServer::restore(config, u64::from(id), state.clone()).expect("valid")
+    KvServer::boot(&setup(id), state.clone()).expect("valid")
 }
 
 fn follower(id: u32) -> KvServer {
-    KvServer::new(Config::new(NodeId(id), vec![NodeId(0), NodeId(1), NodeId(2)]), u64::from(id))
-        .expect("valid")
+    restored(id, &DurableState::default())
 }
 
 fn append_from(leader: u32, to: u32, term: u64, entries: Vec<Entry>, leader_commit: u64) -> Message {
@@ -176,7 +189,8 @@ fn settle(server: &mut KvServer, node: u8, checks: &mut Invariants) -> Result<()
     while server.has_ready() {
         let ready = server.ready();
         let r = &ready.raft;
-        checks.on_ready(node, r.number, &r.persist, r.snapshot.as_ref(), &r.committed, &r.messages)?;
+        let views: Vec<_> = r.messages.iter().map(RaftNode::inspect).collect();
+        checks.on_ready(node, r.number, &r.persist, r.snapshot.as_ref(), &r.committed, &views)?;
         if !r.persist.is_empty() {
             checks.on_fsync(node, r.number);
             server.persisted(r.number);
@@ -191,7 +205,7 @@ fn a_node_that_rewrites_an_entry_it_committed_breaks_committed_entry_changed() {
     let mut f = follower(1);
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, &mut checks).expect("committing what the leader sent is fine");
-    assert_eq!(f.node().commit_index(), LogIndex(1));
+    assert_eq!(f.node().view().commit, LogIndex(1));
     // A leader of a later term overwrites index 1: no correct leader can, since it is committed.
     f.step(append_from(2, 1, 2, vec![entry(2, 1, command(2, 1, "b"))], 0));
     let v = settle(&mut f, 1, &mut checks).expect_err("must fire");
@@ -205,15 +219,15 @@ fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, &mut checks).expect("fine");
     // Node 2 never saw entry 1, yet wins an election of term 2 with the votes it is handed.
-    let mut config = Config::new(NodeId(2), vec![NodeId(0), NodeId(1), NodeId(2)]);
-    config.pre_vote = false; // so that its timeout makes it a candidate at once
+    let mut no_pre_vote = setup(2);
+    no_pre_vote.pre_vote = false; // so that its timeout makes it a candidate at once
     let seen_term_1 = DurableState { term: Term(1), ..DurableState::default() };
-    let mut n2 = KvServer::restore(config, 2, seen_term_1).expect("valid");
-    while n2.node().role() != Role::Candidate {
+    let mut n2 = KvServer::boot(&no_pre_vote, seen_term_1).expect("valid");
+    while n2.node().view().role != Role::Candidate {
         n2.tick();
     }
     settle(&mut n2, 2, &mut checks).expect("campaigning is fine");
-    let term = n2.node().term();
+    let term = n2.node().view().term;
     for voter in [0, 1] {
         n2.step(Message {
             from: NodeId(voter),
@@ -222,7 +236,7 @@ fn a_new_leader_missing_a_committed_entry_breaks_leader_completeness() {
             body: Body::RequestVoteResponse { granted: true },
         });
     }
-    assert_eq!(n2.node().role(), Role::Leader);
+    assert_eq!(n2.node().view().role, Role::Leader);
     let v = settle(&mut n2, 2, &mut checks).expect_err("must fire");
     assert_eq!(v.invariant, Invariant::LeaderCompleteness, "{v}");
     assert!(v.reason.contains("without entry i1/t1"), "{}", v.reason);
@@ -260,11 +274,11 @@ fn follower_with_one_put(checks: &mut Invariants) -> KvServer {
     let mut f = follower(1);
     f.step(append_from(0, 1, 1, vec![entry(1, 1, command(1, 1, "a"))], 1));
     settle(&mut f, 1, checks).expect("applying what the leader committed is fine");
-    assert_eq!(f.node().applied_index(), LogIndex(1));
+    assert_eq!(f.node().view().applied, LogIndex(1));
     f
 }
 
-fn snapshot_of(store: &raft_core::KvStore, index: u64, term: u64) -> Snapshot {
+fn snapshot_of(store: &KvStore, index: u64, term: u64) -> Snapshot {
     let meta = SnapshotMeta::new(LogIndex(index), Term(term));
     Snapshot { meta, data: store.encode_snapshot(true).into() }
 }
@@ -276,7 +290,7 @@ fn a_snapshot_that_is_not_the_state_after_its_prefix_breaks_snapshot_mismatch() 
     let good = snapshot_of(f.store(), 1, 1);
     checks.on_ready(1, 10, &[PersistOp::Snapshot(good)], None, &[], &[]).expect("the follower's own state");
 
-    let empty = snapshot_of(&raft_core::KvStore::new(), 1, 1);
+    let empty = snapshot_of(&KvStore::new(), 1, 1);
     let v = checks.on_ready(2, 1, &[PersistOp::Snapshot(empty)], None, &[], &[]).expect_err("must fire");
     assert_eq!(v.invariant, Invariant::SnapshotMismatch, "{v}");
     let ahead = snapshot_of(f.store(), 2, 1);
@@ -336,11 +350,11 @@ fn with_compaction_the_checks_forget_what_no_node_can_need_and_stay_small() {
     config.workload.ops = 3_000;
     let outcome = run(&config, &RunOptions::default());
     assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
-    let kept = outcome.world.checks.indexes_kept();
-    let committed = outcome.world.checks.committed_len();
+    let kept = outcome.end.checks_indexes_kept;
+    let committed = outcome.end.checks_committed;
     assert!(committed > 3_000, "{committed} committed");
     assert!(kept < 3 * 200, "{kept} per-index facts kept for {committed} indexes");
-    assert_eq!(outcome.world.checks.applied_command_count(), outcome.world.checks.applied_commands().count());
+    assert!(outcome.end.applied_commands >= 3_000, "{} commands applied", outcome.end.applied_commands);
 }
 
 #[test]

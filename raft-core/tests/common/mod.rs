@@ -32,10 +32,31 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use raft_core::{
-    AppendResponse, Body, Bug, BugSet, ChangeError, ClientId, ClientReply, ClientRequest, Command, Config,
-    DurableState, Entry, KvOp, KvServer, LogIndex, MembershipChange, Message, NodeId, Payload, PersistOp,
-    RaftNode, ReadState, Ready, Role, Snapshot, SnapshotMeta, Term,
+    AppendResponse, Body, Bug, BugSet, ChangeError, Config, DurableState, Entry, LogIndex, MembershipChange,
+    Message, NodeId, Payload, PersistOp, RaftNode, ReadState, Ready, Role, Snapshot, SnapshotMeta, Term,
 };
+use raft_kv::{ClientId, ClientReply, ClientRequest, Command, KvOp};
+
+/// The KV service on raft-core.
+pub type KvServer = raft_kv::KvServer<RaftNode>;
+
+/// The host contract's setup of a node configured as `config`.
+pub fn setup_of(config: &Config, seed: u64) -> raft_host::Setup {
+    raft_host::Setup {
+        id: config.id,
+        members: config.members.clone(),
+        election_ticks_min: config.election_ticks_min,
+        election_ticks_max: config.election_ticks_max,
+        heartbeat_ticks: config.heartbeat_ticks,
+        append_entries_max: config.append_entries_max,
+        check_quorum: config.check_quorum,
+        pre_vote: config.pre_vote,
+        snapshot_chunk_bytes_max: config.snapshot_chunk_bytes_max,
+        bugs: config.bugs,
+        read_lease: config.read_lease,
+        seed,
+    }
+}
 
 /// The seed of every story unless it says otherwise.
 pub const SEED: u64 = 7;
@@ -95,7 +116,7 @@ impl Host for RaftNode {
 
 impl Host for KvServer {
     fn boot(config: Config, seed: u64, state: DurableState) -> KvServer {
-        KvServer::restore(config, seed, state).expect("valid config")
+        KvServer::boot(&setup_of(&config, seed), state).expect("valid config")
     }
     fn raft(&self) -> &RaftNode {
         self.node()
@@ -790,7 +811,7 @@ impl<H: Host> Cluster<H> {
 
 impl Cluster<RaftNode> {
     /// Proposes a command on `id`, which must lead; its outputs are collected, nothing delivered.
-    pub fn propose(&mut self, id: u32, command: Command) -> (LogIndex, Term) {
+    pub fn propose(&mut self, id: u32, command: Arc<[u8]>) -> (LogIndex, Term) {
         let placed = self.host_mut(id).propose(command).expect("proposed on a leader");
         self.pump(id as usize);
         placed
@@ -1018,8 +1039,9 @@ pub fn make_leader(node: &mut RaftNode) {
 }
 
 /// A client command that appends `value` to `key`.
-pub fn append_cmd(client: u64, seq: u64, key: &str, value: &str) -> Command {
+pub fn append_cmd(client: u64, seq: u64, key: &str, value: &str) -> Arc<[u8]> {
     Command { client: ClientId(client), seq, op: KvOp::Append { key: key.into(), value: value.into() } }
+        .encode()
 }
 
 pub fn get_op(key: &str) -> KvOp {
@@ -1031,8 +1053,8 @@ pub fn append_op(key: &str, value: &str) -> KvOp {
 }
 
 /// An entry carrying a command, for stories that check what was applied.
-pub fn command_entry(term: u64, index: u64, command: Command) -> Entry {
-    Entry { term: Term(term), index: LogIndex(index), payload: Payload::Command(Arc::new(command)) }
+pub fn command_entry(term: u64, index: u64, command: Arc<[u8]>) -> Entry {
+    Entry { term: Term(term), index: LogIndex(index), payload: Payload::Data(command) }
 }
 
 /// The messages of one kind, rendered one a line.

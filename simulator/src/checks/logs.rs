@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use raft_core::{DurableState, LogIndex, RaftLog, Term};
+use raft_host::{DurableState, LogIndex, Raft, Term};
 
 /// A log as its terms: the entries after `base` (the last index cut or covered by a snapshot),
 /// and the term at `base` when it is known.
@@ -28,14 +28,12 @@ impl TermLog {
     }
 
     /// The terms of a node's log up to `through`, from its snapshot on.
-    pub(crate) fn of_log(log: &RaftLog, through: LogIndex) -> TermLog {
-        let meta = log.snapshot_meta();
-        let count = through.0.saturating_sub(meta.last_index.0) as usize;
-        TermLog {
-            base: meta.last_index,
-            base_term: Some(meta.last_term),
-            terms: log.entries().iter().take(count).map(|e| e.term).collect(),
-        }
+    pub(crate) fn of_log<R: Raft>(node: &R, through: LogIndex) -> TermLog {
+        let view = node.view();
+        let meta = view.snapshot.unwrap_or_default();
+        let last = through.min(view.last_index);
+        let terms = (meta.last_index.0 + 1..=last.0).map_while(|i| node.term_at(LogIndex(i))).collect();
+        TermLog { base: meta.last_index, base_term: Some(meta.last_term), terms }
     }
 
     pub(crate) fn base(&self) -> LogIndex {

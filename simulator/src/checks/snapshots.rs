@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use raft_core::{Applied, ClientId, KvOp, KvResult, KvStore, LogIndex, Payload, Snapshot, ValueDigest};
+use raft_host::{LogIndex, Payload, Snapshot};
+use raft_kv::{Applied, ClientId, Command, KvOp, KvResult, KvStore, ValueDigest};
 
 use super::logs::Window;
 use super::{Invariant, Violation};
@@ -48,8 +49,8 @@ impl Model {
 
     /// Applies the next index, as first applied by some node.
     pub(crate) fn apply(&mut self, payload: &Payload) {
-        if let Payload::Command(command) = payload {
-            if let Applied::Fresh(result) = self.store.apply(command) {
+        if let Some(command) = payload.data().and_then(|d| Command::decode(d).ok()) {
+            if let Applied::Fresh(result) = self.store.apply(&command) {
                 let key = command.op.key();
                 let digest = match &command.op {
                     KvOp::Put { value, .. } => Some(ValueDigest::of(value)),
@@ -92,7 +93,7 @@ impl Model {
 
     /// A snapshot written or handed over by `node` equals the reference after its prefix.
     pub(crate) fn check(&mut self, node: u8, snapshot: &Snapshot) -> Result<(), Violation> {
-        let sum = (snapshot.data.len(), raft_core::wal::crc32(&snapshot.data));
+        let sum = (snapshot.data.len(), raft_host::wal::crc32(&snapshot.data));
         let index = snapshot.meta.last_index;
         if self.verified.get(&index).is_some_and(|sums| sums.contains(&sum)) {
             return Ok(());

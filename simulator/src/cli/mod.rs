@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::limits;
 
 mod bench_cmd;
+mod coverage_cmd;
 mod explain_cmd;
 mod replay_cmd;
 mod run_cmd;
@@ -49,6 +50,8 @@ enum Command {
     /// When did a reported failure become certain? Fork its run at points before the failure
     /// and count the fresh continuations that still fail the same way.
     Explain(explain_cmd::ExplainArgs),
+    /// Show which behaviours of the coverage catalogue one run reached.
+    Coverage(coverage_cmd::CoverageArgs),
     /// List the planted bugs of the self-test.
     Bugs {
         /// Print a JSON list instead of text.
@@ -183,6 +186,7 @@ pub fn main() -> i32 {
         Some(Command::Run(args)) => run_cmd::run_command(&args),
         Some(Command::Check(args)) => checker::cli::run_check_command(&args),
         Some(Command::Bugs { json }) => bugs_command(json),
+        Some(Command::Coverage(args)) => coverage_cmd::coverage_command(&args),
         Some(Command::Selftest(args)) => selftest_cmd::selftest_command(&args),
         Some(Command::Replay(args)) => replay_cmd::replay_command(&args),
         Some(Command::Explain(args)) => explain_cmd::explain_command(&args),
@@ -209,6 +213,7 @@ where
             None => sweep_cmd::prepare(&cmd.args).map(drop),
         },
         Some(Command::Shrink(args)) => shrink_cmd::prepare(args).map(drop),
+        Some(Command::Coverage(args)) => run_cmd::prepare(&args.run).map(drop),
         Some(Command::Replay(args)) => crate::report::load(&args.dir).map(drop),
         Some(Command::Explain(args)) => crate::report::load(&args.dir).map(drop),
         Some(Command::Check(_) | Command::Selftest(_) | Command::Bench(_) | Command::Bugs { .. }) => Ok(()),
@@ -218,13 +223,13 @@ where
 fn bugs_command(json: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<serde_json::Value> = raft_core::Bug::ALL
+        let list: Vec<serde_json::Value> = raft_host::Bug::ALL
             .iter()
             .map(|b| serde_json::json!({ "name": b.name(), "description": b.description() }))
             .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(list));
     } else {
-        for b in raft_core::Bug::ALL {
+        for b in raft_host::Bug::ALL {
             let _ = writeln!(out, "{:<28} {}", b.name(), b.description());
         }
     }
@@ -232,7 +237,7 @@ fn bugs_command(json: bool) -> i32 {
 }
 
 fn parse_bug(name: &str) -> Result<String, String> {
-    name.parse::<raft_core::Bug>().map(|b| b.name().to_string())
+    name.parse::<raft_host::Bug>().map(|b| b.name().to_string())
 }
 
 /// A simulated phase: a duration of at most 24 hours.

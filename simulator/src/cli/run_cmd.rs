@@ -184,8 +184,8 @@ pub fn run_command(args: &RunArgs) -> i32 {
             if outcome.reason.is_empty() { String::new() } else { format!(": {}", outcome.reason) },
             config.seed
         );
-        let realized = outcome.world.realized.as_deref().unwrap_or_default();
-        let value = crate::export::scenario_json(&name, &description, &config, &outcome.world);
+        let realized = outcome.end.realized.as_deref().unwrap_or_default();
+        let value = crate::export::scenario_json(&name, &description, &config, &outcome.end);
         if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")
         {
             eprintln!("raftsim: cannot write {}: {e}", path.display());

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use raft_core::Bug;
+use raft_host::Bug;
 
 use crate::selftest::{hunt, median_seeds, Hunt};
 

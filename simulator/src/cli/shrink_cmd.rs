@@ -86,7 +86,7 @@ pub fn shrink_command(args: &ShrinkArgs) -> i32 {
     }
     let failure = Failure::of(&outcome);
     let base_name = scenario.as_ref().map_or("random", |s| s.name.as_str()).to_string();
-    let exported = crate::export::scenario_json(&base_name, "", &config, &outcome.world);
+    let exported = crate::export::scenario_json(&base_name, "", &config, &outcome.end);
     let limits = args.run.exec.options();
     let shrunk = match shrink(exported, config.seed, &failure, args.budget, &limits) {
         Ok(s) => s,

@@ -64,6 +64,14 @@ pub struct SweepArgs {
     /// so the summary is the same on every machine.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Fail the sweep (exit 1) if a point of the coverage catalogue that is not rare was never
+    /// reached.
+    #[arg(long)]
+    pub require_coverage: bool,
+    /// Stop once this many seeds in a row reached no point of the catalogue that the seeds
+    /// before them had not (1 to 10^9; the seeds counted do not depend on the machine).
+    #[arg(long, value_name = "N", value_parser = limits::flag_range(1, 1_000_000_000))]
+    pub stop_when_stale: Option<u64>,
     /// Write at most this many failing seeds' reports (0 to 10000).
     #[arg(long, default_value_t = 20, value_parser = limits::flag_range(0, 10_000))]
     pub max_reports: u64,
@@ -142,6 +150,9 @@ fn sweep(args: &SweepArgs) -> i32 {
     let mut waiting: BTreeMap<u64, SeedResult> = BTreeMap::new();
     let mut counted = 0u64;
     let mut lowest_failure: Option<u64> = None;
+    // With --stop-when-stale: where the last seed that reached something new stands.
+    let mut last_new = 0u64;
+    let mut stale_stop: Option<u64> = None;
     let mut failing: Vec<SeedResult> = Vec::new();
     let mut stopped_early = None;
     run_parallel(
@@ -156,11 +167,11 @@ fn sweep(args: &SweepArgs) -> i32 {
                 },
                 Err(e) => unreachable!("options validated on the first seed, but seed {seed}: {e}"),
             };
-            SeedResult::from_outcome(seed, &outcome.world.config, &outcome)
+            SeedResult::from_outcome(seed, &outcome.end.config, &outcome)
         },
         |i, result| {
             progress.borrow_mut().tick(&result);
-            if lowest_failure.is_some_and(|f| i > f) {
+            if lowest_failure.or(stale_stop).is_some_and(|f| i > f) {
                 return Flow::Continue; // above the lowest failure of a --fail-fast sweep
             }
             let failed = result.verdict != Verdict::Pass;
@@ -169,7 +180,11 @@ fn sweep(args: &SweepArgs) -> i32 {
                 lowest_failure = Some(lowest_failure.map_or(i, |f| f.min(i)));
             }
             while let Some(r) = waiting.remove(&counted) {
+                let reached_before = summary.points.values().filter(|p| p.seeds > 0).count();
                 summary.add(&r);
+                if summary.points.values().filter(|p| p.seeds > 0).count() > reached_before {
+                    last_new = counted;
+                }
                 if r.verdict != Verdict::Pass {
                     if failing.len() < FAILED_LISTED_MAX {
                         failing.push(r);
@@ -186,8 +201,18 @@ fn sweep(args: &SweepArgs) -> i32 {
                     ));
                     break;
                 }
+                if args.stop_when_stale.is_some_and(|n| counted > last_new + n) {
+                    waiting.clear();
+                    stale_stop = Some(counted - 1);
+                    stopped_early = Some(format!(
+                        "--stop-when-stale: the {} seeds up to seed {} reached nothing new",
+                        args.stop_when_stale.unwrap_or(0),
+                        set.nth(counted - 1)
+                    ));
+                    break;
+                }
             }
-            if let Some(f) = lowest_failure {
+            if let Some(f) = lowest_failure.or(stale_stop) {
                 return Flow::StopAbove(f);
             }
             if args.time_budget.is_some_and(|b| started.elapsed() >= b) {
@@ -240,6 +265,15 @@ fn sweep(args: &SweepArgs) -> i32 {
     print_summary(&summary, args.json);
     if let Err(code) = write_html(&summary, args.html.as_deref()) {
         return code;
+    }
+    let unreached = summary.unreached();
+    if args.require_coverage && !unreached.is_empty() {
+        eprintln!(
+            "raftsim sweep: --require-coverage: {} points were never reached: {}",
+            unreached.len(),
+            unreached.join("; ")
+        );
+        return 1;
     }
     i32::from(summary.passed != summary.seeds)
 }
@@ -352,6 +386,17 @@ fn print_summary(s: &SweepSummary, json: bool) {
     let _ = writeln!(out, "coverage (seeds where it happened / seeds whose configuration enabled it):");
     for (kind, c) in &s.coverage {
         let _ = writeln!(out, "  {kind:<48} {:>6} / {}", c.fired_seeds, c.enabled_seeds);
+    }
+    let reached = s.points.values().filter(|p| p.seeds > 0).count();
+    let _ = writeln!(
+        out,
+        "coverage points: {reached} of {} reached (seeds that reached it, the first; (rare) not expected in every sweep):",
+        s.points.len()
+    );
+    for (name, p) in &s.points {
+        let first = p.first_seed.map_or("-".to_string(), |f| format!("seed {f}"));
+        let rare = if p.rare { " (rare)" } else { "" };
+        let _ = writeln!(out, "  {name:<70} {:>6}  {first}{rare}", p.seeds);
     }
     for w in &s.warnings {
         let _ = writeln!(out, "warning: {w}");

@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::SimConfig;
-use raft_core::{NodeId, Term};
+use raft_host::{NodeId, Term};
 
 fn hard_state(term: u64) -> Vec<PersistOp> {
     vec![PersistOp::HardState { term: Term(term), vote: Some(NodeId(0)) }]
@@ -73,7 +73,7 @@ fn recoveries_that_resume_from_a_checkpoint_match_reading_the_whole_disk() {
             }
         }
         disk.crash(&config, &mut rng);
-        let whole = raft_core::wal::recover(&disk.durable).expect("whole");
+        let whole = raft_host::wal::recover(&disk.durable).expect("whole");
         let resumed = disk.recover().expect("resumed").recovery;
         assert_eq!(resumed.state, whole.state, "round {round}");
         assert_eq!(resumed.valid_bytes, whole.valid_bytes);
@@ -96,7 +96,7 @@ fn a_damaged_durable_record_is_refused_even_after_a_checkpoint() {
 
 // ----- Snapshot files and log cuts -----
 
-use raft_core::{Entry, LogIndex, Payload, Snapshot, SnapshotMeta};
+use raft_host::{Entry, LogIndex, Payload, Snapshot, SnapshotMeta};
 
 use super::Tear;
 
@@ -130,7 +130,7 @@ fn disk_after(writes: &[Vec<PersistOp>], durable: usize) -> Disk {
 }
 
 /// The last log index a recovered state stands for, snapshot and log together.
-fn covered(state: &raft_core::DurableState) -> LogIndex {
+fn covered(state: &raft_host::DurableState) -> LogIndex {
     state.last_index().max(state.snapshot_index())
 }
 

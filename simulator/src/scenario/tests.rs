@@ -172,7 +172,7 @@ fn mistakes_in_the_new_fields_are_named() {
 
 /// Runs a scenario's schedule to its end (without the liveness phase) and hands back the
 /// world and what failed.
-fn run_schedule(text: &str, seed: u64) -> (crate::world::World, Vec<String>) {
+fn run_schedule(text: &str, seed: u64) -> (crate::world::World<raft_core::RaftNode>, Vec<String>) {
     let scenario = parse(text).expect("valid");
     let config = scenario.config(seed).expect("config");
     let mut world = crate::world::World::new(config, crate::trace::Trace::new(false, false));

@@ -2,6 +2,9 @@
 //! clock changes, and the random schedule (the nemesis) that draws them in a swarm run. Each
 //! fault is traced and, when asked, recorded with its time for `--export-scenario`.
 
+use raft_host::Raft;
+
+use crate::coverage::Point;
 use rand::Rng;
 
 use super::{drifted, Held, Process, Realized, RealizedAt, World};
@@ -10,7 +13,7 @@ use crate::network::Cuts;
 use crate::queue::{Event, Family};
 use crate::rng::{self, between, Stream};
 
-impl World {
+impl<R: Raft> World<R> {
     /// Says whether the event being handled outside `dispatch` (a schedule's step) reacts to
     /// another one; steps never do.
     pub fn set_reacting(&mut self, reacting: bool) {
@@ -31,6 +34,8 @@ impl World {
         if self.nodes[n as usize].server().is_none() {
             return;
         }
+        let writes_in_flight = self.nodes[n as usize].disk.writes_in_flight();
+        self.observe_crash(n, writes_in_flight, false);
         self.realize(Realized::Crash(n));
         self.leaders.stall(self.now, u64::from(n), true, true);
         let slot = &mut self.nodes[n as usize];
@@ -44,8 +49,13 @@ impl World {
         slot.epoch += 1;
         slot.inbox.clear();
         self.faults.crashes += 1;
+        self.last_views[n as usize] = None;
         if damage.torn {
             self.faults.torn_writes += 1;
+            self.sometimes(Point::TornWrite);
+        }
+        if damage.snapshot_lost || damage.snapshot_torn {
+            self.sometimes(Point::CrashDuringSnapshotWrite);
         }
         if damage.snapshot_lost {
             self.faults.snapshot_write_crashes += 1;
@@ -53,6 +63,7 @@ impl World {
         if damage.snapshot_torn {
             self.faults.torn_snapshot_files += 1;
         }
+        self.observe_down();
         self.trace.mix(&[self.now, 7, u64::from(n), damage.torn_bytes_kept as u64]);
         if self.trace.detailed() {
             self.trace.line(
@@ -93,6 +104,7 @@ impl World {
         let slot = &mut self.nodes[n as usize];
         let Process::Up(server) = std::mem::replace(&mut slot.process, Process::Down) else { unreachable!() };
         slot.process = Process::Paused(server);
+        self.reached.hit(Point::FaultPause, self.trace.events());
         slot.epoch += 1;
         self.faults.pauses += 1;
         self.trace.mix(&[self.now, 9, u64::from(n)]);
@@ -118,6 +130,9 @@ impl World {
         let (epoch, tick_ns) = (slot.epoch, slot.tick_ns);
         let inbox = std::mem::take(&mut slot.inbox);
         self.queue.push(self.now + tick_ns, Event::Tick { node: n, epoch });
+        if !inbox.is_empty() {
+            self.sometimes(Point::FaultPausedInboxReplayed);
+        }
         self.trace.mix(&[self.now, 10, u64::from(n), inbox.len() as u64]);
         if self.trace.detailed() {
             self.trace.line(self.now, "resume", format_args!("\"node\":{n},\"inbox\":{}", inbox.len()));
@@ -161,6 +176,7 @@ impl World {
         self.network.set_cuts(cuts);
         if counted {
             *self.faults.partitions.entry(label.to_string()).or_default() += 1;
+            self.observe_partition(label);
         }
         let links = cuts.links(self.nodes.len());
         self.trace.mix(&[self.now, 11, links.len() as u64]);
@@ -191,6 +207,7 @@ impl World {
         self.realize(Realized::Heal);
         self.network.set_cuts(Cuts::none());
         self.faults.heals += 1;
+        self.sometimes(Point::Heal);
         self.trace.mix(&[self.now, 13]);
         if self.trace.detailed() {
             self.trace.line(self.now, "heal", format_args!(""));
@@ -222,6 +239,9 @@ impl World {
         slot.drift_ppm = drift_ppm;
         slot.tick_ns = drifted(self.config.cluster.tick_ns, drift_ppm);
         self.faults.drift_changes += 1;
+        if drift_ppm != 0 {
+            self.sometimes(Point::FaultDrift);
+        }
         self.trace.mix(&[self.now, 15, u64::from(n), drift_ppm as u64]);
         if self.trace.detailed() {
             self.trace.line(self.now, "drift", format_args!("\"node\":{n},\"ppm\":{drift_ppm}"));

@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::message::{Command, KvOp, KvResult};
-use crate::types::ClientId;
+use crate::command::{ClientId, Command, KvOp, KvResult};
 
 /// What applying one command did.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -1,8 +1,11 @@
 //! A catalog of deliberately wrong behaviours, each a classic Raft bug that real implementations
 //! have shipped. They exist so that the simulator can prove its checks catch real mistakes.
 //!
-//! Every bug is off unless a host switches it on through [`crate::Config::bugs`]; a normal run
-//! pays one bit test at each guarded rule and nothing else.
+//! Every bug is off unless a host switches it on; a normal run pays one bit test at each guarded
+//! rule and nothing else. Each bug lives in one layer: most in the protocol (`raft-core` has them
+//! planted; another implementation behind the host contract has none of them), a few in the
+//! replicated state machine (`raft-kv`, above the contract, so they apply to any
+//! implementation): see [`Bug::in_state_machine`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -85,6 +88,13 @@ impl Bug {
         Bug::SnapshotWithoutSessions,
         Bug::CutBeforeSnapshotDurable,
     ];
+
+    /// Whether the bug is planted in the state machine above the Raft implementation (the KV
+    /// service and its snapshots) rather than in the protocol.
+    #[must_use]
+    pub fn in_state_machine(self) -> bool {
+        matches!(self, Bug::NoDeduplication | Bug::StaleLeaderRead | Bug::SnapshotWithoutSessions)
+    }
 
     /// The name used on the command line (`--bug NAME`).
     #[must_use]

@@ -14,10 +14,6 @@ pub struct LogIndex(pub u64);
 #[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct NodeId(pub u32);
 
-/// The identity of a KV client (a "clerk"); with a sequence number it names one command.
-#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct ClientId(pub u64);
-
 impl Term {
     pub const ZERO: Term = Term(0);
     #[must_use]
@@ -64,10 +60,5 @@ impl fmt::Display for LogIndex {
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "n{}", self.0)
-    }
-}
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "c{}", self.0)
     }
 }

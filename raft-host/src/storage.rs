@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::message::Entry;
+use crate::entry::Entry;
 use crate::snapshot::Snapshot;
 use crate::types::{LogIndex, NodeId, Term};
 

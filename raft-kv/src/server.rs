@@ -1,18 +1,17 @@
-//! The KV service: a Raft node, the state machine it feeds, and the client calls waiting on it.
+//! The KV service: a Raft node (any implementation behind the host contract), the state machine
+//! it feeds, and the client calls waiting on it.
 //!
 //! Still sans-IO: the host hands client requests in and gets client replies out alongside the
-//! node's own outputs.
+//! node's own outputs. Everything here works on committed entries and the node's view, so it
+//! runs the same above every implementation.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::config::{Config, ConfigError};
-use crate::kv::KvStore;
-use crate::message::{ClientError, ClientReply, ClientRequest, Command, KvResult, Message, Payload};
-use crate::node::{ProposeError, RaftNode, Ready, Role};
-use crate::storage::DurableState;
-use crate::types::{ClientId, LogIndex, Term};
-use crate::Bug;
+use raft_host::{Bug, BugSet, DurableState, LogIndex, NodeId, Payload, Raft, Ready, Role, Setup, Term};
+
+use crate::command::{ClientError, ClientId, ClientReply, ClientRequest, Command, KvResult};
+use crate::store::{Applied, KvStore};
 
 /// A call this server proposed as leader and has not answered yet.
 #[derive(Clone, Debug)]
@@ -23,17 +22,24 @@ struct Pending {
 }
 
 /// Everything a server produced since the host last asked.
-#[derive(Clone, Default, Debug)]
-pub struct ServerReady {
+#[derive(Clone, Debug)]
+pub struct ServerReady<M> {
     /// The Raft node's batch; `raft.committed` are the entries applied to the store just now.
-    pub raft: Ready,
+    pub raft: Ready<M>,
     pub replies: Vec<ClientReply>,
+}
+
+impl<M> Default for ServerReady<M> {
+    fn default() -> Self {
+        ServerReady { raft: Ready::default(), replies: Vec::new() }
+    }
 }
 
 /// Why a server cannot start.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum ServerError {
-    Config(ConfigError),
+    /// The implementation refused its setup or its durable state.
+    Boot(String),
     /// The durable snapshot's data is not a KV snapshot.
     Snapshot(String),
 }
@@ -41,7 +47,7 @@ pub enum ServerError {
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Config(e) => e.fmt(f),
+            ServerError::Boot(e) => write!(f, "the node cannot start: {e}"),
             ServerError::Snapshot(e) => write!(f, "the snapshot does not restore a KV store: {e}"),
         }
     }
@@ -49,15 +55,12 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-impl From<ConfigError> for ServerError {
-    fn from(e: ConfigError) -> ServerError {
-        ServerError::Config(e)
-    }
-}
-
-/// A KV server.
-pub struct KvServer {
-    node: RaftNode,
+/// A KV server above the Raft implementation `R`.
+pub struct KvServer<R: Raft> {
+    node: R,
+    id: NodeId,
+    /// Planted bugs of the state machine layer (see [`Bug::in_state_machine`]).
+    bugs: BugSet,
     kv: KvStore,
     /// By log index: the calls proposed there, answered when that index is applied.
     pending: BTreeMap<LogIndex, Pending>,
@@ -67,22 +70,16 @@ pub struct KvServer {
     replies: Vec<ClientReply>,
     /// Committed commands recognised as retries and not applied again.
     deduplicated: u64,
+    /// Reads answered from the store without a log entry of their own.
+    reads_from_state: u64,
 }
 
-impl KvServer {
-    /// A server with an empty disk.
-    pub fn new(config: Config, seed: u64) -> Result<KvServer, ConfigError> {
-        KvServer::restore(config, seed, DurableState::default()).map_err(|e| match e {
-            ServerError::Config(e) => e,
-            ServerError::Snapshot(_) => unreachable!("an empty disk holds no snapshot"),
-        })
-    }
-
-    /// A server restarted from what its disk kept. The store starts from the snapshot, if there
-    /// is one (so nothing it covers is applied again), and is rebuilt from there as the node
-    /// learns which restored entries are committed.
-    pub fn restore(config: Config, seed: u64, state: DurableState) -> Result<KvServer, ServerError> {
-        let deduplicate = !config.bugs.has(Bug::NoDeduplication);
+impl<R: Raft> KvServer<R> {
+    /// A server restarted from what its disk kept (an empty state for a fresh one). The store
+    /// starts from the snapshot, if there is one (so nothing it covers is applied again), and is
+    /// rebuilt from there as the node learns which restored entries are committed.
+    pub fn boot(setup: &Setup, state: DurableState) -> Result<KvServer<R>, ServerError> {
+        let deduplicate = !setup.bugs.has(Bug::NoDeduplication);
         let kv = match &state.snapshot {
             Some(snapshot) => {
                 KvStore::from_snapshot(&snapshot.data, deduplicate).map_err(ServerError::Snapshot)?
@@ -90,15 +87,17 @@ impl KvServer {
             None if deduplicate => KvStore::new(),
             None => KvStore::without_deduplication(),
         };
-        let mut node = RaftNode::new(config, seed)?;
-        node.restore(state);
+        let node = R::boot(setup, state).map_err(ServerError::Boot)?;
         Ok(KvServer {
             node,
+            id: setup.id,
+            bugs: setup.bugs,
             kv,
             pending: BTreeMap::new(),
             pending_by_client: BTreeMap::new(),
             replies: Vec::new(),
             deduplicated: 0,
+            reads_from_state: 0,
         })
     }
 
@@ -107,7 +106,7 @@ impl KvServer {
         self.fail_pending_if_deposed();
     }
 
-    pub fn step(&mut self, m: Message) {
+    pub fn step(&mut self, m: R::Message) {
         self.node.step(m);
         self.fail_pending_if_deposed();
     }
@@ -121,11 +120,9 @@ impl KvServer {
     /// is applied.
     pub fn handle_request(&mut self, request: ClientRequest) {
         let ClientRequest { client, seq, op } = request;
-        if self.node.role() == Role::Leader
-            && op.is_read()
-            && self.node.config().bugs.has(Bug::StaleLeaderRead)
-        {
+        if self.node.view().role == Role::Leader && op.is_read() && self.bugs.has(Bug::StaleLeaderRead) {
             let value = self.kv.read(op.key());
+            self.reads_from_state += 1;
             self.reply(client, seq, Ok(KvResult::Value(value)));
             return;
         }
@@ -134,7 +131,7 @@ impl KvServer {
                 return; // the first attempt is still in the log; its answer will do
             }
         }
-        match self.node.propose(Command { client, seq, op }) {
+        match self.node.propose(Command { client, seq, op }.encode()) {
             Ok((index, term)) => {
                 if let Some((_, old_index)) = self.pending_by_client.insert(client, (seq, index)) {
                     // The client moved on from an older call; nobody waits for that one.
@@ -142,12 +139,9 @@ impl KvServer {
                 }
                 self.pending.insert(index, Pending { client, seq, term });
             }
-            Err(ProposeError::NotLeader(not_leader)) => {
+            // Also while the leader hands over leadership: the hint names the server taking over.
+            Err(not_leader) => {
                 self.reply(client, seq, Err(ClientError::NotLeader { hint: not_leader.hint }));
-            }
-            Err(ProposeError::Transferring { to }) => {
-                // Not in the log: the client retries, at the server taking over.
-                self.reply(client, seq, Err(ClientError::NotLeader { hint: Some(to) }));
             }
         }
     }
@@ -161,25 +155,26 @@ impl KvServer {
     /// the node can drop the log it covers. Returns whether it did (not if nothing new was
     /// applied since the last snapshot).
     pub fn maybe_snapshot(&mut self) -> bool {
-        let index = self.node.applied_index();
-        if index <= self.node.log().snapshot_index() {
+        let view = self.node.view();
+        if view.applied <= view.snapshot.map_or(LogIndex::ZERO, |s| s.last_index) {
             return false;
         }
-        let with_sessions = !self.node.config().bugs.has(Bug::SnapshotWithoutSessions);
+        let with_sessions = !self.bugs.has(Bug::SnapshotWithoutSessions);
         let data = self.kv.encode_snapshot(with_sessions);
-        self.node.maybe_compact(index, data.into())
+        self.node.maybe_compact(view.applied, data.into())
     }
 
     /// Takes the node's outputs, installs a snapshot it hands over, applies the newly committed
     /// entries and collects the replies.
     ///
     /// # Panics
-    /// If a snapshot installed from the leader does not decode: its bytes come from another
-    /// server's store, over a network that does not corrupt messages.
-    pub fn ready_into(&mut self, out: &mut ServerReady) {
+    /// If a snapshot installed from the leader, or a committed entry, does not decode: their
+    /// bytes come from another server's store or from a client's call, over a network that does
+    /// not corrupt messages, and from storage whose checksums catch damage.
+    pub fn ready_into(&mut self, out: &mut ServerReady<R::Message>) {
         self.node.ready_into(&mut out.raft);
         if let Some(snapshot) = &out.raft.snapshot {
-            let deduplicate = !self.node.config().bugs.has(Bug::NoDeduplication);
+            let deduplicate = !self.bugs.has(Bug::NoDeduplication);
             self.kv = KvStore::from_snapshot(&snapshot.data, deduplicate).unwrap_or_else(|e| {
                 panic!("the snapshot through {} does not decode: {e}", snapshot.meta.last_index)
             });
@@ -195,14 +190,20 @@ impl KvServer {
         }
         for entry in &out.raft.committed {
             let waiting = self.pending.remove(&entry.index);
-            let Payload::Command(command) = &entry.payload else {
-                if let Some(w) = waiting {
-                    self.lost(w);
+            let command = match &entry.payload {
+                Payload::Data(data) if !data.is_empty() => Command::decode(data).unwrap_or_else(|e| {
+                    panic!("the committed entry {}/{} does not decode: {e}", entry.index, entry.term)
+                }),
+                // A no-op (or an implementation's empty entry): nothing to apply.
+                _ => {
+                    if let Some(w) = waiting {
+                        self.lost(w);
+                    }
+                    continue;
                 }
-                continue;
             };
-            let applied = self.kv.apply(command);
-            if !matches!(applied, crate::kv::Applied::Fresh(_)) {
+            let applied = self.kv.apply(&command);
+            if !matches!(applied, Applied::Fresh(_)) {
                 self.deduplicated += 1;
             }
             if let Some(w) = waiting {
@@ -224,15 +225,25 @@ impl KvServer {
     }
 
     /// As [`KvServer::ready_into`], allocating a new batch.
-    pub fn ready(&mut self) -> ServerReady {
+    pub fn ready(&mut self) -> ServerReady<R::Message> {
         let mut out = ServerReady::default();
         self.ready_into(&mut out);
         out
     }
 
     #[must_use]
-    pub fn node(&self) -> &RaftNode {
+    pub fn node(&self) -> &R {
         &self.node
+    }
+
+    /// The node, for a host that drives it directly (tests).
+    pub fn node_mut(&mut self) -> &mut R {
+        &mut self.node
+    }
+
+    #[must_use]
+    pub fn id(&self) -> NodeId {
+        self.id
     }
 
     #[must_use]
@@ -246,6 +257,12 @@ impl KvServer {
         self.deduplicated
     }
 
+    /// Reads this server answered from its store without a log entry of their own.
+    #[must_use]
+    pub fn reads_from_state(&self) -> u64 {
+        self.reads_from_state
+    }
+
     /// Calls waiting on this server, for diagnostics.
     #[must_use]
     pub fn pending_calls(&self) -> usize {
@@ -253,12 +270,12 @@ impl KvServer {
     }
 
     fn reply(&mut self, client: ClientId, seq: u64, result: Result<KvResult, ClientError>) {
-        let from = self.node.id();
+        let from = self.id;
         self.replies.push(ClientReply { client, seq, from, result });
     }
 
     fn lost(&mut self, w: Pending) {
-        let hint = self.node.leader();
+        let hint = self.node.view().leader;
         self.reply(w.client, w.seq, Err(ClientError::LostLeadership { hint }));
     }
 
@@ -268,8 +285,9 @@ impl KvServer {
         if self.pending.is_empty() {
             return;
         }
-        let still_leading = self.node.role() == Role::Leader;
-        let term = self.node.term();
+        let view = self.node.view();
+        let still_leading = view.role == Role::Leader;
+        let term = view.term;
         // A node leads at most once per term, so while it leads every pending call has its term.
         if still_leading && self.pending.values().next().is_some_and(|w| w.term == term) {
             return;

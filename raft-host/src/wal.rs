@@ -19,11 +19,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::entry::{Entry, Payload};
 use crate::membership::{Membership, NodeSet};
-use crate::message::{Command, Entry, KvOp, Payload};
 use crate::snapshot::{Snapshot, SnapshotMeta};
 use crate::storage::{DurableState, PersistOp};
-use crate::types::{ClientId, LogIndex, NodeId, Term};
+use crate::types::{LogIndex, NodeId, Term};
 
 /// Bytes before each record's payload: its length and its checksum.
 pub const HEADER_BYTES: usize = 8;
@@ -84,26 +84,10 @@ fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
             out.push(2);
             put_membership(out, membership);
         }
-        Payload::Command(cmd) => {
+        Payload::Data(data) => {
             out.push(1);
-            put_u64(out, cmd.client.0);
-            put_u64(out, cmd.seq);
-            match &cmd.op {
-                KvOp::Get { key } => {
-                    out.push(0);
-                    put_str(out, key);
-                }
-                KvOp::Put { key, value } => {
-                    out.push(1);
-                    put_str(out, key);
-                    put_str(out, value);
-                }
-                KvOp::Append { key, value } => {
-                    out.push(2);
-                    put_str(out, key);
-                    put_str(out, value);
-                }
-            }
+            put_u32(out, data.len() as u32);
+            out.extend_from_slice(data);
         }
     }
 }
@@ -114,12 +98,7 @@ pub fn entry_bytes(entry: &Entry) -> usize {
     17 + match &entry.payload {
         Payload::Noop => 0,
         Payload::Config(_) => MEMBERSHIP_BYTES,
-        Payload::Command(cmd) => {
-            17 + match &cmd.op {
-                KvOp::Get { key } => 4 + key.len(),
-                KvOp::Put { key, value } | KvOp::Append { key, value } => 8 + key.len() + value.len(),
-            }
-        }
+        Payload::Data(d) => 4 + d.len(),
     }
 }
 
@@ -143,11 +122,6 @@ fn put_membership(out: &mut Vec<u8>, membership: &Membership) {
         set.iter().for_each(|id| bits |= 1 << id.0);
         out.extend_from_slice(&bits.to_le_bytes());
     }
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u32(out, s.len() as u32);
-    out.extend_from_slice(s.as_bytes());
 }
 
 /// What recovery found in a log file.
@@ -336,11 +310,6 @@ impl Reader<'_> {
         }
         Ok(Membership { voters, learners })
     }
-    fn string(&mut self) -> Result<String, String> {
-        let len = self.u32()? as usize;
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| "string is not UTF-8".to_string())
-    }
     fn entry(&mut self) -> Result<Entry, String> {
         let term = Term(self.u64()?);
         let index = LogIndex(self.u64()?);
@@ -348,15 +317,8 @@ impl Reader<'_> {
             0 => Payload::Noop,
             2 => Payload::Config(Arc::new(self.membership()?)),
             1 => {
-                let client = ClientId(self.u64()?);
-                let seq = self.u64()?;
-                let op = match self.u8()? {
-                    0 => KvOp::Get { key: self.string()? },
-                    1 => KvOp::Put { key: self.string()?, value: self.string()? },
-                    2 => KvOp::Append { key: self.string()?, value: self.string()? },
-                    other => return Err(format!("unknown op tag {other}")),
-                };
-                Payload::Command(Arc::new(Command { client, seq, op }))
+                let len = self.u32()? as usize;
+                Payload::Data(Arc::from(self.take(len)?))
             }
             other => return Err(format!("unknown payload tag {other}")),
         };
@@ -375,12 +337,8 @@ mod tests {
     use super::*;
 
     fn entry(term: u64, index: u64, key: &str) -> Entry {
-        let cmd = Command {
-            client: ClientId(7),
-            seq: index,
-            op: KvOp::Append { key: key.into(), value: format!("v{index}") },
-        };
-        Entry { term: Term(term), index: LogIndex(index), payload: Payload::Command(Arc::new(cmd)) }
+        let data: Arc<[u8]> = Arc::from(format!("append {key} v{index}").into_bytes());
+        Entry { term: Term(term), index: LogIndex(index), payload: Payload::Data(data) }
     }
 
     fn sample_file() -> (Vec<u8>, Vec<usize>) {

@@ -1,0 +1,227 @@
+//! What a run reached: a catalogue of Raft behaviours ("sometimes" points, after FoundationDB's
+//! code probes and Antithesis's sometimes-assertions), each hit at one line of the simulator
+//! where the behaviour shows, named for the behaviour.
+//!
+//! Most points are states in which getting one rule of the paper's Figure 2 wrong would matter
+//! (a vote requested by a candidate with a stale log; a matching AppendEntries that ends before
+//! the follower's log while the leader's commit is ahead of its end), seen from outside the node:
+//! the message delivered and the receiver's view when it arrives, or a node's view before and
+//! after an event. Seen from outside, they apply to any implementation behind the host contract.
+//! The others are faults as they fired, snapshot, client and liveness paths.
+//!
+//! A point may be rare: not expected in an ordinary sweep (a sweep never reaching it is not a
+//! warning). A sweep lists every point with the seeds that reached it and the first one; `sweep
+//! --require-coverage` fails when a point that is not rare was never reached; `raftsim coverage
+//! --seed N` shows one run's points; `sweep --guided` forks runs where they reach what the sweep
+//! has not seen yet.
+
+use serde::Serialize;
+
+macro_rules! points {
+    ($($variant:ident $name:literal $rare:literal $what:literal,)*) => {
+        /// One behaviour of the catalogue.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Point { $($variant,)* }
+
+        impl Point {
+            pub const ALL: &'static [Point] = &[$(Point::$variant,)*];
+
+            /// The point's name, as reports show it.
+            #[must_use]
+            pub fn name(self) -> &'static str {
+                match self { $(Point::$variant => $name,)* }
+            }
+
+            /// Whether an ordinary sweep is not expected to reach it.
+            #[must_use]
+            pub fn rare(self) -> bool {
+                match self { $(Point::$variant => $rare,)* }
+            }
+
+            /// One line saying what the behaviour is and why it matters.
+            #[must_use]
+            pub fn what(self) -> &'static str {
+                match self { $(Point::$variant => $what,)* }
+            }
+        }
+    };
+}
+
+points! {
+    // ----- Elections (Figure 2, RequestVote; §5.2, §5.4.1, thesis §9.6) -----
+    ElectionStarted "election: a candidate stands" false "a node raised its term and asked for votes",
+    SplitVote "election: split vote" false "a candidate's election timed out and it stood again in a new term",
+    PreVoteLost "election: pre-vote lost" false "a pre-candidate failed to gather a majority and its term did not move (thesis §9.6)",
+    VoteRequestStaleLog "vote: request from a stale log" false "a vote request reached a voter whose log is more up to date than the candidate's (grant only an up-to-date log, §5.4.1)",
+    VoteRequestStaleTerm "vote: request of an older term" false "a vote request from an earlier term reached a voter (reply false if term < currentTerm)",
+    VoteRequestAfterVoting "vote: request after voting for another" false "a vote request reached a voter that already voted for another candidate in that term (one vote per term)",
+    VoteRequestRepeated "vote: request repeated" false "a candidate's request reached the voter that had already granted it, again",
+    VoteReplyLate "vote: late vote" false "a granted vote reached a node that was no longer a candidate of that term",
+    PreVoteWhileLeaderHeard "vote: pre-vote to a node that hears a leader" false "a pre-vote request reached a follower that knows a leader of its term",
+    PreVoteStaleLog "vote: pre-vote from a stale log" false "a pre-vote request reached a node whose log is more up to date than the asker's",
+    LeaderElected "leader: elected" false "a node became leader",
+    LeaderShorterLog "leader: elected with a shorter log than a follower's" false "a new leader's log is shorter than another live node's (legal when the longer one holds uncommitted entries)",
+    LeaderUncommittedEarlierTerms "leader: elected over uncommitted entries of earlier terms" false "a new leader holds entries of earlier terms that nobody counts committed: the paper's Figure 8 situation",
+    EarlierTermCommittedThroughOwn "leader: earlier-term entry committed through its own" false "a leader's commit index passed entries of earlier terms together with one of its own term (§5.4.2)",
+    LeaderDeposedByTerm "leader: deposed by a higher term" false "a leader heard of a higher term and stepped down",
+    LeaderStepDownQuorum "leader: steps down, no quorum heard" false "a leader stepped down in its own term: check-quorum (thesis §6.2)",
+    TwoLeadersDifferentTerms "leader: two leaders of different terms at once" false "an old leader cut off in a minority still leads while a newer one leads the majority",
+    CandidateStepsDownForLeader "election: candidate meets the leader of its term" false "an AppendEntries of the candidate's own term made it a follower (§5.2)",
+    TimeoutNowReceived "leader: transfer's TimeoutNow delivered" true "a leadership transfer told its target to campaign at once (thesis §3.10)",
+
+    // ----- Replication (Figure 2, AppendEntries; §5.3) -----
+    AppendStaleTerm "append: from a deposed leader" false "an AppendEntries of an earlier term reached a node (reply false if term < currentTerm)",
+    AppendPrevBeyondLog "append: prev past the follower's log" false "an AppendEntries whose prevLogIndex is past the end of the follower's log (reply false)",
+    AppendPrevTermMismatch "append: prev term mismatch" false "an AppendEntries whose prevLogTerm does not match the follower's entry there (reply false)",
+    AppendPrevInSnapshot "append: prev under the follower's snapshot" false "an AppendEntries starting inside what the follower's snapshot covers",
+    AppendSpanAlreadyHeld "append: span already held" false "a matching AppendEntries whose whole span the follower already holds: a duplicate or reordered one (delete only on a conflict)",
+    AppendEndsBeforeFollowerLogCommitAhead "append: ends before the follower's log, leader commit past its end" false "a matching AppendEntries ending before the follower's last entry while the leader's commit is past its end (commit = min(leaderCommit, last new entry))",
+    ConflictTruncated "append: conflicting suffix truncated" false "a follower deleted entries that conflict with the leader's (§5.3)",
+    AppendRejectedAtLeader "append: rejection reaches the leader" false "a follower's refusal reached its leader, which backs off nextIndex",
+    AppendReplyStale "append: answer of an older term" false "an AppendEntries answer reached a leader of a later term",
+    FollowerCommitAdvanced "commit: a follower learns of a commit" false "a follower's commit index moved on the leader's word",
+    FollowerFarBehind "append: a follower 50 entries behind" false "a live follower's log ended 50 or more entries before the leader's commit index",
+
+    // ----- Crashes and persistence (§5.1 persistent state) -----
+    CrashWritesInFlight "crash: writes in flight" false "a node crashed with writes not yet durable",
+    CrashOfLeader "crash: of a leader" false "a leader crashed",
+    CrashOfLeaderUncommitted "crash: of a leader with uncommitted entries" false "a leader crashed holding entries it had not committed",
+    CrashAfterVoteBeforeReply "crash: vote durable, reply in flight" false "a node crashed after its granted vote became durable while the reply was still on its way",
+    CrashAfterAck "crash: after acknowledging an uncommitted entry" false "a follower crashed after acknowledging entries past anything committed",
+    TornWrite "crash: a write torn" false "a crash left a prefix of a write on disk",
+    TornTailRecovered "restart: torn tail cut" false "a restart found a torn last record and cut it",
+    RestartIntoHigherTerm "restart: behind the cluster's term" false "a node restarted with a term below the current leader's",
+    MajorityDown "crash: a majority down" false "more than half the nodes were down at once",
+    AllDown "crash: every node down" true "every node was down at once",
+
+    // ----- Snapshots (§7) -----
+    SnapshotTaken "snapshot: taken" false "a node compacted its log under a snapshot of its state machine",
+    SnapshotInstalled "snapshot: installed from the leader" false "a follower installed the leader's snapshot",
+    SnapshotKeptSuffix "snapshot: installed, later entries kept" false "a follower installed a snapshot and kept the matching entries after it (Figure 13, step 6)",
+    SnapshotOfferedStale "snapshot: offered to a node already past it" false "a snapshot reached a node whose commit index covers it (install only what moves forward)",
+    SnapshotChunkLost "snapshot: chunk lost" false "the network lost a snapshot chunk",
+    SnapshotChunkDuplicated "snapshot: chunk duplicated" false "the network duplicated a snapshot chunk",
+    LeaderDeposedSnapshotInFlight "snapshot: sender deposed mid-transfer" false "a leader stopped leading while chunks of its snapshot were on the wire",
+    RestartFromSnapshot "restart: from a snapshot" false "a node restarted from a snapshot",
+    CrashDuringSnapshotWrite "crash: while writing a snapshot" false "a crash caught a snapshot write in flight",
+
+    // ----- Clients (thesis §6.3) -----
+    RetryDeduplicated "client: retry applied once" false "a retried command reached the log again and the session table applied it once",
+    LostLeadershipAnswered "client: told the leader lost its term" false "a server told a client that its call may or may not take effect",
+    ClientFollowedHint "client: followed a leader hint" false "a client retried at the leader a server named",
+    OutcomeUnknown "client: outcome unknown" false "a client gave up a call whose outcome it cannot know",
+    ReadServedFromState "client: read answered from state" true "a read was answered without a log entry of its own (ReadIndex or lease reads; otherwise only a planted bug does it)",
+
+    // ----- Faults as they fired -----
+    FaultCrash "fault: crash" false "a node crashed",
+    FaultPause "fault: pause" false "a node was paused",
+    FaultPausedInboxReplayed "fault: paused node resumed with messages waiting" false "a paused node resumed and handled the messages that had waited for it",
+    FaultLoss "fault: message lost" false "the network lost a message",
+    FaultDuplicate "fault: message duplicated" false "the network duplicated a message",
+    FaultLongDelay "fault: message held back long" false "the network held a message back in its long tail",
+    FaultOverflow "fault: network full" true "the network was full and dropped a message (a storm)",
+    FaultDrift "fault: clock drift" false "a node's clock ran at a drifted rate",
+    PartitionHalves "partition: halves" false "the cluster was split in two halves",
+    PartitionIsolateNode "partition: a node isolated" false "one node was cut off from all others",
+    PartitionIsolateLeader "partition: the leader isolated" false "the leader was cut off from all others",
+    PartitionLeaderMinority "partition: leader in the minority" false "the leader and a few others were cut off from the majority",
+    PartitionBridge "partition: bridge" false "two halves joined by one node that sees both",
+    PartitionRing "partition: ring" false "each node heard only its neighbours",
+    PartitionOneWay "partition: one-way link" false "a node could send but not receive, or the reverse",
+    PartitionIsolateNewLeader "partition: fresh leader isolated" false "a node cut off right after it won its election",
+    Heal "partition: healed" false "every cut link was restored",
+
+    // ----- Liveness -----
+    LivenessSeveralElections "liveness: several elections after healing" false "the healed cluster needed more than one election to find a leader",
+    LivenessRestartedLeader "liveness: a restarted node leads after healing" false "the leader after healing had been crashed during the run",
+}
+
+/// The points one run reached: for each, how many times and the first event at which.
+#[derive(Clone, Debug, Default)]
+pub struct Reached {
+    hits: Vec<u32>,
+    first_event: Vec<u64>,
+}
+
+impl Reached {
+    #[must_use]
+    pub fn new() -> Reached {
+        Reached { hits: vec![0; Point::ALL.len()], first_event: vec![u64::MAX; Point::ALL.len()] }
+    }
+
+    /// The point was reached at `event`.
+    #[inline]
+    pub fn hit(&mut self, point: Point, event: u64) {
+        let i = point as usize;
+        self.hits[i] = self.hits[i].saturating_add(1);
+        if self.first_event[i] == u64::MAX {
+            self.first_event[i] = event;
+        }
+    }
+
+    /// How many times the point was reached.
+    #[must_use]
+    pub fn hits(&self, point: Point) -> u32 {
+        self.hits.get(point as usize).copied().unwrap_or(0)
+    }
+
+    /// The first event at which the point was reached, if it was.
+    #[must_use]
+    pub fn first_event(&self, point: Point) -> Option<u64> {
+        self.first_event.get(point as usize).copied().filter(|e| *e != u64::MAX)
+    }
+
+    /// The points reached, in catalogue order.
+    pub fn reached(&self) -> impl Iterator<Item = Point> + '_ {
+        Point::ALL.iter().copied().filter(|p| self.hits(*p) > 0)
+    }
+
+    /// The run's points as a summary lists them.
+    #[must_use]
+    pub fn summary(&self) -> Vec<PointHit> {
+        self.reached()
+            .map(|p| PointHit {
+                point: p.name(),
+                hits: self.hits(p),
+                first_event: self.first_event(p).unwrap_or(0),
+            })
+            .collect()
+    }
+}
+
+/// A point a run reached, for summaries.
+#[derive(Clone, Debug, Serialize)]
+pub struct PointHit {
+    pub point: &'static str,
+    pub hits: u32,
+    pub first_event: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_has_at_least_sixty_points_with_distinct_names() {
+        assert!(Point::ALL.len() >= 60, "{} points", Point::ALL.len());
+        let names: std::collections::BTreeSet<&str> = Point::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names.len(), Point::ALL.len());
+        assert!(Point::ALL.iter().all(|p| !p.what().is_empty()));
+        for (i, p) in Point::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i, "ALL is in declaration order");
+        }
+    }
+
+    #[test]
+    fn a_run_remembers_how_often_and_first_when_each_point_was_reached() {
+        let mut r = Reached::new();
+        r.hit(Point::SplitVote, 40);
+        r.hit(Point::SplitVote, 90);
+        r.hit(Point::LeaderElected, 10);
+        assert_eq!(r.hits(Point::SplitVote), 2);
+        assert_eq!(r.first_event(Point::SplitVote), Some(40));
+        assert_eq!(r.first_event(Point::AllDown), None);
+        let names: Vec<&str> = r.summary().iter().map(|h| h.point).collect();
+        assert_eq!(names, ["election: split vote", "leader: elected"], "catalogue order");
+    }
+}

@@ -1,0 +1,106 @@
+//! The coverage catalogue: an ordinary sweep reaches every point that is not rare, the rare ones
+//! are reached where they should be, a run's points are reproducible, and the sweep options that
+//! use them behave the same on every machine.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use simulator::coverage::Point;
+use simulator::{run, RunOptions, SimConfig};
+
+fn raftsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_raftsim")).args(args).output().expect("the binary runs")
+}
+
+fn last_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+#[test]
+fn a_sweep_of_three_hundred_seeds_reaches_every_point_that_is_not_rare() {
+    let out = raftsim(&["sweep", "--seeds", "0..300", "--require-coverage", "--json", "--max-reports", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = last_json(&out);
+    let points = s["points"].as_object().expect("points");
+    assert_eq!(points.len(), Point::ALL.len(), "every point is listed, reached or not");
+    for p in Point::ALL.iter().filter(|p| !p.rare()) {
+        let stats = &points[p.name()];
+        assert!(stats["seeds"].as_u64().is_some_and(|n| n > 0), "{} never reached: {stats}", p.name());
+        assert!(stats["first_seed"].as_u64().is_some(), "{}", p.name());
+    }
+}
+
+#[test]
+fn require_coverage_fails_a_sweep_too_short_to_reach_the_catalogue() {
+    let out = raftsim(&["sweep", "--seeds", "0..2", "--require-coverage", "--max-reports", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("were never reached"));
+}
+
+#[test]
+fn rare_points_are_reached_where_they_should_be() {
+    let reached = |config: SimConfig, point: Point| {
+        let outcome = run(&config, &RunOptions::default());
+        outcome.summary.points.iter().any(|h| h.point == point.name())
+    };
+    let with_bug = |seed, bug: &str| {
+        let mut c = SimConfig::swarm(seed);
+        c.bugs = vec![bug.to_string()];
+        c
+    };
+    // `FaultOverflow` needs 200,000 messages in flight: the network's own tests fill it.
+    assert!(
+        (0..20).any(|s| reached(with_bug(s, "stale-leader-read"), Point::ReadServedFromState)),
+        "a leader answering reads from its state is seen"
+    );
+    assert!(
+        (0..80).any(|s| reached(SimConfig::swarm(s), Point::AllDown)),
+        "every node down, within 80 seeds"
+    );
+}
+
+#[test]
+fn a_runs_points_and_their_first_events_are_the_same_every_time() {
+    let a = run(&SimConfig::swarm(7), &RunOptions::default());
+    let b = run(&SimConfig::swarm(7), &RunOptions::default());
+    let points = |o: &simulator::Outcome| {
+        o.summary.points.iter().map(|h| (h.point, h.hits, h.first_event)).collect::<Vec<_>>()
+    };
+    assert!(a.summary.points.len() > 10);
+    assert_eq!(points(&a), points(&b));
+    let out = raftsim(&["coverage", "--seed", "7", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = last_json(&out);
+    assert_eq!(v["reached"].as_array().map(Vec::len), Some(a.summary.points.len()));
+    assert_eq!(
+        v["reached"].as_array().map(Vec::len).unwrap_or(0)
+            + v["not_reached"].as_array().map(Vec::len).unwrap_or(0),
+        Point::ALL.len()
+    );
+}
+
+#[test]
+fn stop_when_stale_stops_at_the_same_seed_whatever_the_jobs() {
+    let sweep = |jobs: &str| {
+        last_json(&raftsim(&[
+            "sweep",
+            "--seeds",
+            "0..400",
+            "--stop-when-stale",
+            "30",
+            "--jobs",
+            jobs,
+            "--json",
+            "--max-reports",
+            "0",
+        ]))
+    };
+    let one = sweep("1");
+    let two = sweep("2");
+    assert!(one["seeds"].as_u64().is_some_and(|n| n < 400), "{}", one["seeds"]);
+    assert_eq!(one["seeds"], two["seeds"]);
+    assert_eq!(one["points"], two["points"]);
+    assert!(one["stopped_early"].as_str().is_some_and(|s| s.contains("reached nothing new")));
+}
