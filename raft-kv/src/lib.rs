@@ -14,5 +14,5 @@ pub mod server;
 pub mod store;
 
 pub use command::{ClientError, ClientId, ClientReply, ClientRequest, Command, KvOp, KvResult};
-pub use server::{KvServer, ServerError, ServerReady};
+pub use server::{KvServer, ReadPath, ServerError, ServerReady};
 pub use store::{Applied, KvStore, ValueDigest};

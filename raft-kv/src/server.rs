@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use raft_host::{Bug, BugSet, DurableState, LogIndex, NodeId, Payload, Raft, Ready, Role, Setup, Term};
+use raft_host::{
+    Bug, BugSet, DurableState, Feature, LogIndex, NodeId, Payload, Raft, ReadError, Ready, Role, Setup, Term,
+};
 
 use crate::command::{ClientError, ClientId, ClientReply, ClientRequest, Command, KvResult};
 use crate::store::{Applied, KvStore};
@@ -19,6 +21,65 @@ struct Pending {
     client: ClientId,
     seq: u64,
     term: Term,
+}
+
+/// How a server answers reads (Get).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub enum ReadPath {
+    /// Through the log, like a write: answered when its own entry is applied.
+    #[default]
+    Log,
+    /// ReadIndex (thesis §6.4): the leader confirms it still leads with a round of heartbeats,
+    /// and the read is answered once the store has applied up to the leader's commit index as
+    /// of the request.
+    ReadIndex,
+    /// As ReadIndex, but the leader skips the round while its lease holds (thesis §6.4.1);
+    /// requires [`Setup::read_lease`] and clocks within [`raft_host::contract::CLOCK_DRIFT_PPM_MAX`].
+    Lease,
+}
+
+impl ReadPath {
+    pub const ALL: [ReadPath; 3] = [ReadPath::Log, ReadPath::ReadIndex, ReadPath::Lease];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadPath::Log => "log",
+            ReadPath::ReadIndex => "read-index",
+            ReadPath::Lease => "lease",
+        }
+    }
+
+    /// The path named `name` (as [`ReadPath::name`] spells it).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<ReadPath> {
+        ReadPath::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Whether reads skip the log.
+    #[must_use]
+    pub fn off_log(self) -> bool {
+        self != ReadPath::Log
+    }
+}
+
+impl fmt::Display for ReadPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A read handed to the node's ReadIndex, not yet answered.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    client: ClientId,
+    seq: u64,
+    key: String,
+    /// The leader's term when asked: a read still unconfirmed when the term or role changes
+    /// never will be.
+    term: Term,
+    /// Set once the node confirmed it: answer after applying this index.
+    index: Option<LogIndex>,
 }
 
 /// Everything a server produced since the host last asked.
@@ -72,6 +133,11 @@ pub struct KvServer<R: Raft> {
     deduplicated: u64,
     /// Reads answered from the store without a log entry of their own.
     reads_from_state: u64,
+    read_path: ReadPath,
+    /// Reads waiting for the node's confirmation or for the store to catch up, by context.
+    reads: BTreeMap<u64, PendingRead>,
+    /// The context of the next read handed to the node.
+    next_read_ctx: u64,
 }
 
 impl<R: Raft> KvServer<R> {
@@ -98,7 +164,23 @@ impl<R: Raft> KvServer<R> {
             replies: Vec::new(),
             deduplicated: 0,
             reads_from_state: 0,
+            read_path: ReadPath::Log,
+            reads: BTreeMap::new(),
+            next_read_ctx: 1,
         })
+    }
+
+    /// Chooses how reads are answered. An implementation without ReadIndex keeps reading through
+    /// the log; [`ReadPath::Lease`] needs the node booted with [`Setup::read_lease`] (without
+    /// it, the node confirms every read with a round, which is ReadIndex).
+    pub fn set_read_path(&mut self, path: ReadPath) {
+        self.read_path =
+            if path.off_log() && !R::supports_feature(Feature::ReadIndex) { ReadPath::Log } else { path };
+    }
+
+    #[must_use]
+    pub fn read_path(&self) -> ReadPath {
+        self.read_path
     }
 
     pub fn tick(&mut self) {
@@ -126,6 +208,10 @@ impl<R: Raft> KvServer<R> {
             self.reply(client, seq, Ok(KvResult::Value(value)));
             return;
         }
+        if op.is_read() && self.read_path.off_log() {
+            self.start_read(client, seq, op.key().to_string());
+            return;
+        }
         if let Some((index_seq, _)) = self.pending_by_client.get(&client) {
             if *index_seq == seq {
                 return; // the first attempt is still in the log; its answer will do
@@ -144,6 +230,49 @@ impl<R: Raft> KvServer<R> {
                 self.reply(client, seq, Err(ClientError::NotLeader { hint: not_leader.hint }));
             }
         }
+    }
+
+    /// A read without the log: the node confirms it (or refuses: not the leader), the store
+    /// answers it once applied far enough (see [`KvServer::ready_into`]).
+    fn start_read(&mut self, client: ClientId, seq: u64, key: String) {
+        let ctx = self.next_read_ctx;
+        match self.node.read_index(ctx) {
+            Ok(()) => {
+                self.next_read_ctx += 1;
+                let term = self.node.view().term;
+                self.reads.insert(ctx, PendingRead { client, seq, key, term, index: None });
+            }
+            Err(ReadError::NotLeader { hint }) => {
+                self.reply(client, seq, Err(ClientError::NotLeader { hint }))
+            }
+            Err(ReadError::Unsupported) => {
+                self.reply(client, seq, Err(ClientError::NotLeader { hint: None }));
+            }
+        }
+    }
+
+    /// Answers every confirmed read whose index the store has applied.
+    fn serve_reads(&mut self) {
+        let applied = self.node.view().applied;
+        let ready: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.index.is_some_and(|i| i <= applied))
+            .map(|(c, _)| *c)
+            .collect();
+        for ctx in ready {
+            if let Some(r) = self.reads.remove(&ctx) {
+                let value = self.kv.read(&r.key);
+                self.reads_from_state += 1;
+                self.reply(r.client, r.seq, Ok(KvResult::Value(value)));
+            }
+        }
+    }
+
+    /// Reads confirmed without the log and waiting for the store, and reads not yet confirmed.
+    #[must_use]
+    pub fn pending_reads(&self) -> usize {
+        self.reads.len()
     }
 
     #[must_use]
@@ -220,6 +349,12 @@ impl<R: Raft> KvServer<R> {
                 }
             }
         }
+        for state in &out.raft.read_states {
+            if let Some(r) = self.reads.get_mut(&state.ctx) {
+                r.index = Some(state.index);
+            }
+        }
+        self.serve_reads();
         out.replies.clear();
         std::mem::swap(&mut out.replies, &mut self.replies);
     }
@@ -282,6 +417,7 @@ impl<R: Raft> KvServer<R> {
     /// A leader that lost its term can no longer vouch for what it proposed: tell the clients
     /// to retry elsewhere (with the same sequence number, so nothing applies twice).
     fn fail_pending_if_deposed(&mut self) {
+        self.fail_reads_if_deposed();
         if self.pending.is_empty() {
             return;
         }
@@ -299,6 +435,27 @@ impl<R: Raft> KvServer<R> {
             } else {
                 self.pending_by_client.remove(&w.client);
                 self.lost(w);
+            }
+        }
+    }
+
+    /// An unconfirmed read of a term this node no longer leads will never be confirmed: the
+    /// client retries. A confirmed one stays: it is linearizable at its index whoever leads now.
+    fn fail_reads_if_deposed(&mut self) {
+        if self.reads.is_empty() {
+            return;
+        }
+        let view = self.node.view();
+        let leading = view.role == Role::Leader;
+        let lost: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.index.is_none() && !(leading && r.term == view.term))
+            .map(|(c, _)| *c)
+            .collect();
+        for ctx in lost {
+            if let Some(r) = self.reads.remove(&ctx) {
+                self.reply(r.client, r.seq, Err(ClientError::LostLeadership { hint: view.leader }));
             }
         }
     }

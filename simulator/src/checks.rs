@@ -710,6 +710,14 @@ impl Invariants {
         // The leader's own-term entries form the tail of its log; a node holding a later one
         // holds the earlier ones too, so the first at or after `commit` is the one to count.
         let backing = (commit.0..=view.last_index.0).map(LogIndex).find(|i| raft.term_at(*i) == Some(term));
+        // The quorum is counted among the voters of the configuration in force at the leader
+        // (the one it counts in itself); without one reported, among every node.
+        let (voters, quorum): (Vec<usize>, usize) = match raft.configuration() {
+            Some(c) if !c.voters.is_empty() => {
+                (c.voters.iter().map(|id| id.0 as usize).collect(), c.voters.len() / 2 + 1)
+            }
+            _ => ((0..self.watch.len()).collect(), self.quorum),
+        };
         // A node holds an entry durably in its log, or under a durable snapshot that covers it.
         let holders = |index: LogIndex, term: Term| {
             let held = |w: &Watch| {
@@ -718,26 +726,32 @@ impl Invariants {
                     || index < s.last_index
                     || (index == s.last_index && term == s.last_term)
             };
-            self.watch.iter().filter(|w| held(w)).count()
+            self.watch.iter().enumerate().filter(|(n, w)| voters.contains(n) && held(w)).count()
         };
         let reason = match backing {
-            Some(index) if holders(index, term) >= self.quorum => return Ok(()),
+            Some(index) if holders(index, term) >= quorum => return Ok(()),
             Some(index) if index == commit => format!(
-                "n{node} committed {commit}/{term} while only {} of {} nodes held it durably",
+                "n{node} committed {commit}/{term} while only {} of its {} voters held it durably",
                 holders(index, term),
-                self.watch.len()
+                voters.len()
             ),
             _ => {
                 let committed_term = raft.term_at(commit).unwrap_or_default();
                 format!(
                     "n{node}, leader of {term}, committed {commit}/{committed_term} by counting replicas: no entry of \
-                     its own term at or after it is held by a majority ({} of {} hold {commit}/{committed_term})",
+                     its own term at or after it is held by a majority ({} of {} voters hold {commit}/{committed_term})",
                     holders(commit, committed_term),
-                    self.watch.len()
+                    voters.len()
                 )
             }
         };
         Err(Violation { invariant: Invariant::CommitWithoutMajority, node, reason })
+    }
+
+    /// A node out of the configuration lost its disk (a new machine taking its id): nothing it
+    /// promised binds the next incarnation, which starts empty.
+    pub fn on_wipe(&mut self, node: u8) {
+        self.watch[node as usize] = Watch::default();
     }
 
     /// A node crashed: remember what it promised, forget its volatile state.

@@ -97,8 +97,43 @@ pub struct ClusterConfig {
     /// A pre-vote round before each election (thesis §9.6).
     #[serde(default = "yes")]
     pub pre_vote: bool,
-    /// Each node's clock runs fast or slow by up to this much (drawn per node).
+    /// Each node's clock runs fast or slow by up to this much (drawn per node). With lease
+    /// reads, at most [`raft_host::contract::CLOCK_DRIFT_PPM_MAX`] (the bound leases rest on).
     pub drift_ppm_max: u32,
+    /// How servers answer reads: `log` (an entry of their own), `read-index` or `lease`.
+    #[serde(default)]
+    pub read_path: ReadPathName,
+}
+
+/// A server's read path (see `raft_kv::ReadPath`), as configurations and the CLI spell it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadPathName {
+    #[default]
+    Log,
+    ReadIndex,
+    Lease,
+}
+
+impl ReadPathName {
+    #[must_use]
+    pub fn kv(self) -> raft_kv::ReadPath {
+        match self {
+            ReadPathName::Log => raft_kv::ReadPath::Log,
+            ReadPathName::ReadIndex => raft_kv::ReadPath::ReadIndex,
+            ReadPathName::Lease => raft_kv::ReadPath::Lease,
+        }
+    }
+
+    /// The path named as the CLI and the JSON spell it.
+    pub fn parse(name: &str) -> Result<ReadPathName, String> {
+        match raft_kv::ReadPath::parse(name) {
+            Some(raft_kv::ReadPath::Log) => Ok(ReadPathName::Log),
+            Some(raft_kv::ReadPath::ReadIndex) => Ok(ReadPathName::ReadIndex),
+            Some(raft_kv::ReadPath::Lease) => Ok(ReadPathName::Lease),
+            None => Err(format!("read path: expected log, read-index or lease, got {name:?}")),
+        }
+    }
 }
 
 /// The snapshot policy: a server hands Raft a snapshot of its store once it applied
@@ -171,6 +206,25 @@ pub struct FaultConfig {
     pub crash: Option<CrashFaults>,
     #[serde(default)]
     pub pause: Option<PauseFaults>,
+    #[serde(default)]
+    pub membership: Option<MembershipFaults>,
+}
+
+/// Membership operations of the fault phase, one every `every_ns_min..every_ns_max`, each at
+/// the leader of the moment: take out a voter (the leader itself sometimes), add a server that
+/// is out back as a learner (its disk wiped first with `wipe_ppm`, once its removal is
+/// committed), promote a learner, or (with `transfer_ppm`) hand leadership to another voter.
+/// The cluster keeps at least three voters. Needs an implementation with the membership
+/// feature; others are left alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipFaults {
+    pub every_ns_min: u64,
+    pub every_ns_max: u64,
+    #[serde(default)]
+    pub transfer_ppm: u32,
+    #[serde(default)]
+    pub wipe_ppm: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,6 +371,7 @@ impl SimConfig {
                 check_quorum: true,
                 pre_vote: true,
                 drift_ppm_max: 0,
+                read_path: ReadPathName::Log,
             },
             network: NetworkConfig {
                 delay_ns_min: 200_000,
@@ -353,6 +408,21 @@ impl SimConfig {
         }
     }
 
+    /// Switches on what a planted bug needs to be reachable at all: the read path it lives on
+    /// (and, for the lease, clocks drifting at the bound). Everything else stays as drawn. The
+    /// self-test hunts each bug on swarm configurations fitted so.
+    pub fn fit_for(&mut self, bug: raft_host::Bug) {
+        use raft_host::Bug;
+        match bug {
+            Bug::ReadBeforeConfirm => self.cluster.read_path = ReadPathName::ReadIndex,
+            Bug::LeaseIgnoresDrift => {
+                self.cluster.read_path = ReadPathName::Lease;
+                self.cluster.drift_ppm_max = raft_host::contract::CLOCK_DRIFT_PPM_MAX;
+            }
+            _ => {}
+        }
+    }
+
     /// Swarm testing: the seed picks which fault families are on and how hard they hit, from a
     /// calm run to a storm, so that a sweep covers both (Groce et al., "Swarm Testing", 2012).
     /// Every draw comes from the seed's own "swarm" stream.
@@ -373,7 +443,25 @@ impl SimConfig {
             c.cluster.drift_ppm_max = *[1_000u32, 10_000, 50_000].choose(&mut r).unwrap_or(&1_000);
         }
 
+        // Reads: a stream of their own, so that the other draws of a seed stay as they were.
+        let mut reads = rng::stream(seed, "swarm.reads");
+        c.cluster.read_path = *[ReadPathName::Log, ReadPathName::ReadIndex, ReadPathName::Lease]
+            .choose(&mut reads)
+            .unwrap_or(&ReadPathName::Log);
+
         let election_ns = u64::from(c.cluster.election_ticks_max) * c.cluster.tick_ns;
+        // Membership changes and transfers: a stream of their own too.
+        let mut members = rng::stream(seed, "swarm.membership");
+        if chance(&mut members, 500_000) {
+            let every = election_ns * members.gen_range(2..=8u64);
+            c.faults.membership = Some(MembershipFaults {
+                every_ns_min: every / 2,
+                every_ns_max: every * 2,
+                transfer_ppm: *[0u32, 200_000, 500_000].choose(&mut members).unwrap_or(&0),
+                wipe_ppm: *[0u32, 300_000, 1_000_000].choose(&mut members).unwrap_or(&0),
+            });
+        }
+
         // The network: each impairment on for about half the seeds.
         c.network.delay_ns_max =
             *[NS_PER_MS, 5 * NS_PER_MS, 20 * NS_PER_MS].choose(&mut r).unwrap_or(&NS_PER_MS);
@@ -481,6 +569,19 @@ impl SimConfig {
         }
         in_range("cluster.append_entries_max", c.append_entries_max as u64, 1, l::BATCH_MAX)?;
         in_range("cluster.drift_ppm_max", u64::from(c.drift_ppm_max), 0, l::DRIFT_PPM_LIMIT - 1)?;
+        if c.read_path == ReadPathName::Lease {
+            let bound = raft_host::contract::CLOCK_DRIFT_PPM_MAX;
+            if c.drift_ppm_max > bound {
+                return Err(format!(
+                    "cluster.drift_ppm_max: lease reads are safe only with clocks within {bound} ppm \
+                     (raft_host::contract::CLOCK_DRIFT_PPM_MAX), got {}",
+                    c.drift_ppm_max
+                ));
+            }
+            if c.election_ticks_min < 4 {
+                return Err("cluster.election_ticks_min: lease reads need at least 4 ticks".into());
+            }
+        }
         let n = &self.network;
         delays("network.delay_ns", n.delay_ns_min, n.delay_ns_max)?;
         delays("network.long_delay_ns", n.long_delay_ns_min, n.long_delay_ns_max)?;
@@ -498,6 +599,8 @@ impl SimConfig {
                 self.faults.partition.as_ref().map_or(0, |p| p.new_leader_ppm),
             ),
             ("faults.pause.leader_ppm", self.faults.pause.as_ref().map_or(0, |p| p.leader_ppm)),
+            ("faults.membership.transfer_ppm", self.faults.membership.as_ref().map_or(0, |m| m.transfer_ppm)),
+            ("faults.membership.wipe_ppm", self.faults.membership.as_ref().map_or(0, |m| m.wipe_ppm)),
             (
                 "faults.crash.snapshot_write_ppm",
                 self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm),
@@ -508,6 +611,12 @@ impl SimConfig {
             }
         }
         delays("disk.fsync_ns", self.disk.fsync_ns_min, self.disk.fsync_ns_max)?;
+        if let Some(m) = &self.faults.membership {
+            delays("faults.membership.every_ns", m.every_ns_min, m.every_ns_max)?;
+            if m.every_ns_min == 0 {
+                return Err("faults.membership.every_ns_min: expected a positive time".into());
+            }
+        }
         if let Some(p) = &self.faults.partition {
             delays("faults.partition.heal_ns", p.heal_ns_min, p.heal_ns_max)?;
             delays("faults.partition.hold_ns", p.hold_ns_min, p.hold_ns_max)?;
@@ -594,6 +703,9 @@ impl SimConfig {
             if c.pre_vote { "on" } else { "off" },
             c.drift_ppm_max
         );
+        if c.read_path != ReadPathName::Log {
+            let _ = writeln!(s, "  reads: {}", c.read_path.kv());
+        }
         let _ = writeln!(
             s,
             "  network: delay {}-{}, drop {}, duplicate {}, long delay {} of {}-{}",

@@ -69,6 +69,18 @@ points! {
     CandidateStepsDownForLeader "election: candidate meets the leader of its term" false "an AppendEntries of the candidate's own term made it a follower (§5.2)",
     TimeoutNowReceived "leader: transfer's TimeoutNow delivered" true "a leadership transfer told its target to campaign at once (thesis §3.10)",
 
+    // ----- Membership and leadership transfer (thesis chapter 4, §3.10) -----
+    ServerAdded "membership: server added as a learner" true "a leader appended a configuration adding a server that only listens until it is caught up (thesis §4.2.1)",
+    LearnerPromoted "membership: learner promoted" true "a caught-up learner became a voter",
+    ServerRemoved "membership: server removed" true "a leader appended a configuration without a server",
+    LeaderRemovesItself "membership: leader removes itself" true "a leader appended a configuration without itself; it leads until that commits (thesis §4.2.2)",
+    RemovedLeaderSteppedDown "membership: removed leader stepped down" true "a leader outside its own configuration stepped down in its term, its removal committed",
+    RemovedServerCampaigns "membership: removed server times out" true "a server outside the configuration it holds started a (pre-)election: pre-vote, check-quorum and the voters' configuration must keep it harmless (thesis §4.2.3)",
+    WipedServerRejoins "membership: wiped server rejoins" true "a removed server lost its disk and was added back, knowing nothing",
+    TransferCompleted "leader: transfer completed" true "the target of a leadership transfer became leader (thesis §3.10)",
+    ReadByIndex "client: read answered by ReadIndex" true "a read confirmed by a round of heartbeats and answered once the store applied the read index (thesis §6.4)",
+    ReadByLease "client: read answered under a lease" true "a read answered with the lease path configured (thesis §6.4.1): the round is skipped while the lease holds",
+
     // ----- Replication (Figure 2, AppendEntries; §5.3) -----
     AppendStaleTerm "append: from a deposed leader" false "an AppendEntries of an earlier term reached a node (reply false if term < currentTerm)",
     AppendPrevBeyondLog "append: prev past the follower's log" false "an AppendEntries whose prevLogIndex is past the end of the follower's log (reply false)",

@@ -67,6 +67,8 @@ pub enum Family {
     Partition,
     Crash,
     Pause,
+    /// Membership changes and leadership transfers.
+    Membership,
 }
 
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use crate::queue::Event;
 use crate::scenario::{RunExpect, Scenario};
 use crate::script::Script;
 use crate::trace::Trace;
-use crate::world::{FaultStats, RealizedAt, SnapshotStats, World};
+use crate::world::{FaultStats, MembershipStats, RealizedAt, SnapshotStats, World};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -157,6 +157,8 @@ pub struct Summary {
     pub liveness_elections: u64,
     pub faults: FaultStats,
     pub snapshots: SnapshotStats,
+    /// Membership changes, leadership transfers and reads without the log.
+    pub membership: MembershipStats,
     pub messages: NetworkStats,
     pub disk: DiskSummary,
     pub linearizability: Option<CheckSummary>,
@@ -635,12 +637,14 @@ fn converged<R: Raft>(world: &World<R>) -> bool {
     let Some(leader) = world.current_leader() else { return false };
     let Some(server) = world.nodes[leader as usize].server() else { return false };
     let commit = server.node().view().commit;
-    world.nodes.iter().all(|slot| {
-        slot.is_up()
-            && slot.server().is_some_and(|s| {
-                let v = s.node().view();
-                v.applied == commit && v.commit == commit
-            })
+    // Only the members of the leader's configuration must catch up; a removed server need not.
+    world.nodes.iter().enumerate().all(|(n, slot)| {
+        world.outside_configuration(n as u8)
+            || slot.is_up()
+                && slot.server().is_some_and(|s| {
+                    let v = s.node().view();
+                    v.applied == commit && v.commit == commit
+                })
     })
 }
 
@@ -684,8 +688,13 @@ fn final_state_violation<R: Raft>(
     history: &[KvCall],
     seqs: &[u64],
 ) -> Option<FinalViolation> {
-    let mut digests =
-        world.nodes.iter().enumerate().filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
+    // A server the membership changes left out need not have caught up.
+    let mut digests = world
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| !world.outside_configuration(*n as u8))
+        .filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
     if let Some((first_node, first)) = digests.next() {
         if let Some((n, _)) = digests.find(|(_, d)| *d != first) {
             return Some(FinalViolation {
@@ -750,6 +759,7 @@ fn summarize<R: Raft>(
         liveness_elections: world.elections_before_liveness.map_or(0, |before| notes.elections - before),
         faults: world.faults.clone(),
         snapshots: world.snapshots.clone(),
+        membership: world.membership.clone(),
         messages: world.network.stats.clone(),
         disk: DiskSummary {
             writes: world.nodes.iter().map(|s| s.disk.writes).sum(),
@@ -845,6 +855,24 @@ impl Summary {
                 f.snapshot_write_crashes,
                 f.torn_snapshot_files,
                 f.torn_snapshots_discarded
+            );
+        }
+        let c = &self.membership;
+        if c.learners_added + c.servers_removed + c.transfers_started + c.changes_refused + c.reads_off_log
+            > 0
+        {
+            let _ = writeln!(
+                s,
+                "membership: {} added, {} promoted, {} removed ({} leaders), {} wiped and re-added, {} refused; transfers: {} started, {} completed; reads off the log: {}",
+                c.learners_added,
+                c.learners_promoted,
+                c.servers_removed,
+                c.leaders_removed,
+                c.wiped_and_readded,
+                c.changes_refused,
+                c.transfers_started,
+                c.transfers_completed,
+                c.reads_off_log
             );
         }
         let m = &self.messages;

@@ -19,6 +19,7 @@ use crate::trace::Trace;
 
 mod describe;
 mod faults;
+mod members;
 mod observe;
 
 /// A server process: the KV service above the Raft implementation `R`.
@@ -84,6 +85,27 @@ pub struct FaultStats {
     pub drift_changes: u64,
 }
 
+/// What membership changes, leadership transfers and reads without the log did during a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MembershipStats {
+    /// Changes the leader accepted (its configuration entry appended), by kind.
+    pub learners_added: u64,
+    pub learners_promoted: u64,
+    pub servers_removed: u64,
+    /// Removals of the leader itself.
+    pub leaders_removed: u64,
+    /// Changes the leader refused (one at a time, own term not committed, learner behind...).
+    pub changes_refused: u64,
+    /// Servers re-added with a wiped disk after their removal committed.
+    pub wiped_and_readded: u64,
+    pub transfers_started: u64,
+    /// Transfers whose target led within the transfer's term + 1; the rest were abandoned or
+    /// overtaken.
+    pub transfers_completed: u64,
+    /// Reads answered without the log (ReadIndex or lease, per `cluster.read_path`).
+    pub reads_off_log: u64,
+}
+
 /// What snapshots did during a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotStats {
@@ -135,6 +157,8 @@ struct Nemesis {
     pause: Stream,
     /// Crashes in the middle of snapshot writes.
     snapshot: Stream,
+    /// Membership changes and leadership transfers.
+    membership: Stream,
     partitioned: bool,
     partition_token: u32,
 }
@@ -187,6 +211,11 @@ pub struct World<R: Raft> {
     /// answered, the first time. A read that did not go through the log saw the state there;
     /// the linearizability check's witness places it after that index.
     pub reads_served: BTreeMap<(u64, u64), u64>,
+    pub membership: MembershipStats,
+    /// Slots whose disk was wiped: they boot knowing no configuration (a server joining).
+    pub(crate) joins_empty: Vec<bool>,
+    /// A transfer under way: (target, the leader's term when it started).
+    pub(crate) transfer_watch: Option<(u8, Term)>,
     /// Whether some node is up and leading, for the summary's availability figures.
     pub leaders: crate::availability::LeaderWatch,
     /// The behaviours of the coverage catalogue this run reached, and when.
@@ -254,6 +283,7 @@ impl<R: Raft> World<R> {
                 crash: rng::stream(seed, "nemesis.crash"),
                 pause: rng::stream(seed, "nemesis.pause"),
                 snapshot: rng::stream(seed, "nemesis.snapshot"),
+                membership: rng::stream(seed, "nemesis.membership"),
                 partitioned: false,
                 partition_token: 0,
             },
@@ -263,6 +293,9 @@ impl<R: Raft> World<R> {
             busy_node: None,
             overrun: None,
             reads_served: BTreeMap::new(),
+            membership: MembershipStats::default(),
+            joins_empty: vec![false; config.cluster.nodes],
+            transfer_watch: None,
             leaders: crate::availability::LeaderWatch::new(),
             reached: crate::coverage::Reached::new(),
             last_views: vec![None; config.cluster.nodes],
@@ -296,6 +329,10 @@ impl<R: Raft> World<R> {
             if let Some(p) = &f.pause {
                 let at = between(&mut self.nemesis.pause, p.every_ns_min, p.every_ns_max);
                 self.queue.push(at, Event::Nemesis { family: Family::Pause, token: 0 });
+            }
+            if let Some(m) = &f.membership {
+                let at = between(&mut self.nemesis.membership, m.every_ns_min, m.every_ns_max);
+                self.queue.push(at, Event::Nemesis { family: Family::Membership, token: 0 });
             }
         }
     }
@@ -472,6 +509,7 @@ impl<R: Raft> World<R> {
         if !self.flush_ready(n) {
             return;
         }
+        self.watch_transfer();
         let Some(server) = self.nodes[n as usize].server() else { return };
         let observed = match self.checks.after_event(n, server) {
             Ok(observed) => observed,
@@ -509,11 +547,26 @@ impl<R: Raft> World<R> {
         let applied_before = server.node().view().applied.0;
         let dedup_before = server.deduplicated();
         let mut ready = std::mem::take(&mut self.scratch);
+        let off_log_before = server.reads_from_state();
         server.ready_into(&mut ready);
+        // Reads without the log are answered after this ready's entries are applied.
+        let applied_after = server.node().view().applied.0;
+        let off_log_reads = server.reads_from_state() - off_log_before;
+        self.membership.reads_off_log += off_log_reads;
+        let read_point = match server.read_path() {
+            raft_kv::ReadPath::ReadIndex => Some(crate::coverage::Point::ReadByIndex),
+            raft_kv::ReadPath::Lease => Some(crate::coverage::Point::ReadByLease),
+            raft_kv::ReadPath::Log => None,
+        };
         let retried = server.deduplicated() > dedup_before;
         let kept_suffix =
             ready.raft.snapshot.as_ref().is_some_and(|s| server.node().view().last_index > s.meta.last_index);
         let raft = &ready.raft;
+        if off_log_reads > 0 {
+            if let Some(p) = read_point {
+                self.reached.hit(p, self.trace.events());
+            }
+        }
         self.views.clear();
         self.views.extend(raft.messages.iter().map(R::inspect));
         let truncations = self.checks.notes.conflict_truncations;
@@ -563,7 +616,8 @@ impl<R: Raft> World<R> {
                 self.sometimes(crate::coverage::Point::LostLeadershipAnswered);
             }
             if matches!(r.result, Ok(KvResult::Value(_))) {
-                self.reads_served.entry((r.client.0, r.seq)).or_insert(applied_before);
+                let at = if off_log_reads > 0 { applied_after } else { applied_before };
+                self.reads_served.entry((r.client.0, r.seq)).or_insert(at);
             }
             let to = Addr::Client(r.client.0 as u16);
             self.send(Packet { from: Addr::Node(n), to, payload: Payload::Reply(r) });
@@ -791,7 +845,12 @@ impl<R: Raft> World<R> {
         let chunk = self.config.snapshot.chunk_bytes_max;
         Setup {
             id: NodeId(u32::from(n)),
-            members: (0..c.nodes as u32).map(NodeId).collect(),
+            // A wiped server joins knowing nobody: the leader's log tells it its configuration.
+            members: if self.joins_empty[n as usize] {
+                Vec::new()
+            } else {
+                (0..c.nodes as u32).map(NodeId).collect()
+            },
             election_ticks_min: c.election_ticks_min,
             election_ticks_max: c.election_ticks_max,
             heartbeat_ticks: c.heartbeat_ticks,
@@ -800,7 +859,7 @@ impl<R: Raft> World<R> {
             pre_vote: c.pre_vote,
             snapshot_chunk_bytes_max: if chunk > 0 { chunk } else { SNAPSHOT_CHUNK_BYTES_DEFAULT },
             bugs: self.bugs,
-            read_lease: false,
+            read_lease: self.config.cluster.read_path == crate::config::ReadPathName::Lease,
             seed,
         }
     }
@@ -830,7 +889,10 @@ impl<R: Raft> World<R> {
             self.sometimes(crate::coverage::Point::RestartFromSnapshot);
         }
         let server = match KvServer::<R>::boot(&setup, state.clone()) {
-            Ok(s) => s,
+            Ok(mut s) => {
+                s.set_read_path(self.config.cluster.read_path.kv());
+                s
+            }
             Err(ServerError::Snapshot(e)) => {
                 let reason = format!("n{n} cannot restore its store from its durable snapshot: {e}");
                 self.fail(Violation {
@@ -977,6 +1039,18 @@ impl<R: Raft> World<R> {
     }
 
     /// The live leader with the highest term, if any.
+    /// Whether node `n` is outside the configuration of the current leader (removed, or not
+    /// added back yet). False when there is no leader or it reports no configuration.
+    #[must_use]
+    pub fn outside_configuration(&self, n: u8) -> bool {
+        let Some(leader) = self.current_leader() else { return false };
+        let Some(server) = self.nodes[leader as usize].server() else { return false };
+        server
+            .node()
+            .configuration()
+            .is_some_and(|c| !c.voters.is_empty() && !c.contains(NodeId(u32::from(n))))
+    }
+
     #[must_use]
     pub fn current_leader(&self) -> Option<u8> {
         let mut best: Option<(Term, u8)> = None;

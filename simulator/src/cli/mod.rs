@@ -165,9 +165,14 @@ pub struct WorldArgs {
     /// No snapshots: logs grow for the whole run, whatever the seed drew.
     #[arg(long)]
     pub no_snapshots: bool,
-    /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
+    /// Switch on a planted bug (see `raftsim bugs`); may be repeated. A bug on a read path
+    /// switches that path on (as the self-test hunts it): read-before-confirm reads by
+    /// ReadIndex, lease-ignores-drift by lease with clocks drifting at the bound.
     #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
     pub bugs: Vec<String>,
+    /// How servers answer reads: log (default), read-index or lease, whatever the seed drew.
+    #[arg(long, value_name = "PATH", value_parser = crate::config::ReadPathName::parse)]
+    pub read_path: Option<crate::config::ReadPathName>,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -223,14 +228,13 @@ where
 fn bugs_command(json: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<serde_json::Value> = raft_host::Bug::ALL
-            .iter()
+        let list: Vec<serde_json::Value> = raft_host::Bug::every()
             .map(|b| serde_json::json!({ "name": b.name(), "description": b.description() }))
             .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(list));
     } else {
-        for b in raft_host::Bug::ALL {
-            let _ = writeln!(out, "{:<28} {}", b.name(), b.description());
+        for b in raft_host::Bug::every() {
+            let _ = writeln!(out, "{:<30} {}", b.name(), b.description());
         }
     }
     0

@@ -52,6 +52,14 @@ pub fn config_from_args(
     }
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
+        for b in &world.bugs {
+            if let Ok(bug) = b.parse::<raft_host::Bug>() {
+                config.fit_for(bug);
+            }
+        }
+    }
+    if let Some(path) = world.read_path {
+        config.cluster.read_path = path;
     }
     config.validate()?;
     Ok(config)
@@ -99,6 +107,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");
+    }
+    if let Some(path) = world.read_path {
+        cmd += &format!(" --read-path {}", path.kv());
     }
     cmd
 }

@@ -32,7 +32,7 @@ const TRIAL_STRIDE: u64 = 1_000_000;
 pub fn selftest_command(args: &SelftestArgs) -> i32 {
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
-        Bug::ALL.to_vec()
+        crate::selftest::hunted_bugs()
     } else {
         args.bugs.iter().filter_map(|b| b.parse().ok()).collect()
     };

@@ -305,6 +305,7 @@ impl<R: Raft> World<R> {
                     self.queue.push(self.now + down, Event::Restart { node: victim, epoch });
                 }
             }
+            Family::Membership => self.membership_step(),
             Family::Pause => {
                 let Some(p) = self.config.faults.pause.clone() else { return };
                 let leader = self.current_leader();

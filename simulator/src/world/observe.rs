@@ -101,12 +101,22 @@ impl<R: Raft> World<R> {
     /// Node `n` handled an event; `before` is its view before it (None: it just booted).
     pub(super) fn observe_transition(&mut self, n: u8, before: Option<View>) {
         let Some(before) = before else { return };
+        // Outside the current leader's configuration (removed, or not added back yet).
+        let outside = self.outside_configuration(n);
         let Some(server) = self.nodes[n as usize].server() else { return };
         let node = server.node();
         let after = node.view();
+        let me = raft_host::NodeId(u32::from(n));
+        let outside = outside || node.configuration().is_some_and(|c| !c.voters.is_empty() && !c.is_voter(me));
         let mut hits = Hits::default();
         if after.role != before.role || after.term != before.term {
             match (before.role, after.role) {
+                (Role::Leader, Role::Follower) if outside && after.term == before.term => {
+                    hits.add(Point::RemovedLeaderSteppedDown)
+                }
+                (_, Role::Candidate | Role::PreCandidate) if outside => {
+                    hits.add(Point::RemovedServerCampaigns)
+                }
                 (Role::Candidate, Role::Candidate) => hits.add(Point::SplitVote),
                 (_, Role::Candidate) => hits.add(Point::ElectionStarted),
                 (Role::PreCandidate, Role::Follower) if after.term == before.term => {

@@ -1,0 +1,171 @@
+//! Membership changes and leadership transfers as the fault phase draws them (the nemesis's
+//! membership family), each made at the leader of the moment through the host contract.
+//!
+//! One operation per step, chosen from the leader's configuration:
+//! - with `transfer_ppm`: hand leadership to another voter;
+//! - a learner waits: promote it (refused while it lags; tried again next step);
+//! - a server is out of the configuration: add it back as a learner. With `wipe_ppm` its disk
+//!   is wiped first and it boots knowing no configuration, as a new machine taking the old
+//!   one's id would. The wipe happens only once the leader accepted the change: a leader starts
+//!   a change only once the previous one (the removal) is committed, so no configuration that
+//!   can still decide counts the wiped server;
+//! - otherwise, while three voters or more remain: take out one of them, the leader itself
+//!   sometimes (two voters at least stay).
+
+use raft_host::{ChangeError, Feature, MembershipChange, NodeId, Raft, Role};
+use rand::Rng;
+
+use super::{Process, World};
+use crate::coverage::Point;
+use crate::queue::{Event, Family};
+use crate::rng::{self, between};
+
+/// What one step did, for the trace.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Op {
+    Transfer(u8),
+    Change(MembershipChange),
+}
+
+impl<R: Raft> World<R> {
+    pub(super) fn membership_step(&mut self) {
+        let Some(m) = self.config.faults.membership.clone() else { return };
+        let r = &mut self.nemesis.membership;
+        let next = between(r, m.every_ns_min, m.every_ns_max);
+        // Drawn whether or not anything happens, so the stream moves the same way either way.
+        let transfer = rng::chance(r, m.transfer_ppm);
+        let wipe = rng::chance(r, m.wipe_ppm);
+        let pick: u32 = r.gen();
+        self.queue.push(self.now + next, Event::Nemesis { family: Family::Membership, token: 0 });
+        if !R::supports_feature(Feature::Membership) {
+            return;
+        }
+        let Some(leader) = self.current_leader() else { return };
+        let Some(server) = self.nodes[leader as usize].server() else { return };
+        if !self.nodes[leader as usize].is_up() {
+            return;
+        }
+        let Some(config) = server.node().configuration() else { return };
+        let nodes = self.nodes.len() as u32;
+        let others: Vec<NodeId> = config.voters.iter().filter(|v| v.0 != u32::from(leader)).collect();
+        let op = if transfer && R::supports_feature(Feature::Transfer) && !others.is_empty() {
+            Op::Transfer(others[pick as usize % others.len()].0 as u8)
+        } else if let Some(learner) = config.learners.iter().next() {
+            Op::Change(MembershipChange::Promote(learner))
+        } else if let Some(out) = (0..nodes).map(NodeId).find(|id| !config.contains(*id)) {
+            Op::Change(MembershipChange::AddLearner(out))
+        } else if config.voters.len() >= 3 {
+            let voters: Vec<NodeId> = config.voters.iter().collect();
+            Op::Change(MembershipChange::Remove(voters[pick as usize % voters.len()]))
+        } else {
+            return;
+        };
+        self.busy_node = Some(leader);
+        let Process::Up(server) = &mut self.nodes[leader as usize].process else { return };
+        let outcome: Result<(), String> = match op {
+            Op::Transfer(to) => {
+                server.node_mut().transfer_leadership(NodeId(u32::from(to))).map_err(|e| e.to_string())
+            }
+            Op::Change(change) => server
+                .node_mut()
+                .change_membership(change)
+                .map(|_| ())
+                .map_err(|e: ChangeError| e.to_string()),
+        };
+        self.trace_membership(leader, op, outcome.as_ref().err());
+        match (op, &outcome) {
+            (_, Err(_)) => {
+                if matches!(op, Op::Change(_)) {
+                    self.membership.changes_refused += 1;
+                }
+            }
+            (Op::Transfer(to), Ok(())) => {
+                self.membership.transfers_started += 1;
+                let term =
+                    self.nodes[leader as usize].server().map(|s| s.node().view().term).unwrap_or_default();
+                self.transfer_watch = Some((to, term));
+            }
+            (Op::Change(MembershipChange::Promote(_)), Ok(())) => {
+                self.membership.learners_promoted += 1;
+                self.sometimes(Point::LearnerPromoted);
+            }
+            (Op::Change(MembershipChange::AddLearner(id)), Ok(())) => {
+                self.membership.learners_added += 1;
+                self.sometimes(Point::ServerAdded);
+                if wipe {
+                    self.after_node_input(leader);
+                    self.wipe(id.0 as u8);
+                    return;
+                }
+            }
+            (Op::Change(MembershipChange::Remove(id)), Ok(())) => {
+                self.membership.servers_removed += 1;
+                self.sometimes(Point::ServerRemoved);
+                if id.0 == u32::from(leader) {
+                    self.membership.leaders_removed += 1;
+                    self.sometimes(Point::LeaderRemovesItself);
+                }
+            }
+        }
+        self.after_node_input(leader);
+    }
+
+    /// A server out of the configuration loses its disk and starts again knowing nobody.
+    fn wipe(&mut self, n: u8) {
+        if n == self.current_leader().unwrap_or(u8::MAX) {
+            return;
+        }
+        self.crash(n);
+        let slot = &mut self.nodes[n as usize];
+        slot.disk = crate::disk::Disk::default();
+        self.joins_empty[n as usize] = true;
+        self.checks.on_wipe(n);
+        self.membership.wiped_and_readded += 1;
+        self.sometimes(Point::WipedServerRejoins);
+        self.trace.mix(&[self.now, 21, u64::from(n)]);
+        if self.trace.detailed() {
+            self.trace.line(self.now, "wipe", format_args!("\"node\":{n}"));
+        }
+        self.restart(n);
+    }
+
+    fn trace_membership(&mut self, leader: u8, op: Op, refused: Option<&String>) {
+        let (kind, id) = match op {
+            Op::Transfer(to) => (0, u64::from(to)),
+            Op::Change(MembershipChange::AddLearner(id)) => (1, u64::from(id.0)),
+            Op::Change(MembershipChange::Promote(id)) => (2, u64::from(id.0)),
+            Op::Change(MembershipChange::Remove(id)) => (3, u64::from(id.0)),
+        };
+        self.trace.mix(&[self.now, 20, u64::from(leader), kind, id, u64::from(refused.is_some())]);
+        if self.trace.detailed() {
+            let what = match op {
+                Op::Transfer(to) => format!("transfer to n{to}"),
+                Op::Change(c) => format!("{c:?}"),
+            };
+            let result = refused.map_or_else(|| "started".to_string(), |e| format!("refused: {e}"));
+            self.trace.line(
+                self.now,
+                "membership",
+                format_args!(
+                    "\"leader\":{leader},\"op\":{},\"result\":{}",
+                    crate::trace::json_str(&what),
+                    crate::trace::json_str(&result)
+                ),
+            );
+        }
+    }
+
+    /// After a node's input: a transfer under way is completed when its target leads.
+    pub(super) fn watch_transfer(&mut self) {
+        let Some((to, term)) = self.transfer_watch else { return };
+        let Some(server) = self.nodes[to as usize].server() else { return };
+        let view = server.node().view();
+        if view.role == Role::Leader && view.term > term {
+            self.membership.transfers_completed += 1;
+            self.transfer_watch = None;
+            self.sometimes(Point::TransferCompleted);
+        } else if view.term > term.next() {
+            self.transfer_watch = None;
+        }
+    }
+}
