@@ -440,13 +440,15 @@ impl RaftNode {
     /// Appends a client command to the log if this node leads, returning where it was placed.
     /// The command is committed only if the entry at that index still has that term when it is
     /// applied; a host compares the applied entry to know. Refused while leadership is being
-    /// transferred, with the target as the hint: the client retries there.
+    /// transferred, with no hint: the client retries shortly.
     pub fn propose(&mut self, data: std::sync::Arc<[u8]>) -> Result<(LogIndex, Term), NotLeader> {
         if self.role != Role::Leader {
             return Err(NotLeader { hint: self.leader });
         }
-        if let Some(transfer) = &self.transfer {
-            return Err(NotLeader { hint: Some(transfer.to) });
+        if self.transfer.is_some() {
+            // No hint: the target does not lead yet and would point back here, and a client
+            // bouncing between the two would spin. It retries shortly.
+            return Err(NotLeader { hint: None });
         }
         let index = self.append_own_entry(Payload::Data(data));
         self.broadcast_append();

@@ -2,7 +2,7 @@
 //! maintenance or to move leadership next to the clients.
 //!
 //! 1. The leader stops taking proposals, so that the target can catch up with a log that no
-//!    longer grows (`propose` answers `NotLeader` with the target as the hint).
+//!    longer grows (`propose` answers `NotLeader` with no hint).
 //! 2. It replicates to the target as usual; once the target's log matches its own to the last
 //!    entry, it sends TimeoutNow.
 //! 3. The target starts an election at once, without pre-vote: the point is to win now, and a

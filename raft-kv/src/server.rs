@@ -225,7 +225,7 @@ impl<R: Raft> KvServer<R> {
                 }
                 self.pending.insert(index, Pending { client, seq, term });
             }
-            // Also while the leader hands over leadership: the hint names the server taking over.
+            // Also while the leader hands over leadership (no hint then: the client retries).
             Err(not_leader) => {
                 self.reply(client, seq, Err(ClientError::NotLeader { hint: not_leader.hint }));
             }

@@ -225,6 +225,9 @@ pub struct MembershipFaults {
     pub transfer_ppm: u32,
     #[serde(default)]
     pub wipe_ppm: u32,
+    /// A step also follows a leader's election at once with this probability.
+    #[serde(default)]
+    pub new_leader_ppm: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,11 +416,41 @@ impl SimConfig {
     /// self-test hunts each bug on swarm configurations fitted so.
     pub fn fit_for(&mut self, bug: raft_host::Bug) {
         use raft_host::Bug;
+        let election_ns = u64::from(self.cluster.election_ticks_max) * self.cluster.tick_ns;
         match bug {
             Bug::ReadBeforeConfirm => self.cluster.read_path = ReadPathName::ReadIndex,
             Bug::LeaseIgnoresDrift => {
+                // The bug's window is the drift's share of an election timeout: followers that
+                // time out near the minimum, a leader cut off often, no check-quorum step-down
+                // to end its term first.
                 self.cluster.read_path = ReadPathName::Lease;
                 self.cluster.drift_ppm_max = raft_host::contract::CLOCK_DRIFT_PPM_MAX;
+                // A long election timeout makes the window (the drift's share of it) long in
+                // real time, against clients that retry within a few heartbeats.
+                self.cluster.election_ticks_min = self.cluster.heartbeat_ticks * 10;
+                self.cluster.election_ticks_max = self.cluster.election_ticks_min + 1;
+                self.cluster.check_quorum = false;
+                self.workload.clients = self.workload.clients.max(10);
+                let election_ns = u64::from(self.cluster.election_ticks_max) * self.cluster.tick_ns;
+                self.faults.membership = None;
+                self.faults.partition = Some(PartitionFaults {
+                    heal_ns_min: election_ns / 2,
+                    heal_ns_max: election_ns,
+                    hold_ns_min: election_ns * 2,
+                    hold_ns_max: election_ns * 3,
+                    shapes: vec![Shape::IsolateLeader],
+                    new_leader_ppm: 0,
+                });
+            }
+            Bug::ChangeBeforeOwnTermCommit | Bug::LearnerVotes => {
+                let m = self.faults.membership.get_or_insert(MembershipFaults {
+                    every_ns_min: election_ns,
+                    every_ns_max: election_ns * 4,
+                    transfer_ppm: 0,
+                    wipe_ppm: 0,
+                    new_leader_ppm: 0,
+                });
+                m.new_leader_ppm = 1_000_000;
             }
             _ => {}
         }
@@ -459,6 +492,7 @@ impl SimConfig {
                 every_ns_max: every * 2,
                 transfer_ppm: *[0u32, 200_000, 500_000].choose(&mut members).unwrap_or(&0),
                 wipe_ppm: *[0u32, 300_000, 1_000_000].choose(&mut members).unwrap_or(&0),
+                new_leader_ppm: *[0u32, 300_000].choose(&mut members).unwrap_or(&0),
             });
         }
 
@@ -601,6 +635,10 @@ impl SimConfig {
             ("faults.pause.leader_ppm", self.faults.pause.as_ref().map_or(0, |p| p.leader_ppm)),
             ("faults.membership.transfer_ppm", self.faults.membership.as_ref().map_or(0, |m| m.transfer_ppm)),
             ("faults.membership.wipe_ppm", self.faults.membership.as_ref().map_or(0, |m| m.wipe_ppm)),
+            (
+                "faults.membership.new_leader_ppm",
+                self.faults.membership.as_ref().map_or(0, |m| m.new_leader_ppm),
+            ),
             (
                 "faults.crash.snapshot_write_ppm",
                 self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm),

@@ -22,13 +22,15 @@ pub struct Hunt {
     pub replay: Option<String>,
 }
 
-/// The bugs `raftsim selftest` hunts by default: the classic catalogue and the bugs of reads
-/// without the log (whose configurations [`SimConfig::fit_for`] switches on). The membership
-/// bugs are left out until the simulator's workload changes the membership: the raft-core
-/// stories (raft-core/tests/planted_bugs.rs) show them.
+/// The bugs `raftsim selftest` hunts by default: the classic catalogue, and of the membership
+/// and read bugs those the swarm (fitted by [`SimConfig::fit_for`]) catches within the usual
+/// budget. `change-before-own-term-commit` and `lease-ignores-drift` need a schedule too
+/// precise for random search in 300 seeds (two disjoint majorities built step by step; a read
+/// in the few ticks between the safe lease and the drift-blind one): the raft-core stories
+/// (raft-core/tests/planted_bugs.rs) show them, and `--bug` hunts them on request.
 #[must_use]
 pub fn hunted_bugs() -> Vec<Bug> {
-    Bug::ALL.into_iter().chain([Bug::ReadBeforeConfirm, Bug::LeaseIgnoresDrift]).collect()
+    Bug::ALL.into_iter().chain([Bug::ReadBeforeConfirm, Bug::LearnerVotes]).collect()
 }
 
 /// Runs seeds `first_seed..first_seed + budget` with `bug` planted until one fails. The answer

@@ -50,6 +50,8 @@ pub struct NodeSlot<R: Raft> {
     pub tick_ns: u64,
     pub drift_ppm: i64,
     inbox: Vec<Held<R::Message>>,
+    /// When the node was last paused.
+    paused_at: u64,
 }
 
 impl<R: Raft> NodeSlot<R> {
@@ -252,6 +254,7 @@ impl<R: Raft> World<R> {
                     tick_ns: drifted(config.cluster.tick_ns, drift_ppm),
                     drift_ppm,
                     inbox: Vec::new(),
+                    paused_at: 0,
                 }
             })
             .collect();
@@ -371,7 +374,7 @@ impl<R: Raft> World<R> {
             Event::Nemesis { family, token } => {
                 let stale = family == Family::Partition && token != self.nemesis.partition_token;
                 if self.faults_on && !stale {
-                    self.nemesis_step(family);
+                    self.nemesis_step(family, token);
                 }
             }
             Event::Crash { node, epoch } => {
@@ -682,6 +685,7 @@ impl<R: Raft> World<R> {
         if role_changed && role == Role::Leader {
             self.maybe_crash_new_leader(n);
             self.maybe_isolate_new_leader(n);
+            self.maybe_change_at_new_leader();
         }
     }
 

@@ -104,6 +104,7 @@ impl<R: Raft> World<R> {
         let slot = &mut self.nodes[n as usize];
         let Process::Up(server) = std::mem::replace(&mut slot.process, Process::Down) else { unreachable!() };
         slot.process = Process::Paused(server);
+        slot.paused_at = self.now;
         self.reached.hit(Point::FaultPause, self.trace.events());
         slot.epoch += 1;
         self.faults.pauses += 1;
@@ -134,6 +135,19 @@ impl<R: Raft> World<R> {
             self.sometimes(Point::FaultPausedInboxReplayed);
         }
         self.trace.mix(&[self.now, 10, u64::from(n), inbox.len() as u64]);
+        // A lease rests on clocks that keep running (within the drift bound) while a process
+        // stalls: the ticks the pause swallowed are handed over before anything else, as a host
+        // reading a monotonic clock on waking would. Without leases a paused clock is kept (it
+        // only delays elections), so other runs stay as they were.
+        if self.config.cluster.read_path == crate::config::ReadPathName::Lease {
+            let slot = &self.nodes[n as usize];
+            let missed = (self.now - slot.paused_at) / slot.tick_ns.max(1);
+            for _ in 0..missed.min(MISSED_TICKS_MAX) {
+                let Process::Up(server) = &mut self.nodes[n as usize].process else { break };
+                server.tick();
+                self.after_node_input(n);
+            }
+        }
         if self.trace.detailed() {
             self.trace.line(self.now, "resume", format_args!("\"node\":{n},\"inbox\":{}", inbox.len()));
         }
@@ -268,7 +282,7 @@ impl<R: Raft> World<R> {
 
     // ----- The random fault schedule -----
 
-    pub(super) fn nemesis_step(&mut self, family: Family) {
+    pub(super) fn nemesis_step(&mut self, family: Family, token: u32) {
         let nodes = self.nodes.len();
         match family {
             Family::Partition => {
@@ -305,7 +319,7 @@ impl<R: Raft> World<R> {
                     self.queue.push(self.now + down, Event::Restart { node: victim, epoch });
                 }
             }
-            Family::Membership => self.membership_step(),
+            Family::Membership => self.membership_step(token),
             Family::Pause => {
                 let Some(p) = self.config.faults.pause.clone() else { return };
                 let leader = self.current_leader();
@@ -397,6 +411,10 @@ impl<R: Raft> World<R> {
         self.partition(cuts, shape.name());
     }
 }
+
+/// The most ticks a resumed node catches up on at once (a pause of 24 h at a 1 ms tick is
+/// fewer); bounds the loop whatever the configuration.
+const MISSED_TICKS_MAX: u64 = 100_000_000;
 
 /// The leader with probability `leader_ppm` (when there is one), otherwise any node. The draws
 /// do not depend on whether there is a leader, so the stream advances the same way either way.

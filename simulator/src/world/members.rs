@@ -28,7 +28,21 @@ enum Op {
 }
 
 impl<R: Raft> World<R> {
-    pub(super) fn membership_step(&mut self) {
+    /// With `new_leader_ppm`, a step right after a leader wins (the moment the 2015 rule is
+    /// about: before the new leader has committed an entry of its term).
+    pub(super) fn maybe_change_at_new_leader(&mut self) {
+        let Some(m) = &self.config.faults.membership else { return };
+        if !self.faults_on || m.new_leader_ppm == 0 {
+            return;
+        }
+        let r = &mut self.nemesis.membership;
+        if rng::chance(r, m.new_leader_ppm) {
+            self.queue.push(self.now, Event::Nemesis { family: Family::Membership, token: 1 });
+        }
+    }
+
+    /// One step of the schedule (`token` 0), or a one-off step after an election (1).
+    pub(super) fn membership_step(&mut self, token: u32) {
         let Some(m) = self.config.faults.membership.clone() else { return };
         let r = &mut self.nemesis.membership;
         let next = between(r, m.every_ns_min, m.every_ns_max);
@@ -36,7 +50,9 @@ impl<R: Raft> World<R> {
         let transfer = rng::chance(r, m.transfer_ppm);
         let wipe = rng::chance(r, m.wipe_ppm);
         let pick: u32 = r.gen();
-        self.queue.push(self.now + next, Event::Nemesis { family: Family::Membership, token: 0 });
+        if token == 0 {
+            self.queue.push(self.now + next, Event::Nemesis { family: Family::Membership, token: 0 });
+        }
         if !R::supports_feature(Feature::Membership) {
             return;
         }

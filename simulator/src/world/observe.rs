@@ -107,7 +107,8 @@ impl<R: Raft> World<R> {
         let node = server.node();
         let after = node.view();
         let me = raft_host::NodeId(u32::from(n));
-        let outside = outside || node.configuration().is_some_and(|c| !c.voters.is_empty() && !c.is_voter(me));
+        let outside =
+            outside || node.configuration().is_some_and(|c| !c.voters.is_empty() && !c.is_voter(me));
         let mut hits = Hits::default();
         if after.role != before.role || after.term != before.term {
             match (before.role, after.role) {
