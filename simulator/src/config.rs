@@ -411,6 +411,17 @@ impl SimConfig {
         }
     }
 
+    /// The configuration without membership operations and with reads through the log: the
+    /// swarm as it was before those paths existed. For tests of other paths whose figures
+    /// (budgets, witness rates, exported schedules) the new paths would change; exported
+    /// scenarios do not record membership operations yet.
+    #[must_use]
+    pub fn classic(mut self) -> SimConfig {
+        self.faults.membership = None;
+        self.cluster.read_path = ReadPathName::Log;
+        self
+    }
+
     /// Switches on what a planted bug needs to be reachable at all: the read path it lives on
     /// (and, for the lease, clocks drifting at the bound). Everything else stays as drawn. The
     /// self-test hunts each bug on swarm configurations fitted so.

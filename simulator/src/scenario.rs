@@ -220,6 +220,15 @@ pub enum Action {
     Mark,
     /// Nothing: the step only waits (`when`, `after`) or checks (`expect`).
     Wait,
+    /// Membership, at the current leader (refused, and traced so, without one): add `node` as
+    /// a learner (with `"wipe": true`, its disk wiped first: it rejoins knowing nothing)...
+    AddServer,
+    /// ... promote the learner `node` to voter (refused while it lags) ...
+    PromoteServer,
+    /// ... take `node` out of the configuration (the leader itself, with `"node": "leader"`) ...
+    RemoveServer,
+    /// ... or hand leadership to the voter `node`.
+    TransferLeader,
 }
 
 /// A step of a schedule, as written in the file.
@@ -274,6 +283,8 @@ struct StepSpec {
     ppm: Option<i64>,
     #[serde(default)]
     ops: Option<u64>,
+    #[serde(default)]
+    wipe: Option<bool>,
     #[serde(default)]
     save_as: Option<String>,
     #[serde(default)]
@@ -397,6 +408,8 @@ pub struct Step {
     pub network: Option<Value>,
     pub ppm: Option<i64>,
     pub ops: Option<u64>,
+    /// With `add-server`: wipe the server's disk first.
+    pub wipe: bool,
     pub save_as: Option<String>,
     pub name: Option<String>,
     pub expect: StepExpect,
@@ -582,6 +595,10 @@ impl Scenario {
                     | Action::Connect
                     | Action::Drift
                     | Action::Pick
+                    | Action::AddServer
+                    | Action::PromoteServer
+                    | Action::RemoveServer
+                    | Action::TransferLeader
             );
             if needs_node && step.node.is_none() {
                 return Err(err(l, format!("\"{:?}\" needs \"node\"", step.action).to_lowercase()));
@@ -631,6 +648,9 @@ impl Scenario {
             requires(step.to.is_some(), "to", step.action)?;
             requires(step.network.is_some(), "network", step.action)?;
             requires(step.ppm.is_some(), "ppm", step.action)?;
+            if step.wipe && step.action != Action::AddServer {
+                return Err(err(l, "\"wipe\" applies to \"add-server\" only".into()));
+            }
             requires(step.ops.is_some(), "ops", step.action)?;
             requires(step.name.is_some(), "name", step.action)?;
             match step.action {
@@ -850,6 +870,7 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                     network: spec.network.clone(),
                     ppm: spec.ppm,
                     ops: spec.ops,
+                    wipe: spec.wipe.unwrap_or(false),
                     save_as: spec.save_as.clone(),
                     name: spec.name.clone(),
                     expect: spec.expect.clone().unwrap_or_default(),
@@ -888,6 +909,7 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
         network: None,
         ppm: None,
         ops: None,
+        wipe: false,
         save_as: None,
         name: None,
         expect: StepExpect::default(),

@@ -18,7 +18,7 @@ use crate::network::Cuts;
 use crate::queue::Event;
 use crate::rng::{self, between, Stream};
 use crate::scenario::{network_patch, Action, Condition, Delay, NodeSpec, Pick, Scenario, Step};
-use crate::world::World;
+use crate::world::{ScriptedOp, World};
 
 /// How often a waiting step looks again.
 const POLL_NS: u64 = 5_000_000;
@@ -280,6 +280,18 @@ impl<'s> Script<'s> {
         let n_all = world.nodes.len();
         match s.action {
             Action::Crash => nodes.iter().for_each(|n| world.crash(*n)),
+            Action::AddServer => {
+                nodes.iter().for_each(|n| world.scripted_membership(ScriptedOp::Add, *n, s.wipe))
+            }
+            Action::PromoteServer => {
+                nodes.iter().for_each(|n| world.scripted_membership(ScriptedOp::Promote, *n, false));
+            }
+            Action::RemoveServer => {
+                nodes.iter().for_each(|n| world.scripted_membership(ScriptedOp::Remove, *n, false));
+            }
+            Action::TransferLeader => {
+                nodes.iter().for_each(|n| world.scripted_membership(ScriptedOp::Transfer, *n, false));
+            }
             Action::Restart => nodes.iter().for_each(|n| world.restart(*n)),
             Action::Pause => nodes.iter().for_each(|n| world.pause(*n)),
             Action::Resume => nodes.iter().for_each(|n| world.resume(*n)),

@@ -20,6 +20,7 @@ use crate::trace::Trace;
 mod describe;
 mod faults;
 mod members;
+pub use members::ScriptedOp;
 mod observe;
 
 /// A server process: the KV service above the Raft implementation `R`.

@@ -2,6 +2,8 @@
 //! and ends with a verdict that says what it was busy with, and such a failure is reproducible
 //! like any other. The wall-clock limit is the machine-dependent last resort.
 
+// `.classic()`: these figures are of the paths without membership changes and off-log reads
+// (see `SimConfig::classic`); tests/membership.rs covers those.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -31,7 +33,7 @@ fn temp_dir(name: &str) -> PathBuf {
 const STORM_SEED: u64 = 18;
 
 fn with_bug(seed: u64, bug: &str) -> SimConfig {
-    let mut config = SimConfig::swarm(seed);
+    let mut config = SimConfig::swarm(seed).classic();
     config.bugs = vec![bug.to_string()];
     config
 }
@@ -40,7 +42,7 @@ fn with_bug(seed: u64, bug: &str) -> SimConfig {
 fn healthy_runs_use_at_most_a_quarter_of_their_event_budget() {
     let mut worst = (0, String::new());
     for seed in 0..120 {
-        let outcome = run(&SimConfig::swarm(seed), &RunOptions::default());
+        let outcome = run(&SimConfig::swarm(seed).classic(), &RunOptions::default());
         assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed}: {}", outcome.reason);
         worst = worst.max((outcome.summary.budget_peak_permille, format!("seed {seed}")));
     }
@@ -78,14 +80,14 @@ fn a_cluster_busy_without_progress_spends_its_budget_and_says_with_what() {
     assert_eq!(a.summary.trace_hash, b.summary.trace_hash);
     assert_eq!(a.failure.as_ref().map(|f| f.event), b.failure.as_ref().map(|f| f.event));
     // Without the bug the same seed passes, far inside its budget.
-    let healthy = run(&SimConfig::swarm(STORM_SEED), &RunOptions::default());
+    let healthy = run(&SimConfig::swarm(STORM_SEED).classic(), &RunOptions::default());
     assert_eq!(healthy.verdict, Verdict::Pass);
     assert!(healthy.summary.budget_peak_permille < 250);
 }
 
 #[test]
 fn a_fixed_budget_ends_any_run_that_needs_more() {
-    let mut config = SimConfig::swarm(1);
+    let mut config = SimConfig::swarm(1).classic();
     config.max_events = Some(5_000);
     let outcome = run(&config, &RunOptions::default());
     assert_eq!(outcome.verdict, Verdict::Liveness);

@@ -2,6 +2,8 @@
 //! on over a thousand runs with the planted bugs off and on; and the witness, not the search,
 //! decides almost every healthy run.
 
+// `.classic()`: these figures are of the paths without membership changes and off-log reads
+// (see `SimConfig::classic`); tests/membership.rs covers those.
 use raft_core::Bug;
 use simulator::pool::{run_parallel, Flow};
 use simulator::{run, RunOptions, SimConfig, Verdict};
@@ -26,7 +28,7 @@ fn witness_and_search_agree_on_every_run_with_bugs_on_and_off() {
         2,
         |i| {
             let (seed, bug) = jobs[i as usize];
-            let mut config = SimConfig::swarm(seed);
+            let mut config = SimConfig::swarm(seed).classic();
             config.bugs = bug.map(|b| vec![b.name().to_string()]).unwrap_or_default();
             let outcome = run(&config, &options);
             let by_witness =

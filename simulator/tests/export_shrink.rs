@@ -1,6 +1,8 @@
 //! A run exported as a scenario replays the same run, and a failing run shrinks to a smaller
 //! scenario that still fails the same way.
 
+// `.classic()`: these figures are of the paths without membership changes and off-log reads
+// (see `SimConfig::classic`); tests/membership.rs covers those.
 use simulator::export::scenario_json;
 use simulator::shrink::{fails_the_same_way, shrink, Failure, Size};
 use simulator::{run, run_scenario, RunOptions, Scenario, SimConfig, Verdict};
@@ -13,7 +15,7 @@ fn recorded() -> RunOptions {
 fn an_exported_run_replays_with_the_same_trace_hash_and_verdict() {
     let mut with_faults = 0;
     for seed in 0..60 {
-        let config = SimConfig::swarm(seed);
+        let config = SimConfig::swarm(seed).classic();
         let original = run(&config, &recorded());
         let realized = original.end.realized.clone().unwrap_or_default();
         with_faults += usize::from(!realized.is_empty());
@@ -50,7 +52,7 @@ fn a_planted_bug_failure_shrinks_to_fewer_operations_and_faults_that_still_fail(
     // The first seed where the bug fails a run that had faults.
     let (seed, config, outcome) = (0..200)
         .find_map(|seed| {
-            let mut config = SimConfig::swarm(seed);
+            let mut config = SimConfig::swarm(seed).classic();
             config.bugs = vec!["leader-ignores-higher-term".into()];
             let outcome = run(&config, &recorded());
             let faults = outcome.end.realized.as_ref().map_or(0, Vec::len);

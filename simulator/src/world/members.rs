@@ -20,6 +20,15 @@ use crate::coverage::Point;
 use crate::queue::{Event, Family};
 use crate::rng::{self, between};
 
+/// A membership operation a scenario asks for (see `scenarios/README.md`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ScriptedOp {
+    Add,
+    Promote,
+    Remove,
+    Transfer,
+}
+
 /// What one step did, for the trace.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Op {
@@ -76,6 +85,32 @@ impl<R: Raft> World<R> {
         } else {
             return;
         };
+        self.perform_at_leader(leader, op, wipe);
+    }
+
+    /// A scenario's membership step: `op` on node `n`, at the current leader (refused, and
+    /// traced so, when there is none). `wipe` with `add`: wipe the server's disk once the leader
+    /// accepted the change.
+    pub fn scripted_membership(&mut self, op: ScriptedOp, n: u8, wipe: bool) {
+        let id = NodeId(u32::from(n));
+        let op = match op {
+            ScriptedOp::Add => Op::Change(MembershipChange::AddLearner(id)),
+            ScriptedOp::Promote => Op::Change(MembershipChange::Promote(id)),
+            ScriptedOp::Remove => Op::Change(MembershipChange::Remove(id)),
+            ScriptedOp::Transfer => Op::Transfer(n),
+        };
+        match self.current_leader() {
+            Some(leader) if self.nodes[leader as usize].is_up() => self.perform_at_leader(leader, op, wipe),
+            _ => {
+                self.trace_membership(u8::MAX, op, Some(&"no leader".to_string()));
+                if matches!(op, Op::Change(_)) {
+                    self.membership.changes_refused += 1;
+                }
+            }
+        }
+    }
+
+    fn perform_at_leader(&mut self, leader: u8, op: Op, wipe: bool) {
         self.busy_node = Some(leader);
         let Process::Up(server) = &mut self.nodes[leader as usize].process else { return };
         let outcome: Result<(), String> = match op {
