@@ -36,6 +36,9 @@ pub struct Config {
     pub pre_vote: bool,
     /// Planted bugs; empty except in the harness's self-test.
     pub bugs: BugSet,
+    /// Choices the paper leaves open (back-off, pipelining, heartbeat contents, the order in
+    /// which followers are served); every combination is correct.
+    pub choices: raft_host::Choices,
 }
 
 /// A configuration that cannot work.
@@ -66,6 +69,7 @@ impl Config {
             check_quorum: true,
             pre_vote: true,
             bugs: BugSet::none(),
+            choices: raft_host::Choices::default(),
         }
     }
 

@@ -24,6 +24,7 @@ impl Config {
         config.check_quorum = setup.check_quorum;
         config.pre_vote = setup.pre_vote;
         config.bugs = setup.bugs;
+        config.choices = setup.choices;
         config
     }
 }

@@ -108,6 +108,8 @@ pub struct RaftNode {
     pub(crate) election_elapsed: u32,
     pub(crate) election_timeout: u32,
     pub(crate) heartbeat_elapsed: u32,
+    /// Heartbeat rounds sent, for the rotating order of followers (an implementation choice).
+    pub(crate) heartbeats_sent: u64,
     /// Candidate: the answer from each member this term, by member position.
     pub(crate) votes: Vec<Option<bool>>,
     /// Pre-candidate: the pre-vote answers of this round. Kept apart from `votes`, so that a
@@ -180,6 +182,7 @@ impl RaftNode {
             election_elapsed: 0,
             election_timeout: 0,
             heartbeat_elapsed: 0,
+            heartbeats_sent: 0,
             votes: vec![None; members],
             pre_votes: vec![None; members],
             votes_requested_again: false,

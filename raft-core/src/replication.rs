@@ -7,6 +7,7 @@ use crate::message::{AppendResponse, Body, Entry, Payload};
 use crate::node::{RaftNode, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
+use raft_host::Backoff;
 
 impl RaftNode {
     /// Appends an entry of our term to our own log; the leader's only way of adding entries.
@@ -30,17 +31,56 @@ impl RaftNode {
     /// The heartbeat: every follower gets an AppendEntries, which doubles as retransmission of
     /// anything unacknowledged (an optimistic `next_index` rewinds to just past the match).
     pub(crate) fn heartbeat(&mut self) {
-        for position in 0..self.config.members.len() {
+        let members = self.config.members.len();
+        // By id, or from a start that moves on with every heartbeat (an implementation choice).
+        let start = if self.config.choices.rotate_followers {
+            self.heartbeats_sent = self.heartbeats_sent.wrapping_add(1);
+            (self.heartbeats_sent % members as u64) as usize
+        } else {
+            0
+        };
+        for k in 0..members {
+            let position = (start + k) % members;
             if position == self.self_position() {
                 continue;
             }
             let progress = &mut self.progress[position];
             progress.probe_outstanding = false;
+            if self.config.bugs.has(Bug::ActiveOnSend) {
+                progress.recently_active = true;
+            }
             if !progress.probing {
                 progress.next_index = progress.match_index.next();
             }
-            self.send_append(position, true);
+            self.send_heartbeat(position);
         }
+    }
+
+    /// A heartbeat to the follower at `position`: an append from its `next_index`, with the
+    /// entries from there unless heartbeats are chosen to carry none (then the entries follow
+    /// the follower's answer).
+    fn send_heartbeat(&mut self, position: usize) {
+        let next_index = self.progress[position].next_index;
+        let empty = self.config.choices.empty_heartbeats
+            && !self.progress[position].probe_outstanding
+            && next_index.prev() >= self.log.snapshot_index();
+        if !empty {
+            self.send_append(position, true);
+            return;
+        }
+        let prev_log_index = next_index.prev();
+        let Some(prev_log_term) = self.log.term_at(prev_log_index) else {
+            unreachable!("prev_log_index is within the log")
+        };
+        if self.progress[position].probing {
+            self.progress[position].probe_outstanding = true;
+        }
+        let to = self.config.members[position];
+        let leader_commit = self.commit_index;
+        self.send_now(
+            to,
+            Body::AppendEntries { prev_log_index, prev_log_term, entries: Vec::new(), leader_commit },
+        );
     }
 
     /// Sends the follower at `position` the entries from its `next_index`, or a chunk of our
@@ -72,6 +112,11 @@ impl RaftNode {
             progress.probe_outstanding = true;
         } else if let Some(last) = entries.last() {
             progress.next_index = last.index.next();
+            // Without pipelining one append is in flight at a time: the next waits for its
+            // answer (or for the next heartbeat, should it be lost).
+            if self.config.choices.no_pipelining {
+                progress.probe_outstanding = true;
+            }
         }
         let to = self.config.members[position];
         let leader_commit = self.commit_index;
@@ -219,7 +264,13 @@ impl RaftNode {
                 };
                 let progress = &mut self.progress[position];
                 let floor = progress.match_index.next();
-                progress.next_index = hint.min(rejected_prev_index).max(floor);
+                progress.next_index = match self.config.choices.backoff {
+                    Backoff::ConflictTerm => hint.min(rejected_prev_index).max(floor),
+                    // The paper's Figure 2: one entry back per rejection.
+                    Backoff::OneAtATime => rejected_prev_index.max(floor),
+                    // Straight to what is known to match.
+                    Backoff::ToMatchIndex => floor,
+                };
                 if self.config.bugs.has(Bug::ProbeStopsShort) {
                     // The bug: one entry short of where the follower's log agrees, so once the
                     // hint is exact the same probe repeats forever.

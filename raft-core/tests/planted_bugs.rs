@@ -410,6 +410,30 @@ fn with_cut_before_snapshot_durable_a_crash_mid_write_loses_the_cut_entries() {
     assert_eq!(recovered, Ok(LogIndex(2)), "entries 1 and 2 are still in the log");
 }
 
+/// A leader of three whose heartbeats go out but whose followers' answers never come back
+/// ticks through three check-quorum periods. Returns its role at the end and the heartbeats it
+/// sent.
+fn a_leader_that_hears_nobody(bugs: BugSet) -> (Role, usize) {
+    let mut leader = bare_with(0, 3, bugs, durable(1, None, &[1]));
+    make_leader(&mut leader);
+    let mut sent = 0;
+    for _ in 0..3 * 60 {
+        leader.tick();
+        sent += drain(&mut leader).len();
+    }
+    (leader.role(), sent)
+}
+
+#[test]
+fn with_active_on_send_a_leader_that_hears_nobody_never_steps_down() {
+    let (role, sent) = a_leader_that_hears_nobody(on(Bug::ActiveOnSend));
+    assert_eq!(role, Role::Leader, "its own heartbeats count as answers");
+    assert!(sent >= 30, "and it keeps sending them: {sent}");
+
+    let (role, _) = a_leader_that_hears_nobody(off());
+    assert_ne!(role, Role::Leader, "check-quorum deposes a leader that hears no majority");
+}
+
 /// Whether the story for `bug` shows the wrong behaviour with `bugs` switched on.
 fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
     match bug {
@@ -427,6 +451,7 @@ fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
         Bug::RestartAppliedZero => a_restart_from_a_snapshot_hands_it_over(bugs),
         Bug::SnapshotWithoutSessions => !a_session_survives_a_restore(bugs),
         Bug::CutBeforeSnapshotDurable => a_crash_that_lands_the_log_but_not_the_snapshot(bugs).1.is_err(),
+        Bug::ActiveOnSend => a_leader_that_hears_nobody(bugs).0 == Role::Leader,
     }
 }
 

@@ -56,10 +56,15 @@ pub enum Bug {
     /// The log is cut in the same write as the snapshot covering the cut, not once the snapshot
     /// is durable: a crash that lands the cut but tears the snapshot loses the cut entries.
     CutBeforeSnapshotDurable,
+    /// With check-quorum, a leader marks a follower active when it sends it a heartbeat, not
+    /// when the follower answers: a leader cut off from hearing its followers never steps down,
+    /// and its heartbeats, which still arrive, keep the rest of the cluster from electing
+    /// another (a liveness bug only a fault that lasts shows).
+    ActiveOnSend,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -74,6 +79,7 @@ impl Bug {
         Bug::RestartAppliedZero,
         Bug::SnapshotWithoutSessions,
         Bug::CutBeforeSnapshotDurable,
+        Bug::ActiveOnSend,
     ];
 
     /// Whether the bug is planted in the state machine above the Raft implementation (the KV
@@ -101,6 +107,7 @@ impl Bug {
             Bug::RestartAppliedZero => "restart-applied-zero",
             Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
             Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
+            Bug::ActiveOnSend => "active-on-send",
         }
     }
 
@@ -135,6 +142,9 @@ impl Bug {
             Bug::SnapshotWithoutSessions => "state machine snapshot leaves out the client session table",
             Bug::CutBeforeSnapshotDurable => {
                 "log is cut in the same write as its snapshot, before it is durable"
+            }
+            Bug::ActiveOnSend => {
+                "leader counts a follower active when it sends it a heartbeat, so check-quorum never deposes it"
             }
         }
     }

@@ -23,7 +23,7 @@ pub mod types;
 pub mod wal;
 
 pub use bugs::{Bug, BugSet};
-pub use contract::{MessageKind, MessageView, NotLeader, Raft, Ready, Role, Setup, View};
+pub use contract::{Backoff, Choices, MessageKind, MessageView, NotLeader, Raft, Ready, Role, Setup, View};
 pub use entry::{Entry, Payload};
 pub use snapshot::{Snapshot, SnapshotMeta};
 pub use storage::{DurableState, PersistOp, StorageError};

@@ -35,6 +35,12 @@ pub struct SimConfig {
     /// After the fault phase the world heals; within this bound a leader must be elected, a
     /// probe command committed, every client answered and every replica caught up.
     pub liveness_ns: u64,
+    /// The harder liveness phase (TigerBeetle's form): only a core, a majority chosen by the
+    /// seed, is healed and restarted; every other server stays down, paused, isolated or cut off
+    /// one way for good, and the core alone must elect a leader, commit, answer the clients and
+    /// converge within `liveness_ns`. Off: everything heals.
+    #[serde(default)]
+    pub liveness_core: bool,
     /// Planted bugs switched on (names from `raftsim bugs`).
     #[serde(default)]
     pub bugs: Vec<String>,
@@ -99,6 +105,52 @@ pub struct ClusterConfig {
     pub pre_vote: bool,
     /// Each node's clock runs fast or slow by up to this much (drawn per node).
     pub drift_ppm_max: u32,
+    /// Choices the paper leaves to the implementation (each correct): how a leader backs off
+    /// after a rejection (`conflict-term`, `one-at-a-time`, `to-match-index`), whether it
+    /// pipelines appends, whether heartbeats carry entries, whether it serves followers in a
+    /// rotating order. The swarm draws them; a scenario may set them.
+    #[serde(default)]
+    pub choices: LeaderChoices,
+}
+
+/// The serialized form of [`raft_host::Choices`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderChoices {
+    pub backoff: BackoffChoice,
+    pub pipelining_off: bool,
+    pub empty_heartbeats: bool,
+    pub rotate_followers: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackoffChoice {
+    #[default]
+    ConflictTerm,
+    OneAtATime,
+    ToMatchIndex,
+}
+
+impl LeaderChoices {
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        *self == LeaderChoices::default()
+    }
+
+    #[must_use]
+    pub fn to_host(&self) -> raft_host::Choices {
+        raft_host::Choices {
+            backoff: match self.backoff {
+                BackoffChoice::ConflictTerm => raft_host::Backoff::ConflictTerm,
+                BackoffChoice::OneAtATime => raft_host::Backoff::OneAtATime,
+                BackoffChoice::ToMatchIndex => raft_host::Backoff::ToMatchIndex,
+            },
+            no_pipelining: self.pipelining_off,
+            empty_heartbeats: self.empty_heartbeats,
+            rotate_followers: self.rotate_followers,
+        }
+    }
 }
 
 /// The snapshot policy: a server hands Raft a snapshot of its store once it applied
@@ -317,6 +369,7 @@ impl SimConfig {
                 check_quorum: true,
                 pre_vote: true,
                 drift_ppm_max: 0,
+                choices: LeaderChoices::default(),
             },
             network: NetworkConfig {
                 delay_ns_min: 200_000,
@@ -346,6 +399,7 @@ impl SimConfig {
             snapshot: SnapshotConfig::default(),
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,
+            liveness_core: false,
             bugs: Vec::new(),
             max_events: None,
             branch: crate::branch::BranchPath::root(),
@@ -455,6 +509,24 @@ impl SimConfig {
                 crash.snapshot_write_ppm = *[0u32, 100_000, 300_000].choose(&mut r).unwrap_or(&0);
             }
         }
+
+        // The leader's legal choices, from a stream of their own: half the seeds keep the
+        // defaults, the rest draw each.
+        let mut r = rng::stream(seed, "swarm.choices");
+        if chance(&mut r, 500_000) {
+            let ch = &mut c.cluster.choices;
+            ch.backoff =
+                *[BackoffChoice::ConflictTerm, BackoffChoice::OneAtATime, BackoffChoice::ToMatchIndex]
+                    .choose(&mut r)
+                    .unwrap_or(&BackoffChoice::ConflictTerm);
+            ch.pipelining_off = chance(&mut r, 300_000);
+            ch.empty_heartbeats = chance(&mut r, 500_000);
+            ch.rotate_followers = chance(&mut r, 500_000);
+        }
+
+        // The liveness phase, from a stream of its own too: half the seeds heal only a core.
+        let mut r = rng::stream(seed, "swarm.liveness");
+        c.liveness_core = c.cluster.nodes >= 3 && chance(&mut r, 500_000);
         c
     }
 
@@ -594,6 +666,9 @@ impl SimConfig {
             if c.pre_vote { "on" } else { "off" },
             c.drift_ppm_max
         );
+        if !c.choices.is_default() {
+            let _ = writeln!(s, "  leader: {}", c.choices.to_host().describe());
+        }
         let _ = writeln!(
             s,
             "  network: delay {}-{}, drop {}, duplicate {}, long delay {} of {}-{}",
@@ -680,6 +755,9 @@ impl SimConfig {
         }
         let _ =
             write!(s, "  phases: faults {}, liveness bound {}", ms(self.duration_ns), ms(self.liveness_ns));
+        if self.liveness_core {
+            s.push_str(" (only a core heals)");
+        }
         if !self.bugs.is_empty() {
             let _ = write!(s, "\n  planted bugs: {}", self.bugs.join(", "));
         }

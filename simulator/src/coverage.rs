@@ -134,6 +134,10 @@ points! {
     // ----- Liveness -----
     LivenessSeveralElections "liveness: several elections after healing" false "the healed cluster needed more than one election to find a leader",
     LivenessRestartedLeader "liveness: a restarted node leads after healing" false "the leader after healing had been crashed during the run",
+    LivenessCoreOnly "liveness: only a core healed" false "the liveness phase healed a majority only and left the rest faulted for good",
+    LivenessCoreWithoutLeader "liveness: the leader left outside the core" false "the leader at the end of the fault phase was left outside the healed core",
+    LivenessDeposedLeaderSpeaks "liveness: a leader outside the core still reaches it" false "the old leader, outside the core, could send to the core but not hear from it",
+    LivenessCoreConverged "liveness: a core converged around a faulted rest" false "a core elected, committed, answered and converged while the rest stayed faulted",
 }
 
 /// The points one run reached: for each, how many times and the first event at which.

@@ -177,6 +177,9 @@ pub struct SeedResult {
     /// The catalogue's points the run reached, with the first event at which.
     #[serde(default)]
     pub points: Vec<(String, u64)>,
+    /// The branch of the seed this run followed (`sweep --guided`); empty for the seed's own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
 }
 
 impl SeedResult {
@@ -242,6 +245,19 @@ impl SeedResult {
             s.faults.torn_snapshot_files > 0,
         );
         note("raft: liveness needed more than one election", true, s.liveness_elections > 1);
+        // The dimensions the swarm draws: the liveness phase's form and the leader's choices.
+        note("liveness: only a core healed", config.liveness_core, config.liveness_core);
+        let ch = &config.cluster.choices;
+        for (name, backoff) in [
+            ("conflict-term", crate::config::BackoffChoice::ConflictTerm),
+            ("one-at-a-time", crate::config::BackoffChoice::OneAtATime),
+            ("to-match-index", crate::config::BackoffChoice::ToMatchIndex),
+        ] {
+            note(&format!("choice: backoff {name}"), ch.backoff == backoff, ch.backoff == backoff);
+        }
+        note("choice: no pipelining", ch.pipelining_off, ch.pipelining_off);
+        note("choice: empty heartbeats", ch.empty_heartbeats, ch.empty_heartbeats);
+        note("choice: rotating followers", ch.rotate_followers, ch.rotate_followers);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
             entry.1 = entry.0 && s.faults.crashes > 0;
@@ -256,17 +272,22 @@ impl SeedResult {
             sim_time_ns: s.sim_time_ns,
             coverage,
             points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
+            branch: s.branch.clone(),
         }
     }
 }
 
 /// How a sweep reached one point of the catalogue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointStats {
     /// Seeds (or branches) that reached it.
     pub seeds: u64,
     /// The lowest seed that reached it.
     pub first_seed: Option<u64>,
+    /// The branch of `first_seed` that reached it first, in a guided sweep (none: the seed's own
+    /// run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_branch: Option<String>,
     /// Not expected in an ordinary sweep (see `coverage.rs`).
     pub rare: bool,
 }
@@ -275,6 +296,9 @@ pub struct PointStats {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failed {
     pub seed: u64,
+    /// The branch of the seed that failed (`sweep --guided`); empty for the seed's own run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
     pub verdict: Verdict,
     pub check: Option<String>,
     pub reason: String,
@@ -327,6 +351,10 @@ pub struct SweepSummary {
     /// Every point of the catalogue, reached or not (see `coverage.rs`).
     #[serde(default)]
     pub points: BTreeMap<String, PointStats>,
+    /// What a guided sweep did (`sweep --guided`); its `seeds` then count runs, roots and
+    /// branches together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<crate::guided::GuidedStats>,
     pub warnings: Vec<String>,
 }
 
@@ -349,7 +377,10 @@ impl SweepSummary {
         for (name, _) in &r.points {
             let p = self.points.entry(name.clone()).or_default();
             p.seeds += 1;
-            p.first_seed = Some(p.first_seed.map_or(r.seed, |f| f.min(r.seed)));
+            if p.first_seed.is_none_or(|f| r.seed < f) {
+                p.first_seed = Some(r.seed);
+                p.first_branch = (!r.branch.is_empty()).then(|| r.branch.clone());
+            }
         }
     }
 
@@ -532,10 +563,19 @@ impl SweepSummary {
                 let e =
                     all.points.entry(k).or_insert(PointStats { rare: stats.rare, ..PointStats::default() });
                 e.seeds = e.seeds.checked_add(stats.seeds).ok_or_else(|| overflow("point counts"))?;
-                e.first_seed = match (e.first_seed, stats.first_seed) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                if stats.first_seed.is_some_and(|b| e.first_seed.is_none_or(|a| b < a)) {
+                    e.first_seed = stats.first_seed;
+                    e.first_branch = stats.first_branch;
+                }
+            }
+            if let Some(g) = p.guided {
+                let e = all.guided.get_or_insert_with(Default::default);
+                e.roots = e.roots.saturating_add(g.roots);
+                e.branches = e.branches.saturating_add(g.branches);
+                e.planned_new = e.planned_new.saturating_add(g.planned_new);
+                e.planned_rare = e.planned_rare.saturating_add(g.planned_rare);
+                e.dropped = e.dropped.saturating_add(g.dropped);
+                e.deepest = e.deepest.max(g.deepest);
             }
             for (k, c) in p.coverage {
                 let e = all.coverage.entry(k).or_default();
@@ -691,12 +731,14 @@ mod tests {
             sim_time_ns: 1_000,
             coverage,
             points: vec![("fault: crash".to_string(), u64::from(crash.0))],
+            branch: String::new(),
         }
     }
 
     fn failed(seed: u64) -> Failed {
         Failed {
             seed,
+            branch: String::new(),
             verdict: Verdict::Safety,
             check: None,
             reason: String::new(),

@@ -135,6 +135,9 @@ struct Nemesis {
     pause: Stream,
     /// Crashes in the middle of snapshot writes.
     snapshot: Stream,
+    /// The core of the harder liveness phase and the fates of the rest: a stream of its own,
+    /// so that a scenario replaying the fault phase's faults draws the same split.
+    liveness: Stream,
     partitioned: bool,
     partition_token: u32,
 }
@@ -166,6 +169,8 @@ pub struct World<R: Raft> {
     pub elections_before_liveness: Option<u64>,
     /// When the fault phase ended (once it has), and the clients' pace at the start of the run.
     pub fault_phase_end: Option<u64>,
+    /// In the harder liveness phase, the core that must make progress and the fate of the rest.
+    pub liveness_core: Option<LivenessCore>,
     pub initial_pace_ns: u64,
     /// Every fault of the fault phase with its time, when asked to record them.
     pub realized: Option<Vec<RealizedAt>>,
@@ -245,6 +250,7 @@ impl<R: Raft> World<R> {
             failure: None,
             elections_before_liveness: None,
             fault_phase_end: None,
+            liveness_core: None,
             initial_pace_ns: 0,
             realized: None,
             reacting: false,
@@ -254,6 +260,7 @@ impl<R: Raft> World<R> {
                 crash: rng::stream(seed, "nemesis.crash"),
                 pause: rng::stream(seed, "nemesis.pause"),
                 snapshot: rng::stream(seed, "nemesis.snapshot"),
+                liveness: rng::stream(seed, "nemesis.liveness"),
                 partitioned: false,
                 partition_token: 0,
             },
@@ -801,6 +808,7 @@ impl<R: Raft> World<R> {
             snapshot_chunk_bytes_max: if chunk > 0 { chunk } else { SNAPSHOT_CHUNK_BYTES_DEFAULT },
             bugs: self.bugs,
             seed,
+            choices: c.choices.to_host(),
         }
     }
 
@@ -881,6 +889,7 @@ impl<R: Raft> World<R> {
         self.nemesis.crash = rng::stream(root, "nemesis.crash");
         self.nemesis.pause = rng::stream(root, "nemesis.pause");
         self.nemesis.snapshot = rng::stream(root, "nemesis.snapshot");
+        self.nemesis.liveness = rng::stream(root, "nemesis.liveness");
     }
 
     /// The run has spent its event budget: from now on, record what the cluster is busy with.
@@ -988,6 +997,56 @@ impl<R: Raft> World<R> {
             }
         }
         best.map(|(_, n)| n)
+    }
+}
+
+/// The harder liveness phase's split (see [`World::heal_core`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LivenessCore {
+    /// The majority healed and restarted, which must make progress on its own.
+    pub core: Vec<u8>,
+    /// What became of each other server, for good.
+    pub outside: Vec<(u8, OutsideFate)>,
+}
+
+impl LivenessCore {
+    #[must_use]
+    pub fn in_core(&self, n: u8) -> bool {
+        self.core.contains(&n)
+    }
+
+    /// "core n0,n2,n4; n1 down, n3 speaks only"
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let core: Vec<String> = self.core.iter().map(|n| format!("n{n}")).collect();
+        let rest: Vec<String> = self.outside.iter().map(|(n, f)| format!("n{n} {}", f.name())).collect();
+        format!("core {}; {}", core.join(","), rest.join(", "))
+    }
+}
+
+/// The fate of a server outside the liveness core.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OutsideFate {
+    Down,
+    Paused,
+    /// Cut off both ways.
+    Isolated,
+    /// Hears the others but cannot reach them.
+    HearsOnly,
+    /// Reaches the others but cannot hear them (a deposed leader's heartbeats still arrive).
+    SpeaksOnly,
+}
+
+impl OutsideFate {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            OutsideFate::Down => "down",
+            OutsideFate::Paused => "paused",
+            OutsideFate::Isolated => "isolated",
+            OutsideFate::HearsOnly => "hears only",
+            OutsideFate::SpeaksOnly => "speaks only",
+        }
     }
 }
 

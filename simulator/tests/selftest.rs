@@ -24,6 +24,7 @@ fn every_planted_bug_is_caught_within_a_small_budget() {
                 Bug::InstallStaleSnapshot | Bug::RestartAppliedZero => check == "apply-order",
                 Bug::SnapshotWithoutSessions => check == "snapshot-mismatch",
                 Bug::CutBeforeSnapshotDurable => check == "durable-regressed",
+                Bug::ActiveOnSend => check == "liveness",
                 _ => !check.is_empty(),
             };
             assert!(fits, "{bug} was caught by an unexpected check: {check} ({:?})", h.reason);

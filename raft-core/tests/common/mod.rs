@@ -51,6 +51,7 @@ pub fn setup_of(config: &Config, seed: u64) -> raft_host::Setup {
         snapshot_chunk_bytes_max: config.snapshot_chunk_bytes_max,
         bugs: config.bugs,
         seed,
+        choices: config.choices,
     }
 }
 

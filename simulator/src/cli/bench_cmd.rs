@@ -12,7 +12,9 @@ use crate::bench::{bench_checker, bench_workload, workloads, BenchRow};
 pub struct BenchArgs {
     /// What to run: all (default), sim, check, or one workload (default, calm-3-nodes,
     /// storm-7-nodes, long-10x, long-10x-compaction, long-100x-compaction,
-    /// long-100x-no-compaction).
+    /// long-100x-no-compaction); or `exploration` (not in all: minutes): guided exploration
+    /// against plain seeds, runs and events to catch each planted bug, and catalogue points
+    /// reached by the same number of runs.
     #[arg(default_value = "all")]
     pub what: String,
     /// Fewer seeds per workload: a smoke test, not a measurement.
@@ -22,12 +24,28 @@ pub struct BenchArgs {
     /// with the checker (repeatable).
     #[arg(long, value_name = "DIR")]
     pub checker_dir: Vec<PathBuf>,
+    /// `bench exploration`: hunts per bug and mode, from different starting seeds (1 to 100).
+    #[arg(long, default_value_t = 3, value_parser = crate::limits::flag_range(1, 100))]
+    pub trials: u64,
+    /// `bench exploration`: runs a hunt may spend before the bug counts as missed (1 to 100000).
+    #[arg(long, default_value_t = 300, value_parser = crate::limits::flag_range(1, 100_000))]
+    pub budget: u64,
+    /// `bench exploration`: runs of the coverage comparison, plain seeds against guided
+    /// (1 to 1000000).
+    #[arg(long, default_value_t = 2_000, value_parser = crate::limits::flag_range(1, 1_000_000))]
+    pub coverage_runs: u64,
+    /// `bench exploration`: only these planted bugs (default: all).
+    #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
+    pub bugs: Vec<String>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn bench_command(args: &BenchArgs) -> i32 {
+    if args.what == "exploration" {
+        return super::exploration_bench::exploration_bench(args);
+    }
     let all = workloads(args.quick);
     let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
     let (sim, check) = match args.what.as_str() {
@@ -37,7 +55,7 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
         name if names.contains(&name) => (true, false),
         other => {
             eprintln!(
-                "raftsim bench: unknown workload {other:?}; expected all, sim, check or one of {}",
+                "raftsim bench: unknown workload {other:?}; expected all, sim, check, exploration or one of {}",
                 names.join(", ")
             );
             return 2;

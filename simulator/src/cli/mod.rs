@@ -12,6 +12,7 @@ use crate::limits;
 mod bench_cmd;
 mod coverage_cmd;
 mod explain_cmd;
+mod exploration_bench;
 mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use raft_host::Bug;
 
-use crate::selftest::{hunt, median_seeds, Hunt};
+use crate::selftest::{hunt, hunt_guided, median_seeds, Hunt};
 
 #[derive(Args, Debug, Clone)]
 pub struct SelftestArgs {
@@ -21,13 +21,26 @@ pub struct SelftestArgs {
     /// Parallel jobs, 1 to 1024 (default: all cores); results do not depend on it.
     #[arg(long, value_parser = crate::limits::flag_range(1, crate::limits::JOBS_MAX))]
     pub jobs: Option<u64>,
+    /// Hunt as `sweep --guided` does: the budget's runs go to root seeds and to branches at
+    /// the coverage points the hunt had not reached (see `raftsim bench exploration`).
+    #[arg(long)]
+    pub guided: bool,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
 }
 
 /// Trial `t` starts at seed `t * TRIAL_STRIDE`, far from the others.
-const TRIAL_STRIDE: u64 = 1_000_000;
+pub const TRIAL_STRIDE: u64 = 1_000_000;
+
+/// The hunt of plain seeds, or the guided one.
+pub fn hunt_with(guided: bool) -> fn(Bug, u64, u64, usize) -> Hunt {
+    if guided {
+        hunt_guided
+    } else {
+        hunt
+    }
+}
 
 pub fn selftest_command(args: &SelftestArgs) -> i32 {
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
@@ -39,8 +52,9 @@ pub fn selftest_command(args: &SelftestArgs) -> i32 {
     let started = std::time::Instant::now();
     let mut rows = Vec::new();
     for bug in bugs {
-        let hunts: Vec<Hunt> =
-            (0..args.trials).map(|t| hunt(bug, t * TRIAL_STRIDE, args.budget, jobs)).collect();
+        let hunts: Vec<Hunt> = (0..args.trials)
+            .map(|t| hunt_with(args.guided)(bug, t * TRIAL_STRIDE, args.budget, jobs))
+            .collect();
         let caught = hunts.iter().filter(|h| h.caught).count() as u64;
         let first = hunts.iter().find(|h| h.caught).cloned().unwrap_or_else(|| hunts[0].clone());
         if !args.json {
