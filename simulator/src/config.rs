@@ -60,16 +60,35 @@ pub enum Implementation {
     /// This workspace's own `raft-core`.
     #[default]
     RaftCore,
+    /// tikv/raft-rs (crate `raft` 0.7), through the adapter of `raft-rs-host`.
+    RaftRs,
 }
 
 impl Implementation {
-    pub const ALL: [Implementation; 1] = [Implementation::RaftCore];
+    pub const ALL: [Implementation; 2] = [Implementation::RaftCore, Implementation::RaftRs];
 
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Implementation::RaftCore => "raft-core",
+            Implementation::RaftRs => "raft-rs",
         }
+    }
+
+    /// Whether the planted bug exists in this implementation (see `Raft::supports`).
+    #[must_use]
+    pub fn supports(self, bug: Bug) -> bool {
+        use raft_host::Raft as _;
+        match self {
+            Implementation::RaftCore => raft_core::RaftNode::supports(bug),
+            Implementation::RaftRs => raft_rs_host::RaftRsNode::supports(bug),
+        }
+    }
+}
+
+impl std::fmt::Display for Implementation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -569,7 +588,15 @@ impl SimConfig {
                 raft_host::wal::HARD_STATE_RECORD_BYTES + raft_host::wal::ENTRIES_RECORD_BYTES
             ));
         }
-        self.bug_set().map_err(|e| format!("bugs: {e}"))?;
+        let bugs = self.bug_set().map_err(|e| format!("bugs: {e}"))?;
+        if let Some(bug) = bugs.iter().find(|b| !self.implementation.supports(*b)) {
+            return Err(format!(
+                "bugs: {} has no planted bug {bug}: it is planted in raft-core's protocol layer (with --impl {} only the state machine's bugs apply: {})",
+                self.implementation,
+                self.implementation,
+                Bug::ALL.iter().filter(|b| self.implementation.supports(**b)).map(|b| b.name()).collect::<Vec<_>>().join(", ")
+            ));
+        }
         Ok(())
     }
 
@@ -582,8 +609,13 @@ impl SimConfig {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {}: {} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, pre-vote {}, drift ±{}ppm",
+            "seed {}: {}{} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, pre-vote {}, drift ±{}ppm",
             self.seed,
+            if self.implementation == Implementation::RaftCore {
+                String::new()
+            } else {
+                format!("{}, ", self.implementation)
+            },
             c.nodes,
             ms(c.tick_ns),
             c.heartbeat_ticks,

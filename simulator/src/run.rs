@@ -137,6 +137,8 @@ pub struct EndState {
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub seed: u64,
+    /// The Raft implementation that ran (`raft-core`, `raft-rs`).
+    pub implementation: Implementation,
     pub verdict: Verdict,
     pub reason: String,
     pub failure: Option<FailurePoint>,
@@ -220,6 +222,17 @@ pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOption
 fn run_with(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     match config.implementation {
         Implementation::RaftCore => run_inner::<raft_core::RaftNode>(config, scenario, options),
+        Implementation::RaftRs => run_inner::<raft_rs_host::RaftRsNode>(config, scenario, options),
+    }
+}
+
+/// The word an implementation other than the default mixes into the trace hash before the first
+/// event, so that two implementations never share a hash (the default mixes nothing, so that
+/// its hashes, and the reports that hold them, stay as they were).
+fn implementation_word(implementation: Implementation) -> Option<u64> {
+    match implementation {
+        Implementation::RaftCore => None,
+        Implementation::RaftRs => Some(0x7261_6674_2d72_7300), // "raft-rs"
     }
 }
 
@@ -232,6 +245,9 @@ pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
     let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    if let Some(word) = implementation_word(config.implementation) {
+        world.trace.mix(&[word]);
+    }
     if options.record_faults {
         world.realized = Some(Vec::new());
     }
@@ -725,6 +741,7 @@ fn summarize<R: Raft>(
     let notes = &world.checks.notes;
     Summary {
         seed: config.seed,
+        implementation: config.implementation,
         verdict,
         reason: reason.to_string(),
         failure,
@@ -812,7 +829,8 @@ impl Summary {
         let _ = writeln!(s, "{}", crate::availability::text(&self.availability));
         let _ = writeln!(
             s,
-            "raft: {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            "raft ({}): {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            self.implementation,
             self.elections,
             self.leader_changes,
             self.leader_step_downs,
