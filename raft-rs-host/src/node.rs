@@ -54,6 +54,8 @@ pub struct RaftRsNode {
     /// Messages whose writes are durable, for the next ready.
     released: Vec<eraftpb::Message>,
     cuts: VecDeque<PendingCut>,
+    /// A truncation the restart owes the disk (see [`RaftRsNode::boot`]), for the first ready.
+    boot_truncate: Option<LogIndex>,
     /// A snapshot the host handed over, not written yet.
     unwritten_snapshot: Option<Snapshot>,
     /// An installed snapshot's cut is not handed over yet: raft-rs's next writes would continue
@@ -87,6 +89,24 @@ impl RaftRsNode {
             return Err("raft-rs needs election_ticks_min < election_ticks_max".into());
         }
         let (snapshot, entries) = resolve(&state)?;
+        // What the disk must still be told: a log written before the snapshot and contradicting
+        // it goes (from the snapshot's index on), and a cut through a durable snapshot that
+        // never became durable itself is written again. Until the cut is handed over, raft-rs's
+        // readies wait: their entries would continue a log the disk does not know starts there.
+        let mut boot_truncate = None;
+        let mut cuts = VecDeque::new();
+        if let Some(s) = &snapshot {
+            let at = s.meta.last_index;
+            let follows =
+                state.compacted_through == at || state.entry(at).is_some_and(|e| e.term == s.meta.last_term);
+            if !follows && state.last_index() >= at {
+                boot_truncate = Some(at);
+            }
+            if state.compacted_through < at {
+                cuts.push_back(PendingCut { written_in: 0, through: at, installed: true });
+            }
+        }
+        let holding = !cuts.is_empty();
         let voters: Vec<u64> = setup.members.iter().map(|m| peer_id(*m)).collect();
         let vote = state.vote.map_or(0, peer_id);
         let applied = snapshot.as_ref().map_or(LogIndex::ZERO, |s| s.meta.last_index);
@@ -125,9 +145,10 @@ impl RaftRsNode {
             unpersisted: VecDeque::new(),
             held: VecDeque::new(),
             released: Vec::new(),
-            cuts: VecDeque::new(),
+            boot_truncate,
+            cuts,
             unwritten_snapshot: None,
-            holding: false,
+            holding,
             applied,
             apply_when_persisted: None,
             written_term_vote: (state.term.0, vote),
@@ -222,6 +243,7 @@ impl RaftRsNode {
 
     pub fn has_ready(&self) -> bool {
         !self.released.is_empty()
+            || self.boot_truncate.is_some()
             || self.unwritten_snapshot.is_some()
             || self.cut_due()
             || (!self.holding && self.raw.has_ready())
@@ -238,6 +260,9 @@ impl RaftRsNode {
         self.number += 1;
         let number = self.number;
         out.number = number;
+        if let Some(from) = self.boot_truncate.take() {
+            out.persist.push(PersistOp::Entries { from, entries: Vec::new() });
+        }
         while self.cuts.front().is_some_and(|c| c.written_in <= self.persisted) {
             if let Some(cut) = self.cuts.pop_front() {
                 out.persist.push(PersistOp::CompactLog { through: cut.through });

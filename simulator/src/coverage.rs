@@ -17,6 +17,8 @@
 
 use serde::Serialize;
 
+use crate::config::Implementation;
+
 macro_rules! points {
     ($($variant:ident $name:literal $rare:literal $what:literal,)*) => {
         /// One behaviour of the catalogue.
@@ -134,6 +136,20 @@ points! {
     // ----- Liveness -----
     LivenessSeveralElections "liveness: several elections after healing" false "the healed cluster needed more than one election to find a leader",
     LivenessRestartedLeader "liveness: a restarted node leads after healing" false "the leader after healing had been crashed during the run",
+}
+
+impl Point {
+    /// Why `implementation` can never reach this point, if its design rules the behaviour out:
+    /// a sweep of it does not count the point as missed, and says why (see `sweep.rs`).
+    #[must_use]
+    pub fn unreachable_on(self, implementation: Implementation) -> Option<&'static str> {
+        match (implementation, self) {
+            (Implementation::RaftRs, Point::SnapshotKeptSuffix) => Some(
+                "raft-rs installs a snapshot only when its log lacks the snapshot's last entry, and then replaces the whole log",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The points one run reached: for each, how many times and the first event at which.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::run::{Outcome, Verdict};
 
 /// The seeds of a sweep: a half-open range, optionally one shard of it. Never built as a list.
@@ -269,6 +269,9 @@ pub struct PointStats {
     pub first_seed: Option<u64>,
     /// Not expected in an ordinary sweep (see `coverage.rs`).
     pub rare: bool,
+    /// The sweep's implementation can never reach it (see `Point::unreachable_on`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// A failing seed in a summary.
@@ -307,6 +310,9 @@ pub struct SweepSummary {
     /// one sweep merge.
     #[serde(default)]
     pub options: String,
+    /// The Raft implementation every seed ran.
+    #[serde(default)]
+    pub implementation: Implementation,
     /// Seeds run (fewer than asked when a time budget or fail-fast stopped the sweep).
     pub seeds: u64,
     pub passed: u64,
@@ -359,16 +365,35 @@ impl SweepSummary {
             return;
         }
         for p in crate::coverage::Point::ALL {
-            self.points
-                .entry(p.name().to_string())
-                .or_insert(PointStats { rare: p.rare(), ..PointStats::default() });
+            let unreachable = p.unreachable_on(self.implementation).is_some();
+            self.points.entry(p.name().to_string()).or_insert(PointStats {
+                rare: p.rare(),
+                unreachable,
+                ..PointStats::default()
+            });
         }
+    }
+
+    /// Names the implementation every seed ran: points it can never reach are marked so, and
+    /// are not counted missed.
+    pub fn set_implementation(&mut self, implementation: Implementation) {
+        self.implementation = implementation;
+        for p in crate::coverage::Point::ALL {
+            if let Some(stats) = self.points.get_mut(p.name()) {
+                stats.unreachable = p.unreachable_on(implementation).is_some();
+            }
+        }
+        self.refresh_warnings();
     }
 
     /// The points an ordinary sweep should reach that this one never did.
     #[must_use]
     pub fn unreached(&self) -> Vec<&str> {
-        self.points.iter().filter(|(_, p)| !p.rare && p.seeds == 0).map(|(n, _)| n.as_str()).collect()
+        self.points
+            .iter()
+            .filter(|(_, p)| !p.rare && !p.unreachable && p.seeds == 0)
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Lists a failing seed, or counts it once the list is full.
@@ -496,8 +521,13 @@ impl SweepSummary {
                 all.scenario.clone_from(&p.scenario);
                 all.bugs.clone_from(&p.bugs);
                 all.options.clone_from(&p.options);
+                all.implementation = p.implementation;
                 first_name.clone_from(&name);
-            } else if p.scenario != all.scenario || p.bugs != all.bugs || p.options != all.options {
+            } else if p.scenario != all.scenario
+                || p.bugs != all.bugs
+                || p.options != all.options
+                || p.implementation != all.implementation
+            {
                 return Err(format!(
                     "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
                     p.what_ran(),
@@ -529,8 +559,11 @@ impl SweepSummary {
                 *e = e.checked_add(v).ok_or_else(|| overflow("verdict counts"))?;
             }
             for (k, stats) in p.points {
-                let e =
-                    all.points.entry(k).or_insert(PointStats { rare: stats.rare, ..PointStats::default() });
+                let e = all.points.entry(k).or_insert(PointStats {
+                    rare: stats.rare,
+                    unreachable: stats.unreachable,
+                    ..PointStats::default()
+                });
                 e.seeds = e.seeds.checked_add(stats.seeds).ok_or_else(|| overflow("point counts"))?;
                 e.first_seed = match (e.first_seed, stats.first_seed) {
                     (Some(a), Some(b)) => Some(a.min(b)),

@@ -240,7 +240,7 @@ fn bugs_command(json: bool) -> i32 {
     0
 }
 
-fn parse_implementation(name: &str) -> Result<crate::config::Implementation, String> {
+pub(crate) fn parse_implementation(name: &str) -> Result<crate::config::Implementation, String> {
     name.parse()
 }
 
