@@ -181,6 +181,7 @@ impl RaftRsNode {
         }
         let before = raft.raft_log.last_index();
         let proposed = self.raw.propose(Vec::new(), data.to_vec());
+        self.timer.after(&mut self.raw.raft);
         let raft = &self.raw.raft;
         let last = raft.raft_log.last_index();
         match proposed {

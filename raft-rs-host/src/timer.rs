@@ -10,10 +10,12 @@
 //!
 //! A reset is recognised after each call into raft-rs by what every reset changes: the term
 //! moved, or the role became follower, candidate or leader from another role (raft-rs 0.7
-//! resets on no other path; becoming a pre-candidate does not reset). As a second signal, a
-//! timeout that differs from the last value set means raft-rs drew. A missed reset would leave a
-//! `thread_rng` value in place; the tests run seeds twice and compare every event's hash, which
-//! would catch it.
+//! resets on no other path; becoming a pre-candidate does not reset). Then the timer draws the
+//! next value of its stream. Whatever raft-rs did, after every call its timeout is set back to
+//! the timer's current value: so even a reset the timer did not recognise leaves no
+//! `thread_rng` value in place (it keeps the previous value instead of a fresh one), and the
+//! stream advances only on those signals, which are the same on every run. Determinism rests
+//! on nothing else.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,20 +38,19 @@ impl ElectionTimer {
         ElectionTimer { rng: ChaCha8Rng::seed_from_u64(seed), min, max, seen: None, set: 0 }
     }
 
-    /// After any call into raft-rs: if it reset its timer, replaces raft-rs's draw with ours.
+    /// After any call into raft-rs: draws a fresh timeout if it reset its timer, and puts the
+    /// timer's value in place of whatever raft-rs drew.
     pub fn after<S: Storage>(&mut self, raft: &mut Raft<S>) {
         let now = (raft.term, raft.state);
         let reset = match self.seen {
             None => true,
-            Some((term, role)) => {
-                term != now.0
-                    || (role != now.1 && now.1 != StateRole::PreCandidate)
-                    || raft.randomized_election_timeout() != self.set
-            }
+            Some((term, role)) => term != now.0 || (role != now.1 && now.1 != StateRole::PreCandidate),
         };
         self.seen = Some(now);
         if reset {
             self.set = self.rng.gen_range(self.min..self.max);
+        }
+        if raft.randomized_election_timeout() != self.set {
             raft.set_randomized_election_timeout(self.set);
         }
     }
