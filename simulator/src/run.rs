@@ -139,6 +139,10 @@ pub struct Summary {
     pub seed: u64,
     /// The Raft implementation that ran (`raft-core`, `raft-rs`).
     pub implementation: Implementation,
+    /// Checks the implementation cannot be held to, each with why (see
+    /// `Implementation::checks_skipped`), and what of the harness does not apply to it.
+    pub checks_skipped: Vec<SkippedCheck>,
+    pub not_applicable: Vec<&'static str>,
     pub verdict: Verdict,
     pub reason: String,
     pub failure: Option<FailurePoint>,
@@ -174,6 +178,13 @@ pub struct Summary {
     /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
     /// order, with how often and the first event.
     pub points: Vec<crate::coverage::PointHit>,
+}
+
+/// An online check a run did not make, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedCheck {
+    pub check: &'static str,
+    pub why: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -742,6 +753,13 @@ fn summarize<R: Raft>(
     Summary {
         seed: config.seed,
         implementation: config.implementation,
+        checks_skipped: config
+            .implementation
+            .checks_skipped()
+            .iter()
+            .map(|(check, why)| SkippedCheck { check, why })
+            .collect(),
+        not_applicable: config.implementation.not_applicable().to_vec(),
         verdict,
         reason: reason.to_string(),
         failure,
@@ -837,6 +855,24 @@ impl Summary {
             self.split_votes,
             self.conflict_truncations
         );
+        if self.implementation != Implementation::RaftCore {
+            let skipped: Vec<String> =
+                self.checks_skipped.iter().map(|c| format!("{} ({})", c.check, c.why)).collect();
+            let _ = writeln!(
+                s,
+                "checks on {}: {}",
+                self.implementation,
+                if skipped.is_empty() {
+                    "every online check runs, none skipped (each reads only what crosses the host contract)"
+                        .to_string()
+                } else {
+                    format!("skipped: {}", skipped.join("; "))
+                }
+            );
+            for what in &self.not_applicable {
+                let _ = writeln!(s, "  not applicable: {what}");
+            }
+        }
         let f = &self.faults;
         let partitions: Vec<String> = f.partitions.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(

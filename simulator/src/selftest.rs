@@ -4,7 +4,7 @@
 use raft_host::Bug;
 use serde::Serialize;
 
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::pool::{run_parallel, Flow};
 use crate::run::{run, RunOptions, Verdict};
 
@@ -27,6 +27,13 @@ pub struct Hunt {
 /// is finished before the lowest failure in it is taken.
 #[must_use]
 pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+    hunt_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+}
+
+/// [`hunt`] with `implementation` in every server (which must have the bug: see
+/// `Implementation::supports`).
+#[must_use]
+pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
     let window = (jobs.max(1) * 16) as u64;
     let mut start = first_seed;
     let end = first_seed.saturating_add(budget);
@@ -40,6 +47,7 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
                 let seed = start + i;
                 let mut config = SimConfig::swarm(seed);
                 config.bugs = vec![bug.name().to_string()];
+                config.implementation = implementation;
                 let outcome = run(&config, &RunOptions::default());
                 let check = outcome
                     .failure
@@ -64,7 +72,15 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
                 verdict: Some(verdict),
                 check: Some(check),
                 reason: Some(reason),
-                replay: Some(format!("cargo run --release -- --seed {seed} --bug {}", bug.name())),
+                replay: Some(format!(
+                    "cargo run --release -- --seed {seed}{} --bug {}",
+                    if implementation == Implementation::RaftCore {
+                        String::new()
+                    } else {
+                        format!(" --impl {implementation}")
+                    },
+                    bug.name()
+                )),
             };
         }
         start += window;
