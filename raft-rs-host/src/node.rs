@@ -515,3 +515,113 @@ fn resolve(state: &DurableState) -> Result<(Option<Snapshot>, &[Entry]), String>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft_host::{BugSet, Payload};
+
+    fn setup(seed: u64) -> Setup {
+        Setup {
+            id: NodeId(0),
+            members: vec![NodeId(0), NodeId(1), NodeId(2)],
+            election_ticks_min: 10,
+            election_ticks_max: 20,
+            heartbeat_ticks: 2,
+            append_entries_max: 16,
+            check_quorum: false,
+            pre_vote: false,
+            snapshot_chunk_bytes_max: 1024,
+            bugs: BugSet::default(),
+            seed,
+        }
+    }
+
+    fn entries(terms: &[u64]) -> Vec<Entry> {
+        terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Entry {
+                term: Term(*t),
+                index: LogIndex(i as u64 + 1),
+                payload: Payload::Data(Arc::from(&b"x"[..])),
+            })
+            .collect()
+    }
+
+    fn restarted(log_terms: &[u64]) -> DurableState {
+        let meta = SnapshotMeta { last_index: LogIndex(5), last_term: Term(2) };
+        DurableState {
+            term: Term(2),
+            vote: None,
+            snapshot: Some(Snapshot { meta, data: Arc::from(&b"state"[..]) }),
+            compacted_through: LogIndex::ZERO,
+            entries: entries(log_terms),
+        }
+    }
+
+    /// The adapter mistake the lab's crash-and-install test caught: a node restarted from a
+    /// snapshot whose log cut never became durable must write the cut (and drop a log that
+    /// contradicts the snapshot) before anything else, or its next entries continue a log the
+    /// disk does not know starts after the snapshot.
+    #[test]
+    fn a_restart_from_a_snapshot_past_the_durable_cut_writes_the_cut_first() {
+        // The log ends before the snapshot: only the cut is owed.
+        let mut node = RaftRsNode::boot(&setup(1), restarted(&[1, 1, 1])).expect("boots");
+        assert!(node.has_ready());
+        let mut ready = Ready::default();
+        node.ready_into(&mut ready);
+        assert!(
+            matches!(ready.persist.first(), Some(PersistOp::CompactLog { through }) if *through == LogIndex(5)),
+            "{:?}",
+            ready.persist
+        );
+        assert!(!ready
+            .persist
+            .iter()
+            .any(|op| matches!(op, PersistOp::Entries { from, .. } if *from < LogIndex(5))));
+        // The log holds the snapshot's index with another term: truncated there, then cut.
+        let mut node = RaftRsNode::boot(&setup(1), restarted(&[1, 1, 1, 1, 1, 1])).expect("boots");
+        node.ready_into(&mut ready);
+        assert!(
+            matches!(ready.persist.first(), Some(PersistOp::Entries { from, entries }) if *from == LogIndex(5) && entries.is_empty()),
+            "{:?}",
+            ready.persist
+        );
+        assert!(
+            matches!(ready.persist.get(1), Some(PersistOp::CompactLog { through }) if *through == LogIndex(5))
+        );
+        // The log follows the snapshot (entry 5 has its term): the cut only, entry 6 kept.
+        let node = RaftRsNode::boot(&setup(1), restarted(&[1, 1, 1, 2, 2, 2])).expect("boots");
+        assert_eq!(node.view().last_index, LogIndex(6));
+    }
+
+    /// Ticks a lone node until it stands for election; returns after how many ticks.
+    fn ticks_to_first_election(seed: u64) -> u32 {
+        let mut node = RaftRsNode::boot(&setup(seed), DurableState::default()).expect("boots");
+        let mut ready = Ready::default();
+        for tick in 1..=100 {
+            node.tick();
+            while node.has_ready() {
+                node.ready_into(&mut ready);
+                node.persisted(ready.number);
+            }
+            if node.view().role == Role::Candidate {
+                return tick;
+            }
+        }
+        panic!("no election in 100 ticks");
+    }
+
+    #[test]
+    fn the_election_timeout_comes_from_the_seed_within_the_setups_range() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..30 {
+            let ticks = ticks_to_first_election(seed);
+            assert_eq!(ticks, ticks_to_first_election(seed), "seed {seed}: thread_rng reached the timeout");
+            assert!((10..=20).contains(&ticks), "seed {seed}: {ticks} ticks");
+            seen.insert(ticks);
+        }
+        assert!(seen.len() >= 3, "the seed spreads the timeouts: {seen:?}");
+    }
+}

@@ -232,12 +232,16 @@ impl Storage for WrittenLog {
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<eraftpb::Snapshot> {
         match &self.snapshot {
             Some(s) if s.meta.last_index.0 >= request_index => {
-                let mut pb = eraftpb::Snapshot::default();
-                pb.data = bytes::Bytes::from_owner(Arc::clone(&s.data));
-                let mut meta = SnapshotMetadata::default();
-                meta.index = s.meta.last_index.0;
-                meta.term = s.meta.last_term.0;
+                let mut meta = SnapshotMetadata {
+                    index: s.meta.last_index.0,
+                    term: s.meta.last_term.0,
+                    ..Default::default()
+                };
                 meta.set_conf_state(self.conf_state.clone());
+                let mut pb = eraftpb::Snapshot {
+                    data: bytes::Bytes::from_owner(Arc::clone(&s.data)),
+                    ..Default::default()
+                };
                 pb.set_metadata(meta);
                 Ok(pb)
             }
@@ -257,13 +261,11 @@ pub fn from_pb(e: &eraftpb::Entry) -> Entry {
 
 /// The contract's entry as raft-rs's, sharing the data.
 pub fn to_pb(e: &Entry) -> eraftpb::Entry {
-    let mut pb = eraftpb::Entry::default();
-    pb.term = e.term.0;
-    pb.index = e.index.0;
-    if let Payload::Data(data) = &e.payload {
-        pb.data = bytes::Bytes::from_owner(Arc::clone(data));
-    }
-    pb
+    let data = match &e.payload {
+        Payload::Data(data) => bytes::Bytes::from_owner(Arc::clone(data)),
+        Payload::Noop => bytes::Bytes::new(),
+    };
+    eraftpb::Entry { term: e.term.0, index: e.index.0, data, ..Default::default() }
 }
 
 /// A snapshot's metadata in the contract's vocabulary.
