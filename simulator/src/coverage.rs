@@ -17,6 +17,8 @@
 
 use serde::Serialize;
 
+use crate::config::Implementation;
+
 macro_rules! points {
     ($($variant:ident $name:literal $rare:literal $what:literal,)*) => {
         /// One behaviour of the catalogue.
@@ -138,6 +140,20 @@ points! {
     LivenessCoreWithoutLeader "liveness: the leader left outside the core" false "the leader at the end of the fault phase was left outside the healed core",
     LivenessDeposedLeaderSpeaks "liveness: a leader outside the core still reaches it" false "the old leader, outside the core, could send to the core but not hear from it",
     LivenessCoreConverged "liveness: a core converged around a faulted rest" false "a core elected, committed, answered and converged while the rest stayed faulted",
+}
+
+impl Point {
+    /// Why `implementation` can never reach this point, if its design rules the behaviour out:
+    /// a sweep of it does not count the point as missed, and says why (see `sweep.rs`).
+    #[must_use]
+    pub fn unreachable_on(self, implementation: Implementation) -> Option<&'static str> {
+        match (implementation, self) {
+            (Implementation::RaftRs, Point::SnapshotKeptSuffix) => Some(
+                "raft-rs installs a snapshot only when its log lacks the snapshot's last entry, and then replaces the whole log",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The points one run reached: for each, how many times and the first event at which.

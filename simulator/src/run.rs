@@ -137,6 +137,12 @@ pub struct EndState {
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub seed: u64,
+    /// The Raft implementation that ran (`raft-core`, `raft-rs`).
+    pub implementation: Implementation,
+    /// Checks the implementation cannot be held to, each with why (see
+    /// `Implementation::checks_skipped`), and what of the harness does not apply to it.
+    pub checks_skipped: Vec<SkippedCheck>,
+    pub not_applicable: Vec<&'static str>,
     pub verdict: Verdict,
     pub reason: String,
     pub failure: Option<FailurePoint>,
@@ -172,6 +178,13 @@ pub struct Summary {
     /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
     /// order, with how often and the first event.
     pub points: Vec<crate::coverage::PointHit>,
+}
+
+/// An online check a run did not make, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedCheck {
+    pub check: &'static str,
+    pub why: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -220,6 +233,17 @@ pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOption
 fn run_with(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     match config.implementation {
         Implementation::RaftCore => run_inner::<raft_core::RaftNode>(config, scenario, options),
+        Implementation::RaftRs => run_inner::<raft_rs_host::RaftRsNode>(config, scenario, options),
+    }
+}
+
+/// The word an implementation other than the default mixes into the trace hash before the first
+/// event, so that two implementations never share a hash (the default mixes nothing, so that
+/// its hashes, and the reports that hold them, stay as they were).
+fn implementation_word(implementation: Implementation) -> Option<u64> {
+    match implementation {
+        Implementation::RaftCore => None,
+        Implementation::RaftRs => Some(0x7261_6674_2d72_7300), // "raft-rs"
     }
 }
 
@@ -232,6 +256,9 @@ pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
     let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    if let Some(word) = implementation_word(config.implementation) {
+        world.trace.mix(&[word]);
+    }
     if options.record_faults {
         world.realized = Some(Vec::new());
     }
@@ -764,6 +791,14 @@ fn summarize<R: Raft>(
     let notes = &world.checks.notes;
     Summary {
         seed: config.seed,
+        implementation: config.implementation,
+        checks_skipped: config
+            .implementation
+            .checks_skipped()
+            .iter()
+            .map(|(check, why)| SkippedCheck { check, why })
+            .collect(),
+        not_applicable: config.implementation.not_applicable().to_vec(),
         verdict,
         reason: reason.to_string(),
         failure,
@@ -851,13 +886,32 @@ impl Summary {
         let _ = writeln!(s, "{}", crate::availability::text(&self.availability));
         let _ = writeln!(
             s,
-            "raft: {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            "raft ({}): {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            self.implementation,
             self.elections,
             self.leader_changes,
             self.leader_step_downs,
             self.split_votes,
             self.conflict_truncations
         );
+        if self.implementation != Implementation::RaftCore {
+            let skipped: Vec<String> =
+                self.checks_skipped.iter().map(|c| format!("{} ({})", c.check, c.why)).collect();
+            let _ = writeln!(
+                s,
+                "checks on {}: {}",
+                self.implementation,
+                if skipped.is_empty() {
+                    "every online check runs, none skipped (each reads only what crosses the host contract)"
+                        .to_string()
+                } else {
+                    format!("skipped: {}", skipped.join("; "))
+                }
+            );
+            for what in &self.not_applicable {
+                let _ = writeln!(s, "  not applicable: {what}");
+            }
+        }
         let f = &self.faults;
         let partitions: Vec<String> = f.partitions.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(

@@ -29,6 +29,22 @@ pub struct Scenario {
     pub expect: RunExpect,
     /// The file set the fault phase's length; otherwise it lasts until the schedule is done.
     pub fixed_duration: bool,
+    /// A behaviour of the implementation the scenario runs that the harness flags and that is
+    /// recorded rather than fixed (see `scenarios/README.md`): the scenario is expected to fail
+    /// this way on these seeds, and the test suite checks that it still does.
+    pub known_finding: Option<KnownFinding>,
+}
+
+/// A recorded finding: the seeds on which the scenario fails, and with which verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFinding {
+    /// What was found, in one or two sentences, and where it is written up.
+    pub about: String,
+    /// The verdict each of `seeds` gives (not `pass`).
+    pub verdict: crate::run::Verdict,
+    /// Seeds that fail so (at most 1,000).
+    pub seeds: Vec<u64>,
 }
 
 /// A scenario file that cannot be used.
@@ -420,6 +436,8 @@ struct ScenarioFile {
     schedule: Vec<StepSpec>,
     #[serde(default)]
     expect: RunExpect,
+    #[serde(default)]
+    known_finding: Option<KnownFinding>,
 }
 
 impl Scenario {
@@ -459,6 +477,20 @@ impl Scenario {
         let seeds = file.seeds.unwrap_or(100);
         crate::limits::in_range("seeds", seeds, 1, crate::limits::SCENARIO_SEEDS_MAX)
             .map_err(|m| err("seeds".into(), m.trim_start_matches("seeds: ").to_string()))?;
+        if let Some(k) = &file.known_finding {
+            if k.about.trim().is_empty() {
+                return Err(err("known_finding.about".into(), "expected a non-empty description".into()));
+            }
+            if k.verdict == crate::run::Verdict::Pass {
+                return Err(err(
+                    "known_finding.verdict".into(),
+                    "expected a failing verdict, not pass".into(),
+                ));
+            }
+            if k.seeds.is_empty() || k.seeds.len() > 1_000 {
+                return Err(err("known_finding.seeds".into(), "expected 1 to 1000 seeds".into()));
+            }
+        }
         let scenario = Scenario {
             name: file.name,
             description: file.description,
@@ -468,6 +500,7 @@ impl Scenario {
             steps,
             expect: file.expect,
             fixed_duration,
+            known_finding: file.known_finding,
         };
         // Every seed draws the same shape of configuration: validate one now.
         scenario.config(0)?;

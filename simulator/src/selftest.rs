@@ -5,7 +5,7 @@ use raft_host::Bug;
 use serde::Serialize;
 
 use crate::branch::BranchPath;
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::guided::{Explorer, Guide};
 use crate::pool::{run_parallel, Flow};
 use crate::run::{run, RunOptions, Verdict};
@@ -36,6 +36,13 @@ pub struct Hunt {
 /// is finished before the lowest failure in it is taken.
 #[must_use]
 pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+    hunt_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+}
+
+/// [`hunt`] with `implementation` in every server (which must have the bug: see
+/// `Implementation::supports`).
+#[must_use]
+pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
     let window = (jobs.max(1) * 16) as u64;
     let mut start = first_seed;
     let end = first_seed.saturating_add(budget);
@@ -46,7 +53,7 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
         run_parallel(
             count,
             jobs,
-            |i| hunt_run(bug, start + i, &BranchPath::root()),
+            |i| hunt_run(implementation, bug, start + i, &BranchPath::root()),
             |i, r| {
                 runs[i as usize] = Some(r);
                 Flow::Continue
@@ -58,7 +65,15 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
             spent = spent.saturating_add(r.events);
             if r.verdict != Verdict::Pass {
                 let seed = start + i as u64;
-                return caught(bug, seed - first_seed + 1, spent, seed, &BranchPath::root(), r);
+                return caught(
+                    implementation,
+                    bug,
+                    seed - first_seed + 1,
+                    spent,
+                    seed,
+                    &BranchPath::root(),
+                    r,
+                );
             }
         }
         start += window;
@@ -72,6 +87,18 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
 /// same for any number of jobs.
 #[must_use]
 pub fn hunt_guided(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+    hunt_guided_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+}
+
+/// [`hunt_guided`] with `implementation` in every server.
+#[must_use]
+pub fn hunt_guided_on(
+    implementation: Implementation,
+    bug: Bug,
+    first_seed: u64,
+    budget: u64,
+    jobs: usize,
+) -> Hunt {
     let roots = SeedSet { start: first_seed, end: first_seed.saturating_add(budget), shard: None };
     let mut explorer = Explorer::new(roots, budget, Guide::default());
     let (mut done, mut spent) = (0u64, 0u64);
@@ -86,7 +113,7 @@ pub fn hunt_guided(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt 
             jobs,
             |i| {
                 let t = &batch[i as usize];
-                hunt_run(bug, t.seed, &t.branch)
+                hunt_run(implementation, bug, t.seed, &t.branch)
             },
             |i, r| {
                 runs[i as usize] = Some(r);
@@ -99,7 +126,7 @@ pub fn hunt_guided(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt 
             done += 1;
             spent = spent.saturating_add(r.events);
             if r.verdict != Verdict::Pass {
-                return caught(bug, done, spent, task.seed, &task.branch, r);
+                return caught(implementation, bug, done, spent, task.seed, &task.branch, r);
             }
             explorer.absorb(task, &r.points);
         }
@@ -116,9 +143,10 @@ struct Run {
     points: Vec<(String, u64)>,
 }
 
-fn hunt_run(bug: Bug, seed: u64, branch: &BranchPath) -> Run {
+fn hunt_run(implementation: Implementation, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
     let mut config = SimConfig::swarm(seed);
     config.bugs = vec![bug.name().to_string()];
+    config.implementation = implementation;
     config.branch = branch.clone();
     let outcome = run(&config, &RunOptions::default());
     let check =
@@ -127,8 +155,21 @@ fn hunt_run(bug: Bug, seed: u64, branch: &BranchPath) -> Run {
     Run { verdict: outcome.verdict, check, reason: outcome.reason, events: outcome.summary.events, points }
 }
 
-fn caught(bug: Bug, runs: u64, events: u64, seed: u64, branch: &BranchPath, r: Run) -> Hunt {
+fn caught(
+    implementation: Implementation,
+    bug: Bug,
+    runs: u64,
+    events: u64,
+    seed: u64,
+    branch: &BranchPath,
+    r: Run,
+) -> Hunt {
     let on_branch = if branch.is_root() { String::new() } else { format!(" --branch {branch}") };
+    let on_impl = if implementation == Implementation::RaftCore {
+        String::new()
+    } else {
+        format!(" --impl {implementation}")
+    };
     Hunt {
         bug: bug.name().into(),
         caught: true,
@@ -139,7 +180,10 @@ fn caught(bug: Bug, runs: u64, events: u64, seed: u64, branch: &BranchPath, r: R
         verdict: Some(r.verdict),
         check: Some(r.check),
         reason: Some(r.reason),
-        replay: Some(format!("cargo run --release -- --seed {seed}{on_branch} --bug {}", bug.name())),
+        replay: Some(format!(
+            "cargo run --release -- --seed {seed}{on_branch}{on_impl} --bug {}",
+            bug.name()
+        )),
     }
 }
 

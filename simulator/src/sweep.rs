@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::run::{Outcome, Verdict};
 
 /// The seeds of a sweep: a half-open range, optionally one shard of it. Never built as a list.
@@ -248,16 +248,20 @@ impl SeedResult {
         // The dimensions the swarm draws: the liveness phase's form and the leader's choices.
         note("liveness: only a core healed", config.liveness_core, config.liveness_core);
         let ch = &config.cluster.choices;
+        // Only raft-core takes the leader's choices; other implementations have their own.
+        let takes_choices = config.implementation == crate::config::Implementation::RaftCore;
         for (name, backoff) in [
             ("conflict-term", crate::config::BackoffChoice::ConflictTerm),
             ("one-at-a-time", crate::config::BackoffChoice::OneAtATime),
             ("to-match-index", crate::config::BackoffChoice::ToMatchIndex),
         ] {
-            note(&format!("choice: backoff {name}"), ch.backoff == backoff, ch.backoff == backoff);
+            let drawn = takes_choices && ch.backoff == backoff;
+            note(&format!("choice: backoff {name}"), drawn, drawn);
         }
-        note("choice: no pipelining", ch.pipelining_off, ch.pipelining_off);
-        note("choice: empty heartbeats", ch.empty_heartbeats, ch.empty_heartbeats);
-        note("choice: rotating followers", ch.rotate_followers, ch.rotate_followers);
+        let drawn = |on: bool| takes_choices && on;
+        note("choice: no pipelining", drawn(ch.pipelining_off), drawn(ch.pipelining_off));
+        note("choice: empty heartbeats", drawn(ch.empty_heartbeats), drawn(ch.empty_heartbeats));
+        note("choice: rotating followers", drawn(ch.rotate_followers), drawn(ch.rotate_followers));
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
             entry.1 = entry.0 && s.faults.crashes > 0;
@@ -290,6 +294,9 @@ pub struct PointStats {
     pub first_branch: Option<String>,
     /// Not expected in an ordinary sweep (see `coverage.rs`).
     pub rare: bool,
+    /// The sweep's implementation can never reach it (see `Point::unreachable_on`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// A failing seed in a summary.
@@ -331,6 +338,9 @@ pub struct SweepSummary {
     /// one sweep merge.
     #[serde(default)]
     pub options: String,
+    /// The Raft implementation every seed ran.
+    #[serde(default)]
+    pub implementation: Implementation,
     /// Seeds run (fewer than asked when a time budget or fail-fast stopped the sweep).
     pub seeds: u64,
     pub passed: u64,
@@ -390,16 +400,35 @@ impl SweepSummary {
             return;
         }
         for p in crate::coverage::Point::ALL {
-            self.points
-                .entry(p.name().to_string())
-                .or_insert(PointStats { rare: p.rare(), ..PointStats::default() });
+            let unreachable = p.unreachable_on(self.implementation).is_some();
+            self.points.entry(p.name().to_string()).or_insert(PointStats {
+                rare: p.rare(),
+                unreachable,
+                ..PointStats::default()
+            });
         }
+    }
+
+    /// Names the implementation every seed ran: points it can never reach are marked so, and
+    /// are not counted missed.
+    pub fn set_implementation(&mut self, implementation: Implementation) {
+        self.implementation = implementation;
+        for p in crate::coverage::Point::ALL {
+            if let Some(stats) = self.points.get_mut(p.name()) {
+                stats.unreachable = p.unreachable_on(implementation).is_some();
+            }
+        }
+        self.refresh_warnings();
     }
 
     /// The points an ordinary sweep should reach that this one never did.
     #[must_use]
     pub fn unreached(&self) -> Vec<&str> {
-        self.points.iter().filter(|(_, p)| !p.rare && p.seeds == 0).map(|(n, _)| n.as_str()).collect()
+        self.points
+            .iter()
+            .filter(|(_, p)| !p.rare && !p.unreachable && p.seeds == 0)
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Lists a failing seed, or counts it once the list is full.
@@ -527,8 +556,13 @@ impl SweepSummary {
                 all.scenario.clone_from(&p.scenario);
                 all.bugs.clone_from(&p.bugs);
                 all.options.clone_from(&p.options);
+                all.implementation = p.implementation;
                 first_name.clone_from(&name);
-            } else if p.scenario != all.scenario || p.bugs != all.bugs || p.options != all.options {
+            } else if p.scenario != all.scenario
+                || p.bugs != all.bugs
+                || p.options != all.options
+                || p.implementation != all.implementation
+            {
                 return Err(format!(
                     "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
                     p.what_ran(),
@@ -560,8 +594,11 @@ impl SweepSummary {
                 *e = e.checked_add(v).ok_or_else(|| overflow("verdict counts"))?;
             }
             for (k, stats) in p.points {
-                let e =
-                    all.points.entry(k).or_insert(PointStats { rare: stats.rare, ..PointStats::default() });
+                let e = all.points.entry(k).or_insert(PointStats {
+                    rare: stats.rare,
+                    unreachable: stats.unreachable,
+                    ..PointStats::default()
+                });
                 e.seeds = e.seeds.checked_add(stats.seeds).ok_or_else(|| overflow("point counts"))?;
                 if stats.first_seed.is_some_and(|b| e.first_seed.is_none_or(|a| b < a)) {
                     e.first_seed = stats.first_seed;

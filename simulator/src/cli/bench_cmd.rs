@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::bench::{bench_checker, bench_workload, workloads, BenchRow};
+use crate::config::Implementation;
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -40,6 +41,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Run the simulator workloads with this Raft implementation only (raft-core or raft-rs);
+    /// default: each workload with every implementation, side by side.
+    #[arg(long = "impl", value_name = "NAME", value_parser = super::parse_implementation)]
+    pub implementation: Option<Implementation>,
 }
 
 pub fn bench_command(args: &BenchArgs) -> i32 {
@@ -61,14 +66,18 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
             return 2;
         }
     };
+    let implementations: Vec<Implementation> =
+        args.implementation.map_or_else(|| Implementation::ALL.to_vec(), |i| vec![i]);
     let mut rows: Vec<BenchRow> = Vec::new();
     if sim {
         for (name, configs) in &all {
             if args.what == "all" || args.what == "sim" || args.what == *name {
-                if !args.json {
-                    eprintln!("bench: {name} ({} seeds)...", configs.len());
+                for &implementation in &implementations {
+                    if !args.json {
+                        eprintln!("bench: {name} on {implementation} ({} seeds)...", configs.len());
+                    }
+                    rows.push(bench_workload(name, configs, implementation));
                 }
-                rows.push(bench_workload(name, configs));
             }
         }
     }
@@ -104,8 +113,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     if !rows.is_empty() {
         let _ = writeln!(
             out,
-            "{:<24} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "{:<24} {:<9} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}",
             "workload",
+            "raft",
             "seeds",
             "wall ms",
             "ms/seed",
@@ -120,8 +130,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
         for r in &rows {
             let _ = writeln!(
                 out,
-                "{:<24} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8} {:>8} {:>9.0}",
+                "{:<24} {:<9} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8} {:>8} {:>9.0}",
                 r.workload,
+                r.implementation.name(),
                 r.seeds,
                 r.wall_ms,
                 r.wall_ms_per_seed,

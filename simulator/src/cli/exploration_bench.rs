@@ -50,11 +50,16 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     } else {
         (args.trials, args.budget, args.coverage_runs)
     };
+    let implementation = args.implementation.unwrap_or_default();
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
-        Bug::ALL.to_vec()
+        Bug::ALL.iter().copied().filter(|b| implementation.supports(*b)).collect()
     } else {
         args.bugs.iter().filter_map(|b| b.parse().ok()).collect()
     };
+    if let Some(bug) = bugs.iter().find(|b| !implementation.supports(**b)) {
+        eprintln!("raftsim bench exploration: {implementation} has no planted bug {bug}");
+        return 2;
+    }
     let started = Instant::now();
     let mut rows = Vec::new();
     for bug in bugs {
@@ -65,15 +70,17 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
             );
         }
         let hunts = |guided: bool| -> Vec<Hunt> {
-            (0..trials).map(|t| hunt_with(guided)(bug, t * TRIAL_STRIDE, budget, jobs)).collect()
+            (0..trials)
+                .map(|t| hunt_with(guided)(implementation, bug, t * TRIAL_STRIDE, budget, jobs))
+                .collect()
         };
         rows.push(Row { bug, plain: hunts(false), guided: hunts(true) });
     }
     if !args.json {
         eprintln!("bench exploration: catalogue points reached by {coverage_runs} runs, plain and guided...");
     }
-    let plain = reach(coverage_runs, jobs, false);
-    let guided = reach(coverage_runs, jobs, true);
+    let plain = reach(implementation, coverage_runs, jobs, false);
+    let guided = reach(implementation, coverage_runs, jobs, true);
     let mut out = std::io::stdout().lock();
     if args.json {
         let bugs: Vec<serde_json::Value> = rows
@@ -143,7 +150,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
 }
 
 /// Runs `runs` swarm runs from seed 0, plain or guided, and counts the points they reached.
-fn reach(runs: u64, jobs: usize, guided: bool) -> Reach {
+fn reach(implementation: crate::config::Implementation, runs: u64, jobs: usize, guided: bool) -> Reach {
     let started = Instant::now();
     let roots = SeedSet { start: 0, end: runs, shard: None };
     let mut explorer = Explorer::new(
@@ -166,6 +173,7 @@ fn reach(runs: u64, jobs: usize, guided: bool) -> Reach {
                 let t = &batch[i as usize];
                 let mut config = SimConfig::swarm(t.seed);
                 config.branch = t.branch.clone();
+                config.implementation = implementation;
                 let o = run(&config, &RunOptions::default());
                 (
                     o.summary.events,

@@ -169,6 +169,10 @@ pub struct WorldArgs {
     /// Switch on a planted bug (see `raftsim bugs`); may be repeated.
     #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
     pub bugs: Vec<String>,
+    /// The Raft implementation in every server: raft-core (this workspace's) or raft-rs
+    /// (tikv/raft-rs 0.7); default: the scenario's, else raft-core.
+    #[arg(long = "impl", value_name = "NAME", value_parser = parse_implementation)]
+    pub implementation: Option<crate::config::Implementation>,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -235,6 +239,10 @@ fn bugs_command(json: bool) -> i32 {
         }
     }
     0
+}
+
+pub(crate) fn parse_implementation(name: &str) -> Result<crate::config::Implementation, String> {
+    name.parse()
 }
 
 fn parse_bug(name: &str) -> Result<String, String> {

@@ -53,6 +53,9 @@ pub fn config_from_args(
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
     }
+    if let Some(implementation) = world.implementation {
+        config.implementation = implementation;
+    }
     config.validate()?;
     Ok(config)
 }
@@ -67,6 +70,9 @@ pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
 #[must_use]
 pub fn world_options(world: &WorldArgs) -> String {
     let mut cmd = String::new();
+    if let Some(implementation) = world.implementation {
+        cmd += &format!(" --impl {implementation}");
+    }
     if let Some(path) = &world.scenario {
         cmd += &format!(" --scenario {}", path.display());
     }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
 use super::{ExecArgs, WorldArgs};
+use crate::config::Implementation;
 use crate::guided::{Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
@@ -115,6 +116,8 @@ const SLOW_SEED: Duration = Duration::from_secs(10);
 pub struct PreparedSweep {
     pub set: SeedSet,
     pub scenario: Option<Scenario>,
+    /// The Raft implementation every seed runs (`--impl`, else the scenario's, else raft-core).
+    pub implementation: Implementation,
 }
 
 /// Validates a sweep's options; the error is the message to print (exit 2).
@@ -145,12 +148,12 @@ pub fn prepare(args: &SweepArgs) -> Result<PreparedSweep, String> {
     if args.world.ops.is_some() && scenario.as_ref().is_none_or(|s| s.fixed_duration) {
         warn_if_ops_exceed_capacity(&config);
     }
-    Ok(PreparedSweep { set, scenario })
+    Ok(PreparedSweep { set, scenario, implementation: config.implementation })
 }
 
 fn sweep(args: &SweepArgs) -> i32 {
-    let (set, scenario) = match prepare(args) {
-        Ok(p) => (p.set, p.scenario),
+    let (set, scenario, implementation) = match prepare(args) {
+        Ok(p) => (p.set, p.scenario, p.implementation),
         Err(e) => {
             eprintln!("raftsim sweep: {e}");
             return 2;
@@ -164,7 +167,7 @@ fn sweep(args: &SweepArgs) -> i32 {
     let started = Instant::now();
     // Both the results and the idle ticks report progress, one at a time on this thread.
     let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
-    let mut summary = SweepSummary::default();
+    let mut summary = SweepSummary { implementation, ..SweepSummary::default() };
     // Results are counted in seed order (a few wait here for a slower seed below them), so that
     // a sweep stopped early counts exactly the seeds below some point, whatever the threads did.
     let mut waiting: BTreeMap<u64, SeedResult> = BTreeMap::new();
@@ -496,7 +499,8 @@ fn print_summary(s: &SweepSummary, json: bool) {
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(
         out,
-        "sweep: {} seeds, {} passed, {} failed [{}]",
+        "sweep ({}): {} seeds, {} passed, {} failed [{}]",
+        s.implementation,
         s.seeds,
         s.passed,
         s.seeds.saturating_sub(s.passed),
@@ -542,7 +546,13 @@ fn print_summary(s: &SweepSummary, json: bool) {
         let first = p.first_seed.map_or("-".to_string(), |f| {
             format!("seed {f}{}", branch_words(p.first_branch.as_deref().unwrap_or("")))
         });
-        let rare = if p.rare { " (rare)" } else { "" };
+        let rare = if p.unreachable {
+            format!(" (never on {}: {})", s.implementation, unreachable_reason(name, s.implementation))
+        } else if p.rare {
+            " (rare)".to_string()
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "  {name:<70} {:>6}  {first}{rare}", p.seeds);
     }
     for w in &s.warnings {
@@ -645,4 +655,13 @@ fn random_start() -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     // Keep it readable and far from overflow.
     crate::rng::fnv1a(&nanos.to_le_bytes()) % 1_000_000_000_000
+}
+
+/// Why the implementation can never reach the named point (see `Point::unreachable_on`).
+fn unreachable_reason(name: &str, implementation: Implementation) -> &'static str {
+    crate::coverage::Point::ALL
+        .iter()
+        .find(|p| p.name() == name)
+        .and_then(|p| p.unreachable_on(implementation))
+        .unwrap_or("by its design")
 }
