@@ -56,10 +56,17 @@ pub enum Bug {
     /// The log is cut in the same write as the snapshot covering the cut, not once the snapshot
     /// is durable: a crash that lands the cut but tears the snapshot loses the cut entries.
     CutBeforeSnapshotDurable,
+    /// The host's recovery trusts a log record that decodes without checking its checksum, so
+    /// a node restarts on data its disk damaged (bit rot, a misdirected write).
+    TrustUnverifiedRecord,
+    /// A node whose recovery lost log entries it may have acknowledged (its fence is up) votes
+    /// and campaigns as if nothing happened, as if its shorter log were all it ever held: a
+    /// candidate missing a committed entry can then win (protocol-aware recovery, FAST 2018).
+    VoteAfterLosingLog,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 16] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -74,6 +81,8 @@ impl Bug {
         Bug::RestartAppliedZero,
         Bug::SnapshotWithoutSessions,
         Bug::CutBeforeSnapshotDurable,
+        Bug::TrustUnverifiedRecord,
+        Bug::VoteAfterLosingLog,
     ];
 
     /// Whether the bug is planted in the state machine above the Raft implementation (the KV
@@ -81,6 +90,13 @@ impl Bug {
     #[must_use]
     pub fn in_state_machine(self) -> bool {
         matches!(self, Bug::NoDeduplication | Bug::StaleLeaderRead | Bug::SnapshotWithoutSessions)
+    }
+
+    /// Whether the bug is planted in the host's storage recovery (below the implementation),
+    /// so that it applies to any implementation.
+    #[must_use]
+    pub fn in_host_storage(self) -> bool {
+        matches!(self, Bug::TrustUnverifiedRecord)
     }
 
     /// The name used on the command line (`--bug NAME`).
@@ -101,6 +117,8 @@ impl Bug {
             Bug::RestartAppliedZero => "restart-applied-zero",
             Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
             Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
+            Bug::TrustUnverifiedRecord => "trust-unverified-record",
+            Bug::VoteAfterLosingLog => "vote-after-losing-log",
         }
     }
 
@@ -135,6 +153,10 @@ impl Bug {
             Bug::SnapshotWithoutSessions => "state machine snapshot leaves out the client session table",
             Bug::CutBeforeSnapshotDurable => {
                 "log is cut in the same write as its snapshot, before it is durable"
+            }
+            Bug::TrustUnverifiedRecord => "host recovery uses a log record without checking its checksum",
+            Bug::VoteAfterLosingLog => {
+                "node that lost acknowledged log entries to its disk votes as if its log were complete"
             }
         }
     }

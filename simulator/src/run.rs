@@ -159,6 +159,11 @@ pub struct Summary {
     pub snapshots: SnapshotStats,
     pub messages: NetworkStats,
     pub disk: DiskSummary,
+    /// Storage faults and what recovery did (see `disk/atlas.rs`).
+    pub storage: crate::disk::atlas::StorageStats,
+    /// Beyond the recoverability budget: what the storage faults destroyed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
     pub linearizability: Option<CheckSummary>,
     pub bugs: Vec<String>,
     /// The largest share of the event budget the run used at any point, in parts per thousand
@@ -757,6 +762,12 @@ fn summarize<R: Raft>(
             durable_bytes: world.nodes.iter().map(|s| s.disk.durable_bytes() as u64).sum(),
             log_rewrites: world.nodes.iter().map(|s| s.disk.rewrites).sum(),
         },
+        storage: world.storage_stats(),
+        destroyed: if world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget {
+            world.atlas.destroyed.clone()
+        } else {
+            Vec::new()
+        },
         linearizability: check.map(|c| CheckSummary {
             decided_by: crate::linearizability::path(c),
             verdict: match c.verdict {
@@ -832,6 +843,9 @@ impl Summary {
             partitions.join(", "),
             f.heals
         );
+        if self.storage.injected() + self.storage.fsync_failures + self.storage.held_back_by_budget > 0 {
+            let _ = writeln!(s, "{}", self.storage.to_text());
+        }
         let n = &self.snapshots;
         if n.taken + n.installed + n.restarts_from_snapshot > 0 {
             let _ = writeln!(

@@ -177,6 +177,9 @@ pub struct SeedResult {
     /// The catalogue's points the run reached, with the first event at which.
     #[serde(default)]
     pub points: Vec<(String, u64)>,
+    /// What the storage faults did.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SeedResult {
@@ -242,6 +245,24 @@ impl SeedResult {
             s.faults.torn_snapshot_files > 0,
         );
         note("raft: liveness needed more than one election", true, s.liveness_elections > 1);
+        let storage = f.storage.as_ref();
+        let kind_on = |k: crate::config::StorageFault| {
+            storage.is_some_and(|st| st.damage_ppm > 0 && st.kinds.contains(&k))
+        };
+        let st = &s.storage;
+        use crate::config::StorageFault as K;
+        note("storage: bit rot", kind_on(K::BitRot), st.bit_rot > 0);
+        note("storage: latent sector error", kind_on(K::LatentSectorError), st.latent_sector_errors > 0);
+        note("storage: misdirected write", kind_on(K::MisdirectedWrite), st.misdirected_writes > 0);
+        note("storage: lost write", kind_on(K::LostWrite), st.lost_writes > 0);
+        note("storage: wiped disk", kind_on(K::Wipe), st.wipes > 0);
+        note(
+            "storage: fsync failure",
+            storage.is_some_and(|k| k.fsync_failure_ppm > 0),
+            st.fsync_failures > 0,
+        );
+        note("storage: damaged restart fenced", storage.is_some(), st.damaged_restarts > 0);
+        note("storage: fence lifted by repair", storage.is_some(), st.fences_lifted > 0);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
             entry.1 = entry.0 && s.faults.crashes > 0;
@@ -256,6 +277,7 @@ impl SeedResult {
             sim_time_ns: s.sim_time_ns,
             coverage,
             points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
+            storage: s.storage.clone(),
         }
     }
 }
@@ -328,6 +350,9 @@ pub struct SweepSummary {
     #[serde(default)]
     pub points: BTreeMap<String, PointStats>,
     pub warnings: Vec<String>,
+    /// What the storage faults did over the sweep, summed.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SweepSummary {
@@ -339,6 +364,7 @@ impl SweepSummary {
             self.passed += 1;
         }
         self.events = self.events.saturating_add(r.events);
+        self.storage.add(&r.storage);
         self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
         for (kind, (enabled, fired)) in &r.coverage {
             let c = self.coverage.entry(kind.clone()).or_default();
@@ -518,6 +544,7 @@ impl SweepSummary {
             all.seeds = all.seeds.checked_add(p.seeds).ok_or_else(|| overflow("seeds"))?;
             all.passed = all.passed.checked_add(p.passed).ok_or_else(|| overflow("passed seeds"))?;
             all.events = all.events.checked_add(p.events).ok_or_else(|| overflow("events"))?;
+            all.storage.add(&p.storage);
             all.sim_time_ns =
                 all.sim_time_ns.checked_add(p.sim_time_ns).ok_or_else(|| overflow("simulated time"))?;
             all.failed_not_listed = all

@@ -383,6 +383,9 @@ fn print_summary(s: &SweepSummary, json: bool) {
             let _ = writeln!(out, "    report: {r}");
         }
     }
+    if s.storage.injected() + s.storage.fsync_failures > 0 {
+        let _ = writeln!(out, "{}", s.storage.to_text());
+    }
     let _ = writeln!(out, "coverage (seeds where it happened / seeds whose configuration enabled it):");
     for (kind, c) in &s.coverage {
         let _ = writeln!(out, "  {kind:<48} {:>6} / {}", c.fired_seeds, c.enabled_seeds);

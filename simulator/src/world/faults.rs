@@ -75,6 +75,7 @@ impl<R: Raft> World<R> {
                 ),
             );
         }
+        self.maybe_damage_disk(n);
     }
 
     /// Restarts a crashed server from its disk.
