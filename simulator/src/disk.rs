@@ -151,6 +151,8 @@ pub struct Disk {
     snapshot_damaged: bool,
     /// What the fault modules did to this disk.
     pub stats: atlas::StorageStats,
+    /// The fence the superblock on the platter holds.
+    durable_fence: Fence,
 }
 
 impl Disk {
@@ -285,6 +287,7 @@ impl Disk {
 
     /// Writes every copy of the superblock, after the data of the write it describes.
     fn write_superblock(&mut self, superblock: Superblock) {
+        self.durable_fence = superblock.fence;
         self.superblock_copies =
             (0..SUPERBLOCK_COPIES).map(|c| wal::encode_superblock(&superblock, c)).collect();
     }
@@ -494,6 +497,13 @@ impl Disk {
     #[must_use]
     pub fn acked_log_len(&self) -> usize {
         (self.superblock.log_len as usize).min(self.durable.len())
+    }
+
+    /// The fence the superblock on the platter holds: a node is repaired once its lifted fence
+    /// is durable.
+    #[must_use]
+    pub fn durable_fence(&self) -> Fence {
+        self.durable_fence
     }
 
     /// The durable term, as the superblock has it.

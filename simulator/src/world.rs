@@ -473,6 +473,7 @@ impl<R: Raft> World<R> {
         }
         let slot = &mut self.nodes[node as usize];
         let Some(ready) = slot.disk.complete_oldest() else { return };
+        self.note_durable_fence(node);
         self.trace.mix(&[self.now, 4, u64::from(node), ready]);
         if self.trace.detailed() {
             self.trace.line(self.now, "fsync", format_args!("\"node\":{node},\"ready\":{ready}"));
@@ -559,7 +560,6 @@ impl<R: Raft> World<R> {
                 self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"installed\":{index}"));
             }
         }
-        let lifted = raft.persist.iter().any(|op| matches!(op, raft_host::PersistOp::Fence(_)));
         if !raft.persist.is_empty() {
             let done_at =
                 slot.disk.write(self.now, raft.number, &raft.persist, &self.config.disk, &mut slot.disk_rng);
@@ -575,9 +575,6 @@ impl<R: Raft> World<R> {
             self.send(Packet { from: Addr::Node(n), to: Addr::Node(to), payload: Payload::Raft(m) });
         }
         self.views = views;
-        if lifted {
-            self.note_fence_writes(n, &ready.raft.persist);
-        }
         if retried {
             self.sometimes(crate::coverage::Point::RetryDeduplicated);
         }

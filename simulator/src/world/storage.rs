@@ -2,7 +2,7 @@
 //! each), failed fsyncs, the recoverability budget (`disk::atlas`), and what a restart on a
 //! damaged disk means for the checks.
 
-use raft_host::{PersistOp, Raft};
+use raft_host::Raft;
 use rand::Rng;
 
 use super::World;
@@ -106,10 +106,14 @@ impl<R: Raft> World<R> {
         self.queue.push(self.now + down, Event::Restart { node: n, epoch });
     }
 
-    /// A ready's writes: a node that writes its fence down was repaired.
-    pub(super) fn note_fence_writes(&mut self, n: u8, persist: &[PersistOp]) {
-        let lifted = persist.iter().any(|op| matches!(op, PersistOp::Fence(raft_host::storage::Fence::None)));
-        if lifted && self.atlas.is_damaged(n) {
+    /// After a write of node `n` became durable: once its superblock holds no fence, a node the
+    /// world damaged is repaired (a lifted fence that a crash loses does not count).
+    pub(super) fn note_durable_fence(&mut self, n: u8) {
+        let restarted = self.nodes[n as usize].server().is_some();
+        if restarted
+            && self.atlas.is_damaged(n)
+            && self.nodes[n as usize].disk.durable_fence() == raft_host::storage::Fence::None
+        {
             self.atlas.repaired(n);
             self.storage.fences_lifted += 1;
             self.sometimes(Point::FenceLifted);
