@@ -37,6 +37,10 @@ pub enum Verdict {
     /// With `--cross-check`: the linearizability check decided differently with the run's
     /// witness and by the full search (a bug in the checker, not in the cluster).
     CheckerDisagreement,
+    /// A check failed in a run whose storage faults went beyond the recoverability budget
+    /// (`--storage-faults beyond-budget`): data loss there is expected by design, not a bug.
+    /// The reason says what the faults destroyed.
+    Unrecoverable,
 }
 
 impl Verdict {
@@ -50,13 +54,21 @@ impl Verdict {
             Verdict::Expectation => "expectation",
             Verdict::Inconclusive => "inconclusive",
             Verdict::CheckerDisagreement => "checker-disagreement",
+            Verdict::Unrecoverable => "unrecoverable-by-design",
         }
     }
 
-    /// The process exit code: 0 for a pass, 1 for anything else.
+    /// The process exit code: 0 for a pass (or a run unrecoverable by design), 1 for anything
+    /// else.
     #[must_use]
     pub fn exit_code(self) -> i32 {
-        i32::from(self != Verdict::Pass)
+        i32::from(self.is_failure())
+    }
+
+    /// Whether the verdict is a failure: neither a pass nor unrecoverable by design.
+    #[must_use]
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Verdict::Pass | Verdict::Unrecoverable)
     }
 }
 
@@ -558,6 +570,19 @@ fn finish<R: Raft>(
         };
         check = Some(report);
         result
+    };
+    let beyond =
+        world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget && !world.atlas.destroyed.is_empty();
+    let (verdict, reason) = if beyond
+        && matches!(verdict, Verdict::Safety | Verdict::Nonlinearizable | Verdict::Liveness)
+    {
+        let reason = format!(
+            "unrecoverable by design: storage faults beyond the budget destroyed [{}]; then {verdict}: {reason}",
+            world.atlas.destroyed.join("; ")
+        );
+        (Verdict::Unrecoverable, reason)
+    } else {
+        (verdict, reason)
     };
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;

@@ -360,7 +360,7 @@ impl SweepSummary {
     pub fn add(&mut self, r: &SeedResult) {
         self.seeds += 1;
         *self.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
-        if r.verdict == Verdict::Pass {
+        if !r.verdict.is_failure() {
             self.passed += 1;
         }
         self.events = self.events.saturating_add(r.events);
@@ -439,12 +439,11 @@ impl SweepSummary {
                 self.seeds
             ));
         }
-        if self.verdicts.get("pass").copied().unwrap_or(0) != self.passed {
-            return Err(format!(
-                "{name}: {} seeds passed, but {} have verdict pass",
-                self.passed,
-                self.verdicts.get("pass").copied().unwrap_or(0)
-            ));
+        // Runs unrecoverable by design (beyond the storage budget) count as passed.
+        let passing = self.verdicts.get("pass").copied().unwrap_or(0)
+            + self.verdicts.get("unrecoverable-by-design").copied().unwrap_or(0);
+        if passing != self.passed {
+            return Err(format!("{name}: {} seeds passed, but {passing} have verdict pass", self.passed));
         }
         if (self.failed.len() as u64).checked_add(self.failed_not_listed) != Some(failing) {
             return Err(format!(
@@ -477,8 +476,11 @@ impl SweepSummary {
             if !self.seed_sets.iter().any(|s| s.contains(f.seed)) {
                 return Err(format!("{name}: failing seed {} is not in any of its seed sets", f.seed));
             }
-            if f.verdict == Verdict::Pass {
-                return Err(format!("{name}: seed {} is listed as failing with verdict pass", f.seed));
+            if !f.verdict.is_failure() {
+                return Err(format!(
+                    "{name}: seed {} is listed as failing with verdict {}",
+                    f.seed, f.verdict
+                ));
             }
             if !seen.insert(f.seed) {
                 return Err(format!("{name}: failing seed {} is listed twice", f.seed));

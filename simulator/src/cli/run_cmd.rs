@@ -53,6 +53,9 @@ pub fn config_from_args(
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
     }
+    if let Some(mode) = world.storage_faults {
+        mode.apply(&mut config);
+    }
     config.validate()?;
     Ok(config)
 }
@@ -99,6 +102,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");
+    }
+    if let Some(mode) = world.storage_faults {
+        cmd += &format!(" --storage-faults {}", mode.name());
     }
     cmd
 }

@@ -13,7 +13,7 @@ use super::{ExecArgs, WorldArgs};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_scenario, Verdict};
+use crate::run::{run, run_scenario};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -174,7 +174,7 @@ fn sweep(args: &SweepArgs) -> i32 {
             if lowest_failure.or(stale_stop).is_some_and(|f| i > f) {
                 return Flow::Continue; // above the lowest failure of a --fail-fast sweep
             }
-            let failed = result.verdict != Verdict::Pass;
+            let failed = result.verdict.is_failure();
             waiting.insert(i, result);
             if failed && args.fail_fast {
                 lowest_failure = Some(lowest_failure.map_or(i, |f| f.min(i)));
@@ -185,7 +185,7 @@ fn sweep(args: &SweepArgs) -> i32 {
                 if summary.points.values().filter(|p| p.seeds > 0).count() > reached_before {
                     last_new = counted;
                 }
-                if r.verdict != Verdict::Pass {
+                if r.verdict.is_failure() {
                     if failing.len() < FAILED_LISTED_MAX {
                         failing.push(r);
                     } else {
@@ -449,14 +449,14 @@ impl Progress {
     fn tick(&mut self, r: &SeedResult) {
         self.done += 1;
         self.named.remove(&r.seed);
-        if r.verdict != Verdict::Pass {
+        if r.verdict.is_failure() {
             self.failed += 1;
         }
         let msg = format!("{} passed, {} failed", self.done - self.failed, self.failed);
         if let Some(bar) = &self.bar {
             bar.set_message(msg);
             bar.inc(1);
-            if r.verdict != Verdict::Pass {
+            if r.verdict.is_failure() {
                 bar.println(format!("seed {}: {} {}", r.seed, r.verdict, r.reason));
             }
         } else if !self.quiet

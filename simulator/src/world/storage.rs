@@ -34,6 +34,20 @@ impl<R: Raft> World<R> {
         self.damage_disk(n, fault);
     }
 
+    /// A scenario's `damage-disk`: damages node `n`'s disk if the budget allows (crashing it
+    /// first if it is up); a fault the budget forbids is counted as held back.
+    pub fn damage_disk_within_budget(&mut self, n: u8, fault: StorageFault) -> bool {
+        let within = self.atlas.mode == crate::disk::atlas::Mode::WithinBudget;
+        if !self.atlas.allows(n) || (within && self.atlas.is_damaged(n)) {
+            self.storage.held_back_by_budget += 1;
+            if self.nodes[n as usize].server().is_some() {
+                self.crash(n);
+            }
+            return false;
+        }
+        self.damage_disk(n, fault)
+    }
+
     /// Damages node `n`'s disk with `fault` (crashing the node first if it is up, so that its
     /// restart finds the damage). Says whether the fault found something to damage.
     pub fn damage_disk(&mut self, n: u8, fault: StorageFault) -> bool {
