@@ -235,7 +235,8 @@ pub struct Salvage {
 /// (`acked_len`, kept in its superblock): a bad record at or after that point is a torn tail of
 /// a write never acknowledged; a bad record before it, or a file shorter than it, is damage.
 /// Instead of refusing the file, it keeps every verified record before the first damage and
-/// reports the damage: what the node promised on the strength of the rest must then be repaired
+/// reports the damage (and a whole record that does not fit, wherever it is): what the node
+/// promised on the strength of the rest must then be repaired
 /// (see [`crate::storage::Fence`]). `verify: false` skips the checksums (planted bug
 /// `trust-unverified-record`: a host that trusts whatever decodes).
 #[must_use]
@@ -287,8 +288,10 @@ pub fn salvage_from(
         records += 1;
         offset += end;
     };
-    // Damage past the acknowledged length is the torn tail of a write never acknowledged.
-    let damage = damage.filter(|_| offset < acked_len);
+    // Damage past the acknowledged length is the torn tail of a write never acknowledged, unless
+    // a whole record there does not fit: a correct node never writes one, torn or not (the
+    // planted bug `cut-before-snapshot-durable` does, when a tear lands its cut alone).
+    let damage = damage.filter(|d| offset < acked_len || matches!(d, RecoveryError::Inconsistent { .. }));
     let recovery = Recovery { state, records, valid_bytes: offset, torn_bytes: bytes.len() - offset };
     Salvage { recovery, damage }
 }

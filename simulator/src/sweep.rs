@@ -720,6 +720,7 @@ mod tests {
             sim_time_ns: 1_000,
             coverage,
             points: vec![("fault: crash".to_string(), u64::from(crash.0))],
+            storage: crate::disk::atlas::StorageStats::default(),
         }
     }
 
