@@ -550,8 +550,9 @@ mod tests {
         let lost = salvage_from(DurableState::default(), 0, &bytes[..ends[1]], ends[2], true);
         assert_eq!(lost.recovery.records, 2);
         assert!(lost.damage.is_some());
-        // A flipped bit in the middle: the first record is kept, the rest reported.
-        bytes[ends[0] + 12] ^= 0x01;
+        // A flipped bit in the middle (in a command's bytes): the first record is kept, the
+        // rest reported.
+        bytes[ends[1] - 2] ^= 0x01;
         let rot = salvage_from(DurableState::default(), 0, &bytes, bytes.len(), true);
         assert_eq!(rot.recovery.records, 1);
         assert!(matches!(rot.damage, Some(RecoveryError::Corrupt { offset, .. }) if offset == ends[0]));
