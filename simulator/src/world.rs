@@ -204,6 +204,9 @@ pub struct World<R: Raft> {
     pub atlas: crate::disk::atlas::Atlas,
     /// What storage faults and recoveries did (the world's part; see `storage_stats`).
     pub storage: crate::disk::atlas::StorageStats,
+    /// Nodes whose pending restart follows a failed fsync: like the failure itself it is drawn
+    /// again when an exported run replays, so it is not recorded as a fault.
+    restart_after_fsync_failure: Vec<bool>,
 }
 
 impl<R: Raft> World<R> {
@@ -285,6 +288,7 @@ impl<R: Raft> World<R> {
                 },
             ),
             storage: crate::disk::atlas::StorageStats::default(),
+            restart_after_fsync_failure: vec![false; config.cluster.nodes],
             config,
         }
     }

@@ -331,7 +331,8 @@ fn a_restart_that_lost_a_durable_snapshot_is_a_durable_regression() {
     checks.on_fsync(1, 11);
     checks.on_crash(1, &f);
     let without = DurableState { term: Term(1), ..DurableState::default() };
-    let v = checks.on_restart(1, &without, &restored(1, &without), false).expect_err("the snapshot was durable");
+    let v =
+        checks.on_restart(1, &without, &restored(1, &without), false).expect_err("the snapshot was durable");
     assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
     let with = DurableState {
         term: Term(1),

@@ -83,7 +83,9 @@ impl<R: Raft> World<R> {
         if !matches!(self.nodes[n as usize].process, Process::Down) {
             return;
         }
-        self.realize(Realized::Restart(n));
+        if !std::mem::take(&mut self.restart_after_fsync_failure[n as usize]) {
+            self.realize(Realized::Restart(n));
+        }
         self.leaders.stall(self.now, u64::from(n), false, false);
         self.faults.restarts += 1;
         self.trace.mix(&[self.now, 8, u64::from(n)]);

@@ -108,13 +108,18 @@ impl<R: Raft> World<R> {
         if self.trace.detailed() {
             self.trace.line(self.now, "fsync_failed", format_args!("\"node\":{n}"));
         }
+        // The crash and the restart are not recorded as faults: an exported run draws the
+        // failure again from the same stream, and they follow from it.
+        let recorded = self.realized.as_ref().map(Vec::len);
         self.crash(n);
-        let (lo, hi) = self
-            .config
-            .faults
-            .crash
-            .as_ref()
-            .map_or((10_000_000, 300_000_000), |k| (k.down_ns_min, k.down_ns_max));
+        if let (Some(list), Some(len)) = (&mut self.realized, recorded) {
+            list.truncate(len);
+        }
+        self.restart_after_fsync_failure[n as usize] = true;
+        // Down for 10 ms to two election timeouts (from the cluster's timing alone, so that an
+        // exported run, whose random crash family is off, draws the same).
+        let c = &self.config.cluster;
+        let (lo, hi) = (10_000_000, 2 * u64::from(c.election_ticks_max) * c.tick_ns);
         let down = between(&mut self.nemesis.storage, lo, hi.max(lo));
         let epoch = self.nodes[n as usize].epoch;
         self.queue.push(self.now + down, Event::Restart { node: n, epoch });
