@@ -88,6 +88,10 @@ pub struct RaftNode {
     pub(crate) snapshot: Option<Snapshot>,
     /// Planted bug `vote-not-persisted` only: the vote of this term is kept off the disk.
     pub(crate) vote_unpersisted: bool,
+    /// What the node may have lost that it had promised, until a leader repairs it (see the
+    /// `recovery` module): while up, it neither votes nor campaigns.
+    pub(crate) fence: raft_host::storage::Fence,
+    pub(crate) fence_dirty: bool,
 
     // Volatile state.
     pub(crate) role: Role,
@@ -173,6 +177,8 @@ impl RaftNode {
             log: RaftLog::new(),
             snapshot: None,
             vote_unpersisted: false,
+            fence: raft_host::storage::Fence::None,
+            fence_dirty: false,
             role: Role::Follower,
             leader: None,
             commit_index: LogIndex::ZERO,
@@ -225,6 +231,7 @@ impl RaftNode {
         );
         self.term = state.term;
         self.vote = state.vote;
+        self.fence = state.fence;
         self.written_last = state.last_index();
         let snapshot = state.snapshot.clone();
         match snapshot {
@@ -423,6 +430,7 @@ impl RaftNode {
     pub fn has_ready(&self) -> bool {
         let held = self.writes_held();
         self.hard_state_dirty
+            || self.fence_dirty
             || self.snapshot_dirty
             || self.truncate_written_from.is_some()
             || self.cut_due()
@@ -453,6 +461,9 @@ impl RaftNode {
             self.hard_state_dirty = false;
             let vote = if self.vote_unpersisted { None } else { self.vote };
             ready.persist.push(PersistOp::HardState { term: self.term, vote });
+        }
+        if let Some(op) = self.take_fence_write() {
+            ready.persist.push(op);
         }
         self.write_snapshot_and_cut(ready);
         if let Some(from) = self.log_dirty_from.filter(|_| !self.writes_held()) {
@@ -622,6 +633,11 @@ impl RaftNode {
 
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_timeout && self.fenced() {
+            // Recovery rule 2: a node that may have lost committed entries does not stand.
+            self.restart_election_timer();
+            return;
+        }
         if self.election_elapsed >= self.election_timeout {
             if self.role == Role::Candidate && !self.votes_requested_again {
                 self.request_votes_again();

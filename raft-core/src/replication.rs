@@ -163,6 +163,7 @@ impl RaftNode {
                 rejected_prev_index: prev_log_index,
                 conflict_term,
                 conflict_index,
+                lost: self.fence != raft_host::storage::Fence::None,
             };
             self.send_after_persist(leader, Body::AppendEntriesResponse(rejected));
             return;
@@ -217,6 +218,7 @@ impl RaftNode {
         if commit > self.commit_index {
             self.commit_index = commit;
         }
+        self.maybe_lift_fence();
         let accepted = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: last_new });
         if self.config.bugs.has(Bug::AckBeforeDurable) {
             self.send_now(leader, accepted);
@@ -247,7 +249,16 @@ impl RaftNode {
                 self.maybe_commit();
                 self.send_append(position, false);
             }
-            AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index } => {
+            AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index, lost } => {
+                if lost && conflict_index <= progress.match_index && rejected_prev_index <= last_index {
+                    // The follower's disk lost what it acknowledged (recovery rule 3): what we
+                    // counted for it is gone, so its match comes down and we probe it afresh.
+                    // Lowering a match index only delays commits, so a stale answer does no harm.
+                    progress.match_index = conflict_index.prev();
+                    progress.next_index = rejected_prev_index.next();
+                    progress.probing = false;
+                    progress.transfer = None;
+                }
                 if rejected_prev_index <= progress.match_index || rejected_prev_index > last_index {
                     // An answer to something older than what the follower since accepted, or
                     // about entries we never had: nothing to learn from it.

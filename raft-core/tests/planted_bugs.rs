@@ -434,6 +434,49 @@ fn with_active_on_send_a_leader_that_hears_nobody_never_steps_down() {
     assert_ne!(role, Role::Leader, "check-quorum deposes a leader that hears no majority");
 }
 
+/// A voter whose disk lost log entries restarts fenced in term 2, holding only entry 1; a
+/// candidate of term 3 whose log ends at 1/1 asks for its vote. Whether it grants it.
+fn a_fenced_voter_grants_a_vote(bugs: BugSet) -> bool {
+    let mut state = durable(2, None, &[1]);
+    state.fence = raft_core::storage::Fence::Through(Term(2));
+    let mut voter = bare_with(0, 3, bugs, state);
+    voter.step(vote_request(1, 0, 3, 1, 1));
+    drain(&mut voter).iter().any(|m| m.body == Body::RequestVoteResponse { granted: true })
+}
+
+#[test]
+fn with_vote_after_losing_log_a_fenced_voter_votes_on_its_shorter_log() {
+    assert!(a_fenced_voter_grants_a_vote(on(Bug::VoteAfterLosingLog)));
+    assert!(!a_fenced_voter_grants_a_vote(off()), "recovery rule 1: no vote while fenced");
+}
+
+/// A log file whose last entry's term rotted (the record still decodes), salvaged by a host
+/// that skips checksums with the bug. The last index it keeps.
+fn a_rotted_record_is_used(bugs: BugSet) -> bool {
+    let mut bytes = Vec::new();
+    for op in [durable_entries(1, 2), durable_entries(3, 4)] {
+        wal::encode(&op, &mut bytes);
+    }
+    let last = bytes.len() - 17;
+    bytes[last] ^= 0x10;
+    let verify = !bugs.has(Bug::TrustUnverifiedRecord);
+    let s = wal::salvage_from(DurableState::default(), 0, &bytes, bytes.len(), verify);
+    s.recovery.state.last_index() == LogIndex(4)
+}
+
+fn durable_entries(from: u64, to: u64) -> PersistOp {
+    let entries = (from..=to)
+        .map(|i| raft_core::Entry { term: Term(1), index: LogIndex(i), payload: raft_core::Payload::Noop })
+        .collect();
+    PersistOp::Entries { from: LogIndex(from), entries }
+}
+
+#[test]
+fn with_trust_unverified_record_a_host_restarts_on_a_rotted_record() {
+    assert!(a_rotted_record_is_used(on(Bug::TrustUnverifiedRecord)));
+    assert!(!a_rotted_record_is_used(off()), "the checksum refuses it");
+}
+
 /// Whether the story for `bug` shows the wrong behaviour with `bugs` switched on.
 fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
     match bug {
@@ -452,6 +495,8 @@ fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
         Bug::SnapshotWithoutSessions => !a_session_survives_a_restore(bugs),
         Bug::CutBeforeSnapshotDurable => a_crash_that_lands_the_log_but_not_the_snapshot(bugs).1.is_err(),
         Bug::ActiveOnSend => a_leader_that_hears_nobody(bugs).0 == Role::Leader,
+        Bug::TrustUnverifiedRecord => a_rotted_record_is_used(bugs),
+        Bug::VoteAfterLosingLog => a_fenced_voter_grants_a_vote(bugs),
     }
 }
 

@@ -61,10 +61,17 @@ pub enum Bug {
     /// and its heartbeats, which still arrive, keep the rest of the cluster from electing
     /// another (a liveness bug only a fault that lasts shows).
     ActiveOnSend,
+    /// The host's recovery trusts a log record that decodes without checking its checksum, so
+    /// a node restarts on data its disk damaged (bit rot, a misdirected write).
+    TrustUnverifiedRecord,
+    /// A node whose recovery lost log entries it may have acknowledged (its fence is up) votes
+    /// and campaigns as if nothing happened, as if its shorter log were all it ever held: a
+    /// candidate missing a committed entry can then win (protocol-aware recovery, FAST 2018).
+    VoteAfterLosingLog,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 17] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -80,6 +87,8 @@ impl Bug {
         Bug::SnapshotWithoutSessions,
         Bug::CutBeforeSnapshotDurable,
         Bug::ActiveOnSend,
+        Bug::TrustUnverifiedRecord,
+        Bug::VoteAfterLosingLog,
     ];
 
     /// Whether the bug is planted in the state machine above the Raft implementation (the KV
@@ -87,6 +96,13 @@ impl Bug {
     #[must_use]
     pub fn in_state_machine(self) -> bool {
         matches!(self, Bug::NoDeduplication | Bug::StaleLeaderRead | Bug::SnapshotWithoutSessions)
+    }
+
+    /// Whether the bug is planted in the host's storage recovery (below the implementation),
+    /// so that it applies to any implementation.
+    #[must_use]
+    pub fn in_host_storage(self) -> bool {
+        matches!(self, Bug::TrustUnverifiedRecord)
     }
 
     /// The name used on the command line (`--bug NAME`).
@@ -108,6 +124,8 @@ impl Bug {
             Bug::SnapshotWithoutSessions => "snapshot-without-sessions",
             Bug::CutBeforeSnapshotDurable => "cut-before-snapshot-durable",
             Bug::ActiveOnSend => "active-on-send",
+            Bug::TrustUnverifiedRecord => "trust-unverified-record",
+            Bug::VoteAfterLosingLog => "vote-after-losing-log",
         }
     }
 
@@ -145,6 +163,10 @@ impl Bug {
             }
             Bug::ActiveOnSend => {
                 "leader counts a follower active when it sends it a heartbeat, so check-quorum never deposes it"
+            }
+            Bug::TrustUnverifiedRecord => "host recovery uses a log record without checking its checksum",
+            Bug::VoteAfterLosingLog => {
+                "node that lost acknowledged log entries to its disk votes as if its log were complete"
             }
         }
     }

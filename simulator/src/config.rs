@@ -81,6 +81,16 @@ impl Implementation {
         }
     }
 
+    /// Whether the implementation recovers from damaged storage by the rules of protocol-aware
+    /// recovery (`raft-core/src/recovery.rs`): a node that may have lost what it promised
+    /// neither votes nor counts until a leader repairs it. raft-rs assumes its storage keeps
+    /// what it acknowledged, so its swarm leaves disk damage out; `--storage-faults` or a
+    /// scenario can still inflict it on purpose.
+    #[must_use]
+    pub fn recovers_damaged_storage(self) -> bool {
+        self == Implementation::RaftCore
+    }
+
     /// Whether the planted bug exists in this implementation (see `Raft::supports`).
     #[must_use]
     pub fn supports(self, bug: Bug) -> bool {
@@ -270,6 +280,70 @@ pub struct FaultConfig {
     pub crash: Option<CrashFaults>,
     #[serde(default)]
     pub pause: Option<PauseFaults>,
+    /// Disks that lie (see `disk/` and its `atlas`, the budget).
+    #[serde(default)]
+    pub storage: Option<StorageFaults>,
+}
+
+/// Storage faults: a crashed node's disk may take one fault while it is down (so the restart
+/// finds it), and an fsync may fail (the host then stops the node).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFaults {
+    /// A crashed node's disk takes a fault with this probability, if the budget allows.
+    pub damage_ppm: u32,
+    /// The faults drawn from, evenly.
+    pub kinds: Vec<StorageFault>,
+    /// An fsync fails with this probability; the host stops the node and restarts it later.
+    #[serde(default)]
+    pub fsync_failure_ppm: u32,
+    /// Ignore the recoverability budget (runs may lose data by design).
+    #[serde(default)]
+    pub beyond_budget: bool,
+}
+
+impl StorageFaults {
+    /// Every kind of damage, at the given rate, within the budget.
+    #[must_use]
+    pub fn all(damage_ppm: u32, fsync_failure_ppm: u32) -> StorageFaults {
+        StorageFaults {
+            damage_ppm,
+            kinds: StorageFault::ALL.to_vec(),
+            fsync_failure_ppm,
+            beyond_budget: false,
+        }
+    }
+}
+
+/// One kind of damage to a disk (each a module under `disk/`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageFault {
+    BitRot,
+    LatentSectorError,
+    MisdirectedWrite,
+    LostWrite,
+    Wipe,
+}
+
+impl StorageFault {
+    pub const ALL: [StorageFault; 5] = [
+        StorageFault::BitRot,
+        StorageFault::LatentSectorError,
+        StorageFault::MisdirectedWrite,
+        StorageFault::LostWrite,
+        StorageFault::Wipe,
+    ];
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageFault::BitRot => "bit-rot",
+            StorageFault::LatentSectorError => "latent-sector-error",
+            StorageFault::MisdirectedWrite => "misdirected-write",
+            StorageFault::LostWrite => "lost-write",
+            StorageFault::Wipe => "wipe",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,6 +528,15 @@ impl SimConfig {
         }
     }
 
+    /// Runs every server on `implementation`, leaving out of a drawn configuration the faults
+    /// it does not claim to survive (see [`Implementation::recovers_damaged_storage`]).
+    pub fn set_implementation(&mut self, implementation: Implementation) {
+        self.implementation = implementation;
+        if !implementation.recovers_damaged_storage() {
+            self.faults.storage = None;
+        }
+    }
+
     /// Swarm testing: the seed picks which fault families are on and how hard they hit, from a
     /// calm run to a storm, so that a sweep covers both (Groce et al., "Swarm Testing", 2012).
     /// Every draw comes from the seed's own "swarm" stream.
@@ -543,6 +626,22 @@ impl SimConfig {
         c.workload.keys = *[1usize, 3, 5, 10].choose(&mut r).unwrap_or(&5);
         c.workload.request_timeout_ns = election_ns / 2;
 
+        // Storage faults, from a stream of their own so that the draws above stay as they were.
+        let mut r = rng::stream(seed, "swarm.storage");
+        if chance(&mut r, 500_000) {
+            let mut kinds: Vec<StorageFault> =
+                StorageFault::ALL.into_iter().filter(|_| chance(&mut r, 600_000)).collect();
+            if kinds.is_empty() {
+                kinds.push(*StorageFault::ALL.choose(&mut r).unwrap_or(&StorageFault::BitRot));
+            }
+            c.faults.storage = Some(StorageFaults {
+                damage_ppm: *[200_000u32, 500_000, 1_000_000].choose(&mut r).unwrap_or(&500_000),
+                kinds,
+                fsync_failure_ppm: *[0u32, 0, 1_000, 5_000].choose(&mut r).unwrap_or(&0),
+                beyond_budget: false,
+            });
+        }
+
         // Snapshots, from a stream of their own so that the draws above stay as they were.
         let mut r = rng::stream(seed, "swarm.snapshot");
         if chance(&mut r, 800_000) {
@@ -621,12 +720,22 @@ impl SimConfig {
                 "faults.crash.snapshot_write_ppm",
                 self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm),
             ),
+            ("faults.storage.damage_ppm", self.faults.storage.as_ref().map_or(0, |k| k.damage_ppm)),
+            (
+                "faults.storage.fsync_failure_ppm",
+                self.faults.storage.as_ref().map_or(0, |k| k.fsync_failure_ppm),
+            ),
         ] {
             if u64::from(ppm) > l::PPM_MAX {
                 return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));
             }
         }
         delays("disk.fsync_ns", self.disk.fsync_ns_min, self.disk.fsync_ns_max)?;
+        if let Some(k) = &self.faults.storage {
+            if k.damage_ppm > 0 && k.kinds.is_empty() {
+                return Err("faults.storage.kinds: expected at least one kind when damage_ppm > 0".into());
+            }
+        }
         if let Some(p) = &self.faults.partition {
             delays("faults.partition.heal_ns", p.heal_ns_min, p.heal_ns_max)?;
             delays("faults.partition.hold_ns", p.hold_ns_min, p.hold_ns_max)?;
@@ -778,6 +887,21 @@ impl SimConfig {
             )
         });
         let _ = writeln!(s, "  faults: partitions {partition}; crashes {crash}; pauses {pause}");
+        if let Some(k) = &f.storage {
+            let kinds: Vec<&str> = k.kinds.iter().map(|k| k.name()).collect();
+            let _ = writeln!(
+                s,
+                "  storage faults: {} of crashes damage the disk [{}], fsync failures {}, {}",
+                pct(k.damage_ppm),
+                kinds.join(","),
+                pct(k.fsync_failure_ppm),
+                if k.beyond_budget {
+                    "BEYOND the recoverability budget"
+                } else {
+                    "within the recoverability budget"
+                }
+            );
+        }
         let w = &self.workload;
         let _ = writeln!(
             s,

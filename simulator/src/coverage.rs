@@ -96,6 +96,13 @@ points! {
     MajorityDown "crash: a majority down" false "more than half the nodes were down at once",
     AllDown "crash: every node down" true "every node was down at once",
 
+    // ----- Disks that lie (storage faults and protocol-aware recovery) -----
+    DiskDamaged "storage: a disk damaged" false "a storage fault (bit rot, latent sector error, misdirected or lost write, wipe) damaged a crashed node's disk",
+    FsyncFailed "storage: an fsync failed" false "an fsync returned an error and the host stopped the node rather than retry",
+    DamagedRestart "storage: restart on a damaged disk, fenced" false "a restart found damage, kept the verified records before it and fenced the node",
+    SuperblockCopyOutvoted "storage: a damaged superblock copy outvoted" true "a restart found a superblock copy damaged and took the newest copy that verified",
+    FenceLifted "storage: a fenced node repaired" false "a leader of a later term repaired a fenced node, which wrote its fence down",
+
     // ----- Snapshots (§7) -----
     SnapshotTaken "snapshot: taken" false "a node compacted its log under a snapshot of its state machine",
     SnapshotInstalled "snapshot: installed from the leader" false "a follower installed the leader's snapshot",

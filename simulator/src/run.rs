@@ -37,6 +37,10 @@ pub enum Verdict {
     /// With `--cross-check`: the linearizability check decided differently with the run's
     /// witness and by the full search (a bug in the checker, not in the cluster).
     CheckerDisagreement,
+    /// A check failed in a run whose storage faults went beyond the recoverability budget
+    /// (`--storage-faults beyond-budget`): data loss there is expected by design, not a bug.
+    /// The reason says what the faults destroyed.
+    Unrecoverable,
 }
 
 impl Verdict {
@@ -50,13 +54,21 @@ impl Verdict {
             Verdict::Expectation => "expectation",
             Verdict::Inconclusive => "inconclusive",
             Verdict::CheckerDisagreement => "checker-disagreement",
+            Verdict::Unrecoverable => "unrecoverable-by-design",
         }
     }
 
-    /// The process exit code: 0 for a pass, 1 for anything else.
+    /// The process exit code: 0 for a pass (or a run unrecoverable by design), 1 for anything
+    /// else.
     #[must_use]
     pub fn exit_code(self) -> i32 {
-        i32::from(self != Verdict::Pass)
+        i32::from(self.is_failure())
+    }
+
+    /// Whether the verdict is a failure: neither a pass nor unrecoverable by design.
+    #[must_use]
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Verdict::Pass | Verdict::Unrecoverable)
     }
 }
 
@@ -165,6 +177,11 @@ pub struct Summary {
     pub snapshots: SnapshotStats,
     pub messages: NetworkStats,
     pub disk: DiskSummary,
+    /// Storage faults and what recovery did (see `disk/atlas.rs`).
+    pub storage: crate::disk::atlas::StorageStats,
+    /// Beyond the recoverability budget: what the storage faults destroyed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
     pub linearizability: Option<CheckSummary>,
     pub bugs: Vec<String>,
     /// The largest share of the event budget the run used at any point, in parts per thousand
@@ -585,6 +602,19 @@ fn finish<R: Raft>(
         check = Some(report);
         result
     };
+    let beyond =
+        world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget && !world.atlas.destroyed.is_empty();
+    let (verdict, reason) = if beyond
+        && matches!(verdict, Verdict::Safety | Verdict::Nonlinearizable | Verdict::Liveness)
+    {
+        let reason = format!(
+            "unrecoverable by design: storage faults beyond the budget destroyed [{}]; then {verdict}: {reason}",
+            world.atlas.destroyed.join("; ")
+        );
+        (Verdict::Unrecoverable, reason)
+    } else {
+        (verdict, reason)
+    };
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;
     summary.forks_taken = guard.forks_taken;
@@ -831,6 +861,12 @@ fn summarize<R: Raft>(
             durable_bytes: world.nodes.iter().map(|s| s.disk.durable_bytes() as u64).sum(),
             log_rewrites: world.nodes.iter().map(|s| s.disk.rewrites).sum(),
         },
+        storage: world.storage_stats(),
+        destroyed: if world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget {
+            world.atlas.destroyed.clone()
+        } else {
+            Vec::new()
+        },
         linearizability: check.map(|c| CheckSummary {
             decided_by: crate::linearizability::path(c),
             verdict: match c.verdict {
@@ -925,6 +961,9 @@ impl Summary {
             partitions.join(", "),
             f.heals
         );
+        if self.storage.injected() + self.storage.fsync_failures + self.storage.held_back_by_budget > 0 {
+            let _ = writeln!(s, "{}", self.storage.to_text());
+        }
         let n = &self.snapshots;
         if n.taken + n.installed + n.restarts_from_snapshot > 0 {
             let _ = writeln!(

@@ -230,6 +230,11 @@ pub enum Action {
     Drift,
     /// Let the clients issue `ops` more operations.
     Submit,
+    /// Damage the nodes' disks with a storage `fault` (`bit-rot`, `latent-sector-error`,
+    /// `misdirected-write`, `lost-write`, `wipe`): a node that is up crashes first, and its
+    /// next restart finds the damage. Within the recoverability budget unless the scenario's
+    /// `faults.storage.beyond_budget` is set: a fault the budget forbids is skipped.
+    DamageDisk,
     /// Only choose nodes and remember them under `save_as`, for later steps.
     Pick,
     /// Remember the message counters under `name`, for later `since` expectations.
@@ -288,6 +293,8 @@ struct StepSpec {
     network: Option<Value>,
     #[serde(default)]
     ppm: Option<i64>,
+    #[serde(default)]
+    fault: Option<crate::config::StorageFault>,
     #[serde(default)]
     ops: Option<u64>,
     #[serde(default)]
@@ -412,6 +419,7 @@ pub struct Step {
     pub to: Option<u8>,
     pub network: Option<Value>,
     pub ppm: Option<i64>,
+    pub fault: Option<crate::config::StorageFault>,
     pub ops: Option<u64>,
     pub save_as: Option<String>,
     pub name: Option<String>,
@@ -615,6 +623,7 @@ impl Scenario {
                     | Action::Connect
                     | Action::Drift
                     | Action::Pick
+                    | Action::DamageDisk
             );
             if needs_node && step.node.is_none() {
                 return Err(err(l, format!("\"{:?}\" needs \"node\"", step.action).to_lowercase()));
@@ -640,6 +649,7 @@ impl Scenario {
                     "from" | "to" => action == Action::Cut,
                     "network" => action == Action::Network,
                     "ppm" => action == Action::Drift,
+                    "fault" => action == Action::DamageDisk,
                     "ops" => action == Action::Submit,
                     "name" => action == Action::Mark,
                     _ => true,
@@ -664,6 +674,7 @@ impl Scenario {
             requires(step.to.is_some(), "to", step.action)?;
             requires(step.network.is_some(), "network", step.action)?;
             requires(step.ppm.is_some(), "ppm", step.action)?;
+            requires(step.fault.is_some(), "fault", step.action)?;
             requires(step.ops.is_some(), "ops", step.action)?;
             requires(step.name.is_some(), "name", step.action)?;
             match step.action {
@@ -717,6 +728,12 @@ impl Scenario {
                             format!("drift of {ppm} ppm: expected less than 500000 either way"),
                         ));
                     }
+                }
+                Action::DamageDisk if step.fault.is_none() => {
+                    return Err(err(
+                        l,
+                        "\"damage-disk\" needs \"fault\": bit-rot, latent-sector-error, misdirected-write, lost-write or wipe".into(),
+                    ))
                 }
                 Action::Submit if step.ops.is_none() => {
                     return Err(err(l, "\"submit\" needs \"ops\"".into()))
@@ -882,6 +899,7 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                     to: spec.to,
                     network: spec.network.clone(),
                     ppm: spec.ppm,
+                    fault: spec.fault,
                     ops: spec.ops,
                     save_as: spec.save_as.clone(),
                     name: spec.name.clone(),
@@ -920,6 +938,7 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
         to: None,
         network: None,
         ppm: None,
+        fault: None,
         ops: None,
         save_as: None,
         name: None,

@@ -63,7 +63,7 @@ pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget
         for (i, r) in runs.into_iter().enumerate() {
             let Some(r) = r else { continue };
             spent = spent.saturating_add(r.events);
-            if r.verdict != Verdict::Pass {
+            if r.verdict.is_failure() {
                 let seed = start + i as u64;
                 return caught(
                     implementation,
@@ -125,7 +125,7 @@ pub fn hunt_guided_on(
             let Some(r) = r else { continue };
             done += 1;
             spent = spent.saturating_add(r.events);
-            if r.verdict != Verdict::Pass {
+            if r.verdict.is_failure() {
                 return caught(implementation, bug, done, spent, task.seed, &task.branch, r);
             }
             explorer.absorb(task, &r.points);
@@ -146,7 +146,7 @@ struct Run {
 fn hunt_run(implementation: Implementation, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
     let mut config = SimConfig::swarm(seed);
     config.bugs = vec![bug.name().to_string()];
-    config.implementation = implementation;
+    config.set_implementation(implementation);
     config.branch = branch.clone();
     let outcome = run(&config, &RunOptions::default());
     let check =

@@ -180,6 +180,9 @@ pub struct SeedResult {
     /// The branch of the seed this run followed (`sweep --guided`); empty for the seed's own.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub branch: String,
+    /// What the storage faults did.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SeedResult {
@@ -262,6 +265,24 @@ impl SeedResult {
         note("choice: no pipelining", drawn(ch.pipelining_off), drawn(ch.pipelining_off));
         note("choice: empty heartbeats", drawn(ch.empty_heartbeats), drawn(ch.empty_heartbeats));
         note("choice: rotating followers", drawn(ch.rotate_followers), drawn(ch.rotate_followers));
+        let storage = f.storage.as_ref();
+        let kind_on = |k: crate::config::StorageFault| {
+            storage.is_some_and(|st| st.damage_ppm > 0 && st.kinds.contains(&k))
+        };
+        let st = &s.storage;
+        use crate::config::StorageFault as K;
+        note("storage: bit rot", kind_on(K::BitRot), st.bit_rot > 0);
+        note("storage: latent sector error", kind_on(K::LatentSectorError), st.latent_sector_errors > 0);
+        note("storage: misdirected write", kind_on(K::MisdirectedWrite), st.misdirected_writes > 0);
+        note("storage: lost write", kind_on(K::LostWrite), st.lost_writes > 0);
+        note("storage: wiped disk", kind_on(K::Wipe), st.wipes > 0);
+        note(
+            "storage: fsync failure",
+            storage.is_some_and(|k| k.fsync_failure_ppm > 0),
+            st.fsync_failures > 0,
+        );
+        note("storage: damaged restart fenced", storage.is_some(), st.damaged_restarts > 0);
+        note("storage: fence lifted by repair", storage.is_some(), st.fences_lifted > 0);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
             entry.1 = entry.0 && s.faults.crashes > 0;
@@ -277,6 +298,7 @@ impl SeedResult {
             coverage,
             points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
             branch: s.branch.clone(),
+            storage: s.storage.clone(),
         }
     }
 }
@@ -366,6 +388,9 @@ pub struct SweepSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guided: Option<crate::guided::GuidedStats>,
     pub warnings: Vec<String>,
+    /// What the storage faults did over the sweep, summed.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SweepSummary {
@@ -373,10 +398,11 @@ impl SweepSummary {
     pub fn add(&mut self, r: &SeedResult) {
         self.seeds += 1;
         *self.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
-        if r.verdict == Verdict::Pass {
+        if !r.verdict.is_failure() {
             self.passed += 1;
         }
         self.events = self.events.saturating_add(r.events);
+        self.storage.add(&r.storage);
         self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
         for (kind, (enabled, fired)) in &r.coverage {
             let c = self.coverage.entry(kind.clone()).or_default();
@@ -473,12 +499,11 @@ impl SweepSummary {
                 self.seeds
             ));
         }
-        if self.verdicts.get("pass").copied().unwrap_or(0) != self.passed {
-            return Err(format!(
-                "{name}: {} seeds passed, but {} have verdict pass",
-                self.passed,
-                self.verdicts.get("pass").copied().unwrap_or(0)
-            ));
+        // Runs unrecoverable by design (beyond the storage budget) count as passed.
+        let passing = self.verdicts.get("pass").copied().unwrap_or(0)
+            + self.verdicts.get("unrecoverable-by-design").copied().unwrap_or(0);
+        if passing != self.passed {
+            return Err(format!("{name}: {} seeds passed, but {passing} have verdict pass", self.passed));
         }
         if (self.failed.len() as u64).checked_add(self.failed_not_listed) != Some(failing) {
             return Err(format!(
@@ -511,8 +536,11 @@ impl SweepSummary {
             if !self.seed_sets.iter().any(|s| s.contains(f.seed)) {
                 return Err(format!("{name}: failing seed {} is not in any of its seed sets", f.seed));
             }
-            if f.verdict == Verdict::Pass {
-                return Err(format!("{name}: seed {} is listed as failing with verdict pass", f.seed));
+            if !f.verdict.is_failure() {
+                return Err(format!(
+                    "{name}: seed {} is listed as failing with verdict {}",
+                    f.seed, f.verdict
+                ));
             }
             if !seen.insert(f.seed) {
                 return Err(format!("{name}: failing seed {} is listed twice", f.seed));
@@ -583,6 +611,7 @@ impl SweepSummary {
             all.seeds = all.seeds.checked_add(p.seeds).ok_or_else(|| overflow("seeds"))?;
             all.passed = all.passed.checked_add(p.passed).ok_or_else(|| overflow("passed seeds"))?;
             all.events = all.events.checked_add(p.events).ok_or_else(|| overflow("events"))?;
+            all.storage.add(&p.storage);
             all.sim_time_ns =
                 all.sim_time_ns.checked_add(p.sim_time_ns).ok_or_else(|| overflow("simulated time"))?;
             all.failed_not_listed = all
@@ -769,6 +798,7 @@ mod tests {
             coverage,
             points: vec![("fault: crash".to_string(), u64::from(crash.0))],
             branch: String::new(),
+            storage: crate::disk::atlas::StorageStats::default(),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::trace::Trace;
 mod describe;
 mod faults;
 mod observe;
+mod storage;
 
 /// A server process: the KV service above the Raft implementation `R`.
 pub enum Process<R: Raft> {
@@ -138,6 +139,8 @@ struct Nemesis {
     /// The core of the harder liveness phase and the fates of the rest: a stream of its own,
     /// so that a scenario replaying the fault phase's faults draws the same split.
     liveness: Stream,
+    /// Storage faults: damage to disks, failed fsyncs.
+    storage: Stream,
     partitioned: bool,
     partition_token: u32,
 }
@@ -202,6 +205,13 @@ pub struct World<R: Raft> {
     snapshot_chunks_in_flight: Vec<u32>,
     /// Granted votes on the wire, by (voter, candidate, term).
     vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
+    /// The recoverability budget of the storage faults, and what they destroyed.
+    pub atlas: crate::disk::atlas::Atlas,
+    /// What storage faults and recoveries did (the world's part; see `storage_stats`).
+    pub storage: crate::disk::atlas::StorageStats,
+    /// Nodes whose pending restart follows a failed fsync: like the failure itself it is drawn
+    /// again when an exported run replays, so it is not recorded as a fault.
+    restart_after_fsync_failure: Vec<bool>,
 }
 
 impl<R: Raft> World<R> {
@@ -261,6 +271,7 @@ impl<R: Raft> World<R> {
                 pause: rng::stream(seed, "nemesis.pause"),
                 snapshot: rng::stream(seed, "nemesis.snapshot"),
                 liveness: rng::stream(seed, "nemesis.liveness"),
+                storage: rng::stream(seed, "nemesis.storage"),
                 partitioned: false,
                 partition_token: 0,
             },
@@ -275,6 +286,16 @@ impl<R: Raft> World<R> {
             last_views: vec![None; config.cluster.nodes],
             snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
             vote_replies_in_flight: BTreeMap::new(),
+            atlas: crate::disk::atlas::Atlas::new(
+                config.cluster.nodes,
+                if config.faults.storage.as_ref().is_some_and(|k| k.beyond_budget) {
+                    crate::disk::atlas::Mode::BeyondBudget
+                } else {
+                    crate::disk::atlas::Mode::WithinBudget
+                },
+            ),
+            storage: crate::disk::atlas::StorageStats::default(),
+            restart_after_fsync_failure: vec![false; config.cluster.nodes],
             config,
         }
     }
@@ -457,7 +478,13 @@ impl<R: Raft> World<R> {
         if slot.disk.epoch != epoch {
             return; // the write was lost in a crash
         }
+        if slot.disk.writes_in_flight() > 0 && slot.server().is_some() && self.fsync_fails() {
+            self.on_fsync_failure(node);
+            return;
+        }
+        let slot = &mut self.nodes[node as usize];
         let Some(ready) = slot.disk.complete_oldest() else { return };
+        self.note_durable_fence(node);
         self.trace.mix(&[self.now, 4, u64::from(node), ready]);
         if self.trace.detailed() {
             self.trace.line(self.now, "fsync", format_args!("\"node\":{node},\"ready\":{ready}"));
@@ -812,13 +839,17 @@ impl<R: Raft> World<R> {
         }
     }
 
-    /// Starts a server from whatever its disk holds.
+    /// Starts a server from whatever its disk holds. Damage the world injected (within its
+    /// budget) is salvaged: the node boots fenced on what verified. Damage it did not inject
+    /// means the node wrote something its own recovery cannot use: a failure.
     fn boot(&mut self, n: u8) {
+        let verify = !self.bugs.has(Bug::TrustUnverifiedRecord);
         let slot = &mut self.nodes[n as usize];
-        let recovery = match slot.disk.recover() {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = format!("n{n} cannot read its own log after a restart: {e}");
+        let recovery = slot.disk.recover_salvaging(verify);
+        let injected = self.atlas.is_damaged(n);
+        if let Some(damage) = &recovery.damage {
+            if !injected {
+                let reason = format!("n{n} cannot read its own log after a restart: {damage}");
                 self.fail(Violation {
                     invariant: crate::checks::Invariant::DurableRegressed,
                     node: n,
@@ -826,7 +857,32 @@ impl<R: Raft> World<R> {
                 });
                 return;
             }
-        };
+        }
+        self.storage.superblock_copies_bad += recovery.superblock_copies_bad as u64;
+        if recovery.superblock_copies_bad > 0 && !recovery.superblock_lost {
+            self.sometimes(crate::coverage::Point::SuperblockCopyOutvoted);
+        }
+        let damaged = recovery.damage.is_some() || recovery.superblock_lost;
+        if damaged {
+            self.storage.damaged_restarts += 1;
+            self.storage.superblocks_lost += u64::from(recovery.superblock_lost);
+            self.sometimes(crate::coverage::Point::DamagedRestart);
+            let held = self.checks.durable_entries(n);
+            let kept = recovery.recovery.state.last_index().0;
+            self.storage.entries_dropped += held.saturating_sub(kept);
+            if self.trace.detailed() {
+                let what = recovery.damage.clone().unwrap_or_else(|| "the superblock is lost".into());
+                self.trace.line(
+                    self.now,
+                    "damaged_restart",
+                    format_args!("\"node\":{n},\"damage\":{:?},\"kept_through\":{kept}", what),
+                );
+            }
+        } else if injected && recovery.recovery.state.fence == raft_host::storage::Fence::None {
+            // The fault destroyed nothing the node needed (a superblock copy outvoted).
+            self.atlas.repaired(n);
+        }
+        let slot = &mut self.nodes[n as usize];
         let seed: u64 = slot.seed_rng.gen();
         let setup = self.setup(n, seed);
         let torn = recovery.recovery.torn_bytes;
@@ -849,7 +905,7 @@ impl<R: Raft> World<R> {
             }
             Err(ServerError::Boot(e)) => panic!("{} refused a validated setup: {e}", R::NAME),
         };
-        if let Err(v) = self.checks.on_restart(n, &state, &server) {
+        if let Err(v) = self.checks.on_restart(n, &state, &server, damaged) {
             self.fail(v);
         }
         let term = server.node().view().term;
@@ -890,6 +946,7 @@ impl<R: Raft> World<R> {
         self.nemesis.pause = rng::stream(root, "nemesis.pause");
         self.nemesis.snapshot = rng::stream(root, "nemesis.snapshot");
         self.nemesis.liveness = rng::stream(root, "nemesis.liveness");
+        self.nemesis.storage = rng::stream(root, "nemesis.storage");
     }
 
     /// The run has spent its event budget: from now on, record what the cluster is busy with.

@@ -11,7 +11,7 @@ use simulator::export::scenario_json;
 use simulator::{run, run_scenario, RunOptions, Scenario, SimConfig, Verdict};
 
 fn raft_rs(mut config: SimConfig) -> SimConfig {
-    config.implementation = Implementation::RaftRs;
+    config.set_implementation(Implementation::RaftRs);
     config
 }
 

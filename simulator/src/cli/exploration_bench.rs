@@ -173,7 +173,7 @@ fn reach(implementation: crate::config::Implementation, runs: u64, jobs: usize, 
                 let t = &batch[i as usize];
                 let mut config = SimConfig::swarm(t.seed);
                 config.branch = t.branch.clone();
-                config.implementation = implementation;
+                config.set_implementation(implementation);
                 let o = run(&config, &RunOptions::default());
                 (
                     o.summary.events,

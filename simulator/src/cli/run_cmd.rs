@@ -54,7 +54,10 @@ pub fn config_from_args(
         config.bugs.clone_from(&world.bugs);
     }
     if let Some(implementation) = world.implementation {
-        config.implementation = implementation;
+        config.set_implementation(implementation);
+    }
+    if let Some(mode) = world.storage_faults {
+        mode.apply(&mut config);
     }
     config.validate()?;
     Ok(config)
@@ -105,6 +108,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     for b in &world.bugs {
         cmd += &format!(" --bug {b}");
+    }
+    if let Some(mode) = world.storage_faults {
+        cmd += &format!(" --storage-faults {}", mode.name());
     }
     cmd
 }

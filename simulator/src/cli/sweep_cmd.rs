@@ -15,7 +15,7 @@ use crate::guided::{Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_scenario, Verdict};
+use crate::run::{run, run_scenario};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -197,7 +197,7 @@ fn sweep(args: &SweepArgs) -> i32 {
             if lowest_failure.or(stale_stop).is_some_and(|f| i > f) {
                 return Flow::Continue; // above the lowest failure of a --fail-fast sweep
             }
-            let failed = result.verdict != Verdict::Pass;
+            let failed = result.verdict.is_failure();
             waiting.insert(i, result);
             if failed && args.fail_fast {
                 lowest_failure = Some(lowest_failure.map_or(i, |f| f.min(i)));
@@ -208,7 +208,7 @@ fn sweep(args: &SweepArgs) -> i32 {
                 if summary.points.values().filter(|p| p.seeds > 0).count() > reached_before {
                     last_new = counted;
                 }
-                if r.verdict != Verdict::Pass {
+                if r.verdict.is_failure() {
                     if failing.len() < FAILED_LISTED_MAX {
                         failing.push(r);
                     } else {
@@ -305,7 +305,7 @@ fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>) -> 
             }
             summary.add(&r);
             counted += 1;
-            let failed = r.verdict != Verdict::Pass;
+            let failed = r.verdict.is_failure();
             if failed {
                 if failing.len() < FAILED_LISTED_MAX {
                     failing.push(r);
@@ -532,6 +532,9 @@ fn print_summary(s: &SweepSummary, json: bool) {
             let _ = writeln!(out, "    report: {r}");
         }
     }
+    if s.storage.injected() + s.storage.fsync_failures > 0 {
+        let _ = writeln!(out, "{}", s.storage.to_text());
+    }
     let _ = writeln!(out, "coverage (seeds where it happened / seeds whose configuration enabled it):");
     for (kind, c) in &s.coverage {
         let _ = writeln!(out, "  {kind:<48} {:>6} / {}", c.fired_seeds, c.enabled_seeds);
@@ -603,14 +606,14 @@ impl Progress {
     fn tick(&mut self, r: &SeedResult) {
         self.done += 1;
         self.named.remove(&r.seed);
-        if r.verdict != Verdict::Pass {
+        if r.verdict.is_failure() {
             self.failed += 1;
         }
         let msg = format!("{} passed, {} failed", self.done - self.failed, self.failed);
         if let Some(bar) = &self.bar {
             bar.set_message(msg);
             bar.inc(1);
-            if r.verdict != Verdict::Pass {
+            if r.verdict.is_failure() {
                 bar.println(format!("seed {}: {} {}", r.seed, r.verdict, r.reason));
             }
         } else if !self.quiet

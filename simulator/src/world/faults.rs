@@ -75,6 +75,7 @@ impl<R: Raft> World<R> {
                 ),
             );
         }
+        self.maybe_damage_disk(n);
     }
 
     /// Restarts a crashed server from its disk.
@@ -82,7 +83,9 @@ impl<R: Raft> World<R> {
         if !matches!(self.nodes[n as usize].process, Process::Down) {
             return;
         }
-        self.realize(Realized::Restart(n));
+        if !std::mem::take(&mut self.restart_after_fsync_failure[n as usize]) {
+            self.realize(Realized::Restart(n));
+        }
         self.leaders.stall(self.now, u64::from(n), false, false);
         self.faults.restarts += 1;
         self.trace.mix(&[self.now, 8, u64::from(n)]);
@@ -285,12 +288,18 @@ impl<R: Raft> World<R> {
         let r = &mut self.nemesis.liveness;
         let mut order: Vec<u8> = (0..n as u8).collect();
         order.shuffle(r);
-        let leader_out = leader.is_some() && r.gen_bool(0.5);
+        let majority = n / 2 + 1;
+        // A node whose disk was damaged and not yet repaired may not vote (protocol-aware
+        // recovery), so the core takes the sound nodes first: it must be able to elect on its
+        // own. The budget keeps the damaged ones a minority.
+        let damaged = |x: &u8| self.atlas.is_damaged(*x);
+        let sound = order.iter().filter(|x| !damaged(x)).count();
+        let leader_out = leader.is_some_and(|l| sound > majority || damaged(&l)) && r.gen_bool(0.5);
         if let (Some(l), true) = (leader, leader_out) {
             order.retain(|&x| x != l);
             order.push(l);
         }
-        let majority = n / 2 + 1;
+        order.sort_by_key(|x| damaged(x));
         let mut core: Vec<u8> = order[..majority].to_vec();
         core.sort_unstable();
         let sticky = self.config.cluster.pre_vote && self.config.cluster.check_quorum;
