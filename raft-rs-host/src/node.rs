@@ -558,6 +558,7 @@ mod tests {
             snapshot: Some(Snapshot { meta, data: Arc::from(&b"state"[..]) }),
             compacted_through: LogIndex::ZERO,
             entries: entries(log_terms),
+            fence: raft_host::storage::Fence::default(),
         }
     }
 
