@@ -819,21 +819,7 @@ impl Invariants {
         if damaged {
             return self.on_damaged_restart(node, state);
         }
-        if state.term < w.durable_term || state.term < w.promised_term {
-            return regressed(format!(
-                "n{node} restarted in term {} after making term {} durable and promising term {}",
-                state.term, w.durable_term, w.promised_term
-            ));
-        }
-        if let Some((term, vote)) = w.promised_vote {
-            if state.term == term && state.vote != Some(vote) {
-                return regressed(format!(
-                    "n{node} voted for n{} in term {term} but restarted with vote {:?} in that term",
-                    vote.0,
-                    state.vote.map(|v| v.0)
-                ));
-            }
-        }
+        kept_term_and_vote(w, node, state, "")?;
         if state.term == w.durable_term && w.durable_vote.is_some() && state.vote != w.durable_vote {
             return regressed(format!("n{node} lost its durable vote in term {}", state.term));
         }
@@ -913,21 +899,7 @@ impl Invariants {
             return regressed(format!("n{node} restarted on a damaged disk without a fence"));
         }
         if state.fence != Fence::Unknown {
-            if state.term < w.durable_term || state.term < w.promised_term {
-                return regressed(format!(
-                    "n{node} restarted on a damaged disk in term {} after making term {} durable and promising term {}",
-                    state.term, w.durable_term, w.promised_term
-                ));
-            }
-            if let Some((term, vote)) = w.promised_vote {
-                if state.term == term && state.vote != Some(vote) {
-                    return regressed(format!(
-                        "n{node} voted for n{} in term {term} but restarted on a damaged disk with vote {:?}",
-                        vote.0,
-                        state.vote.map(|v| v.0)
-                    ));
-                }
-            }
+            kept_term_and_vote(w, node, state, " on a damaged disk")?;
         }
         if w.lost.is_none() {
             w.lost = Some((w.durable.clone(), w.durable_snapshot));
@@ -1026,5 +998,25 @@ fn describe(payload: &Payload) -> String {
         Payload::Data(data) => {
             Command::decode(data).map_or_else(|e| format!("undecodable data ({e})"), |c| c.to_string())
         }
+    }
+}
+
+/// A restarted node's term and vote: never behind the term it made durable or promised, and in
+/// the term of a vote it promised, that vote. `how` qualifies the restart in the reason.
+fn kept_term_and_vote(w: &Watch, node: u8, state: &DurableState, how: &str) -> Result<(), Violation> {
+    let regressed = |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
+    if state.term < w.durable_term || state.term < w.promised_term {
+        return regressed(format!(
+            "n{node} restarted{how} in term {} after making term {} durable and promising term {}",
+            state.term, w.durable_term, w.promised_term
+        ));
+    }
+    match w.promised_vote {
+        Some((term, vote)) if state.term == term && state.vote != Some(vote) => regressed(format!(
+            "n{node} voted for n{} in term {term} but restarted{how} with vote {:?} in that term",
+            vote.0,
+            state.vote.map(|v| v.0)
+        )),
+        _ => Ok(()),
     }
 }

@@ -251,8 +251,9 @@ impl<R: Raft> World<R> {
         }
     }
 
-    /// Ends every fault: links restored, the network reliable, every server up.
-    pub fn heal_all(&mut self) {
+    /// Ends the random faults: the schedule stops, links are restored, the network turns
+    /// reliable. What becomes of the servers is the caller's (both liveness phases).
+    fn end_faults(&mut self) {
         self.faults_on = false;
         self.heal();
         let mut calm = self.network.config.clone();
@@ -260,6 +261,11 @@ impl<R: Raft> World<R> {
         calm.duplicate_ppm = 0;
         calm.long_delay_ppm = 0;
         self.set_network(calm);
+    }
+
+    /// Ends every fault: links restored, the network reliable, every server up.
+    pub fn heal_all(&mut self) {
+        self.end_faults();
         for n in 0..self.nodes.len() as u8 {
             match self.nodes[n as usize].process {
                 Process::Down => self.restart(n),
@@ -276,13 +282,7 @@ impl<R: Raft> World<R> {
     /// core survives such a node (its elections or heartbeats would disrupt the core forever).
     pub fn heal_core(&mut self) {
         use rand::seq::SliceRandom;
-        self.faults_on = false;
-        self.heal();
-        let mut calm = self.network.config.clone();
-        calm.drop_ppm = 0;
-        calm.duplicate_ppm = 0;
-        calm.long_delay_ppm = 0;
-        self.set_network(calm);
+        self.end_faults();
         let n = self.nodes.len();
         let leader = self.current_leader();
         let r = &mut self.nemesis.liveness;
