@@ -51,6 +51,9 @@ pub struct Config {
     pub read_lease: bool,
     /// Planted bugs; empty except in the harness's self-test.
     pub bugs: BugSet,
+    /// Choices the paper leaves open (back-off, pipelining, heartbeat contents, the order in
+    /// which followers are served); every combination is correct.
+    pub choices: raft_host::Choices,
 }
 
 /// A configuration that cannot work.
@@ -83,6 +86,7 @@ impl Config {
             sticky_leader: false,
             read_lease: false,
             bugs: BugSet::none(),
+            choices: raft_host::Choices::default(),
         }
     }
 

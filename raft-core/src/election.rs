@@ -93,7 +93,8 @@ impl RaftNode {
             || (self.leader.is_some() && self.election_elapsed < self.config.election_ticks_min);
         let up_to_date = self.config.bugs.has(Bug::VoteWithoutLogCheck)
             || self.log.is_up_to_date(last_log_term, last_log_index);
-        let granted = term > self.term && up_to_date && !leader_alive;
+        // Recovery rule 1: a fenced node judges no candidate against a log it may have lost.
+        let granted = term > self.term && up_to_date && !leader_alive && !self.fenced();
         let answer_term = if granted { term } else { self.term };
         let m = Message {
             from: self.config.id,
@@ -128,7 +129,7 @@ impl RaftNode {
         // is what guarantees a new leader holds every committed entry (paper §5.4.1).
         let up_to_date = self.config.bugs.has(Bug::VoteWithoutLogCheck)
             || self.log.is_up_to_date(last_log_term, last_log_index);
-        let granted = can_vote && up_to_date;
+        let granted = can_vote && up_to_date && !self.fenced();
         if granted {
             self.vote = Some(candidate);
             // Granting a vote resets the election timer, so we do not compete with the
@@ -169,6 +170,7 @@ impl RaftNode {
                     rejected_prev_index: prev_log_index,
                     conflict_term: None,
                     conflict_index: LogIndex::ZERO,
+                    lost: false,
                 };
                 self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
             }

@@ -28,6 +28,7 @@ impl Config {
         // A lease rests on the sticky-leader rule (see read_index.rs).
         config.read_lease = setup.read_lease;
         config.sticky_leader = setup.read_lease;
+        config.choices = setup.choices;
         config
     }
 }

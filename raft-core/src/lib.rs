@@ -11,6 +11,8 @@
 //! - [`snapshot`]: snapshots of the state machine, which let a node compact its log and catch
 //!   up a far-behind follower with InstallSnapshot (paper §7).
 //! - [`wal`]: a checksummed record format for persisted state, with torn-tail recovery.
+//! - [`recovery`]: protocol-aware recovery, the rules a node follows after its disk lost
+//!   something it had promised (no vote, no campaign until a later leader repairs it).
 //! - [`Bug`]: planted bugs, off by default, with which the harness proves its checks work.
 //!
 //! Rules cite the Raft paper (Ongaro & Ousterhout, "In Search of an Understandable Consensus
@@ -25,6 +27,7 @@ pub mod membership;
 pub mod message;
 pub mod node;
 pub mod read_index;
+pub mod recovery;
 mod replication;
 pub mod snapshot;
 pub mod transfer;

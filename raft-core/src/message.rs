@@ -106,6 +106,9 @@ pub enum AppendResponse {
         /// The first index of `conflict_term` in the follower's log, or its last index + 1 when
         /// its log is too short.
         conflict_index: LogIndex,
+        /// The follower's disk lost entries it may have acknowledged (it is fenced, see the
+        /// `recovery` module): the leader's match index for it may be stale and must come down.
+        lost: bool,
     },
 }
 
@@ -171,10 +174,12 @@ impl fmt::Display for Message {
                 rejected_prev_index,
                 conflict_term,
                 conflict_index,
+                lost,
             }) => write!(
                 f,
-                "append_resp reject prev={rejected_prev_index} conflict={}/{conflict_index}",
-                conflict_term.map_or(0, |t| t.0)
+                "append_resp reject prev={rejected_prev_index} conflict={}/{conflict_index}{}",
+                conflict_term.map_or(0, |t| t.0),
+                if *lost { " lost" } else { "" }
             ),
             Body::InstallSnapshot { meta, offset, data, done } => {
                 write!(f, "snapshot {meta} at={offset} n={}{}", data.len(), if *done { " done" } else { "" })

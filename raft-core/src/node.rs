@@ -112,6 +112,10 @@ pub struct RaftNode {
     pub(crate) snapshot: Option<Snapshot>,
     /// Planted bug `vote-not-persisted` only: the vote of this term is kept off the disk.
     pub(crate) vote_unpersisted: bool,
+    /// What the node may have lost that it had promised, until a leader repairs it (see the
+    /// `recovery` module): while up, it neither votes nor campaigns.
+    pub(crate) fence: raft_host::storage::Fence,
+    pub(crate) fence_dirty: bool,
 
     // Volatile state.
     pub(crate) role: Role,
@@ -132,6 +136,8 @@ pub struct RaftNode {
     pub(crate) election_elapsed: u32,
     pub(crate) election_timeout: u32,
     pub(crate) heartbeat_elapsed: u32,
+    /// Heartbeat rounds sent, for the rotating order of followers (an implementation choice).
+    pub(crate) heartbeats_sent: u64,
     /// Ticks since this node last heard from a leader (or led, or started: a restarted node
     /// cannot know it did not hear one just before its crash). Invariant: at least
     /// `election_elapsed` outside leadership. The sticky-leader rule reads it.
@@ -206,6 +212,8 @@ impl RaftNode {
             log: RaftLog::new(),
             snapshot: None,
             vote_unpersisted: false,
+            fence: raft_host::storage::Fence::None,
+            fence_dirty: false,
             role: Role::Follower,
             leader: None,
             commit_index: LogIndex::ZERO,
@@ -215,6 +223,7 @@ impl RaftNode {
             election_elapsed: 0,
             election_timeout: 0,
             heartbeat_elapsed: 0,
+            heartbeats_sent: 0,
             since_leader_ticks: 0,
             votes: BTreeMap::new(),
             pre_votes: BTreeMap::new(),
@@ -262,6 +271,7 @@ impl RaftNode {
         );
         self.term = state.term;
         self.vote = state.vote;
+        self.fence = state.fence;
         self.written_last = state.last_index();
         let snapshot = state.snapshot.clone();
         match snapshot {
@@ -497,6 +507,7 @@ impl RaftNode {
     pub fn has_ready(&self) -> bool {
         let held = self.writes_held();
         self.hard_state_dirty
+            || self.fence_dirty
             || self.snapshot_dirty
             || self.truncate_written_from.is_some()
             || self.cut_due()
@@ -529,6 +540,9 @@ impl RaftNode {
             self.hard_state_dirty = false;
             let vote = if self.vote_unpersisted { None } else { self.vote };
             ready.persist.push(PersistOp::HardState { term: self.term, vote });
+        }
+        if let Some(op) = self.take_fence_write() {
+            ready.persist.push(op);
         }
         self.write_snapshot_and_cut(ready);
         if let Some(from) = self.log_dirty_from.filter(|_| !self.writes_held()) {
@@ -731,6 +745,11 @@ impl RaftNode {
         // Only a voter of the configuration in force here stands for election: a learner, a
         // server that has not learned it joined, or one that learned it was removed, waits.
         if self.election_elapsed >= self.election_timeout && !self.is_voter() {
+            self.restart_election_timer();
+            return;
+        }
+        if self.election_elapsed >= self.election_timeout && self.fenced() {
+            // Recovery rule 2: a node that may have lost committed entries does not stand.
             self.restart_election_timer();
             return;
         }

@@ -7,6 +7,7 @@ use crate::message::{AppendResponse, Body, Entry, Payload};
 use crate::node::{RaftNode, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
+use raft_host::Backoff;
 
 impl RaftNode {
     /// Appends an entry of our term to our own log; the leader's only way of adding entries.
@@ -34,19 +35,58 @@ impl RaftNode {
     /// The heartbeat: every follower gets an AppendEntries, which doubles as retransmission of
     /// anything unacknowledged (an optimistic `next_index` rewinds to just past the match).
     pub(crate) fn heartbeat(&mut self) {
-        for id in self.followers() {
-            self.heartbeat_to(id);
+        let followers = self.followers();
+        // By id, or from a start that moves on with every heartbeat (an implementation choice).
+        let start = if self.config.choices.rotate_followers && !followers.is_empty() {
+            self.heartbeats_sent = self.heartbeats_sent.wrapping_add(1);
+            (self.heartbeats_sent % followers.len() as u64) as usize
+        } else {
+            0
+        };
+        for k in 0..followers.len() {
+            self.heartbeat_to(followers[(start + k) % followers.len()]);
         }
+    }
+
+    /// A heartbeat to follower `to`: an append from its `next_index`, with the entries from
+    /// there unless heartbeats are chosen to carry none (then the entries follow the follower's
+    /// answer).
+    fn send_heartbeat(&mut self, to: NodeId) {
+        let Some(progress) = self.progress.get(&to) else { return };
+        let next_index = progress.next_index;
+        let empty = self.config.choices.empty_heartbeats
+            && !progress.probe_outstanding
+            && next_index.prev() >= self.log.snapshot_index();
+        if !empty {
+            self.send_append(to, true);
+            return;
+        }
+        let prev_log_index = next_index.prev();
+        let Some(prev_log_term) = self.log.term_at(prev_log_index) else {
+            unreachable!("prev_log_index is within the log")
+        };
+        let Some(progress) = self.progress.get_mut(&to) else { unreachable!("looked up above") };
+        if progress.probing {
+            progress.probe_outstanding = true;
+        }
+        let leader_commit = self.commit_index;
+        self.send_now(
+            to,
+            Body::AppendEntries { prev_log_index, prev_log_term, entries: Vec::new(), leader_commit },
+        );
     }
 
     /// The heartbeat to one follower.
     pub(crate) fn heartbeat_to(&mut self, id: NodeId) {
         let Some(progress) = self.progress.get_mut(&id) else { return };
         progress.probe_outstanding = false;
+        if self.config.bugs.has(Bug::ActiveOnSend) {
+            progress.recently_active = true;
+        }
         if !progress.probing {
             progress.next_index = progress.match_index.next();
         }
-        self.send_append(id, true);
+        self.send_heartbeat(id);
     }
 
     /// Sends follower `to` the entries from its `next_index`, or a chunk of our snapshot if the
@@ -78,6 +118,11 @@ impl RaftNode {
             progress.probe_outstanding = true;
         } else if let Some(last) = entries.last() {
             progress.next_index = last.index.next();
+            // Without pipelining one append is in flight at a time: the next waits for its
+            // answer (or for the next heartbeat, should it be lost).
+            if self.config.choices.no_pipelining {
+                progress.probe_outstanding = true;
+            }
         }
         let leader_commit = self.commit_index;
         self.send_now(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
@@ -124,6 +169,7 @@ impl RaftNode {
                 rejected_prev_index: prev_log_index,
                 conflict_term,
                 conflict_index,
+                lost: self.fence != raft_host::storage::Fence::None,
             };
             self.send_after_persist(leader, Body::AppendEntriesResponse(rejected));
             return;
@@ -178,6 +224,7 @@ impl RaftNode {
         if commit > self.commit_index {
             self.commit_index = commit;
         }
+        self.maybe_lift_fence();
         let accepted = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: last_new });
         if self.config.bugs.has(Bug::AckBeforeDurable) {
             self.send_now(leader, accepted);
@@ -208,7 +255,16 @@ impl RaftNode {
                 self.send_append(follower, false);
                 self.maybe_send_timeout_now();
             }
-            AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index } => {
+            AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index, lost } => {
+                if lost && conflict_index <= progress.match_index && rejected_prev_index <= last_index {
+                    // The follower's disk lost what it acknowledged (recovery rule 3): what we
+                    // counted for it is gone, so its match comes down and we probe it afresh.
+                    // Lowering a match index only delays commits, so a stale answer does no harm.
+                    progress.match_index = conflict_index.prev();
+                    progress.next_index = rejected_prev_index.next();
+                    progress.probing = false;
+                    progress.transfer = None;
+                }
                 if rejected_prev_index <= progress.match_index || rejected_prev_index > last_index {
                     // An answer to something older than what the follower since accepted, or
                     // about entries we never had: nothing to learn from it.
@@ -227,7 +283,13 @@ impl RaftNode {
                     unreachable!("looked up above")
                 };
                 let floor = progress.match_index.next();
-                progress.next_index = hint.min(rejected_prev_index).max(floor);
+                progress.next_index = match self.config.choices.backoff {
+                    Backoff::ConflictTerm => hint.min(rejected_prev_index).max(floor),
+                    // The paper's Figure 2: one entry back per rejection.
+                    Backoff::OneAtATime => rejected_prev_index.max(floor),
+                    // Straight to what is known to match.
+                    Backoff::ToMatchIndex => floor,
+                };
                 if self.config.bugs.has(Bug::ProbeStopsShort) {
                     // The bug: one entry short of where the follower's log agrees, so once the
                     // hint is exact the same probe repeats forever.

@@ -18,6 +18,7 @@ fn rejected(
         rejected_prev_index: LogIndex(prev),
         conflict_term: conflict_term.map(Term),
         conflict_index: LogIndex(conflict_index),
+        lost: false,
     };
     Message {
         from: NodeId(from),

@@ -412,6 +412,73 @@ fn with_cut_before_snapshot_durable_a_crash_mid_write_loses_the_cut_entries() {
     assert_eq!(recovered, Ok(LogIndex(2)), "entries 1 and 2 are still in the log");
 }
 
+/// A leader of three whose heartbeats go out but whose followers' answers never come back
+/// ticks through three check-quorum periods. Returns its role at the end and the heartbeats it
+/// sent.
+fn a_leader_that_hears_nobody(bugs: BugSet) -> (Role, usize) {
+    let mut leader = bare_with(0, 3, bugs, durable(1, None, &[1]));
+    make_leader(&mut leader);
+    let mut sent = 0;
+    for _ in 0..3 * 60 {
+        leader.tick();
+        sent += drain(&mut leader).len();
+    }
+    (leader.role(), sent)
+}
+
+#[test]
+fn with_active_on_send_a_leader_that_hears_nobody_never_steps_down() {
+    let (role, sent) = a_leader_that_hears_nobody(on(Bug::ActiveOnSend));
+    assert_eq!(role, Role::Leader, "its own heartbeats count as answers");
+    assert!(sent >= 30, "and it keeps sending them: {sent}");
+
+    let (role, _) = a_leader_that_hears_nobody(off());
+    assert_ne!(role, Role::Leader, "check-quorum deposes a leader that hears no majority");
+}
+
+/// A voter whose disk lost log entries restarts fenced in term 2, holding only entry 1; a
+/// candidate of term 3 whose log ends at 1/1 asks for its vote. Whether it grants it.
+fn a_fenced_voter_grants_a_vote(bugs: BugSet) -> bool {
+    let mut state = durable(2, None, &[1]);
+    state.fence = raft_core::storage::Fence::Through(Term(2));
+    let mut voter = bare_with(0, 3, bugs, state);
+    voter.step(vote_request(1, 0, 3, 1, 1));
+    drain(&mut voter).iter().any(|m| m.body == Body::RequestVoteResponse { granted: true })
+}
+
+#[test]
+fn with_vote_after_losing_log_a_fenced_voter_votes_on_its_shorter_log() {
+    assert!(a_fenced_voter_grants_a_vote(on(Bug::VoteAfterLosingLog)));
+    assert!(!a_fenced_voter_grants_a_vote(off()), "recovery rule 1: no vote while fenced");
+}
+
+/// A log file whose last entry's term rotted (the record still decodes), salvaged by a host
+/// that skips checksums with the bug. The last index it keeps.
+fn a_rotted_record_is_used(bugs: BugSet) -> bool {
+    let mut bytes = Vec::new();
+    for op in [durable_entries(1, 2), durable_entries(3, 4)] {
+        wal::encode(&op, &mut bytes);
+    }
+    let last = bytes.len() - 17;
+    bytes[last] ^= 0x10;
+    let verify = !bugs.has(Bug::TrustUnverifiedRecord);
+    let s = wal::salvage_from(DurableState::default(), 0, &bytes, bytes.len(), verify);
+    s.recovery.state.last_index() == LogIndex(4)
+}
+
+fn durable_entries(from: u64, to: u64) -> PersistOp {
+    let entries = (from..=to)
+        .map(|i| raft_core::Entry { term: Term(1), index: LogIndex(i), payload: raft_core::Payload::Noop })
+        .collect();
+    PersistOp::Entries { from: LogIndex(from), entries }
+}
+
+#[test]
+fn with_trust_unverified_record_a_host_restarts_on_a_rotted_record() {
+    assert!(a_rotted_record_is_used(on(Bug::TrustUnverifiedRecord)));
+    assert!(!a_rotted_record_is_used(off()), "the checksum refuses it");
+}
+
 /// Whether the story for `bug` shows the wrong behaviour with `bugs` switched on.
 fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
     match bug {
@@ -433,6 +500,9 @@ fn misbehaves(bug: Bug, bugs: BugSet) -> bool {
         Bug::LearnerVotes => a_candidate_asks_a_learner(bugs),
         Bug::ReadBeforeConfirm => !a_deposed_leader_is_asked_a_read_index(bugs).0.is_empty(),
         Bug::LeaseIgnoresDrift => a_slow_leader_after_its_followers_elected_another(bugs).0,
+        Bug::ActiveOnSend => a_leader_that_hears_nobody(bugs).0 == Role::Leader,
+        Bug::TrustUnverifiedRecord => a_rotted_record_is_used(bugs),
+        Bug::VoteAfterLosingLog => a_fenced_voter_grants_a_vote(bugs),
     }
 }
 

@@ -24,6 +24,7 @@ fn ops_kinds(ops: &[PersistOp]) -> Vec<String> {
             PersistOp::Entries { from, entries } => format!("entries {from}+{}", entries.len()),
             PersistOp::Snapshot(s) => format!("snapshot {}", s.meta),
             PersistOp::CompactLog { through } => format!("cut {through}"),
+            PersistOp::Fence(fence) => format!("fence {fence:?}"),
         })
         .collect()
 }

@@ -69,10 +69,22 @@ pub enum Bug {
     /// A leader's lease is the raw minimum election timeout, with no allowance for clock drift,
     /// so a leader whose clock runs slow serves reads after another leader took over.
     LeaseIgnoresDrift,
+    /// With check-quorum, a leader marks a follower active when it sends it a heartbeat, not
+    /// when the follower answers: a leader cut off from hearing its followers never steps down,
+    /// and its heartbeats, which still arrive, keep the rest of the cluster from electing
+    /// another (a liveness bug only a fault that lasts shows).
+    ActiveOnSend,
+    /// The host's recovery trusts a log record that decodes without checking its checksum, so
+    /// a node restarts on data its disk damaged (bit rot, a misdirected write).
+    TrustUnverifiedRecord,
+    /// A node whose recovery lost log entries it may have acknowledged (its fence is up) votes
+    /// and campaigns as if nothing happened, as if its shorter log were all it ever held: a
+    /// candidate missing a committed entry can then win (protocol-aware recovery, FAST 2018).
+    VoteAfterLosingLog,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 17] = [
         Bug::CommitPreviousTerm,
         Bug::VoteWithoutLogCheck,
         Bug::VoteNotPersisted,
@@ -87,6 +99,9 @@ impl Bug {
         Bug::RestartAppliedZero,
         Bug::SnapshotWithoutSessions,
         Bug::CutBeforeSnapshotDurable,
+        Bug::ActiveOnSend,
+        Bug::TrustUnverifiedRecord,
+        Bug::VoteAfterLosingLog,
     ];
 
     /// Whether the bug is planted in the state machine above the Raft implementation (the KV
@@ -94,6 +109,13 @@ impl Bug {
     #[must_use]
     pub fn in_state_machine(self) -> bool {
         matches!(self, Bug::NoDeduplication | Bug::StaleLeaderRead | Bug::SnapshotWithoutSessions)
+    }
+
+    /// Whether the bug is planted in the host's storage recovery (below the implementation),
+    /// so that it applies to any implementation.
+    #[must_use]
+    pub fn in_host_storage(self) -> bool {
+        matches!(self, Bug::TrustUnverifiedRecord)
     }
 
     /// The name used on the command line (`--bug NAME`).
@@ -118,6 +140,9 @@ impl Bug {
             Bug::LearnerVotes => "learner-votes",
             Bug::ReadBeforeConfirm => "read-before-confirm",
             Bug::LeaseIgnoresDrift => "lease-ignores-drift",
+            Bug::ActiveOnSend => "active-on-send",
+            Bug::TrustUnverifiedRecord => "trust-unverified-record",
+            Bug::VoteAfterLosingLog => "vote-after-losing-log",
         }
     }
 
@@ -159,6 +184,13 @@ impl Bug {
             Bug::LearnerVotes => "a learner's vote and acknowledgements count as a voter's",
             Bug::ReadBeforeConfirm => "leader serves a ReadIndex read before confirming it still leads",
             Bug::LeaseIgnoresDrift => "leader's read lease is the raw election timeout, ignoring clock drift",
+            Bug::ActiveOnSend => {
+                "leader counts a follower active when it sends it a heartbeat, so check-quorum never deposes it"
+            }
+            Bug::TrustUnverifiedRecord => "host recovery uses a log record without checking its checksum",
+            Bug::VoteAfterLosingLog => {
+                "node that lost acknowledged log entries to its disk votes as if its log were complete"
+            }
         }
     }
 

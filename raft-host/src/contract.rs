@@ -69,6 +69,60 @@ pub struct Setup {
     pub read_lease: bool,
     /// Every random choice of this incarnation derives from this seed.
     pub seed: u64,
+    /// Choices the paper leaves to the implementation, each correct on its own; the swarm draws
+    /// them so that followers meet more than one kind of leader. An implementation takes those
+    /// it has and ignores the rest.
+    pub choices: Choices,
+}
+
+/// Legal implementation choices (see [`Setup::choices`]).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Choices {
+    pub backoff: Backoff,
+    /// Several append messages in flight to one follower at once; off: one at a time, the next
+    /// sent when the last is answered (or at the next heartbeat).
+    pub no_pipelining: bool,
+    /// Heartbeats carry no entries (only the consistency check and the commit index); entries
+    /// follow once the follower has answered.
+    pub empty_heartbeats: bool,
+    /// The leader serves its followers in an order that rotates with every heartbeat, not by id.
+    pub rotate_followers: bool,
+}
+
+/// How a leader moves `nextIndex` back after a follower rejects an append.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backoff {
+    /// Past the follower's whole conflicting term, using its hint (thesis §5.3's optimization).
+    #[default]
+    ConflictTerm,
+    /// One entry back per rejection (the paper's Figure 2).
+    OneAtATime,
+    /// Straight back to the entry after the last one known to match.
+    ToMatchIndex,
+}
+
+impl Choices {
+    /// "backoff one-at-a-time, no pipelining, empty heartbeats, rotating followers" (empty for
+    /// the defaults).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.backoff {
+            Backoff::ConflictTerm => {}
+            Backoff::OneAtATime => parts.push("backoff one-at-a-time"),
+            Backoff::ToMatchIndex => parts.push("backoff to-match-index"),
+        }
+        if self.no_pipelining {
+            parts.push("no pipelining");
+        }
+        if self.empty_heartbeats {
+            parts.push("empty heartbeats");
+        }
+        if self.rotate_followers {
+            parts.push("rotating followers");
+        }
+        parts.join(", ")
+    }
 }
 
 /// The clock drift lease reads are safe against, in parts per million: every node's tick rate

@@ -26,8 +26,8 @@ pub mod wal;
 
 pub use bugs::{Bug, BugSet};
 pub use contract::{
-    Feature, MessageKind, MessageView, NotLeader, Raft, ReadError, ReadState, Ready, Role, Setup,
-    TransferError, View,
+    Backoff, Choices, Feature, MessageKind, MessageView, NotLeader, Raft, ReadError, ReadState, Ready, Role,
+    Setup, TransferError, View,
 };
 pub use entry::{Entry, Payload};
 pub use membership::{ChangeError, Membership, MembershipChange, NodeSet};

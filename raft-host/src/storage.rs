@@ -6,6 +6,30 @@
 //! gone with nothing standing for them). So between a snapshot's write and the cut, the log and
 //! the snapshot overlap, and a restart resolves the overlap as InstallSnapshot does (paper
 //! Figure 13, steps 6 and 7).
+//!
+//! ## Disks that lie
+//!
+//! Raft assumes that what a node made durable stays as it was. Real disks flip bits, fail reads,
+//! put a write at the wrong place or lose a write they acknowledged; a node that restarts on such
+//! a disk must neither use what it cannot verify nor act as if it had kept what it lost: it may
+//! have promised it to others (a vote, an acknowledged entry). This is protocol-aware recovery
+//! (Alagappan et al., "Protocol-Aware Recovery for Consensus-Based Storage", FAST 2018): the
+//! host's recovery keeps what its checksums verify and reports the rest, and the protocol repairs
+//! the rest from its peers without breaking a promise.
+//!
+//! The contract between the two is the [`Fence`] in [`DurableState`]. A host whose recovery
+//! found damage (a record that fails its checksum or cannot be read, a snapshot file that is not
+//! whole, a disk that lost its data) keeps the valid state before the damage, sets the fence
+//! (to [`Fence::Through`] its durable term, or [`Fence::Unknown`] when the term and vote were
+//! lost too) and makes the fence durable **before** it discards the damaged bytes and starts the
+//! node: otherwise a crash right after could restart the node on a shorter log that no longer
+//! shows any damage. What the node must then do is the implementation's business (raft-core's
+//! rules are in its `recovery` module); [`PersistOp::Fence`] is how it records its progress.
+//!
+//! A host whose write fails (an fsync returns an error) must neither acknowledge it nor retry it:
+//! it stops the node and restarts it from what its disk holds. After a failed fsync the kernel
+//! may have dropped the dirty pages and marked them clean, so a second fsync can report success
+//! for data that never reached the disk (PostgreSQL's "fsyncgate", 2018).
 
 use std::fmt;
 
@@ -30,6 +54,38 @@ pub enum PersistOp {
     /// Drop every log entry up to and including `through`, which a durable snapshot covers; the
     /// log now starts at `through + 1` (empty if it ended before).
     CompactLog { through: LogIndex },
+    /// The node's recovery fence (see [`Fence`]), kept with the term and vote.
+    Fence(Fence),
+}
+
+/// What a node may have promised and lost with its disk. Set by the host's recovery when it
+/// found damage; advanced by the node as it repairs itself (protocol-aware recovery).
+#[derive(Copy, Clone, Default, PartialEq, Eq, Debug)]
+pub enum Fence {
+    /// Nothing lost: every promise the node made rests on data it still holds.
+    #[default]
+    None,
+    /// The node lost log entries or a snapshot it may have acknowledged (and with them what its
+    /// votes rested on). Every promise it made was in a term up to and including this one, its
+    /// durable term when the damage was found: a node persists its term before it promises
+    /// anything in it.
+    Through(Term),
+    /// The node lost its term and vote as well (a wiped disk): it cannot tell in which terms it
+    /// voted, and must learn that from its peers before it takes part in anything.
+    Unknown,
+}
+
+impl Fence {
+    /// The fence after more damage is found: `Through` the later of the two terms, `Unknown`
+    /// if either is.
+    #[must_use]
+    pub fn widen(self, term: Term) -> Fence {
+        match self {
+            Fence::None => Fence::Through(term),
+            Fence::Through(t) => Fence::Through(t.max(term)),
+            Fence::Unknown => Fence::Unknown,
+        }
+    }
 }
 
 /// The state a node keeps across crashes: term, vote, snapshot and log.
@@ -43,6 +99,8 @@ pub struct DurableState {
     /// the snapshot's last index (the cut never passes the snapshot).
     pub compacted_through: LogIndex,
     pub entries: Vec<Entry>,
+    /// What the node may have lost that it had promised (set by the host's recovery).
+    pub fence: Fence,
 }
 
 /// A persist operation that does not fit the state it is applied to.
@@ -123,6 +181,7 @@ impl DurableState {
                 }
                 self.snapshot = Some(snapshot.clone());
             }
+            PersistOp::Fence(fence) => self.fence = *fence,
             PersistOp::CompactLog { through } => {
                 if *through > self.snapshot_index() {
                     return Err(StorageError(format!(

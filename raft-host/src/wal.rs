@@ -1,6 +1,10 @@
 //! A write-ahead log format for [`PersistOp`]s: length-prefixed, checksummed records.
 //!
-//! A record is `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`. A crash can tear
+//! A record is `[payload length: u32 LE][checksum: u32 LE][payload]`, the checksum a CRC-32 of
+//! the record's own byte offset in its file (u64 LE) followed by the payload. Keying the
+//! checksum with the offset makes a record written at the wrong place (a misdirected write)
+//! fail its checksum there, as TigerBeetle's checksums cover a block's address: a record that
+//! merely decodes is not enough. A crash can tear
 //! the last write, leaving a prefix of its bytes; recovery stops at the first record that is
 //! incomplete or fails its checksum *at the end of the file* and reports how many bytes it cut.
 //! A bad record followed by more bytes cannot be a torn tail (only the last write can tear): that
@@ -22,7 +26,7 @@ use std::sync::Arc;
 use crate::entry::{Entry, Payload};
 use crate::membership::{Membership, NodeSet};
 use crate::snapshot::{Snapshot, SnapshotMeta};
-use crate::storage::{DurableState, PersistOp};
+use crate::storage::{DurableState, Fence, PersistOp};
 use crate::types::{LogIndex, NodeId, Term};
 
 /// Bytes before each record's payload: its length and its checksum.
@@ -31,9 +35,16 @@ const TAG_HARD_STATE: u8 = 1;
 const TAG_ENTRIES: u8 = 2;
 const TAG_SNAPSHOT: u8 = 3;
 const TAG_COMPACT_LOG: u8 = 4;
+const TAG_FENCE: u8 = 5;
 
-/// Appends the record for `op` to `out`.
+/// Appends the record for `op` to `out`, which holds a file from its first byte.
 pub fn encode(op: &PersistOp, out: &mut Vec<u8>) {
+    encode_at(op, out, 0);
+}
+
+/// Appends the record for `op` to `out`, whose first byte sits at byte `base` of its file (a
+/// host that buffers appends encodes them where they will land).
+pub fn encode_at(op: &PersistOp, out: &mut Vec<u8>, base: usize) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     match op {
@@ -68,11 +79,35 @@ pub fn encode(op: &PersistOp, out: &mut Vec<u8>) {
             out.push(TAG_COMPACT_LOG);
             put_u64(out, through.0);
         }
+        PersistOp::Fence(fence) => {
+            out.push(TAG_FENCE);
+            encode_fence(*fence, out);
+        }
     }
     let payload_len = out.len() - start - HEADER_BYTES;
-    let crc = crc32(&out[start + HEADER_BYTES..]);
+    let crc = record_crc(base + start, &out[start + HEADER_BYTES..]);
     out[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_fence(fence: Fence, out: &mut Vec<u8>) {
+    match fence {
+        Fence::None => out.push(0),
+        Fence::Through(term) => {
+            out.push(1);
+            put_u64(out, term.0);
+        }
+        Fence::Unknown => out.push(2),
+    }
+}
+
+/// The checksum of a record at byte `offset` of its file.
+#[must_use]
+pub fn record_crc(offset: usize, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&(offset as u64).to_le_bytes());
+    h.update(payload);
+    h.finalize()
 }
 
 fn encode_entry(entry: &Entry, out: &mut Vec<u8>) {
@@ -191,7 +226,7 @@ pub fn recover_from(state: DurableState, prefix_len: usize, bytes: &[u8]) -> Res
         }
         let payload = &rest[HEADER_BYTES..end];
         let is_last = rest.len() == end;
-        if crc32(payload) != crc {
+        if record_crc(offset, payload) != crc {
             if is_last {
                 return torn(state, records);
             }
@@ -203,6 +238,165 @@ pub fn recover_from(state: DurableState, prefix_len: usize, bytes: &[u8]) -> Res
         offset += end;
     }
     Ok(Recovery { state, records, valid_bytes: offset, torn_bytes: 0 })
+}
+
+/// What a salvaging recovery found: the state of the whole, verified records before the first
+/// damage, and that damage.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Salvage {
+    /// `valid_bytes` is where the kept records end; `torn_bytes` counts every byte after them
+    /// (a torn tail, or the damaged rest of the file).
+    pub recovery: Recovery,
+    /// The first damage in the acknowledged part of the file, if any.
+    pub damage: Option<RecoveryError>,
+}
+
+/// Replays a log file for a host that knows how many of its bytes the disk acknowledged
+/// (`acked_len`, kept in its superblock): a bad record at or after that point is a torn tail of
+/// a write never acknowledged; a bad record before it, or a file shorter than it, is damage.
+/// Instead of refusing the file, it keeps every verified record before the first damage and
+/// reports the damage (and a whole record that does not fit, wherever it is): what the node
+/// promised on the strength of the rest must then be repaired
+/// (see [`crate::storage::Fence`]). `verify: false` skips the checksums (planted bug
+/// `trust-unverified-record`: a host that trusts whatever decodes).
+#[must_use]
+pub fn salvage_from(
+    state: DurableState,
+    prefix_len: usize,
+    bytes: &[u8],
+    acked_len: usize,
+    verify: bool,
+) -> Salvage {
+    assert!(prefix_len <= bytes.len(), "the prefix is longer than the file");
+    let mut state = state;
+    let mut offset = prefix_len;
+    let mut records = 0;
+    let damage = loop {
+        if offset >= bytes.len() {
+            break (bytes.len() < acked_len).then(|| RecoveryError::Corrupt {
+                offset,
+                reason: format!(
+                    "the file ends at byte {} but {acked_len} bytes were acknowledged",
+                    bytes.len()
+                ),
+            });
+        }
+        let rest = &bytes[offset..];
+        let corrupt = |reason: String| RecoveryError::Corrupt { offset, reason };
+        if rest.len() < HEADER_BYTES {
+            break Some(corrupt("a record header ends early".into()));
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let end = HEADER_BYTES.saturating_add(len);
+        if rest.len() < end {
+            break Some(corrupt("a record ends early".into()));
+        }
+        let payload = &rest[HEADER_BYTES..end];
+        if verify && record_crc(offset, payload) != crc {
+            break Some(corrupt("checksum mismatch".into()));
+        }
+        let op = match decode(payload) {
+            Ok(op) => op,
+            Err(reason) => break Some(corrupt(reason)),
+        };
+        let mut next = state.clone();
+        if let Err(e) = next.apply(&op) {
+            break Some(RecoveryError::Inconsistent { offset, reason: e.0 });
+        }
+        state = next;
+        records += 1;
+        offset += end;
+    };
+    // Damage past the acknowledged length is the torn tail of a write never acknowledged, unless
+    // a whole record there does not fit: a correct node never writes one, torn or not (the
+    // planted bug `cut-before-snapshot-durable` does, when a tear lands its cut alone).
+    let damage = damage.filter(|d| offset < acked_len || matches!(d, RecoveryError::Inconsistent { .. }));
+    let recovery = Recovery { state, records, valid_bytes: offset, torn_bytes: bytes.len() - offset };
+    Salvage { recovery, damage }
+}
+
+/// A host's superblock: the term, vote and fence, and how many bytes of the log file the disk
+/// acknowledged, kept apart from the log in several checksummed copies (see the storage
+/// module). `seq` grows with every write, so that recovery takes the newest copy that verifies.
+#[derive(Copy, Clone, Default, PartialEq, Eq, Debug)]
+pub struct Superblock {
+    pub seq: u64,
+    pub term: Term,
+    pub vote: Option<NodeId>,
+    pub fence: Fence,
+    pub log_len: u64,
+}
+
+/// The bytes one superblock copy takes.
+pub const SUPERBLOCK_BYTES: usize = HEADER_BYTES + 40;
+
+/// The bytes of copy `copy` of `sb`: its checksum is keyed with the copy's number, so that a
+/// copy written into another's slot fails.
+#[must_use]
+pub fn encode_superblock(sb: &Superblock, copy: usize) -> Vec<u8> {
+    let mut out = vec![0; HEADER_BYTES];
+    put_u64(&mut out, sb.seq);
+    put_u64(&mut out, sb.term.0);
+    match sb.vote {
+        Some(node) => {
+            out.push(1);
+            put_u32(&mut out, node.0);
+        }
+        None => out.extend_from_slice(&[0; 5]),
+    }
+    match sb.fence {
+        Fence::None => out.extend_from_slice(&[0; 9]),
+        Fence::Through(term) => {
+            out.push(1);
+            put_u64(&mut out, term.0);
+        }
+        Fence::Unknown => out.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0, 0]),
+    }
+    put_u64(&mut out, sb.log_len);
+    out.resize(SUPERBLOCK_BYTES, 0);
+    let payload_len = SUPERBLOCK_BYTES - HEADER_BYTES;
+    let crc = record_crc(copy, &out[HEADER_BYTES..]);
+    out[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads copy `copy` of a superblock, refusing one that does not verify.
+pub fn decode_superblock(bytes: &[u8], copy: usize) -> Result<Superblock, String> {
+    if bytes.len() != SUPERBLOCK_BYTES {
+        return Err(format!("{} bytes where a superblock takes {SUPERBLOCK_BYTES}", bytes.len()));
+    }
+    let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    if len != SUPERBLOCK_BYTES - HEADER_BYTES || record_crc(copy, &bytes[HEADER_BYTES..]) != crc {
+        return Err("checksum mismatch".into());
+    }
+    let mut r = Reader { bytes: &bytes[HEADER_BYTES..], at: 0 };
+    let seq = r.u64()?;
+    let term = Term(r.u64()?);
+    let vote = match r.u8()? {
+        0 => {
+            r.u32()?;
+            None
+        }
+        1 => Some(NodeId(r.u32()?)),
+        other => return Err(format!("bad vote tag {other}")),
+    };
+    let fence = match r.u8()? {
+        0 => {
+            r.u64()?;
+            Fence::None
+        }
+        1 => Fence::Through(Term(r.u64()?)),
+        2 => {
+            r.u64()?;
+            Fence::Unknown
+        }
+        other => return Err(format!("bad fence tag {other}")),
+    };
+    let log_len = r.u64()?;
+    Ok(Superblock { seq, term, vote, fence, log_len })
 }
 
 /// Decodes one record's payload.
@@ -240,6 +434,7 @@ pub fn decode(payload: &[u8]) -> Result<PersistOp, String> {
             PersistOp::Snapshot(Snapshot { meta, data })
         }
         TAG_COMPACT_LOG => PersistOp::CompactLog { through: LogIndex(r.u64()?) },
+        TAG_FENCE => PersistOp::Fence(r.fence()?),
         other => return Err(format!("unknown record tag {other}")),
     };
     if r.at != payload.len() {
@@ -260,7 +455,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
         return Err(format!("{} bytes where the header announces {}", bytes.len(), HEADER_BYTES + len));
     }
     let payload = &bytes[HEADER_BYTES..];
-    if crc32(payload) != crc {
+    if record_crc(0, payload) != crc {
         return Err("checksum mismatch".into());
     }
     match decode(payload)? {
@@ -309,6 +504,14 @@ impl Reader<'_> {
             return Err("a configuration names a server as voter and learner".into());
         }
         Ok(Membership { voters, learners })
+    }
+    fn fence(&mut self) -> Result<Fence, String> {
+        match self.u8()? {
+            0 => Ok(Fence::None),
+            1 => Ok(Fence::Through(Term(self.u64()?))),
+            2 => Ok(Fence::Unknown),
+            other => Err(format!("bad fence tag {other}")),
+        }
     }
     fn entry(&mut self) -> Result<Entry, String> {
         let term = Term(self.u64()?);
@@ -359,6 +562,61 @@ mod tests {
     #[test]
     fn crc_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_record_moved_to_another_offset_fails_its_checksum() {
+        let (bytes, ends) = sample_file();
+        // The second record written where the third belongs: it decodes, but not there.
+        let mut moved = bytes[..ends[1]].to_vec();
+        moved.extend_from_slice(&bytes[ends[0]..ends[1]]);
+        moved.extend_from_slice(&bytes[ends[1]..]);
+        let s = salvage_from(DurableState::default(), 0, &moved, moved.len(), true);
+        assert_eq!(s.recovery.records, 2);
+        assert!(matches!(s.damage, Some(RecoveryError::Corrupt { offset, .. }) if offset == ends[1]));
+    }
+
+    #[test]
+    fn salvage_keeps_what_precedes_damage_and_tells_a_torn_tail_from_a_lost_write() {
+        let (mut bytes, ends) = sample_file();
+        let clean = salvage_from(DurableState::default(), 0, &bytes, bytes.len(), true);
+        assert_eq!((clean.recovery.records, clean.damage), (3, None));
+        // Torn past the acknowledged length: not damage.
+        let torn = salvage_from(DurableState::default(), 0, &bytes[..ends[2] - 3], ends[1], true);
+        assert_eq!((torn.recovery.valid_bytes, torn.damage), (ends[1], None));
+        // Shorter than acknowledged: a lost write.
+        let lost = salvage_from(DurableState::default(), 0, &bytes[..ends[1]], ends[2], true);
+        assert_eq!(lost.recovery.records, 2);
+        assert!(lost.damage.is_some());
+        // A flipped bit in the middle (in a command's bytes): the first record is kept, the
+        // rest reported.
+        bytes[ends[1] - 2] ^= 0x01;
+        let rot = salvage_from(DurableState::default(), 0, &bytes, bytes.len(), true);
+        assert_eq!(rot.recovery.records, 1);
+        assert!(matches!(rot.damage, Some(RecoveryError::Corrupt { offset, .. }) if offset == ends[0]));
+        // Without the checksum the damaged record is trusted when it decodes.
+        let trusted = salvage_from(DurableState::default(), 0, &bytes, bytes.len(), false);
+        assert!(trusted.recovery.records > 1);
+    }
+
+    #[test]
+    fn superblock_copies_round_trip_and_refuse_damage_or_the_wrong_slot() {
+        let sb = Superblock {
+            seq: 7,
+            term: Term(3),
+            vote: Some(NodeId(2)),
+            fence: Fence::Through(Term(2)),
+            log_len: 1234,
+        };
+        let bytes = encode_superblock(&sb, 1);
+        assert_eq!(bytes.len(), SUPERBLOCK_BYTES);
+        assert_eq!(decode_superblock(&bytes, 1), Ok(sb));
+        assert!(decode_superblock(&bytes, 0).is_err(), "a copy in another slot is refused");
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x04;
+            assert!(decode_superblock(&bad, 1).is_err(), "a flip at byte {i} is refused");
+        }
     }
 
     #[test]

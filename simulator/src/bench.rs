@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{
-    CrashFaults, PartitionFaults, PauseFaults, Shape, SimConfig, SnapshotConfig, NS_PER_MS, NS_PER_SEC,
+    CrashFaults, Implementation, PartitionFaults, PauseFaults, Shape, SimConfig, SnapshotConfig, NS_PER_MS,
+    NS_PER_SEC,
 };
 use crate::run::{run, RunOptions, Verdict};
 
@@ -19,6 +20,8 @@ use crate::run::{run, RunOptions, Verdict};
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
     pub workload: String,
+    /// The Raft implementation in every server of the workload's runs.
+    pub implementation: Implementation,
     pub seeds: u64,
     pub failed: u64,
     pub wall_ms: f64,
@@ -128,15 +131,17 @@ fn without_compaction(mut c: SimConfig) -> SimConfig {
     c
 }
 
-/// Runs one workload's seeds one after another on this thread.
+/// Runs one workload's seeds one after another on this thread, with `implementation` in every
+/// server (the same seeds and configurations for every implementation, so rows compare).
 #[must_use]
-pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
+pub fn bench_workload(name: &str, configs: &[SimConfig], implementation: Implementation) -> BenchRow {
     reset_peak_rss();
     let started = Instant::now();
     let (mut events, mut sim_ns, mut failed, mut check_ms) = (0u64, 0u64, 0u64, 0f64);
     let (mut entries, mut durable) = (0u64, 0u64);
     for config in configs {
-        let outcome = run(config, &RunOptions::default());
+        let config = SimConfig { implementation, ..config.clone() };
+        let outcome = run(&config, &RunOptions::default());
         entries += outcome.end.log_entries;
         durable += outcome.summary.disk.durable_bytes;
         events += outcome.summary.events;
@@ -148,6 +153,7 @@ pub fn bench_workload(name: &str, configs: &[SimConfig]) -> BenchRow {
     let seeds = configs.len() as u64;
     BenchRow {
         workload: name.to_string(),
+        implementation,
         seeds,
         failed,
         wall_ms: wall * 1e3,

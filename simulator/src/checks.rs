@@ -19,7 +19,9 @@
 //! | `apply-order` | each node applies indexes in order, each once per incarnation; a snapshot handed to its host moves it forward, and a restarted node never applies again what its snapshot covers |
 //! | `snapshot-mismatch` | a snapshot holds the state machine after applying exactly the prefix it covers, data and client sessions |
 //! | `node-panic` | a node's own assertion fails (it panics) |
-//! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries, snapshots) |
+//! | `durable-regressed` | after a restart a node still holds everything it made durable or promised (votes, acknowledged entries, snapshots), unless the world damaged its disk: then its term and vote still stand (the budget keeps a superblock copy) and it must be fenced |
+//! | `unverified-data` | a node restarted on a damaged disk holds no entry that no node ever wrote (it acted on a record its checksums should have refused) |
+//! | `fenced-vote` | a node whose disk lost what it may have promised grants no vote or pre-vote until a leader repaired it (protocol-aware recovery, FAST 2018) |
 
 mod logs;
 mod snapshots;
@@ -49,6 +51,8 @@ pub enum Invariant {
     ApplyOrder,
     SnapshotMismatch,
     DurableRegressed,
+    UnverifiedData,
+    FencedVote,
     /// A node's own assertion failed (it panicked).
     NodePanic,
 }
@@ -67,6 +71,8 @@ impl Invariant {
             Invariant::ApplyOrder => "apply-order",
             Invariant::SnapshotMismatch => "snapshot-mismatch",
             Invariant::DurableRegressed => "durable-regressed",
+            Invariant::UnverifiedData => "unverified-data",
+            Invariant::FencedVote => "fenced-vote",
             Invariant::NodePanic => "node-panic",
         }
     }
@@ -108,6 +114,8 @@ enum WriteSummary {
     Truncation(LogIndex),
     Snapshot(SnapshotMeta),
     Cut(LogIndex),
+    /// The node's recovery fence (nothing the log checks follow).
+    Fence,
 }
 
 /// What the checks remember about one node.
@@ -141,6 +149,12 @@ struct Watch {
     /// A truncation of entries conflicting with an installed snapshot, in flight at the crash:
     /// it may have landed without the snapshot, and the entries from there may be gone.
     truncation_at_crash: Option<LogIndex>,
+    /// Restarted on a damaged disk with its fence up, and not repaired yet.
+    fenced: bool,
+    /// While fenced: what it held durably before the damage. A leader may still count an
+    /// acknowledgement the disk lost since (the recovery rules make that safe), so the commit
+    /// check counts it as held until the node is repaired.
+    lost: Option<(TermLog, SnapshotMeta)>,
 }
 
 impl Watch {
@@ -265,6 +279,14 @@ impl Invariants {
                     self.check_cut(node, *through)?;
                     WriteSummary::Cut(*through)
                 }
+                PersistOp::Fence(fence) => {
+                    if *fence == raft_host::storage::Fence::None {
+                        let w = &mut self.watch[node as usize];
+                        w.fenced = false;
+                        w.lost = None;
+                    }
+                    WriteSummary::Fence
+                }
             };
             self.watch[node as usize].writes_in_flight.push_back((ready, summary));
         }
@@ -278,7 +300,29 @@ impl Invariants {
             self.check_apply(node, entry)?;
         }
         for m in messages {
+            self.check_fenced_vote(node, m)?;
             self.note_promise(node, m);
+        }
+        Ok(())
+    }
+
+    /// A fenced node grants no vote and no pre-vote.
+    fn check_fenced_vote(&self, node: u8, m: &MessageView) -> Result<(), Violation> {
+        let granted = matches!(
+            m.kind,
+            MessageKind::VoteReply { granted: true } | MessageKind::PreVoteReply { granted: true }
+        );
+        if granted && self.watch[node as usize].fenced {
+            return Err(Violation {
+                invariant: Invariant::FencedVote,
+                node,
+                reason: format!(
+                    "n{node} lost log entries it may have acknowledged to its disk and, not yet repaired, granted n{} a {} in term {}",
+                    m.to.0,
+                    if matches!(m.kind, MessageKind::VoteReply { .. }) { "vote" } else { "pre-vote" },
+                    m.term
+                ),
+            });
         }
         Ok(())
     }
@@ -538,6 +582,7 @@ impl Invariants {
                 }
                 WriteSummary::Truncation(from) => w.durable.truncate_from(from),
                 WriteSummary::Snapshot(meta) => w.durable_snapshot = meta,
+                WriteSummary::Fence => {}
                 WriteSummary::Cut(through) => {
                     let s = w.durable_snapshot;
                     let term =
@@ -720,11 +765,13 @@ impl Invariants {
         };
         // A node holds an entry durably in its log, or under a durable snapshot that covers it.
         let holders = |index: LogIndex, term: Term| {
-            let held = |w: &Watch| {
-                let s = w.durable_snapshot;
-                w.durable.term_at(index) == Some(term)
+            let in_log = |log: &TermLog, s: SnapshotMeta| {
+                log.term_at(index) == Some(term)
                     || index < s.last_index
                     || (index == s.last_index && term == s.last_term)
+            };
+            let held = |w: &Watch| {
+                in_log(&w.durable, w.durable_snapshot) || w.lost.as_ref().is_some_and(|(l, s)| in_log(l, *s))
             };
             self.watch.iter().enumerate().filter(|(n, w)| voters.contains(n) && held(w)).count()
         };
@@ -777,25 +824,16 @@ impl Invariants {
         node: u8,
         state: &DurableState,
         server: &KvServer<R>,
+        damaged: bool,
     ) -> Result<(), Violation> {
+        self.check_verified(node, server)?;
         let w = &mut self.watch[node as usize];
         let regressed =
             |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
-        if state.term < w.durable_term || state.term < w.promised_term {
-            return regressed(format!(
-                "n{node} restarted in term {} after making term {} durable and promising term {}",
-                state.term, w.durable_term, w.promised_term
-            ));
+        if damaged {
+            return self.on_damaged_restart(node, state);
         }
-        if let Some((term, vote)) = w.promised_vote {
-            if state.term == term && state.vote != Some(vote) {
-                return regressed(format!(
-                    "n{node} voted for n{} in term {term} but restarted with vote {:?} in that term",
-                    vote.0,
-                    state.vote.map(|v| v.0)
-                ));
-            }
-        }
+        kept_term_and_vote(w, node, state, "")?;
         if state.term == w.durable_term && w.durable_vote.is_some() && state.vote != w.durable_vote {
             return regressed(format!("n{node} lost its durable vote in term {}", state.term));
         }
@@ -863,6 +901,69 @@ impl Invariants {
         Ok(())
     }
 
+    /// A restart on a disk the world damaged: the log may have lost anything after the damage,
+    /// but the term and vote stand (the budget keeps a superblock copy) unless the superblock
+    /// was destroyed too (beyond the budget), and the node must be fenced.
+    fn on_damaged_restart(&mut self, node: u8, state: &DurableState) -> Result<(), Violation> {
+        use raft_host::storage::Fence;
+        let w = &mut self.watch[node as usize];
+        let regressed =
+            |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
+        if state.fence == Fence::None {
+            return regressed(format!("n{node} restarted on a damaged disk without a fence"));
+        }
+        if state.fence != Fence::Unknown {
+            kept_term_and_vote(w, node, state, " on a damaged disk")?;
+        }
+        if w.lost.is_none() {
+            w.lost = Some((w.durable.clone(), w.durable_snapshot));
+        }
+        let restored_snapshot = state.snapshot.as_ref().map_or(SnapshotMeta::default(), |s| s.meta);
+        w.fenced = true;
+        w.role = None;
+        w.term = state.term;
+        w.commit = restored_snapshot.last_index;
+        w.applied = restored_snapshot.last_index;
+        w.written = TermLog::of_state(state);
+        w.durable = TermLog::of_state(state);
+        w.written_snapshot = restored_snapshot;
+        w.durable_snapshot = restored_snapshot;
+        w.durable_term = state.term;
+        w.durable_vote = state.vote;
+        w.truncation_at_crash = None;
+        // What it acknowledged is gone with the damage: only its new log counts from here.
+        w.acked_index = LogIndex::ZERO;
+        Ok(())
+    }
+
+    /// A restarted node holds no entry that no node ever wrote: what it booted from must have
+    /// passed its host's checksums.
+    fn check_verified<R: Raft>(&self, node: u8, server: &KvServer<R>) -> Result<(), Violation> {
+        let raft = server.node();
+        let view = raft.view();
+        for i in view.first_index().0..=view.last_index.0 {
+            let index = LogIndex(i);
+            let (Some(entry), Some(known)) = (raft.entry(index), self.known.get(index)) else { continue };
+            if !known.iter().any(|(t, p, _)| *t == entry.term && p.same(&entry.payload)) {
+                return Err(Violation {
+                    invariant: Invariant::UnverifiedData,
+                    node,
+                    reason: format!(
+                        "n{node} restarted holding entry {index}/{} that no node ever wrote: it used a record its disk damaged",
+                        entry.term
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The last index node `n` holds durably, as its acknowledged writes describe it.
+    #[must_use]
+    pub fn durable_entries(&self, node: u8) -> u64 {
+        self.watch[node as usize].durable.last().0
+    }
+
     /// The commands applied anywhere, in index order, with their `(client, seq)`.
     pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
         self.applied_commands.iter().map(|(client, seq, _)| (*client, *seq))
@@ -912,5 +1013,25 @@ fn describe(payload: &Payload) -> String {
         Payload::Data(data) => {
             Command::decode(data).map_or_else(|e| format!("undecodable data ({e})"), |c| c.to_string())
         }
+    }
+}
+
+/// A restarted node's term and vote: never behind the term it made durable or promised, and in
+/// the term of a vote it promised, that vote. `how` qualifies the restart in the reason.
+fn kept_term_and_vote(w: &Watch, node: u8, state: &DurableState, how: &str) -> Result<(), Violation> {
+    let regressed = |reason: String| Err(Violation { invariant: Invariant::DurableRegressed, node, reason });
+    if state.term < w.durable_term || state.term < w.promised_term {
+        return regressed(format!(
+            "n{node} restarted{how} in term {} after making term {} durable and promising term {}",
+            state.term, w.durable_term, w.promised_term
+        ));
+    }
+    match w.promised_vote {
+        Some((term, vote)) if state.term == term && state.vote != Some(vote) => regressed(format!(
+            "n{node} voted for n{} in term {term} but restarted{how} with vote {:?} in that term",
+            vote.0,
+            state.vote.map(|v| v.0)
+        )),
+        _ => Ok(()),
     }
 }

@@ -62,6 +62,10 @@ struct Clerk {
     id: u16,
     next_seq: u64,
     leader_guess: u8,
+    /// Answers whose leader hints this clerk ignores, trying the servers in turn instead: set
+    /// when a server fell silent, so that two servers pointing at each other, or at one that is
+    /// down, cannot keep it from the others for ever.
+    hints_ignored: u8,
     call: Option<Call>,
     /// Only the timer armed last counts; earlier ones are stale when they fire.
     token: u32,
@@ -113,6 +117,7 @@ impl Workload {
                 id: i as u16,
                 next_seq: 1,
                 leader_guess: (i % nodes) as u8,
+                hints_ignored: 0,
                 call: None,
                 token: 0,
                 is_probe: false,
@@ -187,6 +192,7 @@ impl Workload {
             id,
             next_seq: 1,
             leader_guess: 0,
+            hints_ignored: 0,
             call: None,
             token: 0,
             is_probe: true,
@@ -238,9 +244,13 @@ impl Workload {
             self.finish_unanswered(c, now, queue);
             return None;
         }
-        // Silence: try the next server.
+        // Silence (or the end of a wait after a refusal without a hint): try the next server.
+        // After a real silence, the ones after it too, whatever their hints say.
         let clerk = &mut self.clerks[c];
         clerk.leader_guess = (clerk.leader_guess + 1) % self.nodes;
+        if outstanding {
+            clerk.hints_ignored = self.nodes;
+        }
         self.stats.retries += 1;
         Some(self.attempt(c, now, queue))
     }
@@ -278,15 +288,18 @@ impl Workload {
                     }
                 };
                 self.stats.retries += 1;
+                let trusted = clerk.hints_ignored == 0;
+                clerk.hints_ignored = clerk.hints_ignored.saturating_sub(1);
                 match hint {
-                    Some(leader) if leader.0 != reply.from.0 && (leader.0 as u8) < self.nodes => {
+                    Some(leader) if trusted && leader.0 != reply.from.0 && (leader.0 as u8) < self.nodes => {
                         clerk.leader_guess = leader.0 as u8;
                         self.stats.hints_followed += 1;
                         Some(self.attempt(c, now, queue))
                     }
                     _ => {
-                        // No better idea: wait a little, then try the next server.
-                        clerk.leader_guess = (reply.from.0 as u8 + 1) % self.nodes;
+                        // No better idea: wait a little, then try the next server (the wait's
+                        // end moves the guess on by one).
+                        clerk.leader_guess = reply.from.0 as u8 % self.nodes;
                         let backoff = (self.config.request_timeout_ns / 4).max(1);
                         self.arm(c, now + backoff, queue);
                         None

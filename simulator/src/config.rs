@@ -35,6 +35,15 @@ pub struct SimConfig {
     /// After the fault phase the world heals; within this bound a leader must be elected, a
     /// probe command committed, every client answered and every replica caught up.
     pub liveness_ns: u64,
+    /// The harder liveness phase (TigerBeetle's form): only a core, a majority chosen by the
+    /// seed, is healed and restarted; every other server stays down, paused, isolated or cut off
+    /// one way for good, and the core alone must elect a leader, commit, answer the clients and
+    /// converge within `liveness_ns`. Off: everything heals. Not with membership changes: which
+    /// majority can elect depends on the configuration, which may be in flight when the fault
+    /// phase ends, so a run whose configuration changed heals everything (and the swarm does not
+    /// draw both).
+    #[serde(default)]
+    pub liveness_core: bool,
     /// Planted bugs switched on (names from `raftsim bugs`).
     #[serde(default)]
     pub bugs: Vec<String>,
@@ -60,16 +69,83 @@ pub enum Implementation {
     /// This workspace's own `raft-core`.
     #[default]
     RaftCore,
+    /// tikv/raft-rs (crate `raft` 0.7), through the adapter of `raft-rs-host`.
+    RaftRs,
 }
 
 impl Implementation {
-    pub const ALL: [Implementation; 1] = [Implementation::RaftCore];
+    pub const ALL: [Implementation; 2] = [Implementation::RaftCore, Implementation::RaftRs];
 
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Implementation::RaftCore => "raft-core",
+            Implementation::RaftRs => "raft-rs",
         }
+    }
+
+    /// Whether the implementation recovers from damaged storage by the rules of protocol-aware
+    /// recovery (`raft-core/src/recovery.rs`): a node that may have lost what it promised
+    /// neither votes nor counts until a leader repairs it. raft-rs assumes its storage keeps
+    /// what it acknowledged, so its swarm leaves disk damage out; `--storage-faults` or a
+    /// scenario can still inflict it on purpose.
+    #[must_use]
+    pub fn recovers_damaged_storage(self) -> bool {
+        self == Implementation::RaftCore
+    }
+
+    /// Whether the implementation offers an optional part of the host contract.
+    #[must_use]
+    pub fn has_feature(self, feature: raft_host::Feature) -> bool {
+        use raft_host::Raft as _;
+        match self {
+            Implementation::RaftCore => raft_core::RaftNode::supports_feature(feature),
+            Implementation::RaftRs => raft_rs_host::RaftRsNode::supports_feature(feature),
+        }
+    }
+
+    /// Whether the planted bug exists in this implementation (see `Raft::supports`).
+    #[must_use]
+    pub fn supports(self, bug: Bug) -> bool {
+        use raft_host::Raft as _;
+        match self {
+            Implementation::RaftCore => raft_core::RaftNode::supports(bug),
+            Implementation::RaftRs => raft_rs_host::RaftRsNode::supports(bug),
+        }
+    }
+}
+
+impl Implementation {
+    /// The online checks this implementation cannot be held to, each with why, so that a run's
+    /// summary says so rather than pass them silently. Every check reads only what crosses the
+    /// host contract (the writes a node asks for, its messages' views, its view, what it hands
+    /// the state machine), so none is skipped for either implementation today; an
+    /// implementation whose view lacks something a check needs lists the check here.
+    #[must_use]
+    pub fn checks_skipped(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Implementation::RaftCore | Implementation::RaftRs => &[],
+        }
+    }
+
+    /// What of the harness does not apply to this implementation, and why (shown in every
+    /// run's summary, so that a reader does not look for it).
+    #[must_use]
+    pub fn not_applicable(self) -> &'static [&'static str] {
+        match self {
+            Implementation::RaftCore => &[],
+            Implementation::RaftRs => &[
+                "snapshot chunks (raft-rs sends a snapshot whole, in one message: snapshot.chunk_bytes_max is not used)",
+                "planted bugs of the protocol layer (they are raft-core's; the state machine's apply)",
+                "the coverage point \"snapshot: installed, later entries kept\" (raft-rs installs only a snapshot whose last entry its log lacks, and replaces the whole log)",
+            ],
+        }
+    }
+}
+
+impl std::fmt::Display for Implementation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -103,6 +179,52 @@ pub struct ClusterConfig {
     /// How servers answer reads: `log` (an entry of their own), `read-index` or `lease`.
     #[serde(default)]
     pub read_path: ReadPathName,
+    /// Choices the paper leaves to the implementation (each correct): how a leader backs off
+    /// after a rejection (`conflict-term`, `one-at-a-time`, `to-match-index`), whether it
+    /// pipelines appends, whether heartbeats carry entries, whether it serves followers in a
+    /// rotating order. The swarm draws them; a scenario may set them.
+    #[serde(default)]
+    pub choices: LeaderChoices,
+}
+
+/// The serialized form of [`raft_host::Choices`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderChoices {
+    pub backoff: BackoffChoice,
+    pub pipelining_off: bool,
+    pub empty_heartbeats: bool,
+    pub rotate_followers: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackoffChoice {
+    #[default]
+    ConflictTerm,
+    OneAtATime,
+    ToMatchIndex,
+}
+
+impl LeaderChoices {
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        *self == LeaderChoices::default()
+    }
+
+    #[must_use]
+    pub fn to_host(&self) -> raft_host::Choices {
+        raft_host::Choices {
+            backoff: match self.backoff {
+                BackoffChoice::ConflictTerm => raft_host::Backoff::ConflictTerm,
+                BackoffChoice::OneAtATime => raft_host::Backoff::OneAtATime,
+                BackoffChoice::ToMatchIndex => raft_host::Backoff::ToMatchIndex,
+            },
+            no_pipelining: self.pipelining_off,
+            empty_heartbeats: self.empty_heartbeats,
+            rotate_followers: self.rotate_followers,
+        }
+    }
 }
 
 /// A server's read path (see `raft_kv::ReadPath`), as configurations and the CLI spell it.
@@ -208,6 +330,9 @@ pub struct FaultConfig {
     pub pause: Option<PauseFaults>,
     #[serde(default)]
     pub membership: Option<MembershipFaults>,
+    /// Disks that lie (see `disk/` and its `atlas`, the budget).
+    #[serde(default)]
+    pub storage: Option<StorageFaults>,
 }
 
 /// Membership operations of the fault phase, one every `every_ns_min..every_ns_max`, each at
@@ -228,6 +353,67 @@ pub struct MembershipFaults {
     /// A step also follows a leader's election at once with this probability.
     #[serde(default)]
     pub new_leader_ppm: u32,
+}
+
+/// Storage faults: a crashed node's disk may take one fault while it is down (so the restart
+/// finds it), and an fsync may fail (the host then stops the node).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFaults {
+    /// A crashed node's disk takes a fault with this probability, if the budget allows.
+    pub damage_ppm: u32,
+    /// The faults drawn from, evenly.
+    pub kinds: Vec<StorageFault>,
+    /// An fsync fails with this probability; the host stops the node and restarts it later.
+    #[serde(default)]
+    pub fsync_failure_ppm: u32,
+    /// Ignore the recoverability budget (runs may lose data by design).
+    #[serde(default)]
+    pub beyond_budget: bool,
+}
+
+impl StorageFaults {
+    /// Every kind of damage, at the given rate, within the budget.
+    #[must_use]
+    pub fn all(damage_ppm: u32, fsync_failure_ppm: u32) -> StorageFaults {
+        StorageFaults {
+            damage_ppm,
+            kinds: StorageFault::ALL.to_vec(),
+            fsync_failure_ppm,
+            beyond_budget: false,
+        }
+    }
+}
+
+/// One kind of damage to a disk (each a module under `disk/`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageFault {
+    BitRot,
+    LatentSectorError,
+    MisdirectedWrite,
+    LostWrite,
+    Wipe,
+}
+
+impl StorageFault {
+    pub const ALL: [StorageFault; 5] = [
+        StorageFault::BitRot,
+        StorageFault::LatentSectorError,
+        StorageFault::MisdirectedWrite,
+        StorageFault::LostWrite,
+        StorageFault::Wipe,
+    ];
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageFault::BitRot => "bit-rot",
+            StorageFault::LatentSectorError => "latent-sector-error",
+            StorageFault::MisdirectedWrite => "misdirected-write",
+            StorageFault::LostWrite => "lost-write",
+            StorageFault::Wipe => "wipe",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,6 +561,7 @@ impl SimConfig {
                 pre_vote: true,
                 drift_ppm_max: 0,
                 read_path: ReadPathName::Log,
+                choices: LeaderChoices::default(),
             },
             network: NetworkConfig {
                 delay_ns_min: 200_000,
@@ -404,6 +591,7 @@ impl SimConfig {
             snapshot: SnapshotConfig::default(),
             duration_ns: 10 * NS_PER_SEC,
             liveness_ns: 10 * NS_PER_SEC,
+            liveness_core: false,
             bugs: Vec::new(),
             max_events: None,
             branch: crate::branch::BranchPath::root(),
@@ -464,6 +652,29 @@ impl SimConfig {
                 m.new_leader_ppm = 1_000_000;
             }
             _ => {}
+        }
+    }
+
+    /// Runs every server on `implementation`, leaving out of a drawn configuration the faults
+    /// it does not claim to survive (see [`Implementation::recovers_damaged_storage`]) and the
+    /// paths it does not offer (membership changes, reads off the log), so that the report
+    /// does not claim them.
+    pub fn set_implementation(&mut self, implementation: Implementation) {
+        use raft_host::Feature;
+        self.implementation = implementation;
+        if !implementation.recovers_damaged_storage() {
+            self.faults.storage = None;
+        }
+        if !implementation.has_feature(Feature::Membership) {
+            self.faults.membership = None;
+        }
+        let path_offered = match self.cluster.read_path {
+            ReadPathName::Log => true,
+            ReadPathName::ReadIndex => implementation.has_feature(Feature::ReadIndex),
+            ReadPathName::Lease => implementation.has_feature(Feature::LeaseRead),
+        };
+        if !path_offered {
+            self.cluster.read_path = ReadPathName::Log;
         }
     }
 
@@ -575,6 +786,22 @@ impl SimConfig {
         c.workload.keys = *[1usize, 3, 5, 10].choose(&mut r).unwrap_or(&5);
         c.workload.request_timeout_ns = election_ns / 2;
 
+        // Storage faults, from a stream of their own so that the draws above stay as they were.
+        let mut r = rng::stream(seed, "swarm.storage");
+        if chance(&mut r, 500_000) {
+            let mut kinds: Vec<StorageFault> =
+                StorageFault::ALL.into_iter().filter(|_| chance(&mut r, 600_000)).collect();
+            if kinds.is_empty() {
+                kinds.push(*StorageFault::ALL.choose(&mut r).unwrap_or(&StorageFault::BitRot));
+            }
+            c.faults.storage = Some(StorageFaults {
+                damage_ppm: *[200_000u32, 500_000, 1_000_000].choose(&mut r).unwrap_or(&500_000),
+                kinds,
+                fsync_failure_ppm: *[0u32, 0, 1_000, 5_000].choose(&mut r).unwrap_or(&0),
+                beyond_budget: false,
+            });
+        }
+
         // Snapshots, from a stream of their own so that the draws above stay as they were.
         let mut r = rng::stream(seed, "swarm.snapshot");
         if chance(&mut r, 800_000) {
@@ -588,6 +815,24 @@ impl SimConfig {
                 crash.snapshot_write_ppm = *[0u32, 100_000, 300_000].choose(&mut r).unwrap_or(&0);
             }
         }
+
+        // The leader's legal choices, from a stream of their own: half the seeds keep the
+        // defaults, the rest draw each.
+        let mut r = rng::stream(seed, "swarm.choices");
+        if chance(&mut r, 500_000) {
+            let ch = &mut c.cluster.choices;
+            ch.backoff =
+                *[BackoffChoice::ConflictTerm, BackoffChoice::OneAtATime, BackoffChoice::ToMatchIndex]
+                    .choose(&mut r)
+                    .unwrap_or(&BackoffChoice::ConflictTerm);
+            ch.pipelining_off = chance(&mut r, 300_000);
+            ch.empty_heartbeats = chance(&mut r, 500_000);
+            ch.rotate_followers = chance(&mut r, 500_000);
+        }
+
+        // The liveness phase, from a stream of its own too: half the seeds heal only a core.
+        let mut r = rng::stream(seed, "swarm.liveness");
+        c.liveness_core = c.cluster.nodes >= 3 && chance(&mut r, 500_000) && c.faults.membership.is_none();
         c
     }
 
@@ -654,6 +899,11 @@ impl SimConfig {
                 "faults.crash.snapshot_write_ppm",
                 self.faults.crash.as_ref().map_or(0, |k| k.snapshot_write_ppm),
             ),
+            ("faults.storage.damage_ppm", self.faults.storage.as_ref().map_or(0, |k| k.damage_ppm)),
+            (
+                "faults.storage.fsync_failure_ppm",
+                self.faults.storage.as_ref().map_or(0, |k| k.fsync_failure_ppm),
+            ),
         ] {
             if u64::from(ppm) > l::PPM_MAX {
                 return Err(format!("{field}: expected at most 1000000 parts per million, got {ppm}"));
@@ -664,6 +914,11 @@ impl SimConfig {
             delays("faults.membership.every_ns", m.every_ns_min, m.every_ns_max)?;
             if m.every_ns_min == 0 {
                 return Err("faults.membership.every_ns_min: expected a positive time".into());
+            }
+        }
+        if let Some(k) = &self.faults.storage {
+            if k.damage_ppm > 0 && k.kinds.is_empty() {
+                return Err("faults.storage.kinds: expected at least one kind when damage_ppm > 0".into());
             }
         }
         if let Some(p) = &self.faults.partition {
@@ -727,7 +982,15 @@ impl SimConfig {
                 raft_host::wal::HARD_STATE_RECORD_BYTES + raft_host::wal::ENTRIES_RECORD_BYTES
             ));
         }
-        self.bug_set().map_err(|e| format!("bugs: {e}"))?;
+        let bugs = self.bug_set().map_err(|e| format!("bugs: {e}"))?;
+        if let Some(bug) = bugs.iter().find(|b| !self.implementation.supports(*b)) {
+            return Err(format!(
+                "bugs: {} has no planted bug {bug}: it is planted in raft-core's protocol layer (with --impl {} only the state machine's bugs apply: {})",
+                self.implementation,
+                self.implementation,
+                Bug::ALL.iter().filter(|b| self.implementation.supports(**b)).map(|b| b.name()).collect::<Vec<_>>().join(", ")
+            ));
+        }
         Ok(())
     }
 
@@ -740,8 +1003,13 @@ impl SimConfig {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "seed {}: {} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, pre-vote {}, drift ±{}ppm",
+            "seed {}: {}{} nodes, tick {}, heartbeat {} ticks, election {}-{} ticks, batch {}, check-quorum {}, pre-vote {}, drift ±{}ppm",
             self.seed,
+            if self.implementation == Implementation::RaftCore {
+                String::new()
+            } else {
+                format!("{}, ", self.implementation)
+            },
             c.nodes,
             ms(c.tick_ns),
             c.heartbeat_ticks,
@@ -754,6 +1022,9 @@ impl SimConfig {
         );
         if c.read_path != ReadPathName::Log {
             let _ = writeln!(s, "  reads: {}", c.read_path.kv());
+        }
+        if !c.choices.is_default() {
+            let _ = writeln!(s, "  leader: {}", c.choices.to_host().describe());
         }
         let _ = writeln!(
             s,
@@ -804,6 +1075,21 @@ impl SimConfig {
             )
         });
         let _ = writeln!(s, "  faults: partitions {partition}; crashes {crash}; pauses {pause}");
+        if let Some(k) = &f.storage {
+            let kinds: Vec<&str> = k.kinds.iter().map(|k| k.name()).collect();
+            let _ = writeln!(
+                s,
+                "  storage faults: {} of crashes damage the disk [{}], fsync failures {}, {}",
+                pct(k.damage_ppm),
+                kinds.join(","),
+                pct(k.fsync_failure_ppm),
+                if k.beyond_budget {
+                    "BEYOND the recoverability budget"
+                } else {
+                    "within the recoverability budget"
+                }
+            );
+        }
         let w = &self.workload;
         let _ = writeln!(
             s,
@@ -841,6 +1127,9 @@ impl SimConfig {
         }
         let _ =
             write!(s, "  phases: faults {}, liveness bound {}", ms(self.duration_ns), ms(self.liveness_ns));
+        if self.liveness_core {
+            s.push_str(" (only a core heals)");
+        }
         if !self.bugs.is_empty() {
             let _ = write!(s, "\n  planted bugs: {}", self.bugs.join(", "));
         }

@@ -17,6 +17,8 @@
 
 use serde::Serialize;
 
+use crate::config::Implementation;
+
 macro_rules! points {
     ($($variant:ident $name:literal $rare:literal $what:literal,)*) => {
         /// One behaviour of the catalogue.
@@ -106,6 +108,13 @@ points! {
     MajorityDown "crash: a majority down" false "more than half the nodes were down at once",
     AllDown "crash: every node down" true "every node was down at once",
 
+    // ----- Disks that lie (storage faults and protocol-aware recovery) -----
+    DiskDamaged "storage: a disk damaged" false "a storage fault (bit rot, latent sector error, misdirected or lost write, wipe) damaged a crashed node's disk",
+    FsyncFailed "storage: an fsync failed" false "an fsync returned an error and the host stopped the node rather than retry",
+    DamagedRestart "storage: restart on a damaged disk, fenced" false "a restart found damage, kept the verified records before it and fenced the node",
+    SuperblockCopyOutvoted "storage: a damaged superblock copy outvoted" true "a restart found a superblock copy damaged and took the newest copy that verified",
+    FenceLifted "storage: a fenced node repaired" false "a leader of a later term repaired a fenced node, which wrote its fence down",
+
     // ----- Snapshots (§7) -----
     SnapshotTaken "snapshot: taken" false "a node compacted its log under a snapshot of its state machine",
     SnapshotInstalled "snapshot: installed from the leader" false "a follower installed the leader's snapshot",
@@ -146,6 +155,24 @@ points! {
     // ----- Liveness -----
     LivenessSeveralElections "liveness: several elections after healing" false "the healed cluster needed more than one election to find a leader",
     LivenessRestartedLeader "liveness: a restarted node leads after healing" false "the leader after healing had been crashed during the run",
+    LivenessCoreOnly "liveness: only a core healed" false "the liveness phase healed a majority only and left the rest faulted for good",
+    LivenessCoreWithoutLeader "liveness: the leader left outside the core" false "the leader at the end of the fault phase was left outside the healed core",
+    LivenessDeposedLeaderSpeaks "liveness: a leader outside the core still reaches it" false "the old leader, outside the core, could send to the core but not hear from it",
+    LivenessCoreConverged "liveness: a core converged around a faulted rest" false "a core elected, committed, answered and converged while the rest stayed faulted",
+}
+
+impl Point {
+    /// Why `implementation` can never reach this point, if its design rules the behaviour out:
+    /// a sweep of it does not count the point as missed, and says why (see `sweep.rs`).
+    #[must_use]
+    pub fn unreachable_on(self, implementation: Implementation) -> Option<&'static str> {
+        match (implementation, self) {
+            (Implementation::RaftRs, Point::SnapshotKeptSuffix) => Some(
+                "raft-rs installs a snapshot only when its log lacks the snapshot's last entry, and then replaces the whole log",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The points one run reached: for each, how many times and the first event at which.

@@ -15,10 +15,20 @@
 //!   damaged snapshot file beside whole log records). A node must therefore never rely, within
 //!   one write, on another part of that write, and never cut its log before the snapshot
 //!   covering the cut is durable;
-//! - durable bytes are never changed or lost afterwards (no bit rot, no misdirected writes):
-//!   records carry checksums, recovery cuts a torn tail of the log but refuses a damaged
-//!   middle, and a snapshot file that fails its checksum (torn) is never used: recovery falls
-//!   back to the newest whole one, which the correct order guarantees still covers every cut.
+//! - a superblock, kept apart in [`SUPERBLOCK_COPIES`] checksummed copies, holds the term, the
+//!   vote, the recovery fence and how many bytes of the log the disk acknowledged; every write
+//!   updates it after its data (as a host fsyncs its data, then its superblock), so a torn
+//!   write never updates it, and recovery takes the newest copy that verifies;
+//! - without storage faults, durable bytes are never changed or lost afterwards: records carry
+//!   checksums (keyed with their offset), recovery cuts a torn tail of the log (the bytes past
+//!   the acknowledged length) and a snapshot file that fails its checksum (torn) is never used:
+//!   recovery falls back to the newest whole one, which the correct order guarantees still
+//!   covers every cut;
+//! - the storage faults (bit rot, latent sector errors, misdirected and lost writes, wiped
+//!   disks: one module each below, injected by the world within its budget, see `atlas`)
+//!   damage what was durable. Recovery then keeps every verified record before the first
+//!   damage, reports the damage, and the world hands the node a fence (see
+//!   `raft_host::storage::Fence`); damage the world did not inject is a bug of the node.
 //!
 //! Once a log cut is durable, the log file is rewritten to what it still holds (an atomic
 //! replace, as a host renames a rewritten file), whenever it has doubled since its last
@@ -29,15 +39,26 @@
 
 use std::collections::VecDeque;
 
-use raft_host::wal::{self, Recovery, RecoveryError};
-use raft_host::{DurableState, PersistOp};
+use raft_host::storage::Fence;
+use raft_host::wal::{self, Recovery, RecoveryError, Superblock};
+use raft_host::{DurableState, PersistOp, Term};
 use rand::Rng;
 
 use crate::config::DiskConfig;
 use crate::rng::{between, chance, Stream};
 
+pub mod atlas;
+pub mod fsync;
+pub mod lost;
+pub mod misdirect;
+pub mod rot;
+pub mod sector;
+pub mod wipe;
+
 /// The log file is rewritten only once it holds at least this many bytes.
 const REWRITE_MIN_BYTES: usize = 16 * 1024;
+/// Copies of the superblock; the budget never damages all of them.
+pub const SUPERBLOCK_COPIES: usize = 3;
 
 /// One write waiting for its fsync.
 #[derive(Clone, Debug)]
@@ -49,6 +70,8 @@ struct InFlight {
     snapshot: Option<Vec<u8>>,
     /// It cuts the log.
     cuts: bool,
+    /// The superblock once this write is durable.
+    superblock: Superblock,
     done_at: u64,
 }
 
@@ -77,9 +100,17 @@ pub struct Tear {
 /// What a restart found on the disk.
 #[derive(Clone, Debug)]
 pub struct Recovered {
+    /// The state to boot from: verified records before any damage, the term and vote merged
+    /// with the superblock's, and the fence.
     pub recovery: Recovery,
     /// Damaged snapshot files found and discarded (a crash tore them while they were written).
     pub torn_snapshots_discarded: usize,
+    /// The first damage found in what the disk had acknowledged (log or snapshot), if any.
+    pub damage: Option<String>,
+    /// Superblock copies that failed their checksum.
+    pub superblock_copies_bad: usize,
+    /// No superblock copy verified (a wiped superblock): the term and vote are lost.
+    pub superblock_lost: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -107,6 +138,21 @@ pub struct Disk {
     /// The log's length after its last rewrite, and whether a cut became durable since.
     rewritten_len: usize,
     cut_since_rewrite: bool,
+    /// The superblock copies on the platter, and the newest superblock written.
+    superblock_copies: Vec<Vec<u8>>,
+    superblock: Superblock,
+    /// The newest snapshot file is a torn one a crash left (never acknowledged).
+    torn_snapshot_file: bool,
+    /// Where the last durable write's log bytes went, for the write faults.
+    last_write: Option<(usize, usize)>,
+    /// A latent sector error: reading the log from this byte fails until it is rewritten.
+    pub(crate) bad_sector: Option<usize>,
+    /// An acknowledged snapshot file was damaged by a fault.
+    snapshot_damaged: bool,
+    /// What the fault modules did to this disk.
+    pub stats: atlas::StorageStats,
+    /// The fence the superblock on the platter holds.
+    durable_fence: Fence,
 }
 
 impl Disk {
@@ -130,18 +176,27 @@ impl Disk {
                     wal::encode(op, &mut file);
                     snapshot = Some(file);
                 }
+                PersistOp::HardState { term, vote } => {
+                    self.superblock.term = *term;
+                    self.superblock.vote = *vote;
+                    wal::encode_at(op, &mut self.cache, self.durable.len());
+                }
+                PersistOp::Fence(fence) => self.superblock.fence = *fence,
                 _ => {
                     cuts |= matches!(op, PersistOp::CompactLog { .. });
-                    wal::encode(op, &mut self.cache);
+                    wal::encode_at(op, &mut self.cache, self.durable.len());
                 }
             }
         }
         let wal_len = self.cache.len() - start;
+        self.superblock.seq += 1;
+        self.superblock.log_len = (self.durable.len() + self.cache.len()) as u64;
+        let superblock = self.superblock;
         let len = wal_len + snapshot.as_ref().map_or(0, Vec::len);
         let latency = between(rng, config.fsync_ns_min, config.fsync_ns_max);
         // Fsyncs complete in order: a later write is never durable before an earlier one.
         let done_at = self.in_flight.back().map_or(now + latency, |w| w.done_at.max(now + latency));
-        self.in_flight.push_back(InFlight { ready, wal_len, snapshot, cuts, done_at });
+        self.in_flight.push_back(InFlight { ready, wal_len, snapshot, cuts, superblock, done_at });
         self.writes += 1;
         self.bytes_written += len as u64;
         done_at
@@ -150,6 +205,7 @@ impl Disk {
     /// Makes the oldest write in flight durable; returns its ready number.
     pub fn complete_oldest(&mut self) -> Option<u64> {
         let write = self.in_flight.pop_front()?;
+        self.last_write = (write.wal_len > 0).then_some((self.durable.len(), write.wal_len));
         self.durable.extend_from_slice(&self.cache[..write.wal_len]);
         self.cache.drain(..write.wal_len);
         if let Some(file) = write.snapshot {
@@ -157,7 +213,9 @@ impl Disk {
             self.snapshot_files.clear();
             self.snapshot_files.push(file);
             self.snapshots_written += 1;
+            self.torn_snapshot_file = false;
         }
+        self.write_superblock(write.superblock);
         self.cut_since_rewrite |= write.cuts;
         self.maybe_rewrite();
         Some(write.ready)
@@ -212,6 +270,7 @@ impl Disk {
                         damage.snapshot_lost = false;
                     } else if file_kept > 0 {
                         self.snapshot_files.push(file[..file_kept].to_vec());
+                        self.torn_snapshot_file = true;
                         damage.snapshot_torn = true;
                     }
                 }
@@ -220,7 +279,32 @@ impl Disk {
         self.cache.clear();
         self.in_flight.clear();
         self.epoch += 1;
+        // What the next write starts from is what the platter holds (the lost writes' updates
+        // to the in-memory superblock go with them).
+        self.superblock = self.newest_superblock().map_or(self.superblock, |(sb, _)| sb);
         damage
+    }
+
+    /// Writes every copy of the superblock, after the data of the write it describes.
+    fn write_superblock(&mut self, superblock: Superblock) {
+        self.durable_fence = superblock.fence;
+        self.superblock_copies =
+            (0..SUPERBLOCK_COPIES).map(|c| wal::encode_superblock(&superblock, c)).collect();
+    }
+
+    /// The newest superblock copy that verifies, and how many copies failed. None when no
+    /// copy verifies (or none was ever written).
+    fn newest_superblock(&self) -> Option<(Superblock, usize)> {
+        let mut bad = 0;
+        let mut best: Option<Superblock> = None;
+        for (c, bytes) in self.superblock_copies.iter().enumerate() {
+            match wal::decode_superblock(bytes, c) {
+                Ok(sb) if best.is_none_or(|b| sb.seq > b.seq) => best = Some(sb),
+                Ok(_) => {}
+                Err(_) => bad += 1,
+            }
+        }
+        best.map(|sb| (sb, bad))
     }
 
     /// The bytes of the oldest write in flight, log and snapshot together (for tests that tear
@@ -230,10 +314,34 @@ impl Disk {
         self.in_flight.front().map_or(0, |w| w.wal_len + w.snapshot.as_ref().map_or(0, Vec::len))
     }
 
-    /// Reads the durable files back at restart: the newest snapshot file that is whole (torn
-    /// ones are discarded, never used), then the log on top of it, cutting a torn tail.
+    /// Reads the durable files back at restart, refusing any damage (for tests of the plain
+    /// crash model: there, damage means the node wrote something inconsistent).
     pub fn recover(&mut self) -> Result<Recovered, RecoveryError> {
+        let recovered = self.recover_salvaging(true);
+        match &recovered.damage {
+            Some(reason) => {
+                Err(RecoveryError::Corrupt { offset: recovered.recovery.valid_bytes, reason: reason.clone() })
+            }
+            None => Ok(recovered),
+        }
+    }
+
+    /// Reads the durable files back at restart: the newest superblock copy that verifies, the
+    /// newest snapshot file that is whole (torn ones are discarded, never used), then the log on
+    /// top of it up to its first damage, cutting a torn tail. Damage in what the disk
+    /// acknowledged is reported, and the fence it calls for is made durable (every superblock
+    /// copy rewritten) before the node may start: a crash right after must not restart it on a
+    /// shorter log that shows no damage. `verify: false` is planted bug
+    /// `trust-unverified-record`.
+    pub fn recover_salvaging(&mut self, verify: bool) -> Recovered {
         assert!(self.in_flight.is_empty(), "recovery runs on a disk with nothing in flight");
+        let never_written = self.superblock_copies.is_empty();
+        let (sb, superblock_copies_bad) = match self.newest_superblock() {
+            Some(found) => found,
+            None => (Superblock::default(), self.superblock_copies.len()),
+        };
+        let superblock_lost = !never_written && superblock_copies_bad == self.superblock_copies.len();
+        let mut damage = None;
         let mut torn_snapshots_discarded = 0;
         let mut snapshot = None;
         while let Some(file) = self.snapshot_files.last() {
@@ -242,16 +350,66 @@ impl Disk {
                     snapshot = Some(s);
                     break;
                 }
-                Err(_) => {
+                Err(e) => {
+                    if !self.torn_snapshot_file && damage.is_none() {
+                        damage = Some(format!("the snapshot file is damaged: {e}"));
+                    }
+                    self.torn_snapshot_file = false;
                     self.snapshot_files.pop();
                     torn_snapshots_discarded += 1;
                 }
             }
         }
-        let recovery = self.replay(snapshot)?;
+        if self.snapshot_damaged && snapshot.is_none() && damage.is_none() {
+            damage = Some("the snapshot file is gone".into());
+        }
+        self.snapshot_damaged = false;
+        let readable = self.bad_sector.take().map_or(self.durable.len(), |b| b.min(self.durable.len()));
+        let acked = if superblock_lost { self.durable.len() } else { sb.log_len as usize };
+        let (base, prefix) = match self.checkpoint.take() {
+            Some((len, mut state)) if len <= readable && damage.is_none() => {
+                state.snapshot = snapshot;
+                (state, len)
+            }
+            _ => (DurableState { snapshot, ..DurableState::default() }, 0),
+        };
+        let salvage = wal::salvage_from(base, prefix, &self.durable[..readable], acked, verify);
+        let mut recovery = salvage.recovery;
+        recovery.torn_bytes = self.durable.len() - recovery.valid_bytes;
+        if damage.is_none() {
+            damage = salvage.damage.map(|e| e.to_string());
+        }
+        if damage.is_none() && readable < self.durable.len() && recovery.valid_bytes < acked {
+            damage = Some(format!("reading the log fails at byte {readable}"));
+        }
         self.durable.truncate(recovery.valid_bytes);
-        self.checkpoint = Some((recovery.valid_bytes, recovery.state.clone()));
-        Ok(Recovered { recovery, torn_snapshots_discarded })
+        let state = &mut recovery.state;
+        // The superblock's copies outlive damage to the log: its term and vote stand.
+        if sb.term > state.term {
+            state.term = sb.term;
+            state.vote = sb.vote;
+        } else if sb.term == state.term && state.vote.is_none() {
+            state.vote = sb.vote;
+        }
+        state.fence = sb.fence;
+        if superblock_lost {
+            state.fence = Fence::Unknown;
+        } else if damage.is_some() {
+            state.fence = state.fence.widen(state.term);
+        }
+        self.checkpoint = damage.is_none().then(|| (recovery.valid_bytes, recovery.state.clone()));
+        let after = Superblock {
+            seq: sb.seq + 1,
+            term: recovery.state.term,
+            vote: recovery.state.vote,
+            fence: recovery.state.fence,
+            log_len: recovery.valid_bytes as u64,
+        };
+        if !never_written || after != (Superblock { seq: 1, ..Superblock::default() }) {
+            self.write_superblock(after);
+        }
+        self.superblock = after;
+        Recovered { recovery, torn_snapshots_discarded, damage, superblock_copies_bad, superblock_lost }
     }
 
     /// The log replayed from the checkpoint onto `snapshot`, the newest whole one. It is at
@@ -269,7 +427,11 @@ impl Disk {
     /// Rewrites the log file to what it holds once a durable cut left it at least twice the
     /// size of its last rewrite: the records of the entries the cut dropped go.
     fn maybe_rewrite(&mut self) {
-        if !self.cut_since_rewrite || self.durable.len() < REWRITE_MIN_BYTES.max(2 * self.rewritten_len) {
+        if !self.cut_since_rewrite
+            || !self.in_flight.is_empty()
+            || self.durable.len() < REWRITE_MIN_BYTES.max(2 * self.rewritten_len)
+        {
+            // Writes in flight were encoded for their offsets in the current file.
             return;
         }
         let snapshot = self.snapshot_files.last().and_then(|f| wal::decode_snapshot(f).ok());
@@ -288,6 +450,11 @@ impl Disk {
             wal::encode(&PersistOp::Entries { from, entries: state.entries.clone() }, &mut bytes);
         }
         self.durable = bytes;
+        // The replace and the superblock's new length land together (a host renames the new
+        // file, then writes its superblock; recovery accepts either file with either length).
+        self.superblock.seq += 1;
+        self.superblock.log_len = self.durable.len() as u64;
+        self.write_superblock(self.superblock);
         self.rewritten_len = self.durable.len();
         self.cut_since_rewrite = false;
         self.checkpoint = Some((self.durable.len(), state));
@@ -324,6 +491,25 @@ impl Disk {
             *b ^= 0x10;
         }
         self.checkpoint = None;
+    }
+
+    /// The log bytes the disk acknowledged (the superblock's length).
+    #[must_use]
+    pub fn acked_log_len(&self) -> usize {
+        (self.superblock.log_len as usize).min(self.durable.len())
+    }
+
+    /// The fence the superblock on the platter holds: a node is repaired once its lifted fence
+    /// is durable.
+    #[must_use]
+    pub fn durable_fence(&self) -> Fence {
+        self.durable_fence
+    }
+
+    /// The durable term, as the superblock has it.
+    #[must_use]
+    pub fn superblock_term(&self) -> Term {
+        self.superblock.term
     }
 }
 

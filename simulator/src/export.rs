@@ -23,7 +23,9 @@ use crate::world::Realized;
 pub fn scenario_json(name: &str, description: &str, config: &SimConfig, end: &EndState) -> Value {
     let realized = end.realized.as_deref().unwrap_or_default();
     let mut c = config.clone();
-    c.faults = FaultConfig::default();
+    // Storage faults stay drawn from the seed: they react to crashes and fsyncs, which the
+    // schedule replays at the same times, so the same draws damage the same bytes.
+    c.faults = FaultConfig { storage: config.faults.storage.clone(), ..FaultConfig::default() };
     c.duration_ns = end.fault_phase_end.unwrap_or(config.duration_ns);
     c.workload.pace_ns = Some(end.initial_pace_ns);
     let mut config_value = serde_json::to_value(&c).unwrap_or_default();

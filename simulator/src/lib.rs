@@ -35,6 +35,7 @@ pub mod cli;
 pub mod determinism;
 pub mod explain;
 pub mod export;
+pub mod guided;
 pub mod pool;
 pub mod report;
 pub mod scenario;

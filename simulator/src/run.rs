@@ -37,6 +37,10 @@ pub enum Verdict {
     /// With `--cross-check`: the linearizability check decided differently with the run's
     /// witness and by the full search (a bug in the checker, not in the cluster).
     CheckerDisagreement,
+    /// A check failed in a run whose storage faults went beyond the recoverability budget
+    /// (`--storage-faults beyond-budget`): data loss there is expected by design, not a bug.
+    /// The reason says what the faults destroyed.
+    Unrecoverable,
 }
 
 impl Verdict {
@@ -50,13 +54,21 @@ impl Verdict {
             Verdict::Expectation => "expectation",
             Verdict::Inconclusive => "inconclusive",
             Verdict::CheckerDisagreement => "checker-disagreement",
+            Verdict::Unrecoverable => "unrecoverable-by-design",
         }
     }
 
-    /// The process exit code: 0 for a pass, 1 for anything else.
+    /// The process exit code: 0 for a pass (or a run unrecoverable by design), 1 for anything
+    /// else.
     #[must_use]
     pub fn exit_code(self) -> i32 {
-        i32::from(self != Verdict::Pass)
+        i32::from(self.is_failure())
+    }
+
+    /// Whether the verdict is a failure: neither a pass nor unrecoverable by design.
+    #[must_use]
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Verdict::Pass | Verdict::Unrecoverable)
     }
 }
 
@@ -137,6 +149,12 @@ pub struct EndState {
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub seed: u64,
+    /// The Raft implementation that ran (`raft-core`, `raft-rs`).
+    pub implementation: Implementation,
+    /// Checks the implementation cannot be held to, each with why (see
+    /// `Implementation::checks_skipped`), and what of the harness does not apply to it.
+    pub checks_skipped: Vec<SkippedCheck>,
+    pub not_applicable: Vec<&'static str>,
     pub verdict: Verdict,
     pub reason: String,
     pub failure: Option<FailurePoint>,
@@ -161,6 +179,11 @@ pub struct Summary {
     pub membership: MembershipStats,
     pub messages: NetworkStats,
     pub disk: DiskSummary,
+    /// Storage faults and what recovery did (see `disk/atlas.rs`).
+    pub storage: crate::disk::atlas::StorageStats,
+    /// Beyond the recoverability budget: what the storage faults destroyed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
     pub linearizability: Option<CheckSummary>,
     pub bugs: Vec<String>,
     /// The largest share of the event budget the run used at any point, in parts per thousand
@@ -174,6 +197,13 @@ pub struct Summary {
     /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
     /// order, with how often and the first event.
     pub points: Vec<crate::coverage::PointHit>,
+}
+
+/// An online check a run did not make, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedCheck {
+    pub check: &'static str,
+    pub why: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -222,6 +252,17 @@ pub fn run_scenario(scenario: &Scenario, config: &SimConfig, options: &RunOption
 fn run_with(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     match config.implementation {
         Implementation::RaftCore => run_inner::<raft_core::RaftNode>(config, scenario, options),
+        Implementation::RaftRs => run_inner::<raft_rs_host::RaftRsNode>(config, scenario, options),
+    }
+}
+
+/// The word an implementation other than the default mixes into the trace hash before the first
+/// event, so that two implementations never share a hash (the default mixes nothing, so that
+/// its hashes, and the reports that hold them, stay as they were).
+fn implementation_word(implementation: Implementation) -> Option<u64> {
+    match implementation {
+        Implementation::RaftCore => None,
+        Implementation::RaftRs => Some(0x7261_6674_2d72_7300), // "raft-rs"
     }
 }
 
@@ -234,6 +275,9 @@ pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let wall = Instant::now();
     let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    if let Some(word) = implementation_word(config.implementation) {
+        world.trace.mix(&[word]);
+    }
     if options.record_faults {
         world.realized = Some(Vec::new());
     }
@@ -385,7 +429,11 @@ fn liveness_phase<R: Raft>(
     world.now = world.now.max(fault_end);
     world.elections_before_liveness = Some(world.checks.notes.elections);
     world.fault_phase_end = Some(fault_end);
-    world.heal_all();
+    if world.config.liveness_core && !world.configuration_changed() {
+        world.heal_core();
+    } else {
+        world.heal_all();
+    }
     world.workload.close();
     let probe = world.workload.start_probe(world.now, &mut world.queue);
     world.send_probe(probe);
@@ -556,6 +604,19 @@ fn finish<R: Raft>(
         check = Some(report);
         result
     };
+    let beyond =
+        world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget && !world.atlas.destroyed.is_empty();
+    let (verdict, reason) = if beyond
+        && matches!(verdict, Verdict::Safety | Verdict::Nonlinearizable | Verdict::Liveness)
+    {
+        let reason = format!(
+            "unrecoverable by design: storage faults beyond the budget destroyed [{}]; then {verdict}: {reason}",
+            world.atlas.destroyed.join("; ")
+        );
+        (Verdict::Unrecoverable, reason)
+    } else {
+        (verdict, reason)
+    };
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;
     summary.forks_taken = guard.forks_taken;
@@ -634,11 +695,19 @@ fn converged<R: Raft>(world: &World<R>) -> bool {
     if !world.workload.probe_done() || !world.workload.all_idle() {
         return false;
     }
-    let Some(leader) = world.current_leader() else { return false };
+    // In the harder liveness phase only the core must converge, around a leader of its own.
+    let core = world.liveness_core.as_ref();
+    let in_core = |n: usize| core.is_none_or(|c| c.in_core(n as u8));
+    let leader = match core {
+        None => world.current_leader(),
+        Some(_) => core_leader(world),
+    };
+    let Some(leader) = leader else { return false };
     let Some(server) = world.nodes[leader as usize].server() else { return false };
     let commit = server.node().view().commit;
-    // Only the members of the leader's configuration must catch up; a removed server need not.
-    world.nodes.iter().enumerate().all(|(n, slot)| {
+    // Only the members of the leader's configuration must catch up (a removed server need
+    // not), and after the harder liveness phase only those in the core.
+    world.nodes.iter().enumerate().filter(|(n, _)| in_core(*n)).all(|(n, slot)| {
         world.outside_configuration(n as u8)
             || slot.is_up()
                 && slot.server().is_some_and(|s| {
@@ -646,6 +715,17 @@ fn converged<R: Raft>(world: &World<R>) -> bool {
                     v.applied == commit && v.commit == commit
                 })
     })
+}
+
+/// The leader of the highest term among the liveness core's servers.
+fn core_leader<R: Raft>(world: &World<R>) -> Option<u8> {
+    let core = world.liveness_core.as_ref()?;
+    core.core
+        .iter()
+        .filter_map(|&n| world.nodes[n as usize].server().map(|s| (s.node().view(), n)))
+        .filter(|(v, _)| v.role == raft_host::Role::Leader)
+        .max_by_key(|(v, _)| v.term)
+        .map(|(_, n)| n)
 }
 
 fn describe_stall<R: Raft>(world: &World<R>) -> String {
@@ -661,8 +741,14 @@ fn describe_stall<R: Raft>(world: &World<R>) -> String {
             None => format!("n{n} down"),
         })
         .collect();
-    let what = if world.current_leader().is_none() {
-        "no leader"
+    let core = world.liveness_core.as_ref();
+    let leader = if core.is_some() { core_leader(world) } else { world.current_leader() };
+    let what = if leader.is_none() {
+        if core.is_some() {
+            "no leader in the core"
+        } else {
+            "no leader"
+        }
     } else if !world.workload.probe_done() {
         "the probe command was not answered"
     } else if !world.workload.all_idle() {
@@ -670,8 +756,12 @@ fn describe_stall<R: Raft>(world: &World<R>) -> String {
     } else {
         "replicas did not catch up"
     };
+    let healed = match core {
+        Some(c) => format!("healing only a core ({})", c.describe()),
+        None => "healing".to_string(),
+    };
     format!(
-        "{what} within {} after healing [{}]",
+        "{what} within {} after {healed} [{}]",
         crate::config::ms(world.config.liveness_ns),
         states.join("; ")
     )
@@ -688,12 +778,15 @@ fn final_state_violation<R: Raft>(
     history: &[KvCall],
     seqs: &[u64],
 ) -> Option<FinalViolation> {
-    // A server the membership changes left out need not have caught up.
+    // After the harder liveness phase only the core has caught up; the servers left outside
+    // it are behind by design (what they applied was checked as they applied it). A server the
+    // membership changes left out need not have caught up either.
+    let in_core = |n: usize| world.liveness_core.as_ref().is_none_or(|c| c.in_core(n as u8));
     let mut digests = world
         .nodes
         .iter()
         .enumerate()
-        .filter(|(n, _)| !world.outside_configuration(*n as u8))
+        .filter(|(n, _)| in_core(*n) && !world.outside_configuration(*n as u8))
         .filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
     if let Some((first_node, first)) = digests.next() {
         if let Some((n, _)) = digests.find(|(_, d)| *d != first) {
@@ -734,6 +827,14 @@ fn summarize<R: Raft>(
     let notes = &world.checks.notes;
     Summary {
         seed: config.seed,
+        implementation: config.implementation,
+        checks_skipped: config
+            .implementation
+            .checks_skipped()
+            .iter()
+            .map(|(check, why)| SkippedCheck { check, why })
+            .collect(),
+        not_applicable: config.implementation.not_applicable().to_vec(),
         verdict,
         reason: reason.to_string(),
         failure,
@@ -766,6 +867,12 @@ fn summarize<R: Raft>(
             bytes: world.nodes.iter().map(|s| s.disk.bytes_written).sum(),
             durable_bytes: world.nodes.iter().map(|s| s.disk.durable_bytes() as u64).sum(),
             log_rewrites: world.nodes.iter().map(|s| s.disk.rewrites).sum(),
+        },
+        storage: world.storage_stats(),
+        destroyed: if world.atlas.mode == crate::disk::atlas::Mode::BeyondBudget {
+            world.atlas.destroyed.clone()
+        } else {
+            Vec::new()
         },
         linearizability: check.map(|c| CheckSummary {
             decided_by: crate::linearizability::path(c),
@@ -822,13 +929,32 @@ impl Summary {
         let _ = writeln!(s, "{}", crate::availability::text(&self.availability));
         let _ = writeln!(
             s,
-            "raft: {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            "raft ({}): {} elections, {} leader changes, {} step-downs, {} split votes, {} conflict truncations",
+            self.implementation,
             self.elections,
             self.leader_changes,
             self.leader_step_downs,
             self.split_votes,
             self.conflict_truncations
         );
+        if self.implementation != Implementation::RaftCore {
+            let skipped: Vec<String> =
+                self.checks_skipped.iter().map(|c| format!("{} ({})", c.check, c.why)).collect();
+            let _ = writeln!(
+                s,
+                "checks on {}: {}",
+                self.implementation,
+                if skipped.is_empty() {
+                    "every online check runs, none skipped (each reads only what crosses the host contract)"
+                        .to_string()
+                } else {
+                    format!("skipped: {}", skipped.join("; "))
+                }
+            );
+            for what in &self.not_applicable {
+                let _ = writeln!(s, "  not applicable: {what}");
+            }
+        }
         let f = &self.faults;
         let partitions: Vec<String> = f.partitions.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(
@@ -842,6 +968,9 @@ impl Summary {
             partitions.join(", "),
             f.heals
         );
+        if self.storage.injected() + self.storage.fsync_failures + self.storage.held_back_by_budget > 0 {
+            let _ = writeln!(s, "{}", self.storage.to_text());
+        }
         let n = &self.snapshots;
         if n.taken + n.installed + n.restarts_from_snapshot > 0 {
             let _ = writeln!(

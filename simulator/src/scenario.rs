@@ -29,6 +29,22 @@ pub struct Scenario {
     pub expect: RunExpect,
     /// The file set the fault phase's length; otherwise it lasts until the schedule is done.
     pub fixed_duration: bool,
+    /// A behaviour of the implementation the scenario runs that the harness flags and that is
+    /// recorded rather than fixed (see `scenarios/README.md`): the scenario is expected to fail
+    /// this way on these seeds, and the test suite checks that it still does.
+    pub known_finding: Option<KnownFinding>,
+}
+
+/// A recorded finding: the seeds on which the scenario fails, and with which verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFinding {
+    /// What was found, in one or two sentences, and where it is written up.
+    pub about: String,
+    /// The verdict each of `seeds` gives (not `pass`).
+    pub verdict: crate::run::Verdict,
+    /// Seeds that fail so (at most 1,000).
+    pub seeds: Vec<u64>,
 }
 
 /// A scenario file that cannot be used.
@@ -214,6 +230,11 @@ pub enum Action {
     Drift,
     /// Let the clients issue `ops` more operations.
     Submit,
+    /// Damage the nodes' disks with a storage `fault` (`bit-rot`, `latent-sector-error`,
+    /// `misdirected-write`, `lost-write`, `wipe`): a node that is up crashes first, and its
+    /// next restart finds the damage. Within the recoverability budget unless the scenario's
+    /// `faults.storage.beyond_budget` is set: a fault the budget forbids is skipped.
+    DamageDisk,
     /// Only choose nodes and remember them under `save_as`, for later steps.
     Pick,
     /// Remember the message counters under `name`, for later `since` expectations.
@@ -281,6 +302,8 @@ struct StepSpec {
     network: Option<Value>,
     #[serde(default)]
     ppm: Option<i64>,
+    #[serde(default)]
+    fault: Option<crate::config::StorageFault>,
     #[serde(default)]
     ops: Option<u64>,
     #[serde(default)]
@@ -407,6 +430,7 @@ pub struct Step {
     pub to: Option<u8>,
     pub network: Option<Value>,
     pub ppm: Option<i64>,
+    pub fault: Option<crate::config::StorageFault>,
     pub ops: Option<u64>,
     /// With `add-server`: wipe the server's disk first.
     pub wipe: bool,
@@ -433,6 +457,8 @@ struct ScenarioFile {
     schedule: Vec<StepSpec>,
     #[serde(default)]
     expect: RunExpect,
+    #[serde(default)]
+    known_finding: Option<KnownFinding>,
 }
 
 impl Scenario {
@@ -472,6 +498,20 @@ impl Scenario {
         let seeds = file.seeds.unwrap_or(100);
         crate::limits::in_range("seeds", seeds, 1, crate::limits::SCENARIO_SEEDS_MAX)
             .map_err(|m| err("seeds".into(), m.trim_start_matches("seeds: ").to_string()))?;
+        if let Some(k) = &file.known_finding {
+            if k.about.trim().is_empty() {
+                return Err(err("known_finding.about".into(), "expected a non-empty description".into()));
+            }
+            if k.verdict == crate::run::Verdict::Pass {
+                return Err(err(
+                    "known_finding.verdict".into(),
+                    "expected a failing verdict, not pass".into(),
+                ));
+            }
+            if k.seeds.is_empty() || k.seeds.len() > 1_000 {
+                return Err(err("known_finding.seeds".into(), "expected 1 to 1000 seeds".into()));
+            }
+        }
         let scenario = Scenario {
             name: file.name,
             description: file.description,
@@ -481,6 +521,7 @@ impl Scenario {
             steps,
             expect: file.expect,
             fixed_duration,
+            known_finding: file.known_finding,
         };
         // Every seed draws the same shape of configuration: validate one now.
         scenario.config(0)?;
@@ -599,6 +640,7 @@ impl Scenario {
                     | Action::PromoteServer
                     | Action::RemoveServer
                     | Action::TransferLeader
+                    | Action::DamageDisk
             );
             if needs_node && step.node.is_none() {
                 return Err(err(l, format!("\"{:?}\" needs \"node\"", step.action).to_lowercase()));
@@ -624,6 +666,7 @@ impl Scenario {
                     "from" | "to" => action == Action::Cut,
                     "network" => action == Action::Network,
                     "ppm" => action == Action::Drift,
+                    "fault" => action == Action::DamageDisk,
                     "ops" => action == Action::Submit,
                     "name" => action == Action::Mark,
                     _ => true,
@@ -651,6 +694,7 @@ impl Scenario {
             if step.wipe && step.action != Action::AddServer {
                 return Err(err(l, "\"wipe\" applies to \"add-server\" only".into()));
             }
+            requires(step.fault.is_some(), "fault", step.action)?;
             requires(step.ops.is_some(), "ops", step.action)?;
             requires(step.name.is_some(), "name", step.action)?;
             match step.action {
@@ -704,6 +748,12 @@ impl Scenario {
                             format!("drift of {ppm} ppm: expected less than 500000 either way"),
                         ));
                     }
+                }
+                Action::DamageDisk if step.fault.is_none() => {
+                    return Err(err(
+                        l,
+                        "\"damage-disk\" needs \"fault\": bit-rot, latent-sector-error, misdirected-write, lost-write or wipe".into(),
+                    ))
                 }
                 Action::Submit if step.ops.is_none() => {
                     return Err(err(l, "\"submit\" needs \"ops\"".into()))
@@ -869,6 +919,7 @@ fn unroll(specs: &[StepSpec], path: &str, out: &mut Vec<Step>) -> Result<(), (St
                     to: spec.to,
                     network: spec.network.clone(),
                     ppm: spec.ppm,
+                    fault: spec.fault,
                     ops: spec.ops,
                     wipe: spec.wipe.unwrap_or(false),
                     save_as: spec.save_as.clone(),
@@ -908,6 +959,7 @@ fn wait_step(label: &str, spec: &StepSpec) -> Step {
         to: None,
         network: None,
         ppm: None,
+        fault: None,
         ops: None,
         wipe: false,
         save_as: None,

@@ -292,6 +292,12 @@ impl<'s> Script<'s> {
             Action::TransferLeader => {
                 nodes.iter().for_each(|n| world.scripted_membership(ScriptedOp::Transfer, *n, false));
             }
+            Action::DamageDisk => {
+                let fault = s.fault.ok_or("\"damage-disk\" without \"fault\"")?;
+                for &n in &nodes {
+                    world.damage_disk_within_budget(n, fault);
+                }
+            }
             Action::Restart => nodes.iter().for_each(|n| world.restart(*n)),
             Action::Pause => nodes.iter().for_each(|n| world.pause(*n)),
             Action::Resume => nodes.iter().for_each(|n| world.resume(*n)),

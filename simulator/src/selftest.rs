@@ -4,17 +4,26 @@
 use raft_host::Bug;
 use serde::Serialize;
 
-use crate::config::SimConfig;
+use crate::branch::BranchPath;
+use crate::config::{Implementation, SimConfig};
+use crate::guided::{Explorer, Guide};
 use crate::pool::{run_parallel, Flow};
 use crate::run::{run, RunOptions, Verdict};
+use crate::sweep::SeedSet;
 
 /// The hunt for one bug.
 #[derive(Clone, Debug, Serialize)]
 pub struct Hunt {
     pub bug: String,
     pub caught: bool,
-    /// Seeds run up to and including the first that caught it (or the whole budget).
+    /// Runs (seeds, or seeds and branches when guided) up to and including the first that
+    /// caught it (or the whole budget).
     pub seeds: u64,
+    /// Events simulated by those runs: the work spent, comparable between plain and guided.
+    pub events: u64,
+    /// The branch of `seed` that caught it (guided hunts; empty for the seed's own run).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub branch: String,
     pub seed: Option<u64>,
     pub verdict: Option<Verdict>,
     pub check: Option<String>,
@@ -38,53 +47,165 @@ pub fn hunted_bugs() -> Vec<Bug> {
 /// is finished before the lowest failure in it is taken.
 #[must_use]
 pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+    hunt_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+}
+
+/// [`hunt`] with `implementation` in every server (which must have the bug: see
+/// `Implementation::supports`).
+#[must_use]
+pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
     let window = (jobs.max(1) * 16) as u64;
     let mut start = first_seed;
     let end = first_seed.saturating_add(budget);
+    let mut spent = 0u64;
     while start < end {
         let count = window.min(end - start);
-        let mut failures: Vec<(u64, Verdict, String, String)> = Vec::new();
+        let mut runs: Vec<Option<Run>> = vec![None; count as usize];
         run_parallel(
             count,
             jobs,
-            |i| {
-                let seed = start + i;
-                let mut config = SimConfig::swarm(seed);
-                config.fit_for(bug);
-                config.bugs = vec![bug.name().to_string()];
-                let outcome = run(&config, &RunOptions::default());
-                let check = outcome
-                    .failure
-                    .as_ref()
-                    .map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
-                (outcome.verdict, check, outcome.reason)
-            },
-            |i, (verdict, check, reason)| {
-                if verdict != Verdict::Pass {
-                    failures.push((start + i, verdict, check, reason));
-                }
+            |i| hunt_run(implementation, bug, start + i, &BranchPath::root()),
+            |i, r| {
+                runs[i as usize] = Some(r);
                 Flow::Continue
             },
             |_| {},
         );
-        if let Some((seed, verdict, check, reason)) = failures.into_iter().min_by_key(|f| f.0) {
-            return Hunt {
-                bug: bug.name().into(),
-                caught: true,
-                seeds: seed - first_seed + 1,
-                seed: Some(seed),
-                verdict: Some(verdict),
-                check: Some(check),
-                reason: Some(reason),
-                replay: Some(format!("cargo run --release -- --seed {seed} --bug {}", bug.name())),
-            };
+        for (i, r) in runs.into_iter().enumerate() {
+            let Some(r) = r else { continue };
+            spent = spent.saturating_add(r.events);
+            if r.verdict.is_failure() {
+                let seed = start + i as u64;
+                return caught(
+                    implementation,
+                    bug,
+                    seed - first_seed + 1,
+                    spent,
+                    seed,
+                    &BranchPath::root(),
+                    r,
+                );
+            }
         }
         start += window;
     }
+    missed(bug, budget, spent)
+}
+
+/// Like [`hunt`], but spends the `budget` runs as `sweep --guided` does: root seeds from
+/// `first_seed` on, and branches at the points of the coverage catalogue the hunt had not
+/// reached (see [`crate::guided`]). The answer is the first failing run in plan order, the
+/// same for any number of jobs.
+#[must_use]
+pub fn hunt_guided(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+    hunt_guided_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+}
+
+/// [`hunt_guided`] with `implementation` in every server.
+#[must_use]
+pub fn hunt_guided_on(
+    implementation: Implementation,
+    bug: Bug,
+    first_seed: u64,
+    budget: u64,
+    jobs: usize,
+) -> Hunt {
+    let roots = SeedSet { start: first_seed, end: first_seed.saturating_add(budget), shard: None };
+    let mut explorer = Explorer::new(roots, budget, Guide::default());
+    let (mut done, mut spent) = (0u64, 0u64);
+    loop {
+        let batch = explorer.next_batch();
+        if batch.is_empty() {
+            return missed(bug, budget, spent);
+        }
+        let mut runs: Vec<Option<Run>> = vec![None; batch.len()];
+        run_parallel(
+            batch.len() as u64,
+            jobs,
+            |i| {
+                let t = &batch[i as usize];
+                hunt_run(implementation, bug, t.seed, &t.branch)
+            },
+            |i, r| {
+                runs[i as usize] = Some(r);
+                Flow::Continue
+            },
+            |_| {},
+        );
+        for (task, r) in batch.iter().zip(runs) {
+            let Some(r) = r else { continue };
+            done += 1;
+            spent = spent.saturating_add(r.events);
+            if r.verdict.is_failure() {
+                return caught(implementation, bug, done, spent, task.seed, &task.branch, r);
+            }
+            explorer.absorb(task, &r.points);
+        }
+    }
+}
+
+/// What a hunt keeps of one run.
+#[derive(Clone)]
+struct Run {
+    verdict: Verdict,
+    check: String,
+    reason: String,
+    events: u64,
+    points: Vec<(String, u64)>,
+}
+
+fn hunt_run(implementation: Implementation, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
+    let mut config = SimConfig::swarm(seed);
+    config.fit_for(bug);
+    config.bugs = vec![bug.name().to_string()];
+    config.set_implementation(implementation);
+    config.branch = branch.clone();
+    let outcome = run(&config, &RunOptions::default());
+    let check =
+        outcome.failure.as_ref().map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
+    let points = outcome.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
+    Run { verdict: outcome.verdict, check, reason: outcome.reason, events: outcome.summary.events, points }
+}
+
+fn caught(
+    implementation: Implementation,
+    bug: Bug,
+    runs: u64,
+    events: u64,
+    seed: u64,
+    branch: &BranchPath,
+    r: Run,
+) -> Hunt {
+    let on_branch = if branch.is_root() { String::new() } else { format!(" --branch {branch}") };
+    let on_impl = if implementation == Implementation::RaftCore {
+        String::new()
+    } else {
+        format!(" --impl {implementation}")
+    };
+    Hunt {
+        bug: bug.name().into(),
+        caught: true,
+        seeds: runs,
+        events,
+        branch: branch.to_string(),
+        seed: Some(seed),
+        verdict: Some(r.verdict),
+        check: Some(r.check),
+        reason: Some(r.reason),
+        replay: Some(format!(
+            "cargo run --release -- --seed {seed}{on_branch}{on_impl} --bug {}",
+            bug.name()
+        )),
+    }
+}
+
+fn missed(bug: Bug, budget: u64, events: u64) -> Hunt {
     Hunt {
         bug: bug.name().into(),
         caught: false,
         seeds: budget,
+        events,
+        branch: String::new(),
         seed: None,
         verdict: None,
         check: None,
@@ -97,7 +218,16 @@ pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
 /// ran out of budget counts as the budget.
 #[must_use]
 pub fn median_seeds(hunts: &[Hunt]) -> u64 {
-    let mut seeds: Vec<u64> = hunts.iter().map(|h| h.seeds).collect();
-    seeds.sort_unstable();
-    seeds.get(seeds.len() / 2).copied().unwrap_or(0)
+    median(hunts.iter().map(|h| h.seeds).collect())
+}
+
+/// The median of the events simulated until the catch (or over the whole budget).
+#[must_use]
+pub fn median_events(hunts: &[Hunt]) -> u64 {
+    median(hunts.iter().map(|h| h.events).collect())
+}
+
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
 }

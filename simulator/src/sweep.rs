@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::SimConfig;
+use crate::config::{Implementation, SimConfig};
 use crate::run::{Outcome, Verdict};
 
 /// The seeds of a sweep: a half-open range, optionally one shard of it. Never built as a list.
@@ -177,6 +177,12 @@ pub struct SeedResult {
     /// The catalogue's points the run reached, with the first event at which.
     #[serde(default)]
     pub points: Vec<(String, u64)>,
+    /// The branch of the seed this run followed (`sweep --guided`); empty for the seed's own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// What the storage faults did.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SeedResult {
@@ -242,6 +248,41 @@ impl SeedResult {
             s.faults.torn_snapshot_files > 0,
         );
         note("raft: liveness needed more than one election", true, s.liveness_elections > 1);
+        // The dimensions the swarm draws: the liveness phase's form and the leader's choices.
+        note("liveness: only a core healed", config.liveness_core, config.liveness_core);
+        let ch = &config.cluster.choices;
+        // Only raft-core takes the leader's choices; other implementations have their own.
+        let takes_choices = config.implementation == crate::config::Implementation::RaftCore;
+        for (name, backoff) in [
+            ("conflict-term", crate::config::BackoffChoice::ConflictTerm),
+            ("one-at-a-time", crate::config::BackoffChoice::OneAtATime),
+            ("to-match-index", crate::config::BackoffChoice::ToMatchIndex),
+        ] {
+            let drawn = takes_choices && ch.backoff == backoff;
+            note(&format!("choice: backoff {name}"), drawn, drawn);
+        }
+        let drawn = |on: bool| takes_choices && on;
+        note("choice: no pipelining", drawn(ch.pipelining_off), drawn(ch.pipelining_off));
+        note("choice: empty heartbeats", drawn(ch.empty_heartbeats), drawn(ch.empty_heartbeats));
+        note("choice: rotating followers", drawn(ch.rotate_followers), drawn(ch.rotate_followers));
+        let storage = f.storage.as_ref();
+        let kind_on = |k: crate::config::StorageFault| {
+            storage.is_some_and(|st| st.damage_ppm > 0 && st.kinds.contains(&k))
+        };
+        let st = &s.storage;
+        use crate::config::StorageFault as K;
+        note("storage: bit rot", kind_on(K::BitRot), st.bit_rot > 0);
+        note("storage: latent sector error", kind_on(K::LatentSectorError), st.latent_sector_errors > 0);
+        note("storage: misdirected write", kind_on(K::MisdirectedWrite), st.misdirected_writes > 0);
+        note("storage: lost write", kind_on(K::LostWrite), st.lost_writes > 0);
+        note("storage: wiped disk", kind_on(K::Wipe), st.wipes > 0);
+        note(
+            "storage: fsync failure",
+            storage.is_some_and(|k| k.fsync_failure_ppm > 0),
+            st.fsync_failures > 0,
+        );
+        note("storage: damaged restart fenced", storage.is_some(), st.damaged_restarts > 0);
+        note("storage: fence lifted by repair", storage.is_some(), st.fences_lifted > 0);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
         if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
             entry.1 = entry.0 && s.faults.crashes > 0;
@@ -256,25 +297,37 @@ impl SeedResult {
             sim_time_ns: s.sim_time_ns,
             coverage,
             points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
+            branch: s.branch.clone(),
+            storage: s.storage.clone(),
         }
     }
 }
 
 /// How a sweep reached one point of the catalogue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointStats {
     /// Seeds (or branches) that reached it.
     pub seeds: u64,
     /// The lowest seed that reached it.
     pub first_seed: Option<u64>,
+    /// The branch of `first_seed` that reached it first, in a guided sweep (none: the seed's own
+    /// run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_branch: Option<String>,
     /// Not expected in an ordinary sweep (see `coverage.rs`).
     pub rare: bool,
+    /// The sweep's implementation can never reach it (see `Point::unreachable_on`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// A failing seed in a summary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failed {
     pub seed: u64,
+    /// The branch of the seed that failed (`sweep --guided`); empty for the seed's own run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
     pub verdict: Verdict,
     pub check: Option<String>,
     pub reason: String,
@@ -307,6 +360,9 @@ pub struct SweepSummary {
     /// one sweep merge.
     #[serde(default)]
     pub options: String,
+    /// The Raft implementation every seed ran.
+    #[serde(default)]
+    pub implementation: Implementation,
     /// Seeds run (fewer than asked when a time budget or fail-fast stopped the sweep).
     pub seeds: u64,
     pub passed: u64,
@@ -327,7 +383,14 @@ pub struct SweepSummary {
     /// Every point of the catalogue, reached or not (see `coverage.rs`).
     #[serde(default)]
     pub points: BTreeMap<String, PointStats>,
+    /// What a guided sweep did (`sweep --guided`); its `seeds` then count runs, roots and
+    /// branches together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<crate::guided::GuidedStats>,
     pub warnings: Vec<String>,
+    /// What the storage faults did over the sweep, summed.
+    #[serde(default)]
+    pub storage: crate::disk::atlas::StorageStats,
 }
 
 impl SweepSummary {
@@ -335,10 +398,11 @@ impl SweepSummary {
     pub fn add(&mut self, r: &SeedResult) {
         self.seeds += 1;
         *self.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
-        if r.verdict == Verdict::Pass {
+        if !r.verdict.is_failure() {
             self.passed += 1;
         }
         self.events = self.events.saturating_add(r.events);
+        self.storage.add(&r.storage);
         self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
         for (kind, (enabled, fired)) in &r.coverage {
             let c = self.coverage.entry(kind.clone()).or_default();
@@ -349,7 +413,10 @@ impl SweepSummary {
         for (name, _) in &r.points {
             let p = self.points.entry(name.clone()).or_default();
             p.seeds += 1;
-            p.first_seed = Some(p.first_seed.map_or(r.seed, |f| f.min(r.seed)));
+            if p.first_seed.is_none_or(|f| r.seed < f) {
+                p.first_seed = Some(r.seed);
+                p.first_branch = (!r.branch.is_empty()).then(|| r.branch.clone());
+            }
         }
     }
 
@@ -359,16 +426,35 @@ impl SweepSummary {
             return;
         }
         for p in crate::coverage::Point::ALL {
-            self.points
-                .entry(p.name().to_string())
-                .or_insert(PointStats { rare: p.rare(), ..PointStats::default() });
+            let unreachable = p.unreachable_on(self.implementation).is_some();
+            self.points.entry(p.name().to_string()).or_insert(PointStats {
+                rare: p.rare(),
+                unreachable,
+                ..PointStats::default()
+            });
         }
+    }
+
+    /// Names the implementation every seed ran: points it can never reach are marked so, and
+    /// are not counted missed.
+    pub fn set_implementation(&mut self, implementation: Implementation) {
+        self.implementation = implementation;
+        for p in crate::coverage::Point::ALL {
+            if let Some(stats) = self.points.get_mut(p.name()) {
+                stats.unreachable = p.unreachable_on(implementation).is_some();
+            }
+        }
+        self.refresh_warnings();
     }
 
     /// The points an ordinary sweep should reach that this one never did.
     #[must_use]
     pub fn unreached(&self) -> Vec<&str> {
-        self.points.iter().filter(|(_, p)| !p.rare && p.seeds == 0).map(|(n, _)| n.as_str()).collect()
+        self.points
+            .iter()
+            .filter(|(_, p)| !p.rare && !p.unreachable && p.seeds == 0)
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Lists a failing seed, or counts it once the list is full.
@@ -413,12 +499,11 @@ impl SweepSummary {
                 self.seeds
             ));
         }
-        if self.verdicts.get("pass").copied().unwrap_or(0) != self.passed {
-            return Err(format!(
-                "{name}: {} seeds passed, but {} have verdict pass",
-                self.passed,
-                self.verdicts.get("pass").copied().unwrap_or(0)
-            ));
+        // Runs unrecoverable by design (beyond the storage budget) count as passed.
+        let passing = self.verdicts.get("pass").copied().unwrap_or(0)
+            + self.verdicts.get("unrecoverable-by-design").copied().unwrap_or(0);
+        if passing != self.passed {
+            return Err(format!("{name}: {} seeds passed, but {passing} have verdict pass", self.passed));
         }
         if (self.failed.len() as u64).checked_add(self.failed_not_listed) != Some(failing) {
             return Err(format!(
@@ -451,8 +536,11 @@ impl SweepSummary {
             if !self.seed_sets.iter().any(|s| s.contains(f.seed)) {
                 return Err(format!("{name}: failing seed {} is not in any of its seed sets", f.seed));
             }
-            if f.verdict == Verdict::Pass {
-                return Err(format!("{name}: seed {} is listed as failing with verdict pass", f.seed));
+            if !f.verdict.is_failure() {
+                return Err(format!(
+                    "{name}: seed {} is listed as failing with verdict {}",
+                    f.seed, f.verdict
+                ));
             }
             if !seen.insert(f.seed) {
                 return Err(format!("{name}: failing seed {} is listed twice", f.seed));
@@ -496,8 +584,13 @@ impl SweepSummary {
                 all.scenario.clone_from(&p.scenario);
                 all.bugs.clone_from(&p.bugs);
                 all.options.clone_from(&p.options);
+                all.implementation = p.implementation;
                 first_name.clone_from(&name);
-            } else if p.scenario != all.scenario || p.bugs != all.bugs || p.options != all.options {
+            } else if p.scenario != all.scenario
+                || p.bugs != all.bugs
+                || p.options != all.options
+                || p.implementation != all.implementation
+            {
                 return Err(format!(
                     "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
                     p.what_ran(),
@@ -518,6 +611,7 @@ impl SweepSummary {
             all.seeds = all.seeds.checked_add(p.seeds).ok_or_else(|| overflow("seeds"))?;
             all.passed = all.passed.checked_add(p.passed).ok_or_else(|| overflow("passed seeds"))?;
             all.events = all.events.checked_add(p.events).ok_or_else(|| overflow("events"))?;
+            all.storage.add(&p.storage);
             all.sim_time_ns =
                 all.sim_time_ns.checked_add(p.sim_time_ns).ok_or_else(|| overflow("simulated time"))?;
             all.failed_not_listed = all
@@ -529,13 +623,25 @@ impl SweepSummary {
                 *e = e.checked_add(v).ok_or_else(|| overflow("verdict counts"))?;
             }
             for (k, stats) in p.points {
-                let e =
-                    all.points.entry(k).or_insert(PointStats { rare: stats.rare, ..PointStats::default() });
+                let e = all.points.entry(k).or_insert(PointStats {
+                    rare: stats.rare,
+                    unreachable: stats.unreachable,
+                    ..PointStats::default()
+                });
                 e.seeds = e.seeds.checked_add(stats.seeds).ok_or_else(|| overflow("point counts"))?;
-                e.first_seed = match (e.first_seed, stats.first_seed) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                if stats.first_seed.is_some_and(|b| e.first_seed.is_none_or(|a| b < a)) {
+                    e.first_seed = stats.first_seed;
+                    e.first_branch = stats.first_branch;
+                }
+            }
+            if let Some(g) = p.guided {
+                let e = all.guided.get_or_insert_with(Default::default);
+                e.roots = e.roots.saturating_add(g.roots);
+                e.branches = e.branches.saturating_add(g.branches);
+                e.planned_new = e.planned_new.saturating_add(g.planned_new);
+                e.planned_rare = e.planned_rare.saturating_add(g.planned_rare);
+                e.dropped = e.dropped.saturating_add(g.dropped);
+                e.deepest = e.deepest.max(g.deepest);
             }
             for (k, c) in p.coverage {
                 let e = all.coverage.entry(k).or_default();
@@ -691,12 +797,15 @@ mod tests {
             sim_time_ns: 1_000,
             coverage,
             points: vec![("fault: crash".to_string(), u64::from(crash.0))],
+            branch: String::new(),
+            storage: crate::disk::atlas::StorageStats::default(),
         }
     }
 
     fn failed(seed: u64) -> Failed {
         Failed {
             seed,
+            branch: String::new(),
             verdict: Verdict::Safety,
             check: None,
             reason: String::new(),

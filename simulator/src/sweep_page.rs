@@ -331,6 +331,7 @@ mod tests {
     fn the_page_groups_failures_names_missing_reports_and_fetches_nothing() {
         let failed = |seed: u64, reason: &str| Failed {
             seed,
+            branch: String::new(),
             verdict: Verdict::Safety,
             check: Some("election-safety".into()),
             reason: reason.into(),

@@ -22,6 +22,7 @@ mod faults;
 mod members;
 pub use members::ScriptedOp;
 mod observe;
+mod storage;
 
 /// A server process: the KV service above the Raft implementation `R`.
 pub enum Process<R: Raft> {
@@ -162,6 +163,11 @@ struct Nemesis {
     snapshot: Stream,
     /// Membership changes and leadership transfers.
     membership: Stream,
+    /// The core of the harder liveness phase and the fates of the rest: a stream of its own,
+    /// so that a scenario replaying the fault phase's faults draws the same split.
+    liveness: Stream,
+    /// Storage faults: damage to disks, failed fsyncs.
+    storage: Stream,
     partitioned: bool,
     partition_token: u32,
 }
@@ -193,6 +199,8 @@ pub struct World<R: Raft> {
     pub elections_before_liveness: Option<u64>,
     /// When the fault phase ended (once it has), and the clients' pace at the start of the run.
     pub fault_phase_end: Option<u64>,
+    /// In the harder liveness phase, the core that must make progress and the fate of the rest.
+    pub liveness_core: Option<LivenessCore>,
     pub initial_pace_ns: u64,
     /// Every fault of the fault phase with its time, when asked to record them.
     pub realized: Option<Vec<RealizedAt>>,
@@ -229,6 +237,13 @@ pub struct World<R: Raft> {
     snapshot_chunks_in_flight: Vec<u32>,
     /// Granted votes on the wire, by (voter, candidate, term).
     vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
+    /// The recoverability budget of the storage faults, and what they destroyed.
+    pub atlas: crate::disk::atlas::Atlas,
+    /// What storage faults and recoveries did (the world's part; see `storage_stats`).
+    pub storage: crate::disk::atlas::StorageStats,
+    /// Nodes whose pending restart follows a failed fsync: like the failure itself it is drawn
+    /// again when an exported run replays, so it is not recorded as a fault.
+    restart_after_fsync_failure: Vec<bool>,
 }
 
 impl<R: Raft> World<R> {
@@ -278,6 +293,7 @@ impl<R: Raft> World<R> {
             failure: None,
             elections_before_liveness: None,
             fault_phase_end: None,
+            liveness_core: None,
             initial_pace_ns: 0,
             realized: None,
             reacting: false,
@@ -288,6 +304,8 @@ impl<R: Raft> World<R> {
                 pause: rng::stream(seed, "nemesis.pause"),
                 snapshot: rng::stream(seed, "nemesis.snapshot"),
                 membership: rng::stream(seed, "nemesis.membership"),
+                liveness: rng::stream(seed, "nemesis.liveness"),
+                storage: rng::stream(seed, "nemesis.storage"),
                 partitioned: false,
                 partition_token: 0,
             },
@@ -305,6 +323,16 @@ impl<R: Raft> World<R> {
             last_views: vec![None; config.cluster.nodes],
             snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
             vote_replies_in_flight: BTreeMap::new(),
+            atlas: crate::disk::atlas::Atlas::new(
+                config.cluster.nodes,
+                if config.faults.storage.as_ref().is_some_and(|k| k.beyond_budget) {
+                    crate::disk::atlas::Mode::BeyondBudget
+                } else {
+                    crate::disk::atlas::Mode::WithinBudget
+                },
+            ),
+            storage: crate::disk::atlas::StorageStats::default(),
+            restart_after_fsync_failure: vec![false; config.cluster.nodes],
             config,
         }
     }
@@ -491,7 +519,13 @@ impl<R: Raft> World<R> {
         if slot.disk.epoch != epoch {
             return; // the write was lost in a crash
         }
+        if slot.disk.writes_in_flight() > 0 && slot.server().is_some() && self.fsync_fails() {
+            self.on_fsync_failure(node);
+            return;
+        }
+        let slot = &mut self.nodes[node as usize];
         let Some(ready) = slot.disk.complete_oldest() else { return };
+        self.note_durable_fence(node);
         self.trace.mix(&[self.now, 4, u64::from(node), ready]);
         if self.trace.detailed() {
             self.trace.line(self.now, "fsync", format_args!("\"node\":{node},\"ready\":{ready}"));
@@ -866,16 +900,21 @@ impl<R: Raft> World<R> {
             bugs: self.bugs,
             read_lease: self.config.cluster.read_path == crate::config::ReadPathName::Lease,
             seed,
+            choices: c.choices.to_host(),
         }
     }
 
-    /// Starts a server from whatever its disk holds.
+    /// Starts a server from whatever its disk holds. Damage the world injected (within its
+    /// budget) is salvaged: the node boots fenced on what verified. Damage it did not inject
+    /// means the node wrote something its own recovery cannot use: a failure.
     fn boot(&mut self, n: u8) {
+        let verify = !self.bugs.has(Bug::TrustUnverifiedRecord);
         let slot = &mut self.nodes[n as usize];
-        let recovery = match slot.disk.recover() {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = format!("n{n} cannot read its own log after a restart: {e}");
+        let recovery = slot.disk.recover_salvaging(verify);
+        let injected = self.atlas.is_damaged(n);
+        if let Some(damage) = &recovery.damage {
+            if !injected {
+                let reason = format!("n{n} cannot read its own log after a restart: {damage}");
                 self.fail(Violation {
                     invariant: crate::checks::Invariant::DurableRegressed,
                     node: n,
@@ -883,7 +922,32 @@ impl<R: Raft> World<R> {
                 });
                 return;
             }
-        };
+        }
+        self.storage.superblock_copies_bad += recovery.superblock_copies_bad as u64;
+        if recovery.superblock_copies_bad > 0 && !recovery.superblock_lost {
+            self.sometimes(crate::coverage::Point::SuperblockCopyOutvoted);
+        }
+        let damaged = recovery.damage.is_some() || recovery.superblock_lost;
+        if damaged {
+            self.storage.damaged_restarts += 1;
+            self.storage.superblocks_lost += u64::from(recovery.superblock_lost);
+            self.sometimes(crate::coverage::Point::DamagedRestart);
+            let held = self.checks.durable_entries(n);
+            let kept = recovery.recovery.state.last_index().0;
+            self.storage.entries_dropped += held.saturating_sub(kept);
+            if self.trace.detailed() {
+                let what = recovery.damage.clone().unwrap_or_else(|| "the superblock is lost".into());
+                self.trace.line(
+                    self.now,
+                    "damaged_restart",
+                    format_args!("\"node\":{n},\"damage\":{:?},\"kept_through\":{kept}", what),
+                );
+            }
+        } else if injected && recovery.recovery.state.fence == raft_host::storage::Fence::None {
+            // The fault destroyed nothing the node needed (a superblock copy outvoted).
+            self.atlas.repaired(n);
+        }
+        let slot = &mut self.nodes[n as usize];
         let seed: u64 = slot.seed_rng.gen();
         let setup = self.setup(n, seed);
         let torn = recovery.recovery.torn_bytes;
@@ -909,7 +973,7 @@ impl<R: Raft> World<R> {
             }
             Err(ServerError::Boot(e)) => panic!("{} refused a validated setup: {e}", R::NAME),
         };
-        if let Err(v) = self.checks.on_restart(n, &state, &server) {
+        if let Err(v) = self.checks.on_restart(n, &state, &server, damaged) {
             self.fail(v);
         }
         let term = server.node().view().term;
@@ -949,6 +1013,8 @@ impl<R: Raft> World<R> {
         self.nemesis.crash = rng::stream(root, "nemesis.crash");
         self.nemesis.pause = rng::stream(root, "nemesis.pause");
         self.nemesis.snapshot = rng::stream(root, "nemesis.snapshot");
+        self.nemesis.liveness = rng::stream(root, "nemesis.liveness");
+        self.nemesis.storage = rng::stream(root, "nemesis.storage");
     }
 
     /// The run has spent its event budget: from now on, record what the cluster is busy with.
@@ -1043,7 +1109,6 @@ impl<R: Raft> World<R> {
         }
     }
 
-    /// The live leader with the highest term, if any.
     /// Whether node `n` is outside the configuration of the current leader (removed, or not
     /// added back yet). False when there is no leader or it reports no configuration.
     #[must_use]
@@ -1056,6 +1121,22 @@ impl<R: Raft> World<R> {
             .is_some_and(|c| !c.voters.is_empty() && !c.contains(NodeId(u32::from(n))))
     }
 
+    /// Whether any running server holds a configuration other than the bootstrap one (every
+    /// node a voter): then which majority can elect is not fixed, and the harder liveness
+    /// phase, which picks a majority of all nodes, does not apply.
+    #[must_use]
+    pub fn configuration_changed(&self) -> bool {
+        let n = self.nodes.len();
+        self.nodes.iter().filter_map(|slot| slot.server()).any(|server| {
+            // An empty configuration is "none recorded" (the bootstrap one is in force).
+            server.node().configuration().is_some_and(|c| {
+                !c.voters.is_empty()
+                    && (!c.learners.is_empty() || (0..n).any(|x| !c.voters.contains(NodeId(x as u32))))
+            })
+        })
+    }
+
+    /// The live leader with the highest term, if any.
     #[must_use]
     pub fn current_leader(&self) -> Option<u8> {
         let mut best: Option<(Term, u8)> = None;
@@ -1068,6 +1149,56 @@ impl<R: Raft> World<R> {
             }
         }
         best.map(|(_, n)| n)
+    }
+}
+
+/// The harder liveness phase's split (see [`World::heal_core`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LivenessCore {
+    /// The majority healed and restarted, which must make progress on its own.
+    pub core: Vec<u8>,
+    /// What became of each other server, for good.
+    pub outside: Vec<(u8, OutsideFate)>,
+}
+
+impl LivenessCore {
+    #[must_use]
+    pub fn in_core(&self, n: u8) -> bool {
+        self.core.contains(&n)
+    }
+
+    /// "core n0,n2,n4; n1 down, n3 speaks only"
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let core: Vec<String> = self.core.iter().map(|n| format!("n{n}")).collect();
+        let rest: Vec<String> = self.outside.iter().map(|(n, f)| format!("n{n} {}", f.name())).collect();
+        format!("core {}; {}", core.join(","), rest.join(", "))
+    }
+}
+
+/// The fate of a server outside the liveness core.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OutsideFate {
+    Down,
+    Paused,
+    /// Cut off both ways.
+    Isolated,
+    /// Hears the others but cannot reach them.
+    HearsOnly,
+    /// Reaches the others but cannot hear them (a deposed leader's heartbeats still arrive).
+    SpeaksOnly,
+}
+
+impl OutsideFate {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            OutsideFate::Down => "down",
+            OutsideFate::Paused => "paused",
+            OutsideFate::Isolated => "isolated",
+            OutsideFate::HearsOnly => "hears only",
+            OutsideFate::SpeaksOnly => "speaks only",
+        }
     }
 }
 

@@ -49,8 +49,11 @@ fn a_changed_run_is_found_at_the_first_event_where_the_runs_part_ways() {
 
 #[test]
 fn a_component_stream_is_independent_of_the_others() {
-    // Turning the workload's key count up must not reshuffle the swarm's fault choices.
-    let base = SimConfig::swarm(21);
+    // Turning the workload's key count up must not reshuffle the swarm's fault choices. Storage
+    // faults are left out: a failed fsync is drawn per fsync, and the number of fsyncs follows
+    // the workload (its crashes then shift the nemesis's, which skips nodes already down).
+    let mut base = SimConfig::swarm(21);
+    base.faults.storage = None;
     let mut more_keys = base.clone();
     more_keys.workload.keys += 3;
     assert_eq!(base.faults, more_keys.faults);

@@ -137,10 +137,10 @@ fn a_restart_that_lost_durable_entries_or_term_is_a_durable_regression() {
         entries: vec![entry(3, 1, Payload::Noop)],
         ..DurableState::default()
     };
-    let v = checks.on_restart(0, &shorter, &restored(0, &shorter)).expect_err("entry 2 was durable");
+    let v = checks.on_restart(0, &shorter, &restored(0, &shorter), false).expect_err("entry 2 was durable");
     assert_eq!(v.invariant, Invariant::DurableRegressed);
     let older = DurableState { term: Term(2), ..DurableState::default() };
-    assert!(checks.on_restart(0, &older, &restored(0, &older)).is_err(), "term 3 was durable");
+    assert!(checks.on_restart(0, &older, &restored(0, &older), false).is_err(), "term 3 was durable");
 }
 
 /// How server `id` of a cluster of three is set up.
@@ -158,6 +158,7 @@ fn setup(id: u32) -> Setup {
         bugs: raft_host::BugSet::none(),
         read_lease: false,
         seed: u64::from(id),
+        choices: raft_host::Choices::default(),
     }
 }
 
@@ -332,7 +333,8 @@ fn a_restart_that_lost_a_durable_snapshot_is_a_durable_regression() {
     checks.on_fsync(1, 11);
     checks.on_crash(1, &f);
     let without = DurableState { term: Term(1), ..DurableState::default() };
-    let v = checks.on_restart(1, &without, &restored(1, &without)).expect_err("the snapshot was durable");
+    let v =
+        checks.on_restart(1, &without, &restored(1, &without), false).expect_err("the snapshot was durable");
     assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
     let with = DurableState {
         term: Term(1),
@@ -340,7 +342,7 @@ fn a_restart_that_lost_a_durable_snapshot_is_a_durable_regression() {
         compacted_through: LogIndex(1),
         ..DurableState::default()
     };
-    checks.on_restart(1, &with, &restored(1, &with)).expect("it is all there");
+    checks.on_restart(1, &with, &restored(1, &with), false).expect("it is all there");
 }
 
 #[test]
@@ -377,7 +379,7 @@ fn a_restart_may_drop_durable_entries_that_conflict_with_its_snapshot_and_no_oth
     checks.on_fsync(1, 11);
     checks.on_crash(1, &f);
     let state = restarted_from(&snapshot);
-    let v = checks.on_restart(1, &state, &restored(1, &state)).expect_err("entries 2 and 3 matched");
+    let v = checks.on_restart(1, &state, &restored(1, &state), false).expect_err("entries 2 and 3 matched");
     assert_eq!(v.invariant, Invariant::DurableRegressed, "{v}");
 
     // n2 held entries 1 and 2 of term 2, which conflict with the committed 1/t1.
@@ -406,5 +408,5 @@ fn n2_after_a_crash_while_installing(state: &DurableState, installing: bool) -> 
             .expect("a truncation that conflicts with the snapshot");
     }
     checks.on_crash(2, &restored(2, &DurableState::default()));
-    checks.on_restart(2, state, &restored(2, state))
+    checks.on_restart(2, state, &restored(2, state), false)
 }

@@ -83,6 +83,9 @@ fn every_scenario_file_loads_and_passes_on_each_of_its_seeds() {
     let mut report = Vec::new();
     for path in &files {
         let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        if scenario.known_finding.is_some() {
+            continue; // expected to fail: see the next test
+        }
         assert!(scenario.seeds >= 100, "{}: runs {} seeds, fewer than 100", scenario.source, scenario.seeds);
         let started = std::time::Instant::now();
         let failures = failing_seeds(&scenario);
@@ -90,6 +93,41 @@ fn every_scenario_file_loads_and_passes_on_each_of_its_seeds() {
         report.extend(failures.iter().map(|f| describe(&scenario, path, f)));
     }
     assert!(report.is_empty(), "failing seeds:\n{}", report.join("\n"));
+}
+
+#[test]
+fn every_known_finding_still_fails_as_recorded_and_only_on_its_implementation() {
+    // A scenario marked `known_finding` records a behaviour of the implementation it runs that
+    // the harness flags: if it stops failing so, the finding (or the harness) changed.
+    let mut findings = 0;
+    for path in scenario_files() {
+        let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let Some(finding) = &scenario.known_finding else { continue };
+        findings += 1;
+        for &seed in &finding.seeds {
+            let config = scenario.config(seed).expect("the configuration of a loaded scenario is valid");
+            let outcome = run_scenario(&scenario, &config, &RunOptions::default());
+            assert_eq!(
+                outcome.verdict, finding.verdict,
+                "{} seed {seed}: the known finding no longer shows ({})",
+                scenario.source, outcome.reason
+            );
+            // raft-core, on the same scenario and seed, is not held to the finding.
+            let mut core = config.clone();
+            core.implementation = simulator::config::Implementation::RaftCore;
+            if core.implementation != config.implementation {
+                let outcome = run_scenario(&scenario, &core, &RunOptions::default());
+                assert_eq!(
+                    outcome.verdict,
+                    Verdict::Pass,
+                    "{} seed {seed} on raft-core: {}",
+                    scenario.source,
+                    outcome.reason
+                );
+            }
+        }
+    }
+    assert!(findings >= 1, "no scenario records a known finding");
 }
 
 #[test]

@@ -24,6 +24,9 @@ fn every_planted_bug_is_caught_within_a_small_budget() {
                 Bug::InstallStaleSnapshot | Bug::RestartAppliedZero => check == "apply-order",
                 Bug::SnapshotWithoutSessions => check == "snapshot-mismatch",
                 Bug::CutBeforeSnapshotDurable => check == "durable-regressed",
+                Bug::ActiveOnSend => check == "liveness",
+                Bug::TrustUnverifiedRecord => check == "unverified-data",
+                Bug::VoteAfterLosingLog => check == "fenced-vote",
                 _ => !check.is_empty(),
             };
             assert!(fits, "{bug} was caught by an unexpected check: {check} ({:?})", h.reason);

@@ -55,6 +55,7 @@ pub fn setup_of(config: &Config, seed: u64) -> raft_host::Setup {
         bugs: config.bugs,
         read_lease: config.read_lease,
         seed,
+        choices: config.choices,
     }
 }
 

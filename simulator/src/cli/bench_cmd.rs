@@ -7,12 +7,15 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::bench::{bench_checker, bench_workload, workloads, BenchRow};
+use crate::config::Implementation;
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// What to run: all (default), sim, check, or one workload (default, calm-3-nodes,
     /// storm-7-nodes, long-10x, long-10x-compaction, long-100x-compaction,
-    /// long-100x-no-compaction).
+    /// long-100x-no-compaction); or `exploration` (not in all: minutes): guided exploration
+    /// against plain seeds, runs and events to catch each planted bug, and catalogue points
+    /// reached by the same number of runs.
     #[arg(default_value = "all")]
     pub what: String,
     /// Fewer seeds per workload: a smoke test, not a measurement.
@@ -22,12 +25,32 @@ pub struct BenchArgs {
     /// with the checker (repeatable).
     #[arg(long, value_name = "DIR")]
     pub checker_dir: Vec<PathBuf>,
+    /// `bench exploration`: hunts per bug and mode, from different starting seeds (1 to 100).
+    #[arg(long, default_value_t = 3, value_parser = crate::limits::flag_range(1, 100))]
+    pub trials: u64,
+    /// `bench exploration`: runs a hunt may spend before the bug counts as missed (1 to 100000).
+    #[arg(long, default_value_t = 300, value_parser = crate::limits::flag_range(1, 100_000))]
+    pub budget: u64,
+    /// `bench exploration`: runs of the coverage comparison, plain seeds against guided
+    /// (1 to 1000000).
+    #[arg(long, default_value_t = 2_000, value_parser = crate::limits::flag_range(1, 1_000_000))]
+    pub coverage_runs: u64,
+    /// `bench exploration`: only these planted bugs (default: all).
+    #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
+    pub bugs: Vec<String>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Run the simulator workloads with this Raft implementation only (raft-core or raft-rs);
+    /// default: each workload with every implementation, side by side.
+    #[arg(long = "impl", value_name = "NAME", value_parser = super::parse_implementation)]
+    pub implementation: Option<Implementation>,
 }
 
 pub fn bench_command(args: &BenchArgs) -> i32 {
+    if args.what == "exploration" {
+        return super::exploration_bench::exploration_bench(args);
+    }
     let all = workloads(args.quick);
     let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
     let (sim, check) = match args.what.as_str() {
@@ -37,20 +60,24 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
         name if names.contains(&name) => (true, false),
         other => {
             eprintln!(
-                "raftsim bench: unknown workload {other:?}; expected all, sim, check or one of {}",
+                "raftsim bench: unknown workload {other:?}; expected all, sim, check, exploration or one of {}",
                 names.join(", ")
             );
             return 2;
         }
     };
+    let implementations: Vec<Implementation> =
+        args.implementation.map_or_else(|| Implementation::ALL.to_vec(), |i| vec![i]);
     let mut rows: Vec<BenchRow> = Vec::new();
     if sim {
         for (name, configs) in &all {
             if args.what == "all" || args.what == "sim" || args.what == *name {
-                if !args.json {
-                    eprintln!("bench: {name} ({} seeds)...", configs.len());
+                for &implementation in &implementations {
+                    if !args.json {
+                        eprintln!("bench: {name} on {implementation} ({} seeds)...", configs.len());
+                    }
+                    rows.push(bench_workload(name, configs, implementation));
                 }
-                rows.push(bench_workload(name, configs));
             }
         }
     }
@@ -86,8 +113,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     if !rows.is_empty() {
         let _ = writeln!(
             out,
-            "{:<24} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "{:<24} {:<9} {:>5} {:>9} {:>10} {:>12} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}",
             "workload",
+            "raft",
             "seeds",
             "wall ms",
             "ms/seed",
@@ -102,8 +130,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
         for r in &rows {
             let _ = writeln!(
                 out,
-                "{:<24} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8} {:>8} {:>9.0}",
+                "{:<24} {:<9} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>11.0} {:>9.1} {:>9.3} {:>8} {:>8} {:>9.0}",
                 r.workload,
+                r.implementation.name(),
                 r.seeds,
                 r.wall_ms,
                 r.wall_ms_per_seed,

@@ -41,7 +41,8 @@ pub fn coverage_command(args: &CoverageArgs) -> i32 {
         let missed: Vec<&str> =
             Point::ALL.iter().map(|p| p.name()).filter(|n| !points.iter().any(|h| h.point == *n)).collect();
         let value = serde_json::json!({
-            "seed": config.seed, "verdict": outcome.verdict, "trace_hash": outcome.summary.trace_hash,
+            "seed": config.seed, "implementation": config.implementation, "verdict": outcome.verdict,
+            "trace_hash": outcome.summary.trace_hash,
             "reached": reached, "not_reached": missed, "catalogue": Point::ALL.len(),
         });
         let _ = writeln!(out, "{value}");
@@ -49,8 +50,9 @@ pub fn coverage_command(args: &CoverageArgs) -> i32 {
     }
     let _ = writeln!(
         out,
-        "seed {} ({}): {} of {} points reached (hits, first event):",
+        "seed {} on {} ({}): {} of {} points reached (hits, first event):",
         config.seed,
+        config.implementation,
         outcome.verdict,
         points.len(),
         Point::ALL.len()
@@ -61,8 +63,12 @@ pub fn coverage_command(args: &CoverageArgs) -> i32 {
                 let _ = writeln!(out, "  {:<70} {:>6}  event {}", h.point, h.hits, h.first_event);
             }
             None if args.all => {
-                let _ =
-                    writeln!(out, "  {:<70} {:>6}  {}", p.name(), "-", if p.rare() { "(rare)" } else { "" });
+                let note = match p.unreachable_on(config.implementation) {
+                    Some(why) => format!("(never on {}: {why})", config.implementation),
+                    None if p.rare() => "(rare)".to_string(),
+                    None => String::new(),
+                };
+                let _ = writeln!(out, "  {:<70} {:>6}  {note}", p.name(), "-");
             }
             None => {}
         }

@@ -12,6 +12,7 @@ use crate::limits;
 mod bench_cmd;
 mod coverage_cmd;
 mod explain_cmd;
+mod exploration_bench;
 mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
@@ -173,6 +174,60 @@ pub struct WorldArgs {
     /// How servers answer reads: log (default), read-index or lease, whatever the seed drew.
     #[arg(long, value_name = "PATH", value_parser = crate::config::ReadPathName::parse)]
     pub read_path: Option<crate::config::ReadPathName>,
+    /// The Raft implementation in every server: raft-core (this workspace's) or raft-rs
+    /// (tikv/raft-rs 0.7); default: the scenario's, else raft-core.
+    #[arg(long = "impl", value_name = "NAME", value_parser = parse_implementation)]
+    pub implementation: Option<crate::config::Implementation>,
+    /// Storage faults, whatever the seed drew: `off`; `within-budget` (every kind of damage to
+    /// crashed nodes' disks and failed fsyncs, never more than the recovery rules survive, with
+    /// crashes switched on if the seed drew none); `beyond-budget` (the same without the budget:
+    /// a run that then fails is reported as unrecoverable by design, with what was destroyed).
+    #[arg(long, value_name = "MODE")]
+    pub storage_faults: Option<StorageFaultsMode>,
+}
+
+/// `--storage-faults`.
+#[derive(clap::ValueEnum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StorageFaultsMode {
+    Off,
+    WithinBudget,
+    BeyondBudget,
+}
+
+impl StorageFaultsMode {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageFaultsMode::Off => "off",
+            StorageFaultsMode::WithinBudget => "within-budget",
+            StorageFaultsMode::BeyondBudget => "beyond-budget",
+        }
+    }
+
+    /// Applies the mode to a configuration.
+    pub fn apply(self, config: &mut crate::config::SimConfig) {
+        use crate::config::{CrashFaults, StorageFaults, NS_PER_MS, NS_PER_SEC};
+        if self == StorageFaultsMode::Off {
+            config.faults.storage = None;
+            return;
+        }
+        let mut storage = config.faults.storage.clone().unwrap_or_else(|| StorageFaults::all(500_000, 2_000));
+        storage.beyond_budget = self == StorageFaultsMode::BeyondBudget;
+        config.faults.storage = Some(storage);
+        if config.faults.crash.is_none() {
+            let election_ns = u64::from(config.cluster.election_ticks_max) * config.cluster.tick_ns;
+            config.faults.crash = Some(CrashFaults {
+                every_ns_min: 300 * NS_PER_MS,
+                every_ns_max: 2 * NS_PER_SEC,
+                down_ns_min: 10 * NS_PER_MS,
+                down_ns_max: election_ns * 2,
+                leader_ppm: 300_000,
+                new_leader_ppm: 0,
+                new_leader_delay_ns_max: 0,
+                snapshot_write_ppm: 0,
+            });
+        }
+    }
 }
 
 /// Runs the command line; returns the process exit code.
@@ -238,6 +293,10 @@ fn bugs_command(json: bool) -> i32 {
         }
     }
     0
+}
+
+pub(crate) fn parse_implementation(name: &str) -> Result<crate::config::Implementation, String> {
+    name.parse()
 }
 
 fn parse_bug(name: &str) -> Result<String, String> {

@@ -61,6 +61,12 @@ pub fn config_from_args(
     if let Some(path) = world.read_path {
         config.cluster.read_path = path;
     }
+    if let Some(implementation) = world.implementation {
+        config.set_implementation(implementation);
+    }
+    if let Some(mode) = world.storage_faults {
+        mode.apply(&mut config);
+    }
     config.validate()?;
     Ok(config)
 }
@@ -75,6 +81,9 @@ pub fn replay_command(seed: u64, world: &WorldArgs) -> String {
 #[must_use]
 pub fn world_options(world: &WorldArgs) -> String {
     let mut cmd = String::new();
+    if let Some(implementation) = world.implementation {
+        cmd += &format!(" --impl {implementation}");
+    }
     if let Some(path) = &world.scenario {
         cmd += &format!(" --scenario {}", path.display());
     }
@@ -110,6 +119,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     if let Some(path) = world.read_path {
         cmd += &format!(" --read-path {}", path.kv());
+    }
+    if let Some(mode) = world.storage_faults {
+        cmd += &format!(" --storage-faults {}", mode.name());
     }
     cmd
 }

@@ -5,7 +5,8 @@ use std::io::Write;
 use clap::Args;
 use raft_host::Bug;
 
-use crate::selftest::{hunt, median_seeds, Hunt};
+use crate::config::Implementation;
+use crate::selftest::{hunt_guided_on, hunt_on, median_seeds, Hunt};
 
 #[derive(Args, Debug, Clone)]
 pub struct SelftestArgs {
@@ -21,26 +22,51 @@ pub struct SelftestArgs {
     /// Parallel jobs, 1 to 1024 (default: all cores); results do not depend on it.
     #[arg(long, value_parser = crate::limits::flag_range(1, crate::limits::JOBS_MAX))]
     pub jobs: Option<u64>,
+    /// Hunt as `sweep --guided` does: the budget's runs go to root seeds and to branches at
+    /// the coverage points the hunt had not reached (see `raftsim bench exploration`).
+    #[arg(long)]
+    pub guided: bool,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The Raft implementation to hunt in (raft-core or raft-rs); raft-rs has only the state
+    /// machine's bugs, and by default only those are hunted.
+    #[arg(long = "impl", value_name = "NAME", value_parser = super::parse_implementation)]
+    pub implementation: Option<Implementation>,
 }
 
 /// Trial `t` starts at seed `t * TRIAL_STRIDE`, far from the others.
-const TRIAL_STRIDE: u64 = 1_000_000;
+pub const TRIAL_STRIDE: u64 = 1_000_000;
+
+/// The hunt of plain seeds, or the guided one.
+pub fn hunt_with(guided: bool) -> fn(Implementation, Bug, u64, u64, usize) -> Hunt {
+    if guided {
+        hunt_guided_on
+    } else {
+        hunt_on
+    }
+}
 
 pub fn selftest_command(args: &SelftestArgs) -> i32 {
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
+    let implementation = args.implementation.unwrap_or_default();
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
-        crate::selftest::hunted_bugs()
+        crate::selftest::hunted_bugs().into_iter().filter(|b| implementation.supports(*b)).collect()
     } else {
         args.bugs.iter().filter_map(|b| b.parse().ok()).collect()
     };
+    if let Some(bug) = bugs.iter().find(|b| !implementation.supports(**b)) {
+        eprintln!(
+            "raftsim selftest: {implementation} has no planted bug {bug}: it is planted in raft-core's protocol layer"
+        );
+        return 2;
+    }
     let started = std::time::Instant::now();
     let mut rows = Vec::new();
     for bug in bugs {
-        let hunts: Vec<Hunt> =
-            (0..args.trials).map(|t| hunt(bug, t * TRIAL_STRIDE, args.budget, jobs)).collect();
+        let hunts: Vec<Hunt> = (0..args.trials)
+            .map(|t| hunt_with(args.guided)(implementation, bug, t * TRIAL_STRIDE, args.budget, jobs))
+            .collect();
         let caught = hunts.iter().filter(|h| h.caught).count() as u64;
         let first = hunts.iter().find(|h| h.caught).cloned().unwrap_or_else(|| hunts[0].clone());
         if !args.json {

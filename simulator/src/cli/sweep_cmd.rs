@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
 use super::{ExecArgs, WorldArgs};
+use crate::config::Implementation;
+use crate::guided::{Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_scenario, Verdict};
+use crate::run::{run, run_scenario};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -64,6 +66,14 @@ pub struct SweepArgs {
     /// so the summary is the same on every machine.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Guided exploration: when a run reaches a point of the coverage catalogue no run of the
+    /// sweep reached before (or one only a few reached), continue it from that moment on
+    /// several branches with fresh randomness, and spend up to half the runs on such branches.
+    /// The seeds range gives the root seeds and the number of runs in all; failures are named
+    /// by seed and branch (`raftsim run --seed N --branch PATH` replays them). Same result for
+    /// any --jobs.
+    #[arg(long)]
+    pub guided: bool,
     /// Fail the sweep (exit 1) if a point of the coverage catalogue that is not rare was never
     /// reached.
     #[arg(long)]
@@ -106,6 +116,8 @@ const SLOW_SEED: Duration = Duration::from_secs(10);
 pub struct PreparedSweep {
     pub set: SeedSet,
     pub scenario: Option<Scenario>,
+    /// The Raft implementation every seed runs (`--impl`, else the scenario's, else raft-core).
+    pub implementation: Implementation,
 }
 
 /// Validates a sweep's options; the error is the message to print (exit 2).
@@ -123,28 +135,39 @@ pub fn prepare(args: &SweepArgs) -> Result<PreparedSweep, String> {
     if set.is_empty() {
         return Err(format!("{} holds no seed", set.describe()));
     }
+    if args.guided && args.world.branch.is_some() {
+        return Err(
+            "--guided plans its own branches; run one with `raftsim run --seed N --branch PATH`".into()
+        );
+    }
+    if args.guided && args.time_budget.is_some() {
+        return Err("--guided plans its runs in batches and cannot stop on a wall-clock --time-budget; give fewer seeds".into());
+    }
     let scenario = scenario_from_args(&args.world)?;
     let config = config_from_args(set.nth(0), &args.world, scenario.as_ref())?;
     if args.world.ops.is_some() && scenario.as_ref().is_none_or(|s| s.fixed_duration) {
         warn_if_ops_exceed_capacity(&config);
     }
-    Ok(PreparedSweep { set, scenario })
+    Ok(PreparedSweep { set, scenario, implementation: config.implementation })
 }
 
 fn sweep(args: &SweepArgs) -> i32 {
-    let (set, scenario) = match prepare(args) {
-        Ok(p) => (p.set, p.scenario),
+    let (set, scenario, implementation) = match prepare(args) {
+        Ok(p) => (p.set, p.scenario, p.implementation),
         Err(e) => {
             eprintln!("raftsim sweep: {e}");
             return 2;
         }
     };
+    if args.guided {
+        return guided_sweep(args, set, scenario.as_ref());
+    }
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let options = args.exec.options();
     let started = Instant::now();
     // Both the results and the idle ticks report progress, one at a time on this thread.
     let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
-    let mut summary = SweepSummary::default();
+    let mut summary = SweepSummary { implementation, ..SweepSummary::default() };
     // Results are counted in seed order (a few wait here for a slower seed below them), so that
     // a sweep stopped early counts exactly the seeds below some point, whatever the threads did.
     let mut waiting: BTreeMap<u64, SeedResult> = BTreeMap::new();
@@ -174,7 +197,7 @@ fn sweep(args: &SweepArgs) -> i32 {
             if lowest_failure.or(stale_stop).is_some_and(|f| i > f) {
                 return Flow::Continue; // above the lowest failure of a --fail-fast sweep
             }
-            let failed = result.verdict != Verdict::Pass;
+            let failed = result.verdict.is_failure();
             waiting.insert(i, result);
             if failed && args.fail_fast {
                 lowest_failure = Some(lowest_failure.map_or(i, |f| f.min(i)));
@@ -185,7 +208,7 @@ fn sweep(args: &SweepArgs) -> i32 {
                 if summary.points.values().filter(|p| p.seeds > 0).count() > reached_before {
                     last_new = counted;
                 }
-                if r.verdict != Verdict::Pass {
+                if r.verdict.is_failure() {
                     if failing.len() < FAILED_LISTED_MAX {
                         failing.push(r);
                     } else {
@@ -226,15 +249,131 @@ fn sweep(args: &SweepArgs) -> i32 {
     );
     progress.borrow().finish();
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    conclude(
+        args,
+        summary,
+        &failing,
+        Ended { set, scenario: scenario.as_ref(), wall_ms, jobs, stopped_early },
+    )
+}
 
-    // Reports for the failing seeds, lowest seeds first, up to the cap.
+/// `sweep --guided`: runs planned in batches by [`Explorer`], taken in plan order.
+fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>) -> i32 {
+    let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
+    let options = args.exec.options();
+    let started = Instant::now();
+    let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
+    let mut explorer = Explorer::new(set, set.len(), Guide::default());
+    let mut summary = SweepSummary::default();
+    let mut failing: Vec<SeedResult> = Vec::new();
+    let mut stopped_early = None;
+    let (mut counted, mut last_new) = (0u64, 0u64);
+    'batches: loop {
+        let batch = explorer.next_batch();
+        if batch.is_empty() {
+            break;
+        }
+        let mut results: Vec<Option<SeedResult>> = vec![None; batch.len()];
+        run_parallel(
+            batch.len() as u64,
+            jobs,
+            |i| {
+                let task = &batch[i as usize];
+                let world = run_world(args, &task.branch.to_string());
+                let outcome = match config_from_args(task.seed, &world, scenario) {
+                    Ok(config) => match scenario {
+                        Some(s) => run_scenario(s, &config, &options),
+                        None => run(&config, &options),
+                    },
+                    Err(e) => {
+                        unreachable!("options validated on the first seed, but seed {}: {e}", task.seed)
+                    }
+                };
+                SeedResult::from_outcome(task.seed, &outcome.end.config, &outcome)
+            },
+            |i, result| {
+                progress.borrow_mut().tick(&result);
+                results[i as usize] = Some(result);
+                Flow::Continue
+            },
+            |running| progress.borrow_mut().slow(running, &set),
+        );
+        for (task, result) in batch.iter().zip(results) {
+            let Some(r) = result else { continue };
+            if explorer.absorb(task, &r.points) > 0 {
+                last_new = counted;
+            }
+            summary.add(&r);
+            counted += 1;
+            let failed = r.verdict.is_failure();
+            if failed {
+                if failing.len() < FAILED_LISTED_MAX {
+                    failing.push(r);
+                } else {
+                    summary.failed_not_listed += 1;
+                }
+            }
+            if failed && args.fail_fast {
+                stopped_early = Some(format!(
+                    "--fail-fast: run {counted} (seed {}{}) failed; the runs planned after it do not count",
+                    task.seed,
+                    branch_words(&task.branch.to_string())
+                ));
+                break 'batches;
+            }
+            if args.stop_when_stale.is_some_and(|n| counted > last_new + n) {
+                stopped_early = Some(format!(
+                    "--stop-when-stale: the {} runs up to run {counted} reached nothing new",
+                    args.stop_when_stale.unwrap_or(0)
+                ));
+                break 'batches;
+            }
+        }
+    }
+    progress.borrow().finish();
+    summary.guided = Some(explorer.stats.clone());
+    let wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    conclude(args, summary, &failing, Ended { set, scenario, wall_ms, jobs, stopped_early })
+}
+
+fn branch_words(branch: &str) -> String {
+    if branch.is_empty() {
+        String::new()
+    } else {
+        format!(", branch {branch}")
+    }
+}
+
+/// How a sweep ended, for [`conclude`].
+struct Ended<'a> {
+    set: SeedSet,
+    scenario: Option<&'a Scenario>,
+    wall_ms: f64,
+    jobs: usize,
+    stopped_early: Option<String>,
+}
+
+/// The world options of one run of the sweep: the sweep's, on the run's branch.
+fn run_world(args: &SweepArgs, branch: &str) -> super::WorldArgs {
+    let mut world = args.world.clone();
+    if !branch.is_empty() {
+        world.branch = branch.parse().ok();
+    }
+    world
+}
+
+/// Writes the failing runs' reports, finishes, prints and pages the summary; the exit code.
+fn conclude(args: &SweepArgs, mut summary: SweepSummary, failing: &[SeedResult], end: Ended<'_>) -> i32 {
+    let Ended { set, scenario, wall_ms, jobs, stopped_early } = end;
+    let options = args.exec.options();
+    // Reports for the failing runs, lowest seeds first, up to the cap.
     for (i, r) in failing.iter().enumerate() {
-        let replay = replay_command(r.seed, &args.world);
+        let world = run_world(args, &r.branch);
+        let replay = replay_command(r.seed, &world);
         let mut report_dir = None;
         if (i as u64) < args.max_reports {
-            if let Ok(config) = config_from_args(r.seed, &args.world, scenario.as_ref()) {
-                let ctx =
-                    ReportContext { config: &config, scenario: scenario.as_ref(), command: replay.clone() };
+            if let Ok(config) = config_from_args(r.seed, &world, scenario) {
+                let ctx = ReportContext { config: &config, scenario, command: replay.clone() };
                 // A run cut short by the wall clock is not reproducible; the others must be.
                 let expected =
                     (r.check.as_deref() != Some("run-time-limit")).then_some(r.trace_hash.as_str());
@@ -246,6 +385,7 @@ fn sweep(args: &SweepArgs) -> i32 {
         }
         summary.add_failed(Failed {
             seed: r.seed,
+            branch: r.branch.clone(),
             verdict: r.verdict,
             check: r.check.clone(),
             reason: r.reason.clone(),
@@ -255,7 +395,7 @@ fn sweep(args: &SweepArgs) -> i32 {
     }
     summary.finish();
     summary.seed_sets = vec![set];
-    summary.scenario = scenario.as_ref().map(|s| s.name.clone());
+    summary.scenario = scenario.map(|s| s.name.clone());
     summary.bugs.clone_from(&args.world.bugs);
     summary.options = world_options(&args.world).trim().to_string();
     summary.wall_ms = wall_ms;
@@ -359,12 +499,21 @@ fn print_summary(s: &SweepSummary, json: bool) {
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(
         out,
-        "sweep: {} seeds, {} passed, {} failed [{}]",
+        "sweep ({}): {} seeds, {} passed, {} failed [{}]",
+        s.implementation,
         s.seeds,
         s.passed,
         s.seeds.saturating_sub(s.passed),
         verdicts.join(", ")
     );
+    if let Some(g) = &s.guided {
+        let _ = writeln!(
+            out,
+            "guided: {} root seeds and {} branches run (the deepest {} forks down); branches planned at new points {}, \
+             at rare points {}, dropped {}",
+            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.dropped
+        );
+    }
     if let Some(why) = &s.stopped_early {
         let _ = writeln!(out, "stopped early: {why}");
     }
@@ -377,11 +526,14 @@ fn print_summary(s: &SweepSummary, json: bool) {
         );
     }
     for f in &s.failed {
-        let _ = writeln!(out, "  seed {}: {} {}", f.seed, f.verdict, f.reason);
+        let _ = writeln!(out, "  seed {}{}: {} {}", f.seed, branch_words(&f.branch), f.verdict, f.reason);
         let _ = writeln!(out, "    replay: {}", f.replay);
         if let Some(r) = &f.report {
             let _ = writeln!(out, "    report: {r}");
         }
+    }
+    if s.storage.injected() + s.storage.fsync_failures > 0 {
+        let _ = writeln!(out, "{}", s.storage.to_text());
     }
     let _ = writeln!(out, "coverage (seeds where it happened / seeds whose configuration enabled it):");
     for (kind, c) in &s.coverage {
@@ -394,8 +546,16 @@ fn print_summary(s: &SweepSummary, json: bool) {
         s.points.len()
     );
     for (name, p) in &s.points {
-        let first = p.first_seed.map_or("-".to_string(), |f| format!("seed {f}"));
-        let rare = if p.rare { " (rare)" } else { "" };
+        let first = p.first_seed.map_or("-".to_string(), |f| {
+            format!("seed {f}{}", branch_words(p.first_branch.as_deref().unwrap_or("")))
+        });
+        let rare = if p.unreachable {
+            format!(" (never on {}: {})", s.implementation, unreachable_reason(name, s.implementation))
+        } else if p.rare {
+            " (rare)".to_string()
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "  {name:<70} {:>6}  {first}{rare}", p.seeds);
     }
     for w in &s.warnings {
@@ -446,14 +606,14 @@ impl Progress {
     fn tick(&mut self, r: &SeedResult) {
         self.done += 1;
         self.named.remove(&r.seed);
-        if r.verdict != Verdict::Pass {
+        if r.verdict.is_failure() {
             self.failed += 1;
         }
         let msg = format!("{} passed, {} failed", self.done - self.failed, self.failed);
         if let Some(bar) = &self.bar {
             bar.set_message(msg);
             bar.inc(1);
-            if r.verdict != Verdict::Pass {
+            if r.verdict.is_failure() {
                 bar.println(format!("seed {}: {} {}", r.seed, r.verdict, r.reason));
             }
         } else if !self.quiet
@@ -498,4 +658,13 @@ fn random_start() -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     // Keep it readable and far from overflow.
     crate::rng::fnv1a(&nanos.to_le_bytes()) % 1_000_000_000_000
+}
+
+/// Why the implementation can never reach the named point (see `Point::unreachable_on`).
+fn unreachable_reason(name: &str, implementation: Implementation) -> &'static str {
+    crate::coverage::Point::ALL
+        .iter()
+        .find(|p| p.name() == name)
+        .and_then(|p| p.unreachable_on(implementation))
+        .unwrap_or("by its design")
 }

@@ -237,3 +237,85 @@ fn a_long_run_of_snapshots_and_cuts_keeps_the_disk_flat() {
 }
 
 const REWRITE_MIN: usize = super::REWRITE_MIN_BYTES;
+
+/// A disk with `writes` durable, as a node that crashed after them left it.
+fn crashed_after(writes: &[Vec<PersistOp>]) -> (Disk, crate::rng::Stream) {
+    let mut disk = disk_after(writes, writes.len());
+    disk.crash_with(None);
+    (disk, crate::rng::stream(11, "faults"))
+}
+
+fn three_writes() -> Vec<Vec<PersistOp>> {
+    vec![
+        vec![PersistOp::HardState { term: Term(2), vote: Some(NodeId(1)) }, entries(1, 4)],
+        vec![entries(5, 8)],
+        vec![entries(9, 12)],
+    ]
+}
+
+#[test]
+fn a_lost_write_is_damage_not_a_torn_tail_and_the_node_is_fenced_in_its_term() {
+    let (mut disk, _) = crashed_after(&three_writes());
+    assert!(super::lost::lose_last(&mut disk).is_some());
+    let r = disk.recover_salvaging(true);
+    assert!(r.damage.is_some(), "the superblock says those bytes were acknowledged");
+    assert_eq!(r.recovery.state.last_index(), LogIndex(8));
+    assert_eq!((r.recovery.state.term, r.recovery.state.vote), (Term(2), Some(NodeId(1))));
+    assert_eq!(r.recovery.state.fence, raft_host::storage::Fence::Through(Term(2)));
+    // The fence is durable: a crash before the node runs restarts it fenced still.
+    let again = disk.recover_salvaging(true);
+    assert!(again.damage.is_none());
+    assert_eq!(again.recovery.state.fence, raft_host::storage::Fence::Through(Term(2)));
+}
+
+#[test]
+fn a_misdirected_write_fails_the_offset_keyed_checksums_where_it_landed() {
+    let (mut disk, mut rng) = crashed_after(&three_writes());
+    let (meant, landed) = super::misdirect::misdirect_last(&mut disk, &mut rng).expect("an earlier place");
+    assert!(landed < meant);
+    let r = disk.recover_salvaging(true);
+    assert!(r.damage.is_some());
+    assert!(r.recovery.valid_bytes <= landed, "nothing from where the write landed on is used");
+}
+
+#[test]
+fn a_latent_sector_error_keeps_the_records_before_the_bad_sector() {
+    let (mut disk, mut rng) = crashed_after(&three_writes());
+    let bad = super::sector::fail_sector(&mut disk, &mut rng).expect("a sector");
+    let r = disk.recover_salvaging(true);
+    assert!(r.damage.is_some());
+    assert!(r.recovery.valid_bytes <= bad);
+    assert!(disk.recover_salvaging(true).damage.is_none(), "the truncated region is rewritten");
+}
+
+#[test]
+fn rot_in_one_superblock_copy_is_outvoted_and_a_wipe_keeps_the_term_and_vote() {
+    let (mut disk, _) = crashed_after(&three_writes());
+    disk.superblock_copies[1][12] ^= 0x01;
+    let r = disk.recover_salvaging(true);
+    assert_eq!((r.superblock_copies_bad, r.damage), (1, None));
+    assert_eq!(r.recovery.state.fence, raft_host::storage::Fence::None);
+    super::wipe::wipe(&mut disk, false);
+    let wiped = disk.recover_salvaging(true);
+    assert!(wiped.damage.is_some());
+    assert_eq!(wiped.recovery.state.last_index(), LogIndex(0));
+    assert_eq!((wiped.recovery.state.term, wiped.recovery.state.vote), (Term(2), Some(NodeId(1))));
+    super::wipe::wipe(&mut disk, true);
+    let gone = disk.recover_salvaging(true);
+    assert!(gone.superblock_lost);
+    assert_eq!(gone.recovery.state.fence, raft_host::storage::Fence::Unknown);
+}
+
+#[test]
+fn bit_rot_in_the_log_is_refused_unless_the_checksums_are_skipped() {
+    let (mut disk, _) = crashed_after(&three_writes());
+    // The low byte of the last entry's term: the record still decodes.
+    let last = disk.durable().len() - 17;
+    disk.corrupt_byte(last);
+    let checked = disk.clone().recover_salvaging(true);
+    assert!(checked.damage.is_some());
+    assert_eq!(checked.recovery.state.last_index(), LogIndex(8));
+    let trusted = disk.recover_salvaging(false);
+    assert!(trusted.damage.is_none(), "planted bug trust-unverified-record uses the damaged record");
+    assert_eq!(trusted.recovery.state.last_index(), LogIndex(12));
+}

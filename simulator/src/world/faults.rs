@@ -7,7 +7,7 @@ use raft_host::Raft;
 use crate::coverage::Point;
 use rand::Rng;
 
-use super::{drifted, Held, Process, Realized, RealizedAt, World};
+use super::{drifted, Held, LivenessCore, OutsideFate, Process, Realized, RealizedAt, World};
 use crate::config::{NetworkConfig, Shape};
 use crate::network::Cuts;
 use crate::queue::{Event, Family};
@@ -75,6 +75,7 @@ impl<R: Raft> World<R> {
                 ),
             );
         }
+        self.maybe_damage_disk(n);
     }
 
     /// Restarts a crashed server from its disk.
@@ -82,7 +83,9 @@ impl<R: Raft> World<R> {
         if !matches!(self.nodes[n as usize].process, Process::Down) {
             return;
         }
-        self.realize(Realized::Restart(n));
+        if !std::mem::take(&mut self.restart_after_fsync_failure[n as usize]) {
+            self.realize(Realized::Restart(n));
+        }
         self.leaders.stall(self.now, u64::from(n), false, false);
         self.faults.restarts += 1;
         self.trace.mix(&[self.now, 8, u64::from(n)]);
@@ -262,8 +265,9 @@ impl<R: Raft> World<R> {
         }
     }
 
-    /// Ends every fault: links restored, the network reliable, every server up.
-    pub fn heal_all(&mut self) {
+    /// Ends the random faults: the schedule stops, links are restored, the network turns
+    /// reliable. What becomes of the servers is the caller's (both liveness phases).
+    fn end_faults(&mut self) {
         self.faults_on = false;
         self.heal();
         let mut calm = self.network.config.clone();
@@ -271,6 +275,11 @@ impl<R: Raft> World<R> {
         calm.duplicate_ppm = 0;
         calm.long_delay_ppm = 0;
         self.set_network(calm);
+    }
+
+    /// Ends every fault: links restored, the network reliable, every server up.
+    pub fn heal_all(&mut self) {
+        self.end_faults();
         for n in 0..self.nodes.len() as u8 {
             match self.nodes[n as usize].process {
                 Process::Down => self.restart(n),
@@ -278,6 +287,105 @@ impl<R: Raft> World<R> {
                 Process::Up(_) => {}
             }
         }
+    }
+
+    /// The harder liveness phase: heals and restarts a core, a majority chosen by the seed
+    /// (half the time without the current leader), and leaves each other server down, paused,
+    /// isolated or cut off one way for good. A server that can send but not hear is left only
+    /// where pre-vote and check-quorum are on: without them Raft itself does not promise that a
+    /// core survives such a node (its elections or heartbeats would disrupt the core forever).
+    pub fn heal_core(&mut self) {
+        use rand::seq::SliceRandom;
+        self.end_faults();
+        let n = self.nodes.len();
+        let leader = self.current_leader();
+        let r = &mut self.nemesis.liveness;
+        let mut order: Vec<u8> = (0..n as u8).collect();
+        order.shuffle(r);
+        let majority = n / 2 + 1;
+        // A node whose disk was damaged and not yet repaired may not vote (protocol-aware
+        // recovery), so the core takes the sound nodes first: it must be able to elect on its
+        // own. The budget keeps the damaged ones a minority.
+        let damaged = |x: &u8| self.atlas.is_damaged(*x);
+        let sound = order.iter().filter(|x| !damaged(x)).count();
+        let leader_out = leader.is_some_and(|l| sound > majority || damaged(&l)) && r.gen_bool(0.5);
+        if let (Some(l), true) = (leader, leader_out) {
+            order.retain(|&x| x != l);
+            order.push(l);
+        }
+        order.sort_by_key(|x| damaged(x));
+        let mut core: Vec<u8> = order[..majority].to_vec();
+        core.sort_unstable();
+        let sticky = self.config.cluster.pre_vote && self.config.cluster.check_quorum;
+        let mut fates: Vec<(u8, OutsideFate)> = Vec::new();
+        for &x in &order[majority..] {
+            let choices: &[OutsideFate] = if sticky {
+                &[
+                    OutsideFate::Down,
+                    OutsideFate::Paused,
+                    OutsideFate::Isolated,
+                    OutsideFate::HearsOnly,
+                    OutsideFate::SpeaksOnly,
+                ]
+            } else {
+                &[OutsideFate::Down, OutsideFate::Paused, OutsideFate::Isolated, OutsideFate::HearsOnly]
+            };
+            // A deposed leader that can still speak is the case this phase exists for.
+            let fate = if Some(x) == leader && sticky && r.gen_bool(0.5) {
+                OutsideFate::SpeaksOnly
+            } else {
+                choices[r.gen_range(0..choices.len())]
+            };
+            fates.push((x, fate));
+        }
+        fates.sort_unstable_by_key(|f| f.0);
+        for &c in &core {
+            match self.nodes[c as usize].process {
+                Process::Down => self.restart(c),
+                Process::Paused(_) => self.resume(c),
+                Process::Up(_) => {}
+            }
+        }
+        let mut cuts = Cuts::none();
+        for &(x, fate) in &fates {
+            let others: Vec<usize> = (0..n).filter(|&o| o != x as usize).collect();
+            match fate {
+                OutsideFate::Down => {
+                    self.crash(x);
+                    // For good: a restart the fault phase scheduled no longer applies.
+                    self.nodes[x as usize].epoch += 1;
+                }
+                OutsideFate::Paused => {
+                    if let Process::Down = self.nodes[x as usize].process {
+                        self.restart(x);
+                    }
+                    self.pause(x);
+                    // For good: a resume the fault phase scheduled no longer applies.
+                    self.nodes[x as usize].epoch += 1;
+                }
+                OutsideFate::Isolated | OutsideFate::HearsOnly | OutsideFate::SpeaksOnly => {
+                    if let Process::Down = self.nodes[x as usize].process {
+                        self.restart(x);
+                    }
+                    if let Process::Paused(_) = self.nodes[x as usize].process {
+                        self.resume(x);
+                    }
+                    for &o in &others {
+                        if fate != OutsideFate::SpeaksOnly {
+                            cuts.cut(x as usize, o);
+                        }
+                        if fate != OutsideFate::HearsOnly {
+                            cuts.cut(o, x as usize);
+                        }
+                    }
+                }
+            }
+        }
+        if !cuts.is_empty() {
+            self.partition(cuts, "liveness-core");
+        }
+        self.observe_liveness_core(leader.filter(|_| leader_out), &fates);
+        self.liveness_core = Some(LivenessCore { core, outside: fates });
     }
 
     // ----- The random fault schedule -----

@@ -255,6 +255,24 @@ impl<R: Raft> World<R> {
         if self.current_leader().is_some_and(|l| self.nodes[l as usize].incarnation > 1) {
             self.sometimes(Point::LivenessRestartedLeader);
         }
+        if self.liveness_core.is_some() {
+            self.sometimes(Point::LivenessCoreConverged);
+        }
+    }
+
+    /// The harder liveness phase split the cluster.
+    pub(super) fn observe_liveness_core(
+        &mut self,
+        left_out: Option<u8>,
+        outside: &[(u8, super::OutsideFate)],
+    ) {
+        self.sometimes(Point::LivenessCoreOnly);
+        if let Some(leader) = left_out {
+            self.sometimes(Point::LivenessCoreWithoutLeader);
+            if outside.iter().any(|&(n, f)| n == leader && f == super::OutsideFate::SpeaksOnly) {
+                self.sometimes(Point::LivenessDeposedLeaderSpeaks);
+            }
+        }
     }
 
     /// A partition of the named shape began.

@@ -1,0 +1,206 @@
+//! `raftsim bench exploration`: does guided exploration find bugs and behaviours sooner than
+//! plain seeds? Two tables, both deterministic in what they count (runs and events; only the
+//! wall times depend on the machine):
+//! - per planted bug, the runs and the events simulated until the first failing run, plain
+//!   seeds against `sweep --guided`, medians over several trials from different starting seeds;
+//! - the catalogue points reached by the same number of runs, plain against guided.
+//!
+//! Equal runs are nearly equal CPU time: a branch replays its root up to the fork and runs to
+//! the end of the same schedule, so it simulates about as many events as a fresh seed; the
+//! events column shows the work itself.
+
+use std::io::Write;
+use std::time::Instant;
+
+use raft_host::Bug;
+use serde_json::json;
+
+use super::bench_cmd::BenchArgs;
+use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
+use crate::config::SimConfig;
+use crate::guided::{Explorer, Guide};
+use crate::pool::{run_parallel, Flow};
+use crate::run::{run, RunOptions};
+use crate::selftest::{median_events, median_seeds, Hunt};
+use crate::sweep::SeedSet;
+
+/// One run's events, and the points it reached with their first events.
+type RunPoints = (u64, Vec<(String, u64)>);
+
+/// One bug's hunts in both modes.
+struct Row {
+    bug: Bug,
+    plain: Vec<Hunt>,
+    guided: Vec<Hunt>,
+}
+
+/// The coverage comparison of one mode.
+struct Reach {
+    runs: u64,
+    events: u64,
+    points: usize,
+    rare: usize,
+    wall_ms: f64,
+}
+
+pub fn exploration_bench(args: &BenchArgs) -> i32 {
+    let jobs = crate::pool::cores();
+    let (trials, budget, coverage_runs) = if args.quick {
+        (1, args.budget.min(60), args.coverage_runs.min(100))
+    } else {
+        (args.trials, args.budget, args.coverage_runs)
+    };
+    let implementation = args.implementation.unwrap_or_default();
+    let bugs: Vec<Bug> = if args.bugs.is_empty() {
+        Bug::ALL.iter().copied().filter(|b| implementation.supports(*b)).collect()
+    } else {
+        args.bugs.iter().filter_map(|b| b.parse().ok()).collect()
+    };
+    if let Some(bug) = bugs.iter().find(|b| !implementation.supports(**b)) {
+        eprintln!("raftsim bench exploration: {implementation} has no planted bug {bug}");
+        return 2;
+    }
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for bug in bugs {
+        if !args.json {
+            eprintln!(
+                "bench exploration: {} ({trials} trials of at most {budget} runs each way)...",
+                bug.name()
+            );
+        }
+        let hunts = |guided: bool| -> Vec<Hunt> {
+            (0..trials)
+                .map(|t| hunt_with(guided)(implementation, bug, t * TRIAL_STRIDE, budget, jobs))
+                .collect()
+        };
+        rows.push(Row { bug, plain: hunts(false), guided: hunts(true) });
+    }
+    if !args.json {
+        eprintln!("bench exploration: catalogue points reached by {coverage_runs} runs, plain and guided...");
+    }
+    let plain = reach(implementation, coverage_runs, jobs, false);
+    let guided = reach(implementation, coverage_runs, jobs, true);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let bugs: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "bug": r.bug.name(),
+                    "plain": { "caught": r.plain.iter().filter(|h| h.caught).count(),
+                               "median_runs": median_seeds(&r.plain), "median_events": median_events(&r.plain),
+                               "hunts": r.plain },
+                    "guided": { "caught": r.guided.iter().filter(|h| h.caught).count(),
+                                "median_runs": median_seeds(&r.guided), "median_events": median_events(&r.guided),
+                                "hunts": r.guided },
+                })
+            })
+            .collect();
+        let reach_json = |r: &Reach| json!({ "runs": r.runs, "events": r.events, "points": r.points, "rare_points": r.rare, "wall_ms": r.wall_ms });
+        let value = json!({
+            "trials": trials, "budget": budget, "bugs": bugs,
+            "coverage": { "plain": reach_json(&plain), "guided": reach_json(&guided), "catalogue": crate::coverage::Point::ALL.len() },
+            "wall_ms": started.elapsed().as_secs_f64() * 1e3,
+        });
+        let _ = writeln!(out, "{value}");
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "planted bug: runs (and millions of events) to the first failing run, median of {trials} trials, at most {budget} runs"
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>7} {:>11} {:>9} {:>7} {:>11} {:>9} {:>10}",
+        "bug", "caught", "plain runs", "plain Mev", "caught", "guided runs", "guided Mev", "events x"
+    );
+    for r in &rows {
+        let (pe, ge) = (median_events(&r.plain), median_events(&r.guided));
+        let _ = writeln!(
+            out,
+            "{:<28} {:>7} {:>11} {:>9.2} {:>7} {:>11} {:>9.2} {:>10}",
+            r.bug.name(),
+            format!("{}/{trials}", r.plain.iter().filter(|h| h.caught).count()),
+            median_seeds(&r.plain),
+            pe as f64 / 1e6,
+            format!("{}/{trials}", r.guided.iter().filter(|h| h.caught).count()),
+            median_seeds(&r.guided),
+            ge as f64 / 1e6,
+            if ge == 0 { "-".to_string() } else { format!("{:.2}", pe as f64 / ge as f64) }
+        );
+    }
+    let catalogue = crate::coverage::Point::ALL.len();
+    let _ = writeln!(
+        out,
+        "catalogue points reached by {coverage_runs} runs (of {catalogue}; rare ones among them):"
+    );
+    for (name, r) in [("plain", &plain), ("guided", &guided)] {
+        let _ = writeln!(
+            out,
+            "  {name:<7} {:>3} points ({} rare)  {:>8.2} M events  {:>8.0} ms",
+            r.points,
+            r.rare,
+            r.events as f64 / 1e6,
+            r.wall_ms
+        );
+    }
+    let _ = writeln!(out, "in {:.1} s", started.elapsed().as_secs_f64());
+    0
+}
+
+/// Runs `runs` swarm runs from seed 0, plain or guided, and counts the points they reached.
+fn reach(implementation: crate::config::Implementation, runs: u64, jobs: usize, guided: bool) -> Reach {
+    let started = Instant::now();
+    let roots = SeedSet { start: 0, end: runs, shard: None };
+    let mut explorer = Explorer::new(
+        roots,
+        runs,
+        if guided { Guide::default() } else { Guide { fanout_new: 0, fanout_rare: 0, ..Guide::default() } },
+    );
+    let mut events = 0u64;
+    let mut done = 0u64;
+    loop {
+        let batch = explorer.next_batch();
+        if batch.is_empty() {
+            break;
+        }
+        let mut results: Vec<Option<RunPoints>> = vec![None; batch.len()];
+        run_parallel(
+            batch.len() as u64,
+            jobs,
+            |i| {
+                let t = &batch[i as usize];
+                let mut config = SimConfig::swarm(t.seed);
+                config.branch = t.branch.clone();
+                config.set_implementation(implementation);
+                let o = run(&config, &RunOptions::default());
+                (
+                    o.summary.events,
+                    o.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
+                )
+            },
+            |i, r| {
+                results[i as usize] = Some(r);
+                Flow::Continue
+            },
+            |_| {},
+        );
+        for (t, r) in batch.iter().zip(results) {
+            let Some((e, points)) = r else { continue };
+            events = events.saturating_add(e);
+            done += 1;
+            explorer.absorb(t, &points);
+        }
+    }
+    let rare_names: Vec<&str> =
+        crate::coverage::Point::ALL.iter().filter(|p| p.rare()).map(|p| p.name()).collect();
+    let reached = explorer.reached();
+    Reach {
+        runs: done,
+        events,
+        points: reached.len(),
+        rare: reached.keys().filter(|k| rare_names.contains(&k.as_str())).count(),
+        wall_ms: started.elapsed().as_secs_f64() * 1e3,
+    }
+}

@@ -1,0 +1,198 @@
+//! Guided exploration and the harder liveness phase: a guided sweep is the same on any number
+//! of jobs and its branches replay exactly; the core-only liveness phase catches a liveness bug
+//! that healing everything hides, and a correct cluster passes it.
+
+use std::process::{Command, Output};
+
+use raft_host::Bug;
+use serde_json::Value;
+use simulator::selftest::{hunt, hunt_guided};
+use simulator::{run, RunOptions, SimConfig, Verdict};
+
+fn raftsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_raftsim")).args(args).output().expect("the binary runs")
+}
+
+fn last_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// A sweep summary without what depends on the machine.
+fn deterministic_part(mut v: Value) -> Value {
+    for key in ["wall_ms", "wall_ms_total", "jobs"] {
+        v.as_object_mut().map(|o| o.remove(key));
+    }
+    v
+}
+
+#[test]
+fn a_guided_sweep_is_the_same_on_any_jobs_and_its_failing_branches_replay() {
+    let reports = std::env::temp_dir().join(format!("raftsim-guided-{}", std::process::id()));
+    let reports = reports.to_string_lossy().to_string();
+    let sweep = |jobs: &str| {
+        let out = raftsim(&[
+            "sweep",
+            "--seeds",
+            "0..200",
+            "--guided",
+            "--bug",
+            "commit-previous-term",
+            "--json",
+            "--jobs",
+            jobs,
+            "--max-reports",
+            "1",
+            "--reports",
+            &reports,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        last_json(&out)
+    };
+    let one = sweep("1");
+    let two = sweep("2");
+    assert_eq!(deterministic_part(one.clone()), deterministic_part(two));
+    let guided = &one["guided"];
+    assert_eq!(one["seeds"].as_u64(), Some(200), "the range gives the number of runs");
+    assert!(guided["branches"].as_u64().is_some_and(|b| b > 0), "{guided}");
+    assert_eq!(guided["roots"].as_u64().unwrap_or(0) + guided["branches"].as_u64().unwrap_or(0), 200);
+    assert!(guided["planned_new"].as_u64().is_some_and(|b| b > 0));
+    // A failing branch is named by seed and path, and replays to the same failure.
+    let failed = one["failed"].as_array().expect("failures");
+    let on_branch = failed.iter().find(|f| f["branch"].as_str().is_some_and(|b| !b.is_empty()));
+    let f = on_branch.expect("a guided sweep of a planted bug fails on some branch");
+    let (seed, branch) = (f["seed"].as_u64().unwrap_or(0).to_string(), f["branch"].as_str().unwrap_or(""));
+    assert!(f["replay"].as_str().is_some_and(|r| r.contains(&format!("--branch {branch}"))));
+    let replay = raftsim(&[
+        "run",
+        "--seed",
+        &seed,
+        "--branch",
+        branch,
+        "--bug",
+        "commit-previous-term",
+        "--json",
+        "--no-report",
+    ]);
+    let v = last_json(&replay);
+    assert_eq!(v["verdict"], f["verdict"], "{v}");
+    assert_eq!(v["branch"].as_str(), Some(branch));
+    let _ = std::fs::remove_dir_all(&reports);
+}
+
+#[test]
+fn guided_options_that_cannot_work_together_are_usage_errors() {
+    let out = raftsim(&["sweep", "--seeds", "0..4", "--guided", "--branch", "10.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--guided plans its own branches"));
+    let out = raftsim(&["sweep", "--seeds", "0..4", "--guided", "--time-budget", "1s"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_guided_hunt_finds_the_same_run_whatever_the_jobs_and_a_plain_one_is_unchanged() {
+    let one = hunt_guided(Bug::StaleLeaderRead, 0, 80, 1);
+    let two = hunt_guided(Bug::StaleLeaderRead, 0, 80, 2);
+    assert!(one.caught);
+    assert_eq!(
+        (one.seeds, one.events, one.seed, &one.branch),
+        (two.seeds, two.events, two.seed, &two.branch)
+    );
+    let plain = hunt(Bug::StaleLeaderRead, 0, 80, 2);
+    assert!(plain.caught && plain.events > 0);
+}
+
+fn with_bug(seed: u64, bug: &str, core: bool) -> SimConfig {
+    let mut c = SimConfig::swarm(seed);
+    c.bugs = vec![bug.to_string()];
+    c.liveness_core = core;
+    c
+}
+
+#[test]
+fn the_core_liveness_phase_catches_a_bug_that_healing_everything_hides() {
+    let mut caught = Vec::new();
+    for seed in 0..60 {
+        let outcome = run(&with_bug(seed, "active-on-send", true), &RunOptions::default());
+        if outcome.verdict == Verdict::Liveness {
+            assert!(outcome.reason.contains("after healing only a core"), "{}", outcome.reason);
+            assert!(
+                outcome.reason.contains("speaks only"),
+                "the deposed leader still reaches the core: {}",
+                outcome.reason
+            );
+            caught.push(seed);
+        } else {
+            assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed}: {}", outcome.reason);
+        }
+    }
+    assert!(caught.len() >= 3, "caught on seeds {caught:?}");
+    for &seed in &caught {
+        let healed = run(&with_bug(seed, "active-on-send", false), &RunOptions::default());
+        assert_eq!(healed.verdict, Verdict::Pass, "seed {seed} with a full heal: {}", healed.reason);
+    }
+}
+
+#[test]
+fn a_correct_cluster_passes_the_core_liveness_phase() {
+    let mut left_out_speaking = 0;
+    for seed in 0..120 {
+        let mut config = SimConfig::swarm(seed);
+        config.liveness_core = true;
+        let a = run(&config, &RunOptions::default());
+        assert_eq!(a.verdict, Verdict::Pass, "seed {seed}: {}", a.reason);
+        if a.summary.points.iter().any(|p| p.point == "liveness: a leader outside the core still reaches it")
+        {
+            left_out_speaking += 1;
+        }
+        if seed % 40 == 0 {
+            let b = run(&config, &RunOptions::default());
+            assert_eq!(a.summary.trace_hash, b.summary.trace_hash);
+        }
+    }
+    assert!(left_out_speaking >= 5, "the hard case happened on {left_out_speaking} seeds");
+}
+
+#[test]
+fn every_combination_of_the_leaders_legal_choices_passes_and_changes_the_run() {
+    use simulator::config::{BackoffChoice, LeaderChoices};
+    let mut combos = 0;
+    for backoff in [BackoffChoice::ConflictTerm, BackoffChoice::OneAtATime, BackoffChoice::ToMatchIndex] {
+        for bits in 0..8u8 {
+            let choices = LeaderChoices {
+                backoff,
+                pipelining_off: bits & 1 != 0,
+                empty_heartbeats: bits & 2 != 0,
+                rotate_followers: bits & 4 != 0,
+            };
+            for seed in [combos, combos + 100] {
+                let mut config = SimConfig::swarm(seed);
+                let drawn = run(&config, &RunOptions::default()).summary.trace_hash;
+                let same = config.cluster.choices == choices;
+                config.cluster.choices = choices.clone();
+                let outcome = run(&config, &RunOptions::default());
+                assert_eq!(
+                    outcome.verdict,
+                    Verdict::Pass,
+                    "seed {seed} with {choices:?}: {}",
+                    outcome.reason
+                );
+                assert_eq!(
+                    same,
+                    drawn == outcome.summary.trace_hash,
+                    "seed {seed}: {choices:?} changes the run"
+                );
+            }
+            combos += 1;
+        }
+    }
+    assert_eq!(combos, 24);
+    // The swarm draws them: over 200 seeds every value of every choice comes up.
+    let drawn: Vec<LeaderChoices> = (0..200).map(|s| SimConfig::swarm(s).cluster.choices).collect();
+    for backoff in [BackoffChoice::ConflictTerm, BackoffChoice::OneAtATime, BackoffChoice::ToMatchIndex] {
+        assert!(drawn.iter().any(|c| c.backoff == backoff));
+    }
+    assert!(drawn.iter().any(|c| c.pipelining_off) && drawn.iter().any(|c| c.empty_heartbeats));
+    assert!(drawn.iter().any(|c| c.rotate_followers) && drawn.iter().any(LeaderChoices::is_default));
+}
