@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::config::{FaultConfig, SimConfig};
 use crate::run::EndState;
-use crate::world::Realized;
+use crate::world::{Realized, ScriptedOp};
 
 /// The scenario file of a run.
 ///
@@ -67,5 +67,18 @@ pub fn step_json(at: u64, fault: &Realized) -> Value {
         Realized::Network(n) => json!({"at": at, "do": "network", "network": n}),
         Realized::Drift(n, ppm) => json!({"at": at, "do": "drift", "node": n, "ppm": ppm}),
         Realized::Submit(ops) => json!({"at": at, "do": "submit", "ops": ops}),
+        Realized::Membership { op, node, wipe } => {
+            let action = match op {
+                ScriptedOp::Add => "add-server",
+                ScriptedOp::Promote => "promote-server",
+                ScriptedOp::Remove => "remove-server",
+                ScriptedOp::Transfer => "transfer-leader",
+            };
+            let mut step = json!({"at": at, "do": action, "node": node});
+            if *wipe {
+                step["wipe"] = Value::Bool(true);
+            }
+            step
+        }
     }
 }

@@ -144,6 +144,10 @@ pub enum Realized {
     Network(NetworkConfig),
     Drift(u8, i64),
     Submit(u64),
+    /// A membership operation tried at the leader of the moment (refused or not), on `node`;
+    /// `wipe` with `Add`: the disk was wiped once the leader accepted it (the crash and restart
+    /// that wipe makes are part of the operation, not faults of their own).
+    Membership { op: ScriptedOp, node: u8, wipe: bool },
 }
 
 /// A fault with the time it happened; `late` when it reacted to another event of that time.
@@ -1134,6 +1138,20 @@ impl<R: Raft> World<R> {
                     && (!c.learners.is_empty() || (0..n).any(|x| !c.voters.contains(NodeId(x as u32))))
             })
         })
+    }
+
+    /// The fewest voters of any configuration a running server holds (an empty one, "none
+    /// recorded", is the bootstrap one of every node): what the recoverability budget counts.
+    #[must_use]
+    pub fn fewest_voters(&self) -> usize {
+        let n = self.nodes.len();
+        self.nodes
+            .iter()
+            .filter_map(|slot| slot.server())
+            .filter_map(|server| server.node().configuration())
+            .filter(|c| !c.voters.is_empty())
+            .map(|c| c.voters.len())
+            .fold(n, usize::min)
     }
 
     /// The live leader with the highest term, if any.

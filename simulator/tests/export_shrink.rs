@@ -30,6 +30,34 @@ fn an_exported_run_replays_with_the_same_trace_hash_and_verdict() {
 }
 
 #[test]
+fn an_exported_run_with_membership_changes_replays_them() {
+    // Swarm seeds with membership faults on: their operations (and the wipes they make) become
+    // add-server / promote-server / remove-server / transfer-leader steps.
+    let (mut with_membership, mut wiped) = (0, 0);
+    for seed in 0..80 {
+        let config = SimConfig::swarm(seed);
+        if config.faults.membership.is_none() {
+            continue;
+        }
+        let original = run(&config, &recorded());
+        let value = scenario_json("exported", "test", &config, &original.end);
+        let steps = value["schedule"].as_array().cloned().unwrap_or_default();
+        let ops = |action: &str| steps.iter().filter(|s| s["do"] == action).count();
+        if ops("add-server") + ops("remove-server") + ops("transfer-leader") > 0 {
+            with_membership += 1;
+        }
+        wiped += steps.iter().filter(|s| s["wipe"] == true).count();
+        let scenario = Scenario::parse(&value.to_string(), "exported").expect("an exported run loads");
+        let replayed =
+            run_scenario(&scenario, &scenario.config(seed).expect("config"), &RunOptions::default());
+        assert_eq!(replayed.summary.trace_hash, original.summary.trace_hash, "seed {seed}");
+        assert_eq!(replayed.verdict, original.verdict, "seed {seed}");
+    }
+    assert!(with_membership >= 10, "seeds whose export has membership steps: {with_membership}");
+    assert!(wiped >= 1, "some export re-adds a wiped server");
+}
+
+#[test]
 fn a_scenario_run_exported_replays_the_same_run() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/lab-kv-persist-partition.json");

@@ -7,8 +7,11 @@
 //! (no vote, no campaign) until a leader of a later term repairs it. That is safe while the
 //! fenced nodes are a minority: every election still needs a majority of unfenced voters, and
 //! every committed entry is held by one of them. So, within the budget:
-//! - a node's disk is damaged only while, counting it, at most `(n - 1) / 2` nodes are damaged
-//!   and not yet repaired (a damaged node counts from the damage until it writes its fence down);
+//! - a node's disk is damaged only while, counting it, at most `(v - 1) / 2` nodes are damaged
+//!   and not yet repaired (a damaged node counts from the damage until it writes its fence down),
+//!   with `v` the fewest voters of any configuration a running node holds (all `n` nodes while
+//!   the membership never changed); the membership operations keep to the same bound, removing
+//!   no voter while that would leave the damaged nodes too many for the smaller configuration;
 //! - at most one fault hits a disk per crash, and it never destroys every superblock copy (bit
 //!   rot takes one copy, recovery rewrites them all; a wipe spares the superblock).
 //!
@@ -44,10 +47,11 @@ impl Atlas {
         Atlas { mode, damaged: vec![false; nodes], destroyed: Vec::new() }
     }
 
-    /// Whether node `n`'s disk may take a fault now.
+    /// Whether node `n`'s disk may take a fault now, with `voters` the fewest voters of any
+    /// configuration that may decide (all the nodes while the membership never changed).
     #[must_use]
-    pub fn allows(&self, n: u8) -> bool {
-        let tolerated = (self.damaged.len().saturating_sub(1)) / 2;
+    pub fn allows(&self, n: u8, voters: usize) -> bool {
+        let tolerated = (voters.min(self.damaged.len()).saturating_sub(1)) / 2;
         let others = self.damaged.iter().enumerate().filter(|(m, d)| **d && *m != usize::from(n)).count();
         self.mode == Mode::BeyondBudget || others < tolerated
     }

@@ -87,6 +87,12 @@ pub(super) struct NodeLane {
     pub paused: Vec<(u64, Option<u64>, u64)>,
     /// (time, drift in ppm).
     pub drift: Vec<(u64, i64)>,
+    /// Membership operations on this server: (time, "add" | "promote" | "remove" | "transfer" |
+    /// "wipe", the leader that made it, refused).
+    pub membership: Vec<(u64, String, Option<u64>, bool)>,
+    /// While the server is out of the configuration (a removal started, until it is added back):
+    /// (start, end or null while still out at the end).
+    pub out: Vec<(u64, Option<u64>)>,
     #[serde(skip)]
     open_role: Option<(u64, String, u64, u64, u64)>,
 }
@@ -99,6 +105,8 @@ impl NodeLane {
             down: Vec::new(),
             paused: Vec::new(),
             drift: Vec::new(),
+            membership: Vec::new(),
+            out: Vec::new(),
             open_role: None,
         }
     }
@@ -331,6 +339,24 @@ fn read_trace(trace_jsonl: &str, d: &mut Digest, nodes: &mut BTreeMap<u64, NodeL
                 }
             }
             ("drift", Some(n)) => lane(nodes, n).drift.push((t, ev["ppm"].as_i64().unwrap_or(0))),
+            ("membership", _) => {
+                let target = ev["target"].as_u64().filter(|n| *n < NODE_LANES_MAX);
+                let (Some(n), Some(kind)) = (target, ev["kind"].as_str()) else { continue };
+                let refused = ev["refused"].as_bool().unwrap_or(false);
+                let leader = ev["leader"].as_u64().filter(|l| *l < NODE_LANES_MAX);
+                let lane = lane(nodes, n);
+                lane.membership.push((t, clip(kind), leader, refused));
+                match kind {
+                    "remove" if !refused => lane.out.push((t, None)),
+                    "add" if !refused => {
+                        if let Some(o) = lane.out.last_mut().filter(|o| o.1.is_none()) {
+                            o.1 = Some(t);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ("wipe", Some(n)) => lane(nodes, n).membership.push((t, "wipe".to_string(), None, false)),
             ("partition", _) => {
                 close_partition(&mut d.partitions, t);
                 let cut = ev["cut"]

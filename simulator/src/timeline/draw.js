@@ -312,6 +312,21 @@ const Timeline = (function () {
       if (dn[0] >= t0) el('path', { class: 'crash-mark', d: 'M' + (x(dn[0]) - 5) + ' ' + (y + 1) + 'l10 0l-5 7z', 'data-tip': tip }, body);
       if (typeof dn[1] === 'number' && dn[1] <= t1) el('path', { class: 'restart-mark', d: 'M' + (x(dn[1]) - 5) + ' ' + (y + NODE_H - 1) + 'l10 0l-5 -7z', 'data-tip': 'n' + lane.node + ' restarts at ' + fmtNs(dn[1]) }, body);
     }
+    // Out of the configuration (removed, not yet added back): hatched.
+    for (const o of lane.out || []) {
+      const end = typeof o[1] === 'number' ? o[1] : m.end;
+      if (end < t0 || o[0] > t1) continue;
+      el('rect', { class: 'out-of-config', x: x(o[0]), y: top, width: Math.max(1, x(end) - x(o[0])), height: h,
+        'data-tip': 'n' + lane.node + ' out of the configuration ' + fmtNs(o[0]) + ' – ' + (typeof o[1] === 'number' ? fmtNs(o[1]) : 'end') }, body);
+    }
+    // A membership operation on this server: a diamond, hollow when the leader refused it.
+    const MEMBER_WORDS = { add: 'added as a learner', promote: 'promoted to voter', remove: 'removed', transfer: 'leadership transferred to it', wipe: 'disk wiped, rejoins as a new server' };
+    for (const mb of lane.membership || []) {
+      if (mb[0] < t0 || mb[0] > t1) continue;
+      const cx = x(mb[0]), cy = y + NODE_H / 2;
+      const tip = 'n' + lane.node + ' ' + (MEMBER_WORDS[mb[1]] || mb[1]) + (typeof mb[2] === 'number' ? ' by n' + mb[2] : '') + (mb[3] ? ' (refused)' : '') + ' at ' + fmtNs(mb[0]);
+      el('path', { class: 'member-mark member-' + mb[1] + (mb[3] ? ' refused' : ''), d: 'M' + cx + ' ' + (cy - 5) + 'l5 5l-5 5l-5 -5z', 'data-tip': tip }, body);
+    }
     // A thin stripe while some of the node's links are cut, naming them.
     for (const p of m.data.partitions || []) {
       const end = typeof p[1] === 'number' ? p[1] : m.end;

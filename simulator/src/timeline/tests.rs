@@ -144,3 +144,25 @@ fn long_values_are_clipped_to_their_head_and_tail() {
     assert!(clipped.ends_with("c99; [390 chars]"), "{clipped}");
     assert_eq!(digest::clip("short"), "short");
 }
+
+#[test]
+fn membership_operations_become_marks_and_out_of_configuration_spans_on_their_lanes() {
+    let trace = format!(
+        "{TRACE}{}",
+        r#"{"t":710,"n":11,"ev":"membership","leader":0,"kind":"remove","target":1,"refused":false,"op":"Remove(NodeId(1))","result":"started"}
+{"t":720,"n":12,"ev":"membership","leader":0,"kind":"promote","target":1,"refused":true,"op":"Promote(NodeId(1))","result":"refused: not a learner"}
+{"t":730,"n":13,"ev":"membership","leader":0,"kind":"add","target":1,"refused":false,"op":"AddLearner(NodeId(1))","result":"started"}
+{"t":731,"n":14,"ev":"wipe","node":1}
+{"t":740,"n":15,"ev":"membership","leader":0,"kind":"remove","target":1,"refused":false,"op":"Remove(NodeId(1))","result":"started"}
+{"t":750,"n":16,"ev":"membership","leader":99999999999,"kind":"remove","target":"x"}
+"#
+    );
+    let data = embedded(&render(&report(), &trace, &history()));
+    let n1 = &data["nodes"][1];
+    assert_eq!(
+        n1["membership"],
+        json!([[710, "remove", 0, false], [720, "promote", 0, true], [730, "add", 0, false], [731, "wipe", null, false], [740, "remove", 0, false]])
+    );
+    assert_eq!(n1["out"], json!([[710, 730], [740, null]]), "out from a removal until the add, and at the end");
+    assert_eq!(data["nodes"][0]["membership"], json!([]));
+}

@@ -15,7 +15,7 @@
 use raft_host::{ChangeError, Feature, MembershipChange, NodeId, Raft, Role};
 use rand::Rng;
 
-use super::{Process, World};
+use super::{Process, Realized, World};
 use crate::coverage::Point;
 use crate::queue::{Event, Family};
 use crate::rng::{self, between};
@@ -79,7 +79,11 @@ impl<R: Raft> World<R> {
             Op::Change(MembershipChange::Promote(learner))
         } else if let Some(out) = (0..nodes).map(NodeId).find(|id| !config.contains(*id)) {
             Op::Change(MembershipChange::AddLearner(out))
-        } else if config.voters.len() >= 3 {
+        } else if config.voters.len() >= 3
+            && self.atlas.damaged_now() <= (config.voters.len() - 2) / 2
+        {
+            // A removal keeps the damaged disks within the recoverability budget of the smaller
+            // configuration (see `disk/atlas.rs`).
             let voters: Vec<NodeId> = config.voters.iter().collect();
             Op::Change(MembershipChange::Remove(voters[pick as usize % voters.len()]))
         } else {
@@ -111,6 +115,14 @@ impl<R: Raft> World<R> {
     }
 
     fn perform_at_leader(&mut self, leader: u8, op: Op, wipe: bool) {
+        let (scripted, node) = match op {
+            Op::Transfer(to) => (ScriptedOp::Transfer, to),
+            Op::Change(MembershipChange::AddLearner(id)) => (ScriptedOp::Add, id.0 as u8),
+            Op::Change(MembershipChange::Promote(id)) => (ScriptedOp::Promote, id.0 as u8),
+            Op::Change(MembershipChange::Remove(id)) => (ScriptedOp::Remove, id.0 as u8),
+        };
+        let wipe = wipe && scripted == ScriptedOp::Add;
+        self.realize(Realized::Membership { op: scripted, node, wipe });
         self.busy_node = Some(leader);
         let Process::Up(server) = &mut self.nodes[leader as usize].process else { return };
         let outcome: Result<(), String> = match op {
@@ -166,6 +178,9 @@ impl<R: Raft> World<R> {
         if n == self.current_leader().unwrap_or(u8::MAX) {
             return;
         }
+        // The crash and restart belong to the membership operation, recorded as such: an
+        // exported scenario's add-server with "wipe" makes them again.
+        let recording = self.realized.take();
         self.crash(n);
         let slot = &mut self.nodes[n as usize];
         slot.disk = crate::disk::Disk::default();
@@ -178,6 +193,7 @@ impl<R: Raft> World<R> {
             self.trace.line(self.now, "wipe", format_args!("\"node\":{n}"));
         }
         self.restart(n);
+        self.realized = recording;
     }
 
     fn trace_membership(&mut self, leader: u8, op: Op, refused: Option<&String>) {
@@ -194,11 +210,13 @@ impl<R: Raft> World<R> {
                 Op::Change(c) => format!("{c:?}"),
             };
             let result = refused.map_or_else(|| "started".to_string(), |e| format!("refused: {e}"));
+            let short = ["transfer", "add", "promote", "remove"][kind as usize];
             self.trace.line(
                 self.now,
                 "membership",
                 format_args!(
-                    "\"leader\":{leader},\"op\":{},\"result\":{}",
+                    "\"leader\":{leader},\"kind\":\"{short}\",\"target\":{id},\"refused\":{},\"op\":{},\"result\":{}",
+                    refused.is_some(),
                     crate::trace::json_str(&what),
                     crate::trace::json_str(&result)
                 ),

@@ -25,7 +25,7 @@ impl<R: Raft> World<R> {
         if !rng::chance(r, k.damage_ppm) {
             return;
         }
-        if !self.atlas.allows(n)
+        if !self.atlas.allows(n, self.fewest_voters())
             || self.atlas.is_damaged(n) && self.atlas.mode == crate::disk::atlas::Mode::WithinBudget
         {
             self.storage.held_back_by_budget += 1;
@@ -38,7 +38,7 @@ impl<R: Raft> World<R> {
     /// first if it is up); a fault the budget forbids is counted as held back.
     pub fn damage_disk_within_budget(&mut self, n: u8, fault: StorageFault) -> bool {
         let within = self.atlas.mode == crate::disk::atlas::Mode::WithinBudget;
-        if !self.atlas.allows(n) || (within && self.atlas.is_damaged(n)) {
+        if !self.atlas.allows(n, self.fewest_voters()) || (within && self.atlas.is_damaged(n)) {
             self.storage.held_back_by_budget += 1;
             if self.nodes[n as usize].server().is_some() {
                 self.crash(n);
