@@ -66,6 +66,10 @@ struct Clerk {
     /// when a server fell silent, so that two servers pointing at each other, or at one that is
     /// down, cannot keep it from the others for ever.
     hints_ignored: u8,
+    /// The call in progress went to the server a hint named: if that server says it does not
+    /// lead either, the hint was stale, and hints are ignored for a round of answers (servers
+    /// whose hints point at one another's stale leader would otherwise hold the clerk for ever).
+    followed_hint: bool,
     call: Option<Call>,
     /// Only the timer armed last counts; earlier ones are stale when they fire.
     token: u32,
@@ -118,6 +122,7 @@ impl Workload {
                 next_seq: 1,
                 leader_guess: (i % nodes) as u8,
                 hints_ignored: 0,
+                followed_hint: false,
                 call: None,
                 token: 0,
                 is_probe: false,
@@ -193,6 +198,7 @@ impl Workload {
             next_seq: 1,
             leader_guess: 0,
             hints_ignored: 0,
+            followed_hint: false,
             call: None,
             token: 0,
             is_probe: true,
@@ -247,6 +253,7 @@ impl Workload {
         // Silence (or the end of a wait after a refusal without a hint): try the next server.
         // After a real silence, the ones after it too, whatever their hints say.
         let clerk = &mut self.clerks[c];
+        clerk.followed_hint = false;
         clerk.leader_guess = (clerk.leader_guess + 1) % self.nodes;
         if outstanding {
             clerk.hints_ignored = self.nodes;
@@ -288,11 +295,15 @@ impl Workload {
                     }
                 };
                 self.stats.retries += 1;
+                if std::mem::take(&mut clerk.followed_hint) {
+                    clerk.hints_ignored = self.nodes;
+                }
                 let trusted = clerk.hints_ignored == 0;
                 clerk.hints_ignored = clerk.hints_ignored.saturating_sub(1);
                 match hint {
                     Some(leader) if trusted && leader.0 != reply.from.0 && (leader.0 as u8) < self.nodes => {
                         clerk.leader_guess = leader.0 as u8;
+                        clerk.followed_hint = true;
                         self.stats.hints_followed += 1;
                         Some(self.attempt(c, now, queue))
                     }

@@ -40,7 +40,10 @@ pub struct Hunt {
 /// on request.
 #[must_use]
 pub fn hunted_bugs() -> Vec<Bug> {
-    Bug::ALL.into_iter().chain([Bug::ReadBeforeConfirm, Bug::LearnerVotes, Bug::ChangeBeforeOwnTermCommit]).collect()
+    Bug::ALL
+        .into_iter()
+        .chain([Bug::ReadBeforeConfirm, Bug::LearnerVotes, Bug::ChangeBeforeOwnTermCommit])
+        .collect()
 }
 
 /// The scenario a bug is hunted on instead of the swarm, as (path in the repository, text): for

@@ -147,7 +147,11 @@ pub enum Realized {
     /// A membership operation tried at the leader of the moment (refused or not), on `node`;
     /// `wipe` with `Add`: the disk was wiped once the leader accepted it (the crash and restart
     /// that wipe makes are part of the operation, not faults of their own).
-    Membership { op: ScriptedOp, node: u8, wipe: bool },
+    Membership {
+        op: ScriptedOp,
+        node: u8,
+        wipe: bool,
+    },
 }
 
 /// A fault with the time it happened; `late` when it reacted to another event of that time.
@@ -377,9 +381,14 @@ impl<R: Raft> World<R> {
     pub fn dispatch(&mut self, time: u64, event: Event) {
         debug_assert!(time >= self.now, "time went backwards");
         self.now = time;
+        // A membership step with token 1 was pushed by a leader's election, at its time.
         self.reacting = matches!(
             event,
-            Event::Tick { .. } | Event::Deliver { .. } | Event::FsyncDone { .. } | Event::ClientTimer { .. }
+            Event::Tick { .. }
+                | Event::Deliver { .. }
+                | Event::FsyncDone { .. }
+                | Event::ClientTimer { .. }
+                | Event::Nemesis { family: crate::queue::Family::Membership, token: 1 }
         );
         self.busy_node = match event {
             Event::Tick { node, .. }

@@ -161,8 +161,18 @@ fn membership_operations_become_marks_and_out_of_configuration_spans_on_their_la
     let n1 = &data["nodes"][1];
     assert_eq!(
         n1["membership"],
-        json!([[710, "remove", 0, false], [720, "promote", 0, true], [730, "add", 0, false], [731, "wipe", null, false], [740, "remove", 0, false]])
+        json!([
+            [710, "remove", 0, false],
+            [720, "promote", 0, true],
+            [730, "add", 0, false],
+            [731, "wipe", null, false],
+            [740, "remove", 0, false]
+        ])
     );
-    assert_eq!(n1["out"], json!([[710, 730], [740, null]]), "out from a removal until the add, and at the end");
+    assert_eq!(
+        n1["out"],
+        json!([[710, 730], [740, null]]),
+        "out from a removal until the add, and at the end"
+    );
     assert_eq!(data["nodes"][0]["membership"], json!([]));
 }

@@ -79,9 +79,7 @@ impl<R: Raft> World<R> {
             Op::Change(MembershipChange::Promote(learner))
         } else if let Some(out) = (0..nodes).map(NodeId).find(|id| !config.contains(*id)) {
             Op::Change(MembershipChange::AddLearner(out))
-        } else if config.voters.len() >= 3
-            && self.atlas.damaged_now() <= (config.voters.len() - 2) / 2
-        {
+        } else if config.voters.len() >= 3 && self.atlas.damaged_now() <= (config.voters.len() - 2) / 2 {
             // A removal keeps the damaged disks within the recoverability budget of the smaller
             // configuration (see `disk/atlas.rs`).
             let voters: Vec<NodeId> = config.voters.iter().collect();
