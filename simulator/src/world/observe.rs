@@ -24,7 +24,7 @@ impl<R: Raft> World<R> {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let node = server.node();
         let v = node.view();
-        let mut points = [None; 3];
+        let mut points = [None; 4];
         match m.kind {
             MessageKind::Vote { last_index, last_term } => {
                 let ours = Self::last_entry(node, &v);
@@ -72,10 +72,17 @@ impl<R: Raft> World<R> {
                 if matching && v.last_index > end && commit > end {
                     points[1] = Some(Point::AppendEndsBeforeFollowerLogCommitAhead);
                 }
+                // The sender still leads the message's term, so its log only grew since it sent.
+                let sender = self.nodes.get(m.from.0 as usize).and_then(|s| s.server()).map(|s| s.node());
+                let sender = sender.filter(|s| s.view().role == Role::Leader && s.view().term == m.term);
+                let last_term = sender.and_then(|s| s.term_at(end));
+                if entries > 0 && m.term >= v.term && commit < end && last_term.is_some_and(|t| t < m.term) {
+                    points[2] = Some(Point::AppendEarlierTermsOnly);
+                }
                 if m.term == v.term && v.role == Role::Candidate {
                     points[2] = Some(Point::CandidateStepsDownForLeader);
                 } else if m.term >= v.term && commit.0 >= v.last_index.0 + 50 {
-                    points[2] = Some(Point::FollowerFarBehind);
+                    points[3] = Some(Point::FollowerFarBehind);
                 }
             }
             MessageKind::AppendReply { rejected, .. } if v.role == Role::Leader => {
