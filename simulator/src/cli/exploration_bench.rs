@@ -174,7 +174,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     0
 }
 
-/// Runs `runs` swarm runs from seed 0, plain or guided, and counts the points they reached.
+/// Runs `runs` runs of `base` from seed 0, plain or guided, and counts the points they reached.
 fn reach(
     implementation: crate::config::Implementation,
     base: Base,

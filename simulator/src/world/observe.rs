@@ -77,12 +77,12 @@ impl<R: Raft> World<R> {
                 let sender = sender.filter(|s| s.view().role == Role::Leader && s.view().term == m.term);
                 let last_term = sender.and_then(|s| s.term_at(end));
                 if entries > 0 && m.term >= v.term && commit < end && last_term.is_some_and(|t| t < m.term) {
-                    points[2] = Some(Point::AppendEarlierTermsOnly);
+                    points[3] = Some(Point::AppendEarlierTermsOnly);
                 }
                 if m.term == v.term && v.role == Role::Candidate {
                     points[2] = Some(Point::CandidateStepsDownForLeader);
                 } else if m.term >= v.term && commit.0 >= v.last_index.0 + 50 {
-                    points[3] = Some(Point::FollowerFarBehind);
+                    points[2] = Some(Point::FollowerFarBehind);
                 }
             }
             MessageKind::AppendReply { rejected, .. } if v.role == Role::Leader => {
