@@ -65,6 +65,7 @@ points! {
     LeaderShorterLog "leader: elected with a shorter log than a follower's" false "a new leader's log is shorter than another live node's (legal when the longer one holds uncommitted entries)",
     LeaderUncommittedEarlierTerms "leader: elected over uncommitted entries of earlier terms" false "a new leader holds entries of earlier terms that nobody counts committed: the paper's Figure 8 situation",
     EarlierTermCommittedThroughOwn "leader: earlier-term entry committed through its own" false "a leader's commit index passed entries of earlier terms together with one of its own term (§5.4.2)",
+    AppendEarlierTermsOnly "append: a batch of earlier-term entries past the leader's commit" false "an AppendEntries of the follower's own term whose last entry is of an earlier term and past the leader's commit: its acknowledgement must not commit anything (commit only log[N].term == currentTerm, Figure 2)",
     LeaderDeposedByTerm "leader: deposed by a higher term" false "a leader heard of a higher term and stepped down",
     LeaderStepDownQuorum "leader: steps down, no quorum heard" false "a leader stepped down in its own term: check-quorum (thesis §6.2)",
     TwoLeadersDifferentTerms "leader: two leaders of different terms at once" false "an old leader cut off in a minority still leads while a newer one leads the majority",

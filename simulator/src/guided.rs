@@ -5,7 +5,12 @@
 //! before, the run is continued from that moment on several branches, each with fresh random
 //! streams (see [`crate::branch`]); when it reaches a point only a few runs reached, on one
 //! branch. A branch that reaches nothing new spawns nothing and so is dropped; the runs go to the
-//! rarely reached points and to fresh root seeds, half and half at most.
+//! rarely reached points and to fresh root seeds, half and half at most. Several points first
+//! reached at one event fork there once (their branches would be the same runs).
+//!
+//! The knobs beyond those ([`Guide`]: pairs of points, a rarity share, a warm-up, forking some
+//! events before the point, smaller batches) are off by default: `raftsim bench exploration
+//! --guide` measures them, and none has beaten plain seeds on the planted bugs yet (README).
 //!
 //! Everything is deterministic: the runs are planned in batches of a fixed size, the results of
 //! a batch are taken in plan order whatever the threads did, and each run is named by its root
@@ -35,18 +40,83 @@ pub struct Guide {
     pub batch: usize,
     /// Branches started at a point no run reached before.
     pub fanout_new: u32,
-    /// Branches started at a point fewer than `rare_below` runs reached.
+    /// Branches started at a rarely reached point (see `rare_below` and `rare_share`).
     pub fanout_rare: u32,
+    /// A point reached by fewer runs than this is rare...
     pub rare_below: u64,
+    /// ...and so is one reached by at most one run in `rare_share` so far.
+    pub rare_share: u64,
+    /// Branches started at a combination not seen before: a point reached, after its fork, by
+    /// a run that had already reached another point first (an ordered pair of points).
+    pub fanout_pair: u32,
+    /// Share of each batch (in sixteenths) that may go to branches while root seeds remain.
+    pub branch_sixteenths: usize,
     /// Forks one path may hold.
     pub depth_max: usize,
+    /// Branches fork this many events before the point was reached (not before the last fork),
+    /// so that the moment leading to it is drawn anew too.
+    pub fork_back: u64,
+    /// Runs absorbed before any branch is planned (until then every point looks rare).
+    pub warm_up: u64,
     /// Branches waiting at most; past it the ones at the most common points are dropped.
     pub queue_max: usize,
 }
 
 impl Default for Guide {
     fn default() -> Guide {
-        Guide { batch: 32, fanout_new: 4, fanout_rare: 1, rare_below: 4, depth_max: 6, queue_max: 4096 }
+        Guide {
+            batch: 32,
+            fanout_new: 4,
+            fanout_rare: 1,
+            rare_below: 4,
+            rare_share: 0,
+            fanout_pair: 0,
+            branch_sixteenths: 8,
+            depth_max: 6,
+            warm_up: 0,
+            fork_back: 0,
+            queue_max: 4096,
+        }
+    }
+}
+
+impl Guide {
+    /// This guide with some knobs changed by `text`, a comma-separated list of `name=value`
+    /// (names: batch, new, rare, below, share, pair, sixteenths, depth, warm, back, queue), for
+    /// `raftsim bench exploration --guide`. Errors name the knob and what was expected.
+    pub fn with_overrides(mut self, text: &str) -> Result<Guide, String> {
+        for kv in text.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+            let Some((k, v)) = kv.split_once('=') else {
+                return Err(format!("{kv:?}: expected name=value"));
+            };
+            let v: u64 = v.trim().parse().map_err(|_| format!("{kv:?}: expected a whole number"))?;
+            let small = |max: u64| -> Result<u64, String> {
+                if v <= max {
+                    Ok(v)
+                } else {
+                    Err(format!("{kv:?}: at most {max}"))
+                }
+            };
+            match k.trim() {
+                "batch" if v >= 1 => self.batch = small(4096)? as usize,
+                "new" => self.fanout_new = small(64)? as u32,
+                "rare" => self.fanout_rare = small(64)? as u32,
+                "below" => self.rare_below = v,
+                "share" => self.rare_share = v,
+                "pair" => self.fanout_pair = small(64)? as u32,
+                "sixteenths" => self.branch_sixteenths = small(16)? as usize,
+                "depth" => self.depth_max = small(64)? as usize,
+                "warm" => self.warm_up = v,
+                "back" => self.fork_back = v,
+                "queue" if v >= 1 => self.queue_max = small(1 << 20)? as usize,
+                other => {
+                    return Err(format!(
+                        "{other:?}: expected batch (1 or more), new, rare, below, share, pair, sixteenths, depth, warm, back or queue (1 or more)"
+                    ))
+                }
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -80,6 +150,10 @@ pub struct Explorer {
     order: u64,
     /// Runs that reached each point so far.
     reached: BTreeMap<String, u64>,
+    /// Runs that reached each ordered pair of points (the first before the second) so far.
+    pairs: BTreeMap<(String, String), u64>,
+    /// Runs absorbed so far.
+    absorbed: u64,
     pub stats: GuidedStats,
 }
 
@@ -96,6 +170,8 @@ impl Explorer {
             queue: BTreeMap::new(),
             order: 0,
             reached: BTreeMap::new(),
+            pairs: BTreeMap::new(),
+            absorbed: 0,
             stats: GuidedStats::default(),
         }
     }
@@ -106,7 +182,7 @@ impl Explorer {
     pub fn next_batch(&mut self) -> Vec<Task> {
         let room = self.budget.saturating_sub(self.planned).min(self.guide.batch as u64) as usize;
         let roots_left = self.roots.len().saturating_sub(self.next_root);
-        let branch_share = if roots_left > 0 { room / 2 } else { room };
+        let branch_share = if roots_left > 0 { room * self.guide.branch_sixteenths / 16 } else { room };
         let mut batch: VecDeque<Task> = VecDeque::new();
         while batch.len() < branch_share {
             let Some((_, task)) = self.queue.pop_first() else { break };
@@ -140,29 +216,75 @@ impl Explorer {
     /// how many points this run reached first.
     pub fn absorb(&mut self, task: &Task, points: &[(String, u64)]) -> usize {
         let last_fork = task.branch.forks().last().map(|f| f.event);
+        let deep = task.branch.forks().len() >= self.guide.depth_max;
+        // Only a point the branch reached after its own last fork is its own finding.
+        let fresh = |event: u64| !deep && last_fork.is_none_or(|e| event > e);
+        self.absorbed += 1;
         let mut new = 0;
+        // (runs that had reached the point or pair before, its first event, branches asked).
+        let mut plans: Vec<(u64, u64, u32)> = Vec::new();
         for (name, first_event) in points {
             let before = self.reached.get(name).copied().unwrap_or(0);
             *self.reached.entry(name.clone()).or_insert(0) += 1;
             if before == 0 {
                 new += 1;
             }
-            // Only a point the branch reached after its own last fork is its own finding.
-            let fresh = last_fork.is_none_or(|e| *first_event > e);
-            if !fresh || task.branch.forks().len() >= self.guide.depth_max {
+            if !fresh(*first_event) {
                 continue;
             }
-            let fanout = if before == 0 {
-                self.stats.planned_new += u64::from(self.guide.fanout_new);
+            let rare = before < self.guide.rare_below
+                || (self.guide.rare_share > 0 && before * self.guide.rare_share <= self.absorbed);
+            if self.absorbed <= self.guide.warm_up {
+                continue;
+            }
+            let fanout = if before == 0 && self.guide.fanout_new > 0 {
                 self.guide.fanout_new
-            } else if before < self.guide.rare_below {
-                self.stats.planned_rare += u64::from(self.guide.fanout_rare);
+            } else if rare {
                 self.guide.fanout_rare
             } else {
                 0
             };
+            plans.push((before, *first_event, fanout));
+        }
+        if self.guide.fanout_pair > 0 {
+            let mut order: Vec<&(String, u64)> = points.iter().collect();
+            order.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
+            for (j, second) in order.iter().enumerate() {
+                for first in &order[..j] {
+                    if first.1 == second.1 {
+                        continue;
+                    }
+                    let key = (first.0.clone(), second.0.clone());
+                    let before = self.pairs.get(&key).copied().unwrap_or(0);
+                    *self.pairs.entry(key).or_insert(0) += 1;
+                    if before == 0 && fresh(second.1) && self.absorbed > self.guide.warm_up {
+                        plans.push((0, second.1, self.guide.fanout_pair));
+                    }
+                }
+            }
+        }
+        // One event forks once: several points first reached at the same event (a crash of a
+        // leader with writes in flight, say) ask for the same branches, which would be the same
+        // runs. It gets the most branches any of them asks for, at the rarest one's place in the
+        // queue.
+        let floor = last_fork.map_or(0, |e| e + 1);
+        let mut forks: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+        for (before, event, fanout) in plans {
+            if fanout == 0 {
+                continue;
+            }
+            let event = event.saturating_sub(self.guide.fork_back).max(floor);
+            let slot = forks.entry(event).or_insert((before, fanout));
+            *slot = (slot.0.min(before), slot.1.max(fanout));
+        }
+        for (event, (before, fanout)) in forks {
+            if before == 0 {
+                self.stats.planned_new += u64::from(fanout);
+            } else {
+                self.stats.planned_rare += u64::from(fanout);
+            }
             for fork in 1..=fanout {
-                let branch = task.branch.then(*first_event, fork);
+                let branch = task.branch.then(event, fork);
                 self.queue.insert((before, self.order), Task { seed: task.seed, branch });
                 self.order += 1;
             }
@@ -225,6 +347,50 @@ mod tests {
         x.absorb(&branch, &points(&[("a", 90)]));
         assert_eq!(x.queue.len(), queued + 1);
         assert!(x.queue.values().any(|t| t.branch.to_string() == "50.1/90.1"));
+    }
+
+    #[test]
+    fn points_first_reached_at_one_event_fork_there_once() {
+        let mut x = explorer(100);
+        let _ = x.next_batch();
+        let root = Task { seed: 100, branch: BranchPath::root() };
+        // Three new points at event 50 and one at 80: four branches at each event, not twelve.
+        x.absorb(&root, &points(&[("a", 50), ("b", 50), ("c", 50), ("d", 80)]));
+        let mut planned: Vec<String> = x.queue.values().map(|t| t.branch.to_string()).collect();
+        planned.sort();
+        assert_eq!(planned, vec!["50.1", "50.2", "50.3", "50.4", "80.1", "80.2", "80.3", "80.4"]);
+        assert_eq!(x.stats.planned_new, 8);
+    }
+
+    #[test]
+    fn knobs_fork_earlier_plan_pairs_and_wait_for_the_warm_up() {
+        let guide = Guide { batch: 4, ..Guide::default() }
+            .with_overrides("new=1,rare=0,back=10,pair=2,warm=1")
+            .expect("valid knobs");
+        let mut x = Explorer::new(SeedSet { start: 0, end: 10, shard: None }, 100, guide);
+        let _ = x.next_batch();
+        let root = |seed| Task { seed, branch: BranchPath::root() };
+        // The first run only warms up.
+        x.absorb(&root(0), &points(&[("a", 50), ("b", 70)]));
+        assert!(x.queue.is_empty());
+        // The second: "c" is new (one branch); the pairs c-then-b, c-then-a and b-then-a are
+        // new (two branches each, once per event), a-then-b was seen already; every fork comes
+        // ten events before its point (not before event 0).
+        x.absorb(&root(1), &points(&[("b", 20), ("a", 30), ("c", 5)]));
+        let mut planned: Vec<String> = x.queue.values().map(|t| t.branch.to_string()).collect();
+        planned.sort();
+        assert_eq!(planned, vec!["0.1", "10.1", "10.2", "20.1", "20.2"]);
+    }
+
+    #[test]
+    fn bad_knobs_are_named() {
+        let err = |text: &str| Guide::default().with_overrides(text).expect_err(text);
+        assert!(err("batch=0").contains("batch (1 or more)"));
+        assert!(err("fanout=3").contains("\"fanout\""));
+        assert!(err("new").contains("name=value"));
+        assert!(err("new=-1").contains("whole number"));
+        assert!(err("sixteenths=17").contains("at most 16"));
+        assert_eq!(Guide::default().with_overrides("").map(|g| g.batch), Ok(32));
     }
 
     #[test]

@@ -5,12 +5,77 @@ use raft_host::Bug;
 use serde::Serialize;
 
 use crate::branch::BranchPath;
-use crate::config::{Implementation, SimConfig};
+use crate::config::{CrashFaults, Implementation, SimConfig};
 use crate::guided::{Explorer, Guide};
 use crate::pool::{run_parallel, Flow};
 use crate::run::{run, run_scenario, RunOptions, Verdict};
 use crate::scenario::Scenario;
 use crate::sweep::SeedSet;
+
+/// The configuration a hunt draws each root seed's run from. Both plain and guided hunts use
+/// the same one, so their figures compare.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Base {
+    /// The random swarm configuration (`SimConfig::swarm`): what `sweep` and `selftest` use.
+    #[default]
+    Swarm,
+    /// One fixed configuration for every seed, harder for most planted bugs than the swarm: the
+    /// calm cluster (5 nodes, 10 ms ticks, check-quorum and pre-vote) with 1% message loss, a
+    /// snapshot every 10 entries, and crashes only: one every 0.5 to 2 s (the leader 30% of
+    /// the time), down 10 ms to 1.2 s, half the writes in flight torn, 10% of snapshot writes
+    /// crashed. No partitions, pauses, duplicates, long delays, drift or storage damage.
+    Crashes,
+}
+
+impl Base {
+    pub const ALL: [Base; 2] = [Base::Swarm, Base::Crashes];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Base::Swarm => "swarm",
+            Base::Crashes => "crashes",
+        }
+    }
+
+    /// The configuration of root seed `seed`.
+    #[must_use]
+    pub fn config(self, seed: u64) -> SimConfig {
+        match self {
+            Base::Swarm => SimConfig::swarm(seed),
+            Base::Crashes => {
+                let mut c = SimConfig::calm(seed);
+                c.network.drop_ppm = 10_000;
+                c.snapshot.every_entries = 10;
+                c.disk.torn_write_ppm = 500_000;
+                c.faults.crash = Some(CrashFaults {
+                    every_ns_min: 500 * MS,
+                    every_ns_max: 2_000 * MS,
+                    down_ns_min: 10 * MS,
+                    down_ns_max: 1_200 * MS,
+                    leader_ppm: 300_000,
+                    new_leader_ppm: 0,
+                    new_leader_delay_ns_max: 0,
+                    snapshot_write_ppm: 100_000,
+                });
+                c
+            }
+        }
+    }
+}
+
+/// A millisecond in nanoseconds.
+const MS: u64 = 1_000_000;
+
+impl std::str::FromStr for Base {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Base, String> {
+        Base::ALL
+            .into_iter()
+            .find(|b| b.name() == text)
+            .ok_or_else(|| format!("unknown base configuration {text:?}; expected swarm or crashes"))
+    }
+}
 
 /// The hunt for one bug.
 #[derive(Clone, Debug, Serialize)]
@@ -68,13 +133,20 @@ pub fn staging(bug: Bug) -> Option<(&'static str, &'static str)> {
 /// is finished before the lowest failure in it is taken.
 #[must_use]
 pub fn hunt(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
-    hunt_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+    hunt_on(Implementation::RaftCore, Base::Swarm, bug, first_seed, budget, jobs)
 }
 
 /// [`hunt`] with `implementation` in every server (which must have the bug: see
 /// `Implementation::supports`).
 #[must_use]
-pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
+pub fn hunt_on(
+    implementation: Implementation,
+    base: Base,
+    bug: Bug,
+    first_seed: u64,
+    budget: u64,
+    jobs: usize,
+) -> Hunt {
     let window = (jobs.max(1) * 16) as u64;
     let mut start = first_seed;
     let end = first_seed.saturating_add(budget);
@@ -85,7 +157,7 @@ pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget
         run_parallel(
             count,
             jobs,
-            |i| hunt_run(implementation, bug, start + i, &BranchPath::root()),
+            |i| hunt_run(implementation, base, bug, start + i, &BranchPath::root()),
             |i, r| {
                 runs[i as usize] = Some(r);
                 Flow::Continue
@@ -119,20 +191,23 @@ pub fn hunt_on(implementation: Implementation, bug: Bug, first_seed: u64, budget
 /// same for any number of jobs.
 #[must_use]
 pub fn hunt_guided(bug: Bug, first_seed: u64, budget: u64, jobs: usize) -> Hunt {
-    hunt_guided_on(Implementation::RaftCore, bug, first_seed, budget, jobs)
+    hunt_guided_on(Implementation::RaftCore, Base::Swarm, Guide::default(), bug, first_seed, budget, jobs)
 }
 
-/// [`hunt_guided`] with `implementation` in every server.
+/// [`hunt_guided`] with `implementation` in every server, root seeds drawn from `base`, and
+/// the exploration steered by `guide`.
 #[must_use]
 pub fn hunt_guided_on(
     implementation: Implementation,
+    base: Base,
+    guide: Guide,
     bug: Bug,
     first_seed: u64,
     budget: u64,
     jobs: usize,
 ) -> Hunt {
     let roots = SeedSet { start: first_seed, end: first_seed.saturating_add(budget), shard: None };
-    let mut explorer = Explorer::new(roots, budget, Guide::default());
+    let mut explorer = Explorer::new(roots, budget, guide);
     let (mut done, mut spent) = (0u64, 0u64);
     loop {
         let batch = explorer.next_batch();
@@ -145,7 +220,7 @@ pub fn hunt_guided_on(
             jobs,
             |i| {
                 let t = &batch[i as usize];
-                hunt_run(implementation, bug, t.seed, &t.branch)
+                hunt_run(implementation, base, bug, t.seed, &t.branch)
             },
             |i, r| {
                 runs[i as usize] = Some(r);
@@ -184,7 +259,7 @@ impl Run {
     }
 }
 
-fn hunt_run(implementation: Implementation, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
+fn hunt_run(implementation: Implementation, base: Base, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
     let staged = staging(bug).map(|(path, text)| Scenario::parse(text, path));
     let (mut config, scenario) = match staged {
         Some(Ok(scenario)) => match scenario.config(seed) {
@@ -193,7 +268,7 @@ fn hunt_run(implementation: Implementation, bug: Bug, seed: u64, branch: &Branch
         },
         Some(Err(e)) => return Run::broken(format!("the staging scenario: {e}")),
         None => {
-            let mut config = SimConfig::swarm(seed);
+            let mut config = base.config(seed);
             config.fit_for(bug);
             (config, None)
         }

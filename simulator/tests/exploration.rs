@@ -196,3 +196,62 @@ fn every_combination_of_the_leaders_legal_choices_passes_and_changes_the_run() {
     assert!(drawn.iter().any(|c| c.pipelining_off) && drawn.iter().any(|c| c.empty_heartbeats));
     assert!(drawn.iter().any(|c| c.rotate_followers) && drawn.iter().any(LeaderChoices::is_default));
 }
+
+#[test]
+fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
+    let out = raftsim(&[
+        "bench",
+        "exploration",
+        "--quick",
+        "--bug",
+        "install-stale-snapshot",
+        "--base",
+        "crashes",
+        "--guide",
+        "batch=8,back=50",
+        "--coverage-runs",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = last_json(&out);
+    assert_eq!(v["base"].as_str(), Some("crashes"));
+    assert!(
+        v["guide"].as_str().is_some_and(|g| g.contains("batch: 8") && g.contains("fork_back: 50")),
+        "{v}"
+    );
+    assert_eq!(v["bugs"][0]["bug"].as_str(), Some("install-stale-snapshot"));
+    for (flag, value, says) in [
+        ("--base", "storm", "expected swarm or crashes"),
+        ("--guide", "batch=0", "batch (1 or more)"),
+        ("--guide", "fanout=2", "expected batch"),
+    ] {
+        let out = raftsim(&["bench", "exploration", "--quick", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains(says), "{flag} {value}: {err}");
+    }
+}
+
+#[test]
+fn the_crashes_base_is_one_configuration_and_guided_hunts_on_it_are_the_same_on_any_jobs() {
+    use simulator::config::Implementation;
+    use simulator::guided::Guide;
+    use simulator::selftest::{hunt_guided_on, Base};
+    let mut a = Base::Crashes.config(1);
+    let b = Base::Crashes.config(2);
+    assert_eq!(a.seed, 1);
+    a.seed = 2;
+    assert_eq!(a, b, "only the seed differs");
+    assert!(a.faults.crash.is_some() && a.faults.partition.is_none() && a.faults.storage.is_none());
+    let guide = Guide::default().with_overrides("batch=8,back=50").expect("valid knobs");
+    let hunt = |jobs| {
+        hunt_guided_on(Implementation::RaftCore, Base::Crashes, guide, Bug::StaleLeaderRead, 0, 60, jobs)
+    };
+    let (one, two) = (hunt(1), hunt(2));
+    assert!(one.caught, "{one:?}");
+    assert_eq!(
+        (one.seeds, one.events, one.seed, &one.branch),
+        (two.seeds, two.events, two.seed, &two.branch)
+    );
+}

@@ -35,6 +35,17 @@ pub struct BenchArgs {
     /// (1 to 1000000).
     #[arg(long, default_value_t = 2_000, value_parser = crate::limits::flag_range(1, 1_000_000))]
     pub coverage_runs: u64,
+    /// `bench exploration`: the configuration both modes draw their root seeds from: swarm
+    /// (default: `SimConfig::swarm`, as `sweep` and `selftest` use) or crashes (one fixed
+    /// configuration: the calm cluster with 1% loss, snapshots and crashes only, where the
+    /// hardest planted bugs take tens of runs).
+    #[arg(long, value_name = "NAME", default_value = "swarm")]
+    pub base: String,
+    /// `bench exploration`: change the guided mode's knobs, as `name=value,...` (batch, new,
+    /// rare, below, share, pair, sixteenths, depth, warm, back, queue; see `guided.rs`); default:
+    /// what `sweep --guided` uses.
+    #[arg(long, value_name = "KNOBS", default_value = "")]
+    pub guide: String,
     /// `bench exploration`: only these planted bugs (default: all).
     #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
     pub bugs: Vec<String>,

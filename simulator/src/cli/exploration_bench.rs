@@ -17,11 +17,10 @@ use serde_json::json;
 
 use super::bench_cmd::BenchArgs;
 use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
-use crate::config::SimConfig;
 use crate::guided::{Explorer, Guide};
 use crate::pool::{run_parallel, Flow};
 use crate::run::{run, RunOptions};
-use crate::selftest::{median_events, median_seeds, Hunt};
+use crate::selftest::{median_events, median_seeds, Base, Hunt};
 use crate::sweep::SeedSet;
 
 /// One run's events, and the points it reached with their first events.
@@ -51,6 +50,13 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         (args.trials, args.budget, args.coverage_runs)
     };
     let implementation = args.implementation.unwrap_or_default();
+    let base: Base = match args.base.parse() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("raftsim bench exploration: --base: {e}");
+            return 2;
+        }
+    };
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
         Bug::ALL.iter().copied().filter(|b| implementation.supports(*b)).collect()
     } else {
@@ -60,6 +66,13 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         eprintln!("raftsim bench exploration: {implementation} has no planted bug {bug}");
         return 2;
     }
+    let guide = match Guide::default().with_overrides(&args.guide) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("raftsim bench exploration: --guide: {e}");
+            return 2;
+        }
+    };
     let started = Instant::now();
     let mut rows = Vec::new();
     for bug in bugs {
@@ -71,7 +84,17 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         }
         let hunts = |guided: bool| -> Vec<Hunt> {
             (0..trials)
-                .map(|t| hunt_with(guided)(implementation, bug, t * TRIAL_STRIDE, budget, jobs))
+                .map(|t| {
+                    hunt_with(
+                        guided.then_some(guide),
+                        implementation,
+                        base,
+                        bug,
+                        t * TRIAL_STRIDE,
+                        budget,
+                        jobs,
+                    )
+                })
                 .collect()
         };
         rows.push(Row { bug, plain: hunts(false), guided: hunts(true) });
@@ -79,8 +102,8 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     if !args.json {
         eprintln!("bench exploration: catalogue points reached by {coverage_runs} runs, plain and guided...");
     }
-    let plain = reach(implementation, coverage_runs, jobs, false);
-    let guided = reach(implementation, coverage_runs, jobs, true);
+    let plain = reach(implementation, base, guide, coverage_runs, jobs, false);
+    let guided = reach(implementation, base, guide, coverage_runs, jobs, true);
     let mut out = std::io::stdout().lock();
     if args.json {
         let bugs: Vec<serde_json::Value> = rows
@@ -99,7 +122,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
             .collect();
         let reach_json = |r: &Reach| json!({ "runs": r.runs, "events": r.events, "points": r.points, "rare_points": r.rare, "wall_ms": r.wall_ms });
         let value = json!({
-            "trials": trials, "budget": budget, "bugs": bugs,
+            "trials": trials, "budget": budget, "base": base.name(), "guide": format!("{guide:?}"), "bugs": bugs,
             "coverage": { "plain": reach_json(&plain), "guided": reach_json(&guided), "catalogue": crate::coverage::Point::ALL.len() },
             "wall_ms": started.elapsed().as_secs_f64() * 1e3,
         });
@@ -108,8 +131,10 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     }
     let _ = writeln!(
         out,
-        "planted bug: runs (and millions of events) to the first failing run, median of {trials} trials, at most {budget} runs"
+        "planted bug: runs (and millions of events) to the first failing run, median of {trials} trials, at most {budget} runs; base configuration: {}",
+        base.name()
     );
+    let _ = writeln!(out, "guide: {guide:?}");
     let _ = writeln!(
         out,
         "{:<28} {:>7} {:>11} {:>9} {:>7} {:>11} {:>9} {:>10}",
@@ -149,14 +174,21 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     0
 }
 
-/// Runs `runs` swarm runs from seed 0, plain or guided, and counts the points they reached.
-fn reach(implementation: crate::config::Implementation, runs: u64, jobs: usize, guided: bool) -> Reach {
+/// Runs `runs` runs of `base` from seed 0, plain or guided, and counts the points they reached.
+fn reach(
+    implementation: crate::config::Implementation,
+    base: Base,
+    guide: Guide,
+    runs: u64,
+    jobs: usize,
+    guided: bool,
+) -> Reach {
     let started = Instant::now();
     let roots = SeedSet { start: 0, end: runs, shard: None };
     let mut explorer = Explorer::new(
         roots,
         runs,
-        if guided { Guide::default() } else { Guide { fanout_new: 0, fanout_rare: 0, ..Guide::default() } },
+        if guided { guide } else { Guide { fanout_new: 0, fanout_rare: 0, fanout_pair: 0, ..guide } },
     );
     let mut events = 0u64;
     let mut done = 0u64;
@@ -171,7 +203,7 @@ fn reach(implementation: crate::config::Implementation, runs: u64, jobs: usize, 
             jobs,
             |i| {
                 let t = &batch[i as usize];
-                let mut config = SimConfig::swarm(t.seed);
+                let mut config = base.config(t.seed);
                 config.branch = t.branch.clone();
                 config.set_implementation(implementation);
                 let o = run(&config, &RunOptions::default());

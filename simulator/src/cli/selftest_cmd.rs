@@ -6,7 +6,8 @@ use clap::Args;
 use raft_host::Bug;
 
 use crate::config::Implementation;
-use crate::selftest::{hunt_guided_on, hunt_on, median_seeds, Hunt};
+use crate::guided::Guide;
+use crate::selftest::{hunt_guided_on, hunt_on, median_seeds, Base, Hunt};
 
 #[derive(Args, Debug, Clone)]
 pub struct SelftestArgs {
@@ -38,12 +39,19 @@ pub struct SelftestArgs {
 /// Trial `t` starts at seed `t * TRIAL_STRIDE`, far from the others.
 pub const TRIAL_STRIDE: u64 = 1_000_000;
 
-/// The hunt of plain seeds, or the guided one.
-pub fn hunt_with(guided: bool) -> fn(Implementation, Bug, u64, u64, usize) -> Hunt {
-    if guided {
-        hunt_guided_on
-    } else {
-        hunt_on
+/// The hunt of plain seeds (`guide` None), or the guided one.
+pub fn hunt_with(
+    guide: Option<Guide>,
+    implementation: Implementation,
+    base: Base,
+    bug: Bug,
+    first_seed: u64,
+    budget: u64,
+    jobs: usize,
+) -> Hunt {
+    match guide {
+        Some(guide) => hunt_guided_on(implementation, base, guide, bug, first_seed, budget, jobs),
+        None => hunt_on(implementation, base, bug, first_seed, budget, jobs),
     }
 }
 
@@ -65,7 +73,17 @@ pub fn selftest_command(args: &SelftestArgs) -> i32 {
     let mut rows = Vec::new();
     for bug in bugs {
         let hunts: Vec<Hunt> = (0..args.trials)
-            .map(|t| hunt_with(args.guided)(implementation, bug, t * TRIAL_STRIDE, args.budget, jobs))
+            .map(|t| {
+                hunt_with(
+                    args.guided.then(Guide::default),
+                    implementation,
+                    Base::Swarm,
+                    bug,
+                    t * TRIAL_STRIDE,
+                    args.budget,
+                    jobs,
+                )
+            })
             .collect();
         let caught = hunts.iter().filter(|h| h.caught).count() as u64;
         let first = hunts.iter().find(|h| h.caught).cloned().unwrap_or_else(|| hunts[0].clone());

@@ -24,7 +24,7 @@ impl<R: Raft> World<R> {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let node = server.node();
         let v = node.view();
-        let mut points = [None; 3];
+        let mut points = [None; 4];
         match m.kind {
             MessageKind::Vote { last_index, last_term } => {
                 let ours = Self::last_entry(node, &v);
@@ -71,6 +71,13 @@ impl<R: Raft> World<R> {
                 let matching = m.term >= v.term && node.term_at(prev_index) == Some(prev_term);
                 if matching && v.last_index > end && commit > end {
                     points[1] = Some(Point::AppendEndsBeforeFollowerLogCommitAhead);
+                }
+                // The sender still leads the message's term, so its log only grew since it sent.
+                let sender = self.nodes.get(m.from.0 as usize).and_then(|s| s.server()).map(|s| s.node());
+                let sender = sender.filter(|s| s.view().role == Role::Leader && s.view().term == m.term);
+                let last_term = sender.and_then(|s| s.term_at(end));
+                if entries > 0 && m.term >= v.term && commit < end && last_term.is_some_and(|t| t < m.term) {
+                    points[3] = Some(Point::AppendEarlierTermsOnly);
                 }
                 if m.term == v.term && v.role == Role::Candidate {
                     points[2] = Some(Point::CandidateStepsDownForLeader);
