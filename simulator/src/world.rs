@@ -215,6 +215,9 @@ pub struct World<R: Raft> {
     /// Whether the event being handled is not itself a fault, so that a fault happening now
     /// reacts to it (a fresh leader isolated during the delivery that elected it).
     reacting: bool,
+    /// The fewest voters any configuration a removal made in this run has (see
+    /// [`World::fewest_voters`]).
+    pub(crate) voters_floor: usize,
     bugs: BugSet,
     nemesis: Nemesis,
     /// Duplicate applications counted by servers that have since crashed.
@@ -305,6 +308,7 @@ impl<R: Raft> World<R> {
             initial_pace_ns: 0,
             realized: None,
             reacting: false,
+            voters_floor: config.cluster.nodes,
             bugs,
             nemesis: Nemesis {
                 partition: rng::stream(seed, "nemesis.partition"),
@@ -1150,10 +1154,11 @@ impl<R: Raft> World<R> {
     }
 
     /// The fewest voters of any configuration a running server holds (an empty one, "none
-    /// recorded", is the bootstrap one of every node): what the recoverability budget counts.
+    /// recorded", is the bootstrap one of every node), and of any a removal made in this run
+    /// (a server that holds it may be down now): what the recoverability budget counts.
     #[must_use]
     pub fn fewest_voters(&self) -> usize {
-        let n = self.nodes.len();
+        let n = self.voters_floor.min(self.nodes.len());
         self.nodes
             .iter()
             .filter_map(|slot| slot.server())

@@ -160,6 +160,10 @@ impl<R: Raft> World<R> {
                 }
             }
             (Op::Change(MembershipChange::Remove(id)), Ok(())) => {
+                let after = self.nodes[leader as usize].server().and_then(|s| s.node().configuration());
+                if let Some(c) = after.filter(|c| !c.voters.is_empty()) {
+                    self.voters_floor = self.voters_floor.min(c.voters.len());
+                }
                 self.membership.servers_removed += 1;
                 self.sometimes(Point::ServerRemoved);
                 if id.0 == u32::from(leader) {
