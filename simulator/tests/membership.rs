@@ -1,11 +1,12 @@
 //! Membership changes, leadership transfers and reads without the log in the simulator: swarm
-//! runs that use them pass and replay to the same trace; the planted bugs of those paths that
-//! the swarm hunts are caught by a fitting check; the lease's drift bound is enforced.
+//! runs that use them pass and replay to the same trace; the planted bugs of those paths are
+//! caught by a fitting check, over fitted swarm seeds or over seeds of the scenario that stages
+//! them; the lease's drift bound is enforced.
 
 use raft_core::Bug;
 use simulator::config::{ReadPathName, SimConfig};
 use simulator::selftest::hunt;
-use simulator::{run, RunOptions, Verdict};
+use simulator::{run, run_scenario, RunOptions, Scenario, Verdict};
 
 #[test]
 fn swarm_runs_with_membership_changes_and_off_log_reads_pass_and_replay_identically() {
@@ -68,6 +69,27 @@ fn a_learner_that_votes_is_caught_counting_the_quorum_in_the_configuration() {
         "caught by {check}: {:?}",
         h.reason
     );
+}
+
+#[test]
+fn the_staged_bugs_are_caught_on_their_scenarios_by_a_fitting_check_and_replay_there() {
+    for (bug, check) in
+        [(Bug::ChangeBeforeOwnTermCommit, "leader-completeness"), (Bug::LeaseIgnoresDrift, "linearizability")]
+    {
+        let (path, _) = simulator::selftest::staging(bug).expect("a staging scenario");
+        let h = hunt(bug, 0, 40, 2);
+        assert!(h.caught, "{bug} missed within 40 seeds of {path}");
+        assert_eq!(h.check.as_deref(), Some(check), "{bug}: {:?}", h.reason);
+        let replay = h.replay.unwrap_or_default();
+        assert!(replay.contains(&format!("--scenario {path}")) && replay.contains(bug.name()), "{replay}");
+        // The same seed of the same scenario passes without the bug.
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        let scenario = Scenario::load(&file).expect("the staging scenario loads");
+        let seed = h.seed.unwrap_or_default();
+        let config = scenario.config(seed).expect("config");
+        let outcome = run_scenario(&scenario, &config, &RunOptions::default());
+        assert_eq!(outcome.verdict, Verdict::Pass, "{path} seed {seed} without {bug}: {}", outcome.reason);
+    }
 }
 
 #[test]
