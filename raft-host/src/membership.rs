@@ -33,7 +33,8 @@
 //! the price of two configurations in force at once (every quorum counted twice), a second log
 //! entry per change, and more states to get wrong. Every operation a cluster needs (grow,
 //! shrink, replace a server) is a sequence of single-server steps, and the extra rules above are
-//! two comparisons. etcd, raft-rs and LogCabin ship single-server changes for the same reason.
+//! two comparisons. LogCabin ships only single-server changes; etcd's raft and raft-rs began
+//! with them and added joint consensus later, for changes of several servers in one step.
 //!
 //! Node ids in a configuration are at most [`NodeSet::CAPACITY`] - 1: a configuration is a pair
 //! of bit sets, so that it (and the snapshot metadata that carries it) stays `Copy`.
