@@ -195,8 +195,9 @@ impl Bug {
     }
 
     /// Bugs on the paths of membership changes, leadership transfer and reads without the log.
-    /// Kept out of [`Bug::ALL`], the bugs the simulator's swarm hunts, until the swarm drives
-    /// those paths.
+    /// Kept out of [`Bug::ALL`], the bugs the plain swarm catches: two of them need a swarm
+    /// configuration fitted to them, and two a scenario that stages their precondition (see the
+    /// simulator's `selftest::staging`).
     pub const MEMBERSHIP_AND_READS: [Bug; 4] =
         [Bug::ChangeBeforeOwnTermCommit, Bug::LearnerVotes, Bug::ReadBeforeConfirm, Bug::LeaseIgnoresDrift];
 

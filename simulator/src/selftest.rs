@@ -102,10 +102,7 @@ pub struct Hunt {
 /// a staging scenario (see [`staging`]).
 #[must_use]
 pub fn hunted_bugs() -> Vec<Bug> {
-    Bug::ALL
-        .into_iter()
-        .chain([Bug::ReadBeforeConfirm, Bug::LearnerVotes, Bug::ChangeBeforeOwnTermCommit])
-        .collect()
+    Bug::every().collect()
 }
 
 /// The scenario a bug is hunted on instead of the swarm, as (path in the repository, text): for
