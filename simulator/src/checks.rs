@@ -158,6 +158,23 @@ struct Watch {
 }
 
 impl Watch {
+    /// What a node holds after a restart from `state`: no role, the durable term and vote, the
+    /// log and snapshot it recovered, and (the host restored its store from the snapshot) that
+    /// much committed and applied.
+    fn restarted_from(&mut self, state: &DurableState, snapshot: SnapshotMeta) {
+        self.role = None;
+        self.term = state.term;
+        self.commit = snapshot.last_index;
+        self.applied = snapshot.last_index;
+        self.written = TermLog::of_state(state);
+        self.durable = TermLog::of_state(state);
+        self.written_snapshot = snapshot;
+        self.durable_snapshot = snapshot;
+        self.durable_term = state.term;
+        self.durable_vote = state.vote;
+        self.truncation_at_crash = None;
+    }
+
     /// The lowest index this node may still write at, less one: its logs start after it.
     fn floor(&self) -> LogIndex {
         self.written.base().min(self.durable.base())
@@ -886,18 +903,7 @@ impl Invariants {
                 }
             }
         }
-        w.role = None;
-        w.term = state.term;
-        w.commit = restored_snapshot.last_index;
-        // The host restored its store from the snapshot: that much is applied.
-        w.applied = restored_snapshot.last_index;
-        w.written = TermLog::of_state(state);
-        w.durable = TermLog::of_state(state);
-        w.written_snapshot = restored_snapshot;
-        w.durable_snapshot = restored_snapshot;
-        w.durable_term = state.term;
-        w.durable_vote = state.vote;
-        w.truncation_at_crash = None;
+        w.restarted_from(state, restored_snapshot);
         Ok(())
     }
 
@@ -920,17 +926,7 @@ impl Invariants {
         }
         let restored_snapshot = state.snapshot.as_ref().map_or(SnapshotMeta::default(), |s| s.meta);
         w.fenced = true;
-        w.role = None;
-        w.term = state.term;
-        w.commit = restored_snapshot.last_index;
-        w.applied = restored_snapshot.last_index;
-        w.written = TermLog::of_state(state);
-        w.durable = TermLog::of_state(state);
-        w.written_snapshot = restored_snapshot;
-        w.durable_snapshot = restored_snapshot;
-        w.durable_term = state.term;
-        w.durable_vote = state.vote;
-        w.truncation_at_crash = None;
+        w.restarted_from(state, restored_snapshot);
         // What it acknowledged is gone with the damage: only its new log counts from here.
         w.acked_index = LogIndex::ZERO;
         Ok(())

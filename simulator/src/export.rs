@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::config::{FaultConfig, SimConfig};
 use crate::run::EndState;
-use crate::world::{Realized, ScriptedOp};
+use crate::world::Realized;
 
 /// The scenario file of a run.
 ///
@@ -68,13 +68,7 @@ pub fn step_json(at: u64, fault: &Realized) -> Value {
         Realized::Drift(n, ppm) => json!({"at": at, "do": "drift", "node": n, "ppm": ppm}),
         Realized::Submit(ops) => json!({"at": at, "do": "submit", "ops": ops}),
         Realized::Membership { op, node, wipe } => {
-            let action = match op {
-                ScriptedOp::Add => "add-server",
-                ScriptedOp::Promote => "promote-server",
-                ScriptedOp::Remove => "remove-server",
-                ScriptedOp::Transfer => "transfer-leader",
-            };
-            let mut step = json!({"at": at, "do": action, "node": node});
+            let mut step = json!({"at": at, "do": op.action(), "node": node});
             if *wipe {
                 step["wipe"] = Value::Bool(true);
             }

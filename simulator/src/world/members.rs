@@ -29,11 +29,46 @@ pub enum ScriptedOp {
     Transfer,
 }
 
+impl ScriptedOp {
+    /// The scenario action that makes it (what an exported run writes).
+    #[must_use]
+    pub fn action(self) -> &'static str {
+        match self {
+            ScriptedOp::Add => "add-server",
+            ScriptedOp::Promote => "promote-server",
+            ScriptedOp::Remove => "remove-server",
+            ScriptedOp::Transfer => "transfer-leader",
+        }
+    }
+
+    /// Its code in the trace hash, and its name in the trace.
+    fn code_and_name(self) -> (u64, &'static str) {
+        match self {
+            ScriptedOp::Transfer => (0, "transfer"),
+            ScriptedOp::Add => (1, "add"),
+            ScriptedOp::Promote => (2, "promote"),
+            ScriptedOp::Remove => (3, "remove"),
+        }
+    }
+}
+
 /// What one step did, for the trace.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Op {
     Transfer(u8),
     Change(MembershipChange),
+}
+
+impl Op {
+    /// The operation and the server it concerns, as a scenario names them.
+    fn scripted(self) -> (ScriptedOp, u8) {
+        match self {
+            Op::Transfer(to) => (ScriptedOp::Transfer, to),
+            Op::Change(MembershipChange::AddLearner(id)) => (ScriptedOp::Add, id.0 as u8),
+            Op::Change(MembershipChange::Promote(id)) => (ScriptedOp::Promote, id.0 as u8),
+            Op::Change(MembershipChange::Remove(id)) => (ScriptedOp::Remove, id.0 as u8),
+        }
+    }
 }
 
 impl<R: Raft> World<R> {
@@ -113,12 +148,7 @@ impl<R: Raft> World<R> {
     }
 
     fn perform_at_leader(&mut self, leader: u8, op: Op, wipe: bool) {
-        let (scripted, node) = match op {
-            Op::Transfer(to) => (ScriptedOp::Transfer, to),
-            Op::Change(MembershipChange::AddLearner(id)) => (ScriptedOp::Add, id.0 as u8),
-            Op::Change(MembershipChange::Promote(id)) => (ScriptedOp::Promote, id.0 as u8),
-            Op::Change(MembershipChange::Remove(id)) => (ScriptedOp::Remove, id.0 as u8),
-        };
+        let (scripted, node) = op.scripted();
         let wipe = wipe && scripted == ScriptedOp::Add;
         self.realize(Realized::Membership { op: scripted, node, wipe });
         self.busy_node = Some(leader);
@@ -199,20 +229,15 @@ impl<R: Raft> World<R> {
     }
 
     fn trace_membership(&mut self, leader: u8, op: Op, refused: Option<&String>) {
-        let (kind, id) = match op {
-            Op::Transfer(to) => (0, u64::from(to)),
-            Op::Change(MembershipChange::AddLearner(id)) => (1, u64::from(id.0)),
-            Op::Change(MembershipChange::Promote(id)) => (2, u64::from(id.0)),
-            Op::Change(MembershipChange::Remove(id)) => (3, u64::from(id.0)),
-        };
-        self.trace.mix(&[self.now, 20, u64::from(leader), kind, id, u64::from(refused.is_some())]);
+        let (scripted, id) = op.scripted();
+        let (kind, short) = scripted.code_and_name();
+        self.trace.mix(&[self.now, 20, u64::from(leader), kind, u64::from(id), u64::from(refused.is_some())]);
         if self.trace.detailed() {
             let what = match op {
                 Op::Transfer(to) => format!("transfer to n{to}"),
                 Op::Change(c) => format!("{c:?}"),
             };
             let result = refused.map_or_else(|| "started".to_string(), |e| format!("refused: {e}"));
-            let short = ["transfer", "add", "promote", "remove"][kind as usize];
             self.trace.line(
                 self.now,
                 "membership",
