@@ -120,6 +120,11 @@ impl Raft for RaftNode {
         RaftNode::read_index(self, ctx)
     }
 
+    /// Everything a node holds is plain data (its random stream included), so a clone is exact.
+    fn duplicate(&self) -> Option<RaftNode> {
+        Some(self.clone())
+    }
+
     fn inspect(m: &Message) -> MessageView {
         let kind = match &m.body {
             Body::RequestVote { last_log_index, last_log_term, .. } => {

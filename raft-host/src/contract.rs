@@ -509,4 +509,12 @@ pub trait Raft: Sized {
     fn read_index(&mut self, _ctx: u64) -> Result<(), ReadError> {
         Err(ReadError::Unsupported)
     }
+
+    /// An exact, independent copy of the node's whole state: given the same inputs from here
+    /// on, the copy and the original produce the same outputs (the same future), and neither
+    /// sees what is done to the other. `None` where the implementation cannot copy itself; a
+    /// host that wanted a copy then replays the run from its seed instead.
+    fn duplicate(&self) -> Option<Self> {
+        None
+    }
 }

@@ -141,6 +141,26 @@ pub struct KvServer<R: Raft> {
 }
 
 impl<R: Raft> KvServer<R> {
+    /// An exact, independent copy of the server: its store, its waiting calls and reads, and
+    /// its node through [`Raft::duplicate`]. `None` when the node cannot copy itself.
+    #[must_use]
+    pub fn try_clone(&self) -> Option<KvServer<R>> {
+        Some(KvServer {
+            node: self.node.duplicate()?,
+            id: self.id,
+            bugs: self.bugs,
+            kv: self.kv.clone(),
+            pending: self.pending.clone(),
+            pending_by_client: self.pending_by_client.clone(),
+            replies: self.replies.clone(),
+            deduplicated: self.deduplicated,
+            reads_from_state: self.reads_from_state,
+            read_path: self.read_path,
+            reads: self.reads.clone(),
+            next_read_ctx: self.next_read_ctx,
+        })
+    }
+
     /// A server restarted from what its disk kept (an empty state for a fresh one). The store
     /// starts from the snapshot, if there is one (so nothing it covers is applied again), and is
     /// rebuilt from there as the node learns which restored entries are committed.
