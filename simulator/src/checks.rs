@@ -198,6 +198,7 @@ struct Committed {
 type Known = Vec<(Term, Payload, Term)>;
 
 /// The online checker.
+#[derive(Clone)]
 pub struct Invariants {
     quorum: usize,
     /// By term: the leader seen in it.

@@ -97,6 +97,7 @@ pub struct WorkloadStats {
     pub hints_followed: u64,
 }
 
+#[derive(Clone)]
 pub struct Workload {
     config: WorkloadConfig,
     /// Each clerk aims to start its k-th call at `k * pace_ns`, so that the operations spread

@@ -208,6 +208,21 @@ pub struct Network<R: Raft> {
     last_sent: (u64, Option<u64>),
 }
 
+/// Written out because a derive would ask `R: Clone`; only its messages need to be.
+impl<R: Raft> Clone for Network<R> {
+    fn clone(&self) -> Self {
+        Network {
+            config: self.config.clone(),
+            rng: self.rng.clone(),
+            cuts: self.cuts,
+            packets: self.packets.clone(),
+            stats: self.stats.clone(),
+            next_id: self.next_id,
+            last_sent: self.last_sent,
+        }
+    }
+}
+
 impl<R: Raft> Network<R> {
     #[must_use]
     pub fn new(config: NetworkConfig, rng: Stream) -> Network<R> {

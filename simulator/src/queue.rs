@@ -71,7 +71,7 @@ pub enum Family {
     Membership,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Scheduled {
     /// `time << 64 | seq`: one comparison orders by time, then by insertion.
     key: u128,
@@ -97,7 +97,7 @@ impl Ord for Scheduled {
 }
 
 /// A min-queue of events by (time, sequence).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Scheduled>,
     next_seq: u64,
@@ -143,7 +143,7 @@ impl EventQueue {
 }
 
 /// A vector with reusable slots, for packets in flight.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Slab<T> {
     items: Vec<Option<T>>,
     free: Vec<u32>,

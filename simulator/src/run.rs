@@ -319,6 +319,7 @@ fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: 
 
 /// What ends a run before its phases do: a failure, the caller's stop point, the event budget
 /// (deterministic: it counts events) or, as a last resort, the wall-clock limit (not).
+#[derive(Clone)]
 struct Guard {
     seed: u64,
     /// The branch being run, and how many of its forks were taken so far.
@@ -437,7 +438,12 @@ fn liveness_phase<R: Raft>(
     world.workload.close();
     let probe = world.workload.start_probe(world.now, &mut world.queue);
     world.send_probe(probe);
-    let deadline = fault_end.saturating_add(bound_ns);
+    liveness_loop(world, fault_end.saturating_add(bound_ns), guard)
+}
+
+/// The liveness phase's events from wherever the phase is, until the cluster converged, the
+/// guard stops the run, or `deadline` passes (then returns why it did not converge).
+fn liveness_loop<R: Raft>(world: &mut World<R>, deadline: u64, guard: &mut Guard) -> Option<String> {
     while guard.keep_going(world) && !converged(world) {
         guard.maybe_fork(world, None);
         let Some((time, event)) = world.queue.pop_until(deadline) else {
@@ -450,6 +456,145 @@ fn liveness_phase<R: Raft>(
         world.observe_convergence();
     }
     None
+}
+
+// ----- Copying a run in the middle -----
+
+/// Runs a seed of a configuration (with its random fault schedule) until `event` events were
+/// handled, copies the run there with [`World::try_clone`], and finishes both the original and
+/// the copy, each as an ordinary run finishes. The copy is exact when both outcomes equal the
+/// seed's ordinary run (trace hash and verdict). A run that ends before `event` is copied at its
+/// end. `None` if the implementation cannot copy itself ([`Raft::duplicate`]).
+#[must_use]
+pub fn run_with_clone_at(config: &SimConfig, options: &RunOptions, event: u64) -> Option<(Outcome, Outcome)> {
+    clone_with(config, None, options, event)
+}
+
+/// [`run_with_clone_at`] for a seed of a scenario (see [`run_scenario`]): the scenario's
+/// schedule is copied with the world.
+#[must_use]
+pub fn run_scenario_with_clone_at(
+    scenario: &Scenario,
+    config: &SimConfig,
+    options: &RunOptions,
+    event: u64,
+) -> Option<(Outcome, Outcome)> {
+    clone_with(config, Some(scenario), options, event)
+}
+
+fn clone_with(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    options: &RunOptions,
+    event: u64,
+) -> Option<(Outcome, Outcome)> {
+    match config.implementation {
+        Implementation::RaftCore => clone_inner::<raft_core::RaftNode>(config, scenario, options, event),
+        Implementation::RaftRs => clone_inner::<raft_rs_host::RaftRsNode>(config, scenario, options, event),
+    }
+}
+
+/// A run between two events: what `run_inner` keeps across its phases.
+struct Midway<'s, R: Raft> {
+    world: World<R>,
+    script: Option<Script<'s>>,
+    guard: Guard,
+    /// The fault phase's fixed end, if it has one (see `run_inner`).
+    fixed_end: Option<u64>,
+    /// Why the liveness phase failed, once it has.
+    stalled: Option<String>,
+}
+
+impl<R: Raft> Midway<'_, R> {
+    /// An exact copy; `None` if a server cannot copy itself.
+    fn try_clone(&self) -> Option<Self> {
+        Some(Midway {
+            world: self.world.try_clone()?,
+            script: self.script.clone(),
+            guard: self.guard.clone(),
+            fixed_end: self.fixed_end,
+            stalled: self.stalled.clone(),
+        })
+    }
+
+    /// Carries the run on from wherever it stopped, through the phases `run_inner` runs, until
+    /// the guard stops it or it ends. From the start it does exactly what `run_inner` does.
+    fn advance(&mut self, liveness_ns: u64) {
+        if self.stalled.is_some() {
+            return;
+        }
+        let Midway { world, script, guard, fixed_end, stalled } = self;
+        let phases = catch_node_panics(|| match world.fault_phase_end {
+            None => {
+                let fault_end = fault_phase(world, script.as_mut(), *fixed_end, guard);
+                if guard.keep_going(world) {
+                    *stalled = liveness_phase(world, fault_end, liveness_ns, guard);
+                }
+            }
+            // Converged already: the phase saw it (and observed it) before it stopped.
+            Some(_) if converged(world) => {}
+            Some(fault_end) => *stalled = liveness_loop(world, fault_end.saturating_add(liveness_ns), guard),
+        });
+        if let Err(payload) = phases {
+            world.record_panic(&panic_message(payload.as_ref()));
+        }
+    }
+
+    fn finish(
+        self,
+        config: &SimConfig,
+        scenario: Option<&Scenario>,
+        options: &RunOptions,
+        wall: Instant,
+    ) -> Outcome {
+        let failures = self.script.map(|s| s.failures().to_vec()).unwrap_or_default();
+        let expect = scenario.map(|s| &s.expect);
+        finish(self.world, config, failures, expect, self.stalled, options, &self.guard, wall)
+    }
+}
+
+/// `run_inner`, stopped after `event` events to copy the run, then both finished.
+fn clone_inner<R: Raft>(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    options: &RunOptions,
+    event: u64,
+) -> Option<(Outcome, Outcome)> {
+    let wall = Instant::now();
+    // The same start as `run_inner`'s.
+    let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+    if let Some(word) = implementation_word(config.implementation) {
+        world.trace.mix(&[word]);
+    }
+    if options.record_faults {
+        world.realized = Some(Vec::new());
+    }
+    world.start(true);
+    let mut script = scenario.map(|s| Script::new(s, config.seed));
+    if let Some(script) = &mut script {
+        script.start(&mut world);
+    }
+    let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
+    let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
+    let guard = Guard {
+        seed: config.seed,
+        branch: config.branch.clone(),
+        forks_taken: 0,
+        stop_after: stop_after.min(event),
+        budget: Budget::of(config, ops),
+        deadline: options.run_time_limit.map(|limit| wall + limit),
+        out_of_time: None,
+        peak_permille: 0,
+    };
+    let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
+    let mut original = Midway { world, script, guard, fixed_end, stalled: None };
+    original.advance(config.liveness_ns);
+    let mut copy = original.try_clone()?;
+    for run in [&mut original, &mut copy] {
+        run.guard.stop_after = stop_after;
+        run.advance(config.liveness_ns);
+    }
+    Some((original.finish(config, scenario, options, wall), copy.finish(config, scenario, options, wall)))
 }
 
 /// The text of a panic, with its location when the capturing hook saw it.

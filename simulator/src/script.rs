@@ -64,6 +64,7 @@ struct Baseline {
     watched: Option<Vec<(u8, u64)>>,
 }
 
+#[derive(Clone)]
 pub struct Script<'s> {
     scenario: &'s Scenario,
     pc: usize,

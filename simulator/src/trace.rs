@@ -51,7 +51,7 @@ impl Hasher {
 }
 
 /// The trace of one run.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Trace {
     hasher: Hasher,
     events: u64,

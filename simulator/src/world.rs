@@ -33,6 +33,7 @@ pub enum Process<R: Raft> {
 }
 
 /// What waits for a paused server.
+#[derive(Clone)]
 enum Held<M> {
     Packet(Packet<M>),
     Persisted(u64),
@@ -56,7 +57,35 @@ pub struct NodeSlot<R: Raft> {
     paused_at: u64,
 }
 
+impl<R: Raft> Process<R> {
+    /// An exact copy, the server's through [`KvServer::try_clone`]; `None` if it cannot copy
+    /// itself.
+    fn try_clone(&self) -> Option<Process<R>> {
+        Some(match self {
+            Process::Up(s) => Process::Up(Box::new(s.try_clone()?)),
+            Process::Paused(s) => Process::Paused(Box::new(s.try_clone()?)),
+            Process::Down => Process::Down,
+        })
+    }
+}
+
 impl<R: Raft> NodeSlot<R> {
+    /// An exact copy of the slot; `None` if its server cannot copy itself.
+    fn try_clone(&self) -> Option<NodeSlot<R>> {
+        Some(NodeSlot {
+            process: self.process.try_clone()?,
+            disk: self.disk.clone(),
+            disk_rng: self.disk_rng.clone(),
+            seed_rng: self.seed_rng.clone(),
+            epoch: self.epoch,
+            incarnation: self.incarnation,
+            tick_ns: self.tick_ns,
+            drift_ppm: self.drift_ppm,
+            inbox: self.inbox.clone(),
+            paused_at: self.paused_at,
+        })
+    }
+
     #[must_use]
     pub fn server(&self) -> Option<&KvServer<R>> {
         match &self.process {
@@ -163,6 +192,7 @@ pub struct RealizedAt {
 }
 
 /// The state of the random fault schedule.
+#[derive(Clone)]
 struct Nemesis {
     partition: Stream,
     crash: Stream,
@@ -347,6 +377,56 @@ impl<R: Raft> World<R> {
             restart_after_fsync_failure: vec![false; config.cluster.nodes],
             config,
         }
+    }
+
+    /// An exact, independent copy of the world at this moment: continued the same way, the copy
+    /// and the original handle the same events and end with the same trace hash and verdict.
+    /// Every field is copied (random streams at their position, the trace with its rolling hash
+    /// and lines, the checks, the coverage reached), the servers through [`Raft::duplicate`].
+    /// `None` if some server's implementation cannot copy itself: replay the run instead.
+    #[must_use]
+    pub fn try_clone(&self) -> Option<World<R>> {
+        let nodes = self.nodes.iter().map(NodeSlot::try_clone).collect::<Option<Vec<_>>>()?;
+        Some(World {
+            config: self.config.clone(),
+            now: self.now,
+            queue: self.queue.clone(),
+            network: self.network.clone(),
+            nodes,
+            workload: self.workload.clone(),
+            checks: self.checks.clone(),
+            trace: self.trace.clone(),
+            faults: self.faults.clone(),
+            snapshots: self.snapshots.clone(),
+            faults_on: self.faults_on,
+            failure: self.failure.clone(),
+            elections_before_liveness: self.elections_before_liveness,
+            fault_phase_end: self.fault_phase_end,
+            liveness_core: self.liveness_core.clone(),
+            initial_pace_ns: self.initial_pace_ns,
+            realized: self.realized.clone(),
+            reacting: self.reacting,
+            voters_floor: self.voters_floor,
+            bugs: self.bugs,
+            nemesis: self.nemesis.clone(),
+            deduplicated_before_crashes: self.deduplicated_before_crashes,
+            busy_node: self.busy_node,
+            scratch: self.scratch.clone(),
+            views: self.views.clone(),
+            overrun: self.overrun.clone(),
+            reads_served: self.reads_served.clone(),
+            membership: self.membership.clone(),
+            joins_empty: self.joins_empty.clone(),
+            transfer_watch: self.transfer_watch,
+            leaders: self.leaders.clone(),
+            reached: self.reached.clone(),
+            last_views: self.last_views.clone(),
+            snapshot_chunks_in_flight: self.snapshot_chunks_in_flight.clone(),
+            vote_replies_in_flight: self.vote_replies_in_flight.clone(),
+            atlas: self.atlas.clone(),
+            storage: self.storage.clone(),
+            restart_after_fsync_failure: self.restart_after_fsync_failure.clone(),
+        })
     }
 
     /// Boots every server on an empty disk, starts the clients and, if asked, the random faults.

@@ -16,6 +16,7 @@ use raft_kv::{Applied, ClientId, Command, KvOp, KvResult, KvStore, ValueDigest};
 use super::logs::Window;
 use super::{Invariant, Violation};
 
+#[derive(Clone)]
 pub(crate) struct Model {
     store: KvStore,
     /// Whether the servers' stores deduplicate (the planted bug `no-deduplication` says no):

@@ -1,0 +1,185 @@
+//! A world copied in the middle of a run goes on exactly as the original: both finish with the
+//! trace hash, the verdict and the figures of the seed's ordinary run (`World::try_clone`, used
+//! by runs that fork at an event instead of replaying the prefix from the seed).
+
+use std::path::Path;
+
+use simulator::branch::BranchPath;
+use simulator::config::Implementation;
+use simulator::run::{run_scenario_with_clone_at, run_with_clone_at};
+use simulator::selftest::Base;
+use simulator::{run, run_scenario, Outcome, RunOptions, Scenario, SimConfig, Verdict};
+
+/// A summary as JSON without its wall-clock figures, which are the only ones allowed to differ.
+fn figures(outcome: &Outcome) -> serde_json::Value {
+    let mut v = serde_json::to_value(&outcome.summary).expect("a summary serializes");
+    let map = v.as_object_mut().expect("a summary is an object");
+    map.remove("wall_ms");
+    if let Some(check) = map.get_mut("linearizability").and_then(serde_json::Value::as_object_mut) {
+        check.remove("ms");
+    }
+    v
+}
+
+/// Asserts that `a` is the same run as `fresh`: hash, verdict, reason, every per-event hash and
+/// every figure.
+fn assert_same_run(label: &str, fresh: &Outcome, a: &Outcome) {
+    assert_eq!(a.summary.trace_hash, fresh.summary.trace_hash, "{label}: trace hash");
+    assert_eq!(a.verdict, fresh.verdict, "{label}: verdict ({} / {})", a.reason, fresh.reason);
+    assert_eq!(a.reason, fresh.reason, "{label}: reason");
+    assert_eq!(a.summary.events, fresh.summary.events, "{label}: events");
+    assert!(a.checkpoints == fresh.checkpoints, "{label}: the per-event hashes differ");
+    assert!(a.trace_lines == fresh.trace_lines, "{label}: the trace lines differ");
+    assert_eq!(a.history, fresh.history, "{label}: history");
+    let (ours, theirs) = (figures(a), figures(fresh));
+    for (key, value) in ours.as_object().into_iter().flatten() {
+        assert_eq!(Some(value), theirs.get(key), "{label}: the summary's {key}");
+    }
+    assert_eq!(ours.as_object().map(|o| o.len()), theirs.as_object().map(|o| o.len()), "{label}: keys");
+}
+
+/// Copies the run of `config` at a few events (the start, a third, two thirds, the last event
+/// and past the end) and checks the original and the copy against the ordinary run.
+fn check_copies(label: &str, config: &SimConfig, options: &RunOptions) -> Outcome {
+    let fresh = run(config, options);
+    let events = fresh.summary.events;
+    assert!(events > 100, "{label}: a run of {events} events is too short to copy in the middle");
+    for at in [0, 1, events / 3, events * 2 / 3, events - 1, events, events + 10] {
+        let (original, copy) = run_with_clone_at(config, options, at).expect("raft-core copies itself");
+        assert_same_run(&format!("{label}, original copied at event {at}"), &fresh, &original);
+        assert_same_run(&format!("{label}, copy made at event {at}"), &fresh, &copy);
+    }
+    fresh
+}
+
+#[test]
+fn a_swarm_world_copied_mid_run_finishes_exactly_as_the_original_and_a_fresh_run() {
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    let mut verdicts = std::collections::BTreeMap::new();
+    for seed in 0..20 {
+        let fresh = check_copies(&format!("swarm seed {seed}"), &SimConfig::swarm(seed), &options);
+        *verdicts.entry(fresh.verdict.name()).or_insert(0) += 1;
+    }
+    assert!(verdicts.get("pass").copied().unwrap_or(0) > 10, "mostly passing seeds: {verdicts:?}");
+}
+
+#[test]
+fn a_crash_heavy_world_copied_mid_run_finishes_exactly_as_the_original() {
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    for seed in 0..5 {
+        let config = Base::Crashes.config(seed);
+        let fresh = check_copies(&format!("crashes seed {seed}"), &config, &options);
+        assert!(fresh.summary.faults.crashes > 0, "crashes seed {seed} crashed nothing");
+    }
+}
+
+#[test]
+fn a_copy_keeps_the_trace_lines_and_the_recorded_faults() {
+    let options = RunOptions { trace_lines: true, record_faults: true, ..RunOptions::default() };
+    let config = SimConfig::swarm(3);
+    let fresh = run(&config, &options);
+    let at = fresh.summary.events / 2;
+    let (original, copy) = run_with_clone_at(&config, &options, at).expect("raft-core copies itself");
+    assert!(!fresh.trace_lines.is_empty());
+    for (label, outcome) in [("original", &original), ("copy", &copy)] {
+        assert_same_run(label, &fresh, outcome);
+        assert_eq!(outcome.end.realized, fresh.end.realized, "{label}: recorded faults");
+    }
+}
+
+#[test]
+fn a_failing_run_copied_before_its_failure_fails_the_same_way_in_both() {
+    // A planted bug: the copy must carry the run to the same failure at the same event.
+    let mut found = None;
+    for seed in 0..40 {
+        let mut config = SimConfig::swarm(seed);
+        config.bugs = vec!["vote-without-log-check".into()];
+        let fresh = run(&config, &RunOptions::default());
+        if fresh.verdict.is_failure() {
+            found = Some((config, fresh));
+            break;
+        }
+    }
+    let (config, fresh) = found.expect("vote-without-log-check is caught within 40 swarm seeds");
+    let failed_at = fresh.failure.as_ref().map_or(fresh.summary.events, |f| f.event);
+    for at in [failed_at / 2, failed_at.saturating_sub(1)] {
+        let (original, copy) =
+            run_with_clone_at(&config, &RunOptions::default(), at).expect("raft-core copies itself");
+        assert_same_run(&format!("seed {} copied at {at}", config.seed), &fresh, &original);
+        assert_same_run(&format!("seed {} copy made at {at}", config.seed), &fresh, &copy);
+        assert_eq!(
+            copy.failure.as_ref().map(|f| (f.check.clone(), f.event)),
+            fresh.failure.as_ref().map(|f| (f.check.clone(), f.event))
+        );
+    }
+}
+
+#[test]
+fn a_run_that_spends_its_event_budget_is_copied_before_and_inside_its_overrun_window() {
+    // A fixed budget: the run overruns at event 5,000 and then watches a window of events.
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    let mut config = SimConfig::swarm(1).classic();
+    config.max_events = Some(5_000);
+    let fresh = check_copies("swarm seed 1 with a budget of 5,000 events", &config, &options);
+    assert_eq!(fresh.verdict, Verdict::Liveness, "{}", fresh.reason);
+    let overrun_at = fresh.failure.as_ref().map(|f| (f.check.clone(), f.event));
+    assert_eq!(overrun_at.as_ref().map(|(c, _)| c.as_str()), Some("event-budget"));
+    let overrun_at = overrun_at.map_or(0, |(_, e)| e);
+    assert!(fresh.summary.events > overrun_at + 10, "the window after the overrun is copied into");
+    for at in [overrun_at, overrun_at + 1, overrun_at + (fresh.summary.events - overrun_at) / 2] {
+        let (original, copy) = run_with_clone_at(&config, &options, at).expect("raft-core copies itself");
+        assert_same_run(&format!("original copied at {at}"), &fresh, &original);
+        assert_same_run(&format!("copy made at {at}"), &fresh, &copy);
+    }
+}
+
+#[test]
+fn a_branch_copied_before_at_and_after_its_fork_finishes_exactly_as_the_branch() {
+    // The fork is taken by the run that goes on: a copy made at the fork event forks as the
+    // original does, and one made after it keeps the forked streams.
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    for seed in [2, 7] {
+        let root = run(&SimConfig::swarm(seed), &options);
+        let fork_at = root.summary.events / 3;
+        let mut config = SimConfig::swarm(seed);
+        config.branch = BranchPath::root().then(fork_at, 2).then(fork_at + 500, 1);
+        let fresh = run(&config, &options);
+        assert_ne!(fresh.summary.trace_hash, root.summary.trace_hash, "seed {seed}: the branch forked");
+        assert_eq!(fresh.summary.forks_taken, 2);
+        for at in [fork_at - 1, fork_at, fork_at + 1, fork_at + 500, fork_at + 700] {
+            let (original, copy) = run_with_clone_at(&config, &options, at).expect("raft-core copies itself");
+            assert_same_run(&format!("seed {seed} branch original at {at}"), &fresh, &original);
+            assert_same_run(&format!("seed {seed} branch copy at {at}"), &fresh, &copy);
+        }
+    }
+}
+
+#[test]
+fn a_scenario_run_copied_mid_schedule_finishes_exactly_as_the_original() {
+    // The schedule's runtime state (its step, its saved values and marks) is copied with it.
+    let options = RunOptions { checkpoints: true, ..RunOptions::default() };
+    for name in
+        ["membership-remove-leader.json", "storage-damage-and-repair.json", "lab-persist-figure8.json"]
+    {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+        let scenario = Scenario::load(&path).expect("the scenario loads");
+        for seed in 0..2 {
+            let config = scenario.config(seed).expect("config");
+            let fresh = run_scenario(&scenario, &config, &options);
+            assert_eq!(fresh.verdict, Verdict::Pass, "{name} seed {seed}: {}", fresh.reason);
+            for at in [fresh.summary.events / 4, fresh.summary.events / 2, fresh.summary.events * 9 / 10] {
+                let (original, copy) = run_scenario_with_clone_at(&scenario, &config, &options, at)
+                    .expect("raft-core copies itself");
+                assert_same_run(&format!("{name} seed {seed} original at {at}"), &fresh, &original);
+                assert_same_run(&format!("{name} seed {seed} copy at {at}"), &fresh, &copy);
+            }
+        }
+    }
+}
+
+#[test]
+fn raft_rs_cannot_copy_itself_so_no_copy_is_made() {
+    let mut config = SimConfig::swarm(1);
+    config.set_implementation(Implementation::RaftRs);
+    assert!(run_with_clone_at(&config, &RunOptions::default(), 500).is_none());
+}
