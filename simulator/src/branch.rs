@@ -8,6 +8,14 @@
 //! exactly. The state at the fork is the seed's own (nothing is cloned: the run replays up to the
 //! point, which keeps branching independent of what an implementation can copy). Guided
 //! exploration and `raftsim explain` use branches to try other continuations of one moment.
+//!
+//! A path may end with a horizon, `1200.3+300ms`: the fault phase then ends that much virtual
+//! time after the path's last fork (if it had not ended before), the liveness phase is skipped
+//! and the run is judged on what it did up to there: every check that watches the run, the
+//! lost-write check and linearizability of the history so far (linearizability is closed under
+//! prefixes, so a history cut short that fails would fail in the whole run too). Guided
+//! exploration gives its branches a horizon: a branch is there to try one moment again, and
+//! the rest of the run would cost as much as a fresh seed.
 
 use std::fmt;
 
@@ -20,46 +28,71 @@ pub struct Fork {
     pub fork: u32,
 }
 
-/// A branch path: forks at strictly increasing events.
+/// A branch path: forks at strictly increasing events, and perhaps a horizon (see the module).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BranchPath(Vec<Fork>);
+pub struct BranchPath {
+    forks: Vec<Fork>,
+    horizon_ns: Option<u64>,
+}
 
 impl BranchPath {
     /// The seed's own path, with no fork.
     #[must_use]
     pub fn root() -> BranchPath {
-        BranchPath(Vec::new())
+        BranchPath::default()
     }
 
+    /// Whether this is the seed's own path: no fork (and so no horizon either).
     #[must_use]
     pub fn is_root(&self) -> bool {
-        self.0.is_empty()
+        self.forks.is_empty()
     }
 
     #[must_use]
     pub fn forks(&self) -> &[Fork] {
-        &self.0
+        &self.forks
     }
 
-    /// This path, forking once more at `event` (after its last fork).
+    /// How long the fault phase goes on after the last fork, if the path bounds it.
+    #[must_use]
+    pub fn horizon_ns(&self) -> Option<u64> {
+        self.horizon_ns
+    }
+
+    /// This path with its fault phase ending `ns` after its last fork (no effect on the root).
+    #[must_use]
+    pub fn with_horizon(mut self, ns: Option<u64>) -> BranchPath {
+        self.horizon_ns = if self.forks.is_empty() { None } else { ns };
+        self
+    }
+
+    /// The path without its last fork (and without a horizon): the run this one branched off.
+    #[must_use]
+    pub fn parent(&self) -> BranchPath {
+        let mut forks = self.forks.clone();
+        forks.pop();
+        BranchPath { forks, horizon_ns: None }
+    }
+
+    /// This path, forking once more at `event` (after its last fork), with its horizon.
     ///
     /// # Panics
     /// If `event` is not after the last fork, or `fork` is 0.
     #[must_use]
     pub fn then(&self, event: u64, fork: u32) -> BranchPath {
         assert!(fork >= 1, "fork 0 is the path itself");
-        assert!(self.0.last().is_none_or(|f| f.event < event), "forks must come at increasing events");
-        let mut forks = self.0.clone();
+        assert!(self.forks.last().is_none_or(|f| f.event < event), "forks must come at increasing events");
+        let mut forks = self.forks.clone();
         forks.push(Fork { event, fork });
-        BranchPath(forks)
+        BranchPath { forks, horizon_ns: self.horizon_ns }
     }
 
     /// The salt the world's streams are derived from after the first `forks` forks.
     #[must_use]
     pub fn salt(&self, forks: usize) -> u64 {
         let mut salt = 0u64;
-        for f in &self.0[..forks.min(self.0.len())] {
+        for f in &self.forks[..forks.min(self.forks.len())] {
             let bytes = [f.event.to_le_bytes(), u64::from(f.fork).to_le_bytes()].concat();
             salt = crate::rng::fnv1a(&[salt.to_le_bytes().as_slice(), &bytes].concat());
         }
@@ -69,8 +102,12 @@ impl BranchPath {
 
 impl fmt::Display for BranchPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|k| format!("{}.{}", k.event, k.fork)).collect();
-        f.write_str(&parts.join("/"))
+        let parts: Vec<String> = self.forks.iter().map(|k| format!("{}.{}", k.event, k.fork)).collect();
+        f.write_str(&parts.join("/"))?;
+        match self.horizon_ns {
+            Some(ns) => write!(f, "+{}", crate::config::ms(ns)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -80,6 +117,23 @@ impl std::str::FromStr for BranchPath {
         let text = text.trim();
         if text.is_empty() {
             return Ok(BranchPath::root());
+        }
+        let (text, horizon_ns) = match text.split_once('+') {
+            Some((path, horizon)) => {
+                let ns = crate::config::parse_sim_duration(horizon.trim())
+                    .map_err(|e| format!("after '+', a horizon such as 300ms: {e}"))?;
+                if ns == 0 || ns > crate::limits::SIM_NS_MAX {
+                    return Err(format!(
+                        "a horizon is more than 0 and at most {}, found {horizon:?}",
+                        crate::config::ms(crate::limits::SIM_NS_MAX)
+                    ));
+                }
+                (path.trim(), Some(ns))
+            }
+            None => (text, None),
+        };
+        if text.is_empty() {
+            return Err("a horizon needs a fork before it, as in 1200.3+300ms".into());
         }
         let mut forks: Vec<Fork> = Vec::new();
         for part in text.split('/') {
@@ -101,7 +155,7 @@ impl std::str::FromStr for BranchPath {
         if forks.len() > 64 {
             return Err(format!("a branch path has at most 64 forks, found {}", forks.len()));
         }
-        Ok(BranchPath(forks))
+        Ok(BranchPath { forks, horizon_ns })
     }
 }
 
@@ -133,6 +187,15 @@ mod tests {
         assert!("5.1/5.2".parse::<BranchPath>().is_err());
         assert!("x.1".parse::<BranchPath>().is_err());
         assert_eq!(BranchPath::root().then(7, 2).then(9, 1).to_string(), "7.2/9.1");
+        let h: BranchPath = "1200.3/5400.1+300ms".parse().expect("a path with a horizon");
+        assert_eq!(h.horizon_ns(), Some(300_000_000));
+        assert_eq!(h.to_string(), "1200.3/5400.1+300ms");
+        assert_eq!(h.parent().to_string(), "1200.3");
+        assert_eq!(h.parent().then(6000, 2).to_string(), "1200.3/6000.2");
+        assert!("+300ms".parse::<BranchPath>().is_err(), "a horizon without a fork");
+        assert!("1200.3+0ms".parse::<BranchPath>().is_err());
+        assert!("1200.3+soon".parse::<BranchPath>().is_err());
+        assert_eq!(BranchPath::root().with_horizon(Some(5)), BranchPath::root());
     }
 
     #[test]

@@ -194,6 +194,13 @@ pub struct Summary {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub branch: String,
     pub forks_taken: usize,
+    /// When the branch's horizon ended the fault phase (the liveness phase was then skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon_ended_ns: Option<u64>,
+    /// The events handled when the fault phase ended (None if the run ended before): guided
+    /// exploration forks only before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_phase_events: Option<u64>,
     /// The behaviours of the coverage catalogue the run reached (`coverage.rs`), in catalogue
     /// order, with how often and the first event.
     pub points: Vec<crate::coverage::PointHit>,
@@ -273,48 +280,199 @@ const SCHEDULE_NS_MAX: u64 = crate::limits::SIM_NS_MAX;
 pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 
 fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
-    let wall = Instant::now();
-    let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
-    if let Some(word) = implementation_word(config.implementation) {
-        world.trace.mix(&[word]);
-    }
-    if options.record_faults {
-        world.realized = Some(Vec::new());
-    }
-    world.start(true);
-    let mut script = scenario.map(|s| Script::new(s, config.seed));
-    if let Some(script) = &mut script {
-        script.start(&mut world);
-    }
-    let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
-    let mut guard = Guard {
-        seed: config.seed,
-        branch: config.branch.clone(),
-        forks_taken: 0,
-        stop_after: options.stop_after_events.unwrap_or(u64::MAX),
-        budget: Budget::of(config, ops),
-        deadline: options.run_time_limit.map(|limit| wall + limit),
-        out_of_time: None,
-        peak_permille: 0,
-    };
-    // A random run, or a scenario that fixes it, has a fault phase of a set length; otherwise
-    // the phase lasts as long as the scenario's schedule.
-    let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
+    let mut started = Started::<R>::new(config, scenario, options);
+    started.phases(config.liveness_ns);
+    started.finish(config, scenario, options)
+}
 
-    // A node that panics (one of its own assertions) ends the run with a failure naming it;
-    // the world is not trusted afterwards, only reported on.
-    let mut stalled = None;
-    let phases = catch_node_panics(|| {
-        let fault_end = fault_phase(&mut world, script.as_mut(), fixed_end, &mut guard);
-        if guard.keep_going(&mut world) {
-            stalled = liveness_phase(&mut world, fault_end, config.liveness_ns, &mut guard);
+/// A run under way: its world, its schedule (if a scenario drives it) and what ends it.
+struct Started<'s, R: Raft> {
+    world: World<R>,
+    script: Option<Script<'s>>,
+    guard: Guard,
+    /// The end of the fault phase, if it has a set length.
+    fixed_end: Option<u64>,
+    /// Why the liveness phase did not converge, if it did not.
+    stalled: Option<String>,
+    wall: Instant,
+}
+
+impl<'s, R: Raft> Started<'s, R> {
+    fn new(config: &SimConfig, scenario: Option<&'s Scenario>, options: &RunOptions) -> Started<'s, R> {
+        let wall = Instant::now();
+        let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
+        if let Some(word) = implementation_word(config.implementation) {
+            world.trace.mix(&[word]);
         }
-    });
-    if let Err(payload) = phases {
-        world.record_panic(&panic_message(payload.as_ref()));
+        if options.record_faults {
+            world.realized = Some(Vec::new());
+        }
+        world.start(true);
+        let mut script = scenario.map(|s| Script::new(s, config.seed));
+        if let Some(script) = &mut script {
+            script.start(&mut world);
+        }
+        let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
+        let guard = Guard {
+            seed: config.seed,
+            branch: config.branch.clone(),
+            forks_taken: 0,
+            horizon_end: None,
+            fault_phase_events: None,
+            stop_after: options.stop_after_events.unwrap_or(u64::MAX),
+            budget: Budget::of(config, ops),
+            deadline: options.run_time_limit.map(|limit| wall + limit),
+            out_of_time: None,
+            peak_permille: 0,
+        };
+        // A random run, or a scenario that fixes it, has a fault phase of a set length;
+        // otherwise the phase lasts as long as the scenario's schedule.
+        let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
+        Started { world, script, guard, fixed_end, stalled: None, wall }
     }
-    let failures = script.map(|s| s.failures().to_vec()).unwrap_or_default();
-    finish(world, config, failures, scenario.map(|s| &s.expect), stalled, options, &guard, wall)
+
+    /// Runs the phases on from where the run stands, until they end or the guard stops them.
+    /// A node that panics (one of its own assertions) ends the run with a failure naming it;
+    /// the world is not trusted afterwards, only reported on.
+    fn phases(&mut self, liveness_ns: u64) {
+        if self.stalled.is_some() {
+            return;
+        }
+        let Started { world, script, guard, fixed_end, stalled, .. } = self;
+        let phases = catch_node_panics(|| match world.fault_phase_end {
+            None => {
+                let fault_end = fault_phase(world, script.as_mut(), *fixed_end, guard);
+                if guard.keep_going(world) && !guard.cut_by_horizon(world) {
+                    *stalled = liveness_phase(world, fault_end, liveness_ns, guard);
+                }
+            }
+            // Converged already: the phase saw it (and observed it) before it stopped.
+            Some(_) if converged(world) => {}
+            Some(fault_end) => *stalled = liveness_loop(world, fault_end.saturating_add(liveness_ns), guard),
+        });
+        if let Err(payload) = phases {
+            self.world.record_panic(&panic_message(payload.as_ref()));
+        }
+    }
+
+    /// An exact copy of the run as it stands; None if a server cannot copy itself.
+    fn copy(&self) -> Option<Started<'s, R>> {
+        Some(Started {
+            world: self.world.try_clone()?,
+            script: self.script.clone(),
+            guard: self.guard.clone(),
+            fixed_end: self.fixed_end,
+            stalled: self.stalled.clone(),
+            wall: self.wall,
+        })
+    }
+
+    fn finish(self, config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
+        let failures = self.script.map(|s| s.failures().to_vec()).unwrap_or_default();
+        finish(
+            self.world,
+            config,
+            failures,
+            scenario.map(|s| &s.expect),
+            self.stalled,
+            options,
+            &self.guard,
+            self.wall,
+        )
+    }
+
+    /// An exact copy of this run from here on, following `branch` instead (a path that agrees
+    /// with this run's on every fork taken so far), or None if the implementation cannot copy
+    /// its nodes.
+    fn fork_off(&self, branch: &crate::branch::BranchPath, options: &RunOptions) -> Option<Started<'s, R>> {
+        let mut copy = self.copy()?;
+        copy.wall = Instant::now();
+        copy.guard.branch = branch.clone();
+        copy.guard.stop_after = options.stop_after_events.unwrap_or(u64::MAX);
+        copy.guard.deadline = options.run_time_limit.map(|limit| copy.wall + limit);
+        Some(copy)
+    }
+}
+
+/// Runs several branches that fork off one run at one event (the same seed, the same path
+/// before their last fork, which is at the same event for all of them, and a fork number of
+/// their own): the run goes to that event once and each branch continues from a copy of it,
+/// so the shared prefix is simulated once. Each outcome is exactly that of `run` (or
+/// `run_scenario`) with the branch's path, and comes with the events simulated for it alone
+/// (the first one pays for the prefix). Implementations that cannot copy themselves, and
+/// forks after the fault phase, run each branch from the start.
+pub fn run_branches(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    branches: &[crate::branch::BranchPath],
+    options: &RunOptions,
+) -> Vec<(Outcome, u64)> {
+    match config.implementation {
+        Implementation::RaftCore => {
+            run_branches_of::<raft_core::RaftNode>(config, scenario, branches, options)
+        }
+        Implementation::RaftRs => {
+            run_branches_of::<raft_rs_host::RaftRsNode>(config, scenario, branches, options)
+        }
+    }
+}
+
+fn run_branches_of<R: Raft>(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    branches: &[crate::branch::BranchPath],
+    options: &RunOptions,
+) -> Vec<(Outcome, u64)> {
+    let one_by_one = |branches: &[crate::branch::BranchPath]| -> Vec<(Outcome, u64)> {
+        branches
+            .iter()
+            .map(|b| {
+                let mut c = config.clone();
+                c.branch = b.clone();
+                let o = run_inner::<R>(&c, scenario, options);
+                let events = o.summary.events;
+                (o, events)
+            })
+            .collect()
+    };
+    let Some(first) = branches.first() else { return Vec::new() };
+    let shared = first.parent();
+    let fork_event = first.forks().last().map(|f| f.event);
+    let same_moment =
+        branches.iter().all(|b| b.parent() == shared && b.forks().last().map(|f| f.event) == fork_event);
+    let Some(fork_event) = fork_event.filter(|_| same_moment && branches.len() > 1) else {
+        return one_by_one(branches);
+    };
+    let mut prefix_config = config.clone();
+    prefix_config.branch = shared;
+    let prefix_options = RunOptions {
+        stop_after_events: Some(fork_event),
+        trace_lines: false,
+        checkpoints: false,
+        ..options.clone()
+    };
+    let mut prefix = Started::<R>::new(&prefix_config, scenario, &prefix_options);
+    prefix.phases(config.liveness_ns);
+    let at_fork = prefix.world.trace.events() == fork_event
+        && prefix.world.failure.is_none()
+        && prefix.world.fault_phase_end.is_none()
+        && prefix.world.overrun.is_none()
+        && prefix.guard.out_of_time.is_none();
+    if !at_fork || options.trace_lines || options.checkpoints {
+        return one_by_one(branches);
+    }
+    let mut out = Vec::with_capacity(branches.len());
+    for (i, branch) in branches.iter().enumerate() {
+        let mut c = config.clone();
+        c.branch = branch.clone();
+        let Some(mut started) = prefix.fork_off(branch, options) else { return one_by_one(branches) };
+        started.phases(c.liveness_ns);
+        let outcome = started.finish(&c, scenario, options);
+        let own =
+            if i == 0 { outcome.summary.events } else { outcome.summary.events.saturating_sub(fork_event) };
+        out.push((outcome, own));
+    }
+    out
 }
 
 /// What ends a run before its phases do: a failure, the caller's stop point, the event budget
@@ -325,6 +483,10 @@ struct Guard {
     /// The branch being run, and how many of its forks were taken so far.
     branch: crate::branch::BranchPath,
     forks_taken: usize,
+    /// When the branch's horizon ends the fault phase, once its last fork was taken.
+    horizon_end: Option<u64>,
+    /// The events handled when the fault phase ended, once it has.
+    fault_phase_events: Option<u64>,
     stop_after: u64,
     budget: Budget,
     deadline: Option<Instant>,
@@ -367,6 +529,9 @@ impl Guard {
             return;
         }
         self.forks_taken += 1;
+        if self.forks_taken == self.branch.forks().len() {
+            self.horizon_end = self.branch.horizon_ns().map(|h| world.now.saturating_add(h));
+        }
         let root = self.seed ^ self.branch.salt(self.forks_taken);
         world.reseed(root, fork);
         if let Some(s) = script {
@@ -376,7 +541,15 @@ impl Guard {
 
     /// Whether the run was cut short by something other than a failure.
     fn cut_short<R: Raft>(&self, world: &World<R>) -> bool {
-        world.overrun.is_some() || self.out_of_time.is_some() || world.trace.events() >= self.stop_after
+        world.overrun.is_some()
+            || self.out_of_time.is_some()
+            || world.trace.events() >= self.stop_after
+            || self.cut_by_horizon(world)
+    }
+
+    /// Whether the branch's horizon ended the fault phase (the run then stops there).
+    fn cut_by_horizon<R: Raft>(&self, world: &World<R>) -> bool {
+        self.horizon_end.is_some_and(|end| world.now >= end && world.fault_phase_end.is_none())
     }
 }
 
@@ -394,7 +567,14 @@ fn fault_phase<R: Raft>(
             return world.now;
         }
         guard.maybe_fork(world, script.as_deref_mut());
-        let Some((time, event)) = world.queue.pop_until(limit) else { break };
+        let until = guard.horizon_end.map_or(limit, |h| h.min(limit));
+        let Some((time, event)) = world.queue.pop_until(until) else {
+            if until < limit {
+                world.now = world.now.max(until);
+                return until;
+            }
+            break;
+        };
         match (event, script.as_deref_mut()) {
             (Event::ScheduleStep { step }, Some(s)) => {
                 // The step's actions enter the trace hash; the step itself does not, so that a
@@ -430,6 +610,7 @@ fn liveness_phase<R: Raft>(
     world.now = world.now.max(fault_end);
     world.elections_before_liveness = Some(world.checks.notes.elections);
     world.fault_phase_end = Some(fault_end);
+    guard.fault_phase_events = Some(world.trace.events());
     if world.config.liveness_core && !world.configuration_changed() {
         world.heal_core();
     } else {
@@ -494,65 +675,6 @@ fn clone_with(
     }
 }
 
-/// A run between two events: what `run_inner` keeps across its phases.
-struct Midway<'s, R: Raft> {
-    world: World<R>,
-    script: Option<Script<'s>>,
-    guard: Guard,
-    /// The fault phase's fixed end, if it has one (see `run_inner`).
-    fixed_end: Option<u64>,
-    /// Why the liveness phase failed, once it has.
-    stalled: Option<String>,
-}
-
-impl<R: Raft> Midway<'_, R> {
-    /// An exact copy; `None` if a server cannot copy itself.
-    fn try_clone(&self) -> Option<Self> {
-        Some(Midway {
-            world: self.world.try_clone()?,
-            script: self.script.clone(),
-            guard: self.guard.clone(),
-            fixed_end: self.fixed_end,
-            stalled: self.stalled.clone(),
-        })
-    }
-
-    /// Carries the run on from wherever it stopped, through the phases `run_inner` runs, until
-    /// the guard stops it or it ends. From the start it does exactly what `run_inner` does.
-    fn advance(&mut self, liveness_ns: u64) {
-        if self.stalled.is_some() {
-            return;
-        }
-        let Midway { world, script, guard, fixed_end, stalled } = self;
-        let phases = catch_node_panics(|| match world.fault_phase_end {
-            None => {
-                let fault_end = fault_phase(world, script.as_mut(), *fixed_end, guard);
-                if guard.keep_going(world) {
-                    *stalled = liveness_phase(world, fault_end, liveness_ns, guard);
-                }
-            }
-            // Converged already: the phase saw it (and observed it) before it stopped.
-            Some(_) if converged(world) => {}
-            Some(fault_end) => *stalled = liveness_loop(world, fault_end.saturating_add(liveness_ns), guard),
-        });
-        if let Err(payload) = phases {
-            world.record_panic(&panic_message(payload.as_ref()));
-        }
-    }
-
-    fn finish(
-        self,
-        config: &SimConfig,
-        scenario: Option<&Scenario>,
-        options: &RunOptions,
-        wall: Instant,
-    ) -> Outcome {
-        let failures = self.script.map(|s| s.failures().to_vec()).unwrap_or_default();
-        let expect = scenario.map(|s| &s.expect);
-        finish(self.world, config, failures, expect, self.stalled, options, &self.guard, wall)
-    }
-}
-
 /// `run_inner`, stopped after `event` events to copy the run, then both finished.
 fn clone_inner<R: Raft>(
     config: &SimConfig,
@@ -560,41 +682,16 @@ fn clone_inner<R: Raft>(
     options: &RunOptions,
     event: u64,
 ) -> Option<(Outcome, Outcome)> {
-    let wall = Instant::now();
-    // The same start as `run_inner`'s.
-    let mut world = World::<R>::new(config.clone(), Trace::new(options.checkpoints, options.trace_lines));
-    if let Some(word) = implementation_word(config.implementation) {
-        world.trace.mix(&[word]);
-    }
-    if options.record_faults {
-        world.realized = Some(Vec::new());
-    }
-    world.start(true);
-    let mut script = scenario.map(|s| Script::new(s, config.seed));
-    if let Some(script) = &mut script {
-        script.start(&mut world);
-    }
-    let ops = config.workload.ops.saturating_add(scenario.map_or(0, Scenario::ops_submitted));
     let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
-    let guard = Guard {
-        seed: config.seed,
-        branch: config.branch.clone(),
-        forks_taken: 0,
-        stop_after: stop_after.min(event),
-        budget: Budget::of(config, ops),
-        deadline: options.run_time_limit.map(|limit| wall + limit),
-        out_of_time: None,
-        peak_permille: 0,
-    };
-    let fixed_end = scenario.is_none_or(|s| s.fixed_duration).then_some(config.duration_ns);
-    let mut original = Midway { world, script, guard, fixed_end, stalled: None };
-    original.advance(config.liveness_ns);
-    let mut copy = original.try_clone()?;
+    let mut original = Started::<R>::new(config, scenario, options);
+    original.guard.stop_after = stop_after.min(event);
+    original.phases(config.liveness_ns);
+    let mut copy = original.copy()?;
     for run in [&mut original, &mut copy] {
         run.guard.stop_after = stop_after;
-        run.advance(config.liveness_ns);
+        run.phases(config.liveness_ns);
     }
-    Some((original.finish(config, scenario, options, wall), copy.finish(config, scenario, options, wall)))
+    Some((original.finish(config, scenario, options), copy.finish(config, scenario, options)))
 }
 
 /// The text of a panic, with its location when the capturing hook saw it.
@@ -702,7 +799,7 @@ fn finish<R: Raft>(
         (Verdict::Inconclusive, "stopped before the end of the run".to_string(), None)
     } else if let Some(stall) = stalled {
         (Verdict::Liveness, stall, Some(point("liveness", &world)))
-    } else if let Some(v) = final_state_violation(&world, &history, &seqs) {
+    } else if let Some(v) = final_state_violation(&world, &history, &seqs, guard.cut_by_horizon(&world)) {
         (
             Verdict::Safety,
             format!("{}: {}", v.invariant_name, v.reason),
@@ -765,6 +862,8 @@ fn finish<R: Raft>(
     let mut summary = summarize(&world, config, verdict, &reason, failure.clone(), check.as_ref(), wall);
     summary.budget_peak_permille = guard.peak_permille;
     summary.forks_taken = guard.forks_taken;
+    summary.horizon_ended_ns = guard.cut_by_horizon(&world).then_some(world.now);
+    summary.fault_phase_events = guard.fault_phase_events;
     let op_timeout = Some(config.workload.op_timeout_ns).filter(|t| *t > 0);
     summary.availability = crate::availability::figures(&world.leaders, &history, op_timeout, world.now);
     let trace_lines = world.trace.take_lines();
@@ -922,7 +1021,10 @@ fn final_state_violation<R: Raft>(
     world: &World<R>,
     history: &[KvCall],
     seqs: &[u64],
+    cut_by_horizon: bool,
 ) -> Option<FinalViolation> {
+    // A branch its horizon cut short never healed: its replicas need not agree yet (what each
+    // applied was checked as it applied it).
     // After the harder liveness phase only the core has caught up; the servers left outside
     // it are behind by design (what they applied was checked as they applied it). A server the
     // membership changes left out need not have caught up either.
@@ -931,7 +1033,7 @@ fn final_state_violation<R: Raft>(
         .nodes
         .iter()
         .enumerate()
-        .filter(|(n, _)| in_core(*n) && !world.outside_configuration(*n as u8))
+        .filter(|(n, _)| !cut_by_horizon && in_core(*n) && !world.outside_configuration(*n as u8))
         .filter_map(|(n, s)| s.server().map(|s| (n, s.store().digest())));
     if let Some((first_node, first)) = digests.next() {
         if let Some((n, _)) = digests.find(|(_, d)| *d != first) {
@@ -1034,6 +1136,8 @@ fn summarize<R: Raft>(
         budget_peak_permille: 0,
         branch: config.branch.to_string(),
         forks_taken: 0,
+        horizon_ended_ns: None,
+        fault_phase_events: None,
         points: world.reached.summary(),
     }
 }

@@ -183,3 +183,101 @@ fn raft_rs_cannot_copy_itself_so_no_copy_is_made() {
     config.set_implementation(Implementation::RaftRs);
     assert!(run_with_clone_at(&config, &RunOptions::default(), 500).is_none());
 }
+
+/// The branches `raftsim run --seed N --branch PATH` would run, one per fork at one event.
+fn branches_at(event: u64, forks: u32, horizon_ns: Option<u64>) -> Vec<BranchPath> {
+    (1..=forks).map(|f| BranchPath::root().then(event, f).with_horizon(horizon_ns)).collect()
+}
+
+/// Runs the branches off one shared prefix and checks each against its ordinary run, and what
+/// each was charged: the first the whole run, the others only what followed the fork.
+fn check_shared_prefix(
+    label: &str,
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    branches: &[BranchPath],
+) {
+    let options = RunOptions::default();
+    let shared = simulator::run::run_branches(config, scenario, branches, &options);
+    assert_eq!(shared.len(), branches.len(), "{label}: one outcome per branch");
+    let fork = branches[0].forks().last().map_or(0, |f| f.event);
+    for (i, ((outcome, cost), branch)) in shared.iter().zip(branches).enumerate() {
+        let mut c = config.clone();
+        c.branch = branch.clone();
+        let alone = match scenario {
+            Some(s) => run_scenario(s, &c, &options),
+            None => run(&c, &options),
+        };
+        assert_same_run(&format!("{label}, branch {branch}"), &alone, outcome);
+        let expected = if i == 0 { alone.summary.events } else { alone.summary.events - fork };
+        assert_eq!(*cost, expected, "{label}, branch {branch}: events charged");
+    }
+}
+
+#[test]
+fn branches_run_off_one_shared_prefix_end_exactly_as_each_branch_run_alone() {
+    let mut cut = 0;
+    for seed in 0..12 {
+        let config = SimConfig::swarm(seed);
+        let events = run(&config, &RunOptions::default()).summary.events;
+        for (event, horizon) in
+            [(events / 4, Some(300_000_000)), (events / 2, None), (events / 3, Some(50_000_000))]
+        {
+            let branches = branches_at(event, 3, horizon);
+            check_shared_prefix(&format!("swarm seed {seed} at {event}"), &config, None, &branches);
+            cut += usize::from(horizon.is_some());
+        }
+    }
+    assert!(cut >= 24);
+    // The crash-heavy base, with a planted bug that some of its branches catch.
+    for seed in 0..6 {
+        let mut config = Base::Crashes.config(seed);
+        config.bugs = vec!["stale-leader-read".into()];
+        let events = run(&config, &RunOptions::default()).summary.events;
+        check_shared_prefix(
+            &format!("crashes seed {seed}"),
+            &config,
+            None,
+            &branches_at(events / 5, 8, Some(300_000_000)),
+        );
+    }
+}
+
+#[test]
+fn a_branch_cut_by_its_horizon_skips_the_liveness_phase_and_says_when() {
+    let config = SimConfig::swarm(3);
+    let full = run(&config, &RunOptions::default());
+    let mut c = config.clone();
+    c.branch = "2000.1+300ms".parse().expect("a branch");
+    let cut = run(&c, &RunOptions::default());
+    let end = cut.summary.horizon_ended_ns.expect("the horizon ended the run");
+    assert!(cut.summary.events < full.summary.events / 2, "{} events", cut.summary.events);
+    assert!(cut.summary.sim_time_ns <= end + 1, "nothing ran past the horizon");
+    assert_eq!(cut.verdict, Verdict::Pass, "{}", cut.reason);
+    // The same branch without a horizon shares every event up to the cut.
+    let with_hashes = RunOptions { checkpoints: true, ..RunOptions::default() };
+    let cut = run(&c, &with_hashes);
+    c.branch = "2000.1".parse().expect("a branch");
+    let whole = run(&c, &with_hashes);
+    assert!(whole.summary.horizon_ended_ns.is_none());
+    assert!(cut.checkpoints.len() < whole.checkpoints.len());
+    assert!(whole.checkpoints.starts_with(&cut.checkpoints), "the cut run is a prefix of the whole one");
+}
+
+#[test]
+fn scenario_branches_and_implementations_that_cannot_copy_still_run_each_branch_exactly() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/lease-ignores-drift-window.json");
+    let scenario = Scenario::load(&path).expect("the scenario loads");
+    let config = scenario.config(2).expect("its configuration");
+    let events = run_scenario(&scenario, &config, &RunOptions::default()).summary.events;
+    check_shared_prefix("scenario", &config, Some(&scenario), &branches_at(events / 3, 4, Some(200_000_000)));
+    let mut rs = SimConfig::swarm(5);
+    rs.set_implementation(Implementation::RaftRs);
+    let events = run(&rs, &RunOptions::default()).summary.events;
+    let branches = branches_at(events / 3, 2, Some(300_000_000));
+    let shared = simulator::run::run_branches(&rs, None, &branches, &RunOptions::default());
+    // raft-rs replays each branch from the start: each is charged its whole run.
+    for ((outcome, cost), _) in shared.iter().zip(&branches) {
+        assert_eq!(*cost, outcome.summary.events);
+    }
+}

@@ -154,7 +154,9 @@ pub struct WorldArgs {
     pub calm: bool,
     /// Run a branch of the seed: at each EVENT.FORK of the path (e.g. 1200.3/5400.1) the run
     /// goes on with fresh randomness derived from the seed and the path (see `raftsim explain`
-    /// and `sweep --guided`, which name their branches so).
+    /// and `sweep --guided`, which name their branches so). A path may end with a horizon,
+    /// `+20ms`: the fault phase then ends that long after the last fork, the liveness phase is
+    /// skipped and the run is judged on what it did until then.
     #[arg(long, value_name = "PATH")]
     pub branch: Option<crate::branch::BranchPath>,
     /// Run a scenario file (see scenarios/README.md) instead of the seed's random configuration.

@@ -176,6 +176,12 @@ pub fn run_command(args: &RunArgs) -> i32 {
             config.branch.forks()[outcome.summary.forks_taken].event
         );
     }
+    if let Some(end) = outcome.summary.horizon_ended_ns {
+        eprintln!(
+            "raftsim: the branch's horizon ended the fault phase at t={}; the liveness phase was skipped and the run was judged on what it did up to there",
+            crate::config::ms(end)
+        );
+    }
     if let Some(path) = &args.trace {
         if let Err(e) = std::fs::write(path, &outcome.trace_lines) {
             eprintln!("raftsim: cannot write the trace to {}: {e}", path.display());
