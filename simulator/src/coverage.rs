@@ -65,6 +65,7 @@ points! {
     LeaderShorterLog "leader: elected with a shorter log than a follower's" false "a new leader's log is shorter than another live node's (legal when the longer one holds uncommitted entries)",
     LeaderUncommittedEarlierTerms "leader: elected over uncommitted entries of earlier terms" false "a new leader holds entries of earlier terms that nobody counts committed: the paper's Figure 8 situation",
     EarlierTermCommittedThroughOwn "leader: earlier-term entry committed through its own" false "a leader's commit index passed entries of earlier terms together with one of its own term (§5.4.2)",
+    AckBeforeLeaderDurable "commit: acknowledged before the leader's own copy was durable" false "a follower acknowledged a leader's entries while the leader's durable log still ended in an earlier-term entry past its commit: one such acknowledgement short of a majority, only the rule that commits an entry of the leader's own term by counting stands between the leader and committing the earlier one (Figure 2). Dated at the leader's election, the moment guided exploration tries again",
     AppendEarlierTermsOnly "append: a batch of earlier-term entries past the leader's commit" false "an AppendEntries of the follower's own term whose last entry is of an earlier term and past the leader's commit: its acknowledgement must not commit anything (commit only log[N].term == currentTerm, Figure 2)",
     LeaderDeposedByTerm "leader: deposed by a higher term" false "a leader heard of a higher term and stepped down",
     LeaderStepDownQuorum "leader: steps down, no quorum heard" false "a leader stepped down in its own term: check-quorum (thesis §6.2)",
@@ -163,6 +164,37 @@ points! {
 }
 
 impl Point {
+    /// The point of this name, if the catalogue has one.
+    #[must_use]
+    pub fn named(name: &str) -> Option<Point> {
+        Point::ALL.iter().copied().find(|p| p.name() == name)
+    }
+
+    /// Whether the point is a hazard: a moment at which leadership changes hands (or two
+    /// leaders overlap) while something is not settled yet: entries not committed, a snapshot
+    /// on the wire, a configuration in flight, a vote not yet delivered. At such a moment most
+    /// of Raft's rules are at stake at once (only an entry of the leader's own term commits by
+    /// counting; reads wait for that commit or confirm leadership; a new leader holds every
+    /// committed entry; a deposed sender's snapshot must not go backwards), and whether a wrong
+    /// rule shows depends on the next few milliseconds: which acknowledgement arrives before
+    /// which write is durable, which read reaches which leader. Guided exploration therefore
+    /// tries such moments again, with fresh timing, on short branches, even once they are
+    /// common (see `guided.rs`). The other points of the catalogue count what happened.
+    #[must_use]
+    pub fn hazard(self) -> bool {
+        use Point::*;
+        matches!(
+            self,
+            LeaderUncommittedEarlierTerms
+                | AckBeforeLeaderDurable
+                | LeaderShorterLog
+                | TwoLeadersDifferentTerms
+                | TransferCompleted
+                | LeaderDeposedSnapshotInFlight
+                | LeaderRemovesItself
+        )
+    }
+
     /// Why `implementation` can never reach this point, if its design rules the behaviour out:
     /// a sweep of it does not count the point as missed, and says why (see `sweep.rs`).
     #[must_use]

@@ -276,6 +276,8 @@ pub struct World<R: Raft> {
     last_views: Vec<Option<raft_host::View>>,
     /// Snapshot chunks on the wire, by sender.
     snapshot_chunks_in_flight: Vec<u32>,
+    /// The event at which each node last became leader (coverage points dated to it).
+    elected_at: Vec<u64>,
     /// Granted votes on the wire, by (voter, candidate, term).
     vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
     /// The recoverability budget of the storage faults, and what they destroyed.
@@ -364,6 +366,7 @@ impl<R: Raft> World<R> {
             reached: crate::coverage::Reached::new(),
             last_views: vec![None; config.cluster.nodes],
             snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
+            elected_at: vec![0; config.cluster.nodes],
             vote_replies_in_flight: BTreeMap::new(),
             atlas: crate::disk::atlas::Atlas::new(
                 config.cluster.nodes,
@@ -422,6 +425,7 @@ impl<R: Raft> World<R> {
             reached: self.reached.clone(),
             last_views: self.last_views.clone(),
             snapshot_chunks_in_flight: self.snapshot_chunks_in_flight.clone(),
+            elected_at: self.elected_at.clone(),
             vote_replies_in_flight: self.vote_replies_in_flight.clone(),
             atlas: self.atlas.clone(),
             storage: self.storage.clone(),

@@ -85,11 +85,24 @@ impl<R: Raft> World<R> {
                     points[2] = Some(Point::FollowerFarBehind);
                 }
             }
-            MessageKind::AppendReply { rejected, .. } if v.role == Role::Leader => {
+            MessageKind::AppendReply { rejected, matched } if v.role == Role::Leader => {
                 if m.term < v.term {
                     points[0] = Some(Point::AppendReplyStale);
                 } else if rejected.is_some() {
                     points[0] = Some(Point::AppendRejectedAtLeader);
+                }
+                // The leader's own disk ends in an earlier term past its commit, its own
+                // entries not durable yet, and a follower vouches for that earlier entry.
+                let durable = v.durable.unwrap_or(v.last_index);
+                if m.term == v.term
+                    && durable > v.commit
+                    && durable < v.last_index
+                    && node.term_at(durable).is_some_and(|t| t < v.term)
+                    && matched.is_some_and(|i| i >= durable)
+                {
+                    let elected =
+                        self.elected_at.get(n as usize).copied().unwrap_or_else(|| self.trace.events());
+                    self.reached.hit(Point::AckBeforeLeaderDurable, elected);
                 }
             }
             MessageKind::Snapshot { last_index, done: true, .. }
@@ -165,6 +178,9 @@ impl<R: Raft> World<R> {
 
     /// Node `n` has just become leader.
     fn observe_new_leader(&mut self, n: u8, view: &View) {
+        if let Some(at) = self.elected_at.get_mut(n as usize) {
+            *at = self.trace.events();
+        }
         let mut hits = Hits::default();
         hits.add(Point::LeaderElected);
         let mut longest = LogIndex::ZERO;
