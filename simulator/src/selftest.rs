@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use crate::branch::BranchPath;
 use crate::config::{CrashFaults, Implementation, SimConfig};
-use crate::guided::{Explorer, Guide};
+use crate::guided::{run_batch, Explorer, Guide, Task};
 use crate::pool::{run_parallel, Flow};
-use crate::run::{run, run_scenario, RunOptions, Verdict};
+use crate::run::{run_branches, RunOptions, Verdict};
 use crate::scenario::Scenario;
 use crate::sweep::SeedSet;
 
@@ -214,20 +214,7 @@ pub fn hunt_guided_on(
         if batch.is_empty() {
             return missed(bug, budget, spent);
         }
-        let mut runs: Vec<Option<Run>> = vec![None; batch.len()];
-        run_parallel(
-            batch.len() as u64,
-            jobs,
-            |i| {
-                let t = &batch[i as usize];
-                hunt_run(implementation, base, bug, t.seed, &t.branch)
-            },
-            |i, r| {
-                runs[i as usize] = Some(r);
-                Flow::Continue
-            },
-            |_| {},
-        );
+        let runs = run_batch(&batch, jobs, |group| hunt_group(implementation, base, bug, group), |_| {});
         for (task, r) in batch.iter().zip(runs) {
             let Some(r) = r else { continue };
             done += 1;
@@ -235,7 +222,7 @@ pub fn hunt_guided_on(
             if r.verdict.is_failure() {
                 return caught(implementation, bug, done, spent, task.seed, &task.branch, r);
             }
-            explorer.absorb(task, &r.points);
+            explorer.absorb(task, &r.points, r.events, r.fault_end);
         }
     }
 }
@@ -248,6 +235,8 @@ struct Run {
     reason: String,
     events: u64,
     points: Vec<(String, u64)>,
+    /// The events handled when the fault phase ended, if it did.
+    fault_end: Option<u64>,
 }
 
 impl Run {
@@ -255,18 +244,38 @@ impl Run {
     /// loads every scenario file, so this is a build that broke one): not a catch, so the hunt
     /// reports the bug missed rather than caught by its own harness.
     fn broken(reason: String) -> Run {
-        Run { verdict: Verdict::Pass, check: "staging".into(), reason, events: 0, points: Vec::new() }
+        Run {
+            verdict: Verdict::Pass,
+            check: "staging".into(),
+            reason,
+            events: 0,
+            points: Vec::new(),
+            fault_end: None,
+        }
     }
 }
 
 fn hunt_run(implementation: Implementation, base: Base, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
+    let task = Task { seed, branch: branch.clone() };
+    hunt_group(implementation, base, bug, std::slice::from_ref(&task))
+        .pop()
+        .unwrap_or_else(|| Run::broken("no run".into()))
+}
+
+/// The runs of tasks that fork off one moment of one seed (or a single task), the shared
+/// prefix simulated once: each run's events are what it cost on its own.
+fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Task]) -> Vec<Run> {
+    let Some(first) = tasks.first() else { return Vec::new() };
+    let seed = first.seed;
     let staged = staging(bug).map(|(path, text)| Scenario::parse(text, path));
     let (mut config, scenario) = match staged {
         Some(Ok(scenario)) => match scenario.config(seed) {
             Ok(config) => (config, Some(scenario)),
-            Err(e) => return Run::broken(format!("the staging scenario's configuration: {e}")),
+            Err(e) => {
+                return vec![Run::broken(format!("the staging scenario's configuration: {e}")); tasks.len()]
+            }
         },
-        Some(Err(e)) => return Run::broken(format!("the staging scenario: {e}")),
+        Some(Err(e)) => return vec![Run::broken(format!("the staging scenario: {e}")); tasks.len()],
         None => {
             let mut config = base.config(seed);
             config.fit_for(bug);
@@ -275,15 +284,20 @@ fn hunt_run(implementation: Implementation, base: Base, bug: Bug, seed: u64, bra
     };
     config.bugs = vec![bug.name().to_string()];
     config.set_implementation(implementation);
-    config.branch = branch.clone();
-    let outcome = match &scenario {
-        Some(scenario) => run_scenario(scenario, &config, &RunOptions::default()),
-        None => run(&config, &RunOptions::default()),
-    };
-    let check =
-        outcome.failure.as_ref().map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
-    let points = outcome.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
-    Run { verdict: outcome.verdict, check, reason: outcome.reason, events: outcome.summary.events, points }
+    let branches: Vec<BranchPath> = tasks.iter().map(|t| t.branch.clone()).collect();
+    run_branches(&config, scenario.as_ref(), &branches, &RunOptions::default())
+        .into_iter()
+        .map(|(outcome, cost)| {
+            let check = outcome
+                .failure
+                .as_ref()
+                .map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
+            let points =
+                outcome.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
+            let fault_end = outcome.summary.fault_phase_events;
+            Run { verdict: outcome.verdict, check, reason: outcome.reason, events: cost, points, fault_end }
+        })
+        .collect()
 }
 
 fn caught(

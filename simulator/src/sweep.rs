@@ -640,6 +640,7 @@ impl SweepSummary {
                 e.branches = e.branches.saturating_add(g.branches);
                 e.planned_new = e.planned_new.saturating_add(g.planned_new);
                 e.planned_rare = e.planned_rare.saturating_add(g.planned_rare);
+                e.planned_hazard = e.planned_hazard.saturating_add(g.planned_hazard);
                 e.dropped = e.dropped.saturating_add(g.dropped);
                 e.deepest = e.deepest.max(g.deepest);
             }

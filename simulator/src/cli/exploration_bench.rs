@@ -17,14 +17,14 @@ use serde_json::json;
 
 use super::bench_cmd::BenchArgs;
 use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
-use crate::guided::{Explorer, Guide};
-use crate::pool::{run_parallel, Flow};
-use crate::run::{run, RunOptions};
+use crate::guided::{run_batch, Explorer, Guide};
+use crate::run::{run_branches, RunOptions};
 use crate::selftest::{median_events, median_seeds, Base, Hunt};
 use crate::sweep::SeedSet;
 
-/// One run's events, and the points it reached with their first events.
-type RunPoints = (u64, Vec<(String, u64)>);
+/// One run's events, the points it reached with their first events, and the events handled
+/// when its fault phase ended.
+type RunPoints = (u64, Vec<(String, u64)>, Option<u64>);
 
 /// One bug's hunts in both modes.
 struct Row {
@@ -58,7 +58,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         }
     };
     let bugs: Vec<Bug> = if args.bugs.is_empty() {
-        Bug::ALL.iter().copied().filter(|b| implementation.supports(*b)).collect()
+        crate::selftest::hunted_bugs().into_iter().filter(|b| implementation.supports(*b)).collect()
     } else {
         args.bugs.iter().filter_map(|b| b.parse().ok()).collect()
     };
@@ -197,32 +197,29 @@ fn reach(
         if batch.is_empty() {
             break;
         }
-        let mut results: Vec<Option<RunPoints>> = vec![None; batch.len()];
-        run_parallel(
-            batch.len() as u64,
+        let results = run_batch(
+            &batch,
             jobs,
-            |i| {
-                let t = &batch[i as usize];
-                let mut config = base.config(t.seed);
-                config.branch = t.branch.clone();
+            |group| {
+                let mut config = base.config(group[0].seed);
                 config.set_implementation(implementation);
-                let o = run(&config, &RunOptions::default());
-                (
-                    o.summary.events,
-                    o.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
-                )
-            },
-            |i, r| {
-                results[i as usize] = Some(r);
-                Flow::Continue
+                let branches: Vec<_> = group.iter().map(|t| t.branch.clone()).collect();
+                run_branches(&config, None, &branches, &RunOptions::default())
+                    .into_iter()
+                    .map(|(o, cost)| -> RunPoints {
+                        let points =
+                            o.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
+                        (cost, points, o.summary.fault_phase_events)
+                    })
+                    .collect()
             },
             |_| {},
         );
         for (t, r) in batch.iter().zip(results) {
-            let Some((e, points)) = r else { continue };
+            let Some((e, points, fault_end)) = r else { continue };
             events = events.saturating_add(e);
             done += 1;
-            explorer.absorb(t, &points);
+            explorer.absorb(t, &points, e, fault_end);
         }
     }
     let rare_names: Vec<&str> =

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
 use super::{ExecArgs, WorldArgs};
 use crate::config::Implementation;
-use crate::guided::{Explorer, Guide};
+use crate::guided::{run_batch, Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_scenario};
+use crate::run::{run, run_branches, run_scenario};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -66,12 +66,14 @@ pub struct SweepArgs {
     /// so the summary is the same on every machine.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Guided exploration: when a run reaches a point of the coverage catalogue no run of the
-    /// sweep reached before (or one only a few reached), continue it from that moment on
-    /// several branches with fresh randomness, and spend up to half the runs on such branches.
-    /// The seeds range gives the root seeds and the number of runs in all; failures are named
-    /// by seed and branch (`raftsim run --seed N --branch PATH` replays them). Same result for
-    /// any --jobs.
+    /// Guided exploration: after 64 plain seeds, continue runs from the moments that matter on
+    /// many short branches with fresh randomness (20 ms of fault phase each, copied off the
+    /// run at that moment): where a run first reached a point of the coverage catalogue no run
+    /// of the sweep reached before (4 branches), and where leadership changed hands with
+    /// something unsettled, a hazard (64 branches); three quarters of the work goes to
+    /// branches. The seeds range gives the root seeds and the work in all, counted in root
+    /// runs; failures are named by seed and branch (`raftsim run --seed N --branch PATH`
+    /// replays them). Same result for any --jobs.
     #[arg(long)]
     pub guided: bool,
     /// Fail the sweep (exit 1) if a point of the coverage catalogue that is not rare was never
@@ -273,34 +275,37 @@ fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>) -> 
         if batch.is_empty() {
             break;
         }
-        let mut results: Vec<Option<SeedResult>> = vec![None; batch.len()];
-        run_parallel(
-            batch.len() as u64,
+        let results = run_batch(
+            &batch,
             jobs,
-            |i| {
-                let task = &batch[i as usize];
-                let world = run_world(args, &task.branch.to_string());
-                let outcome = match config_from_args(task.seed, &world, scenario) {
-                    Ok(config) => match scenario {
-                        Some(s) => run_scenario(s, &config, &options),
-                        None => run(&config, &options),
-                    },
+            |group| {
+                let first = &group[0];
+                let world = run_world(args, &first.branch.to_string());
+                let config = match config_from_args(first.seed, &world, scenario) {
+                    Ok(config) => config,
                     Err(e) => {
-                        unreachable!("options validated on the first seed, but seed {}: {e}", task.seed)
+                        unreachable!("options validated on the first seed, but seed {}: {e}", first.seed)
                     }
                 };
-                SeedResult::from_outcome(task.seed, &outcome.end.config, &outcome)
+                let branches: Vec<_> = group.iter().map(|t| t.branch.clone()).collect();
+                run_branches(&config, scenario, &branches, &options)
+                    .into_iter()
+                    .map(|(outcome, cost)| {
+                        let result = SeedResult::from_outcome(first.seed, &outcome.end.config, &outcome);
+                        (result, cost, outcome.summary.fault_phase_events)
+                    })
+                    .collect()
             },
-            |i, result| {
-                progress.borrow_mut().tick(&result);
-                results[i as usize] = Some(result);
-                Flow::Continue
+            |running| {
+                let seeds: crate::pool::Running =
+                    running.iter().map(|&(i, since)| (batch[i as usize].seed, since)).collect();
+                progress.borrow_mut().slow_seeds(&seeds);
             },
-            |running| progress.borrow_mut().slow(running, &set),
         );
         for (task, result) in batch.iter().zip(results) {
-            let Some(r) = result else { continue };
-            if explorer.absorb(task, &r.points) > 0 {
+            let Some((r, cost, fault_end)) = result else { continue };
+            progress.borrow_mut().tick(&r);
+            if explorer.absorb(task, &r.points, cost, fault_end) > 0 {
                 last_new = counted;
             }
             summary.add(&r);
@@ -510,8 +515,8 @@ fn print_summary(s: &SweepSummary, json: bool) {
         let _ = writeln!(
             out,
             "guided: {} root seeds and {} branches run (the deepest {} forks down); branches planned at new points {}, \
-             at rare points {}, dropped {}",
-            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.dropped
+             at rare points {}, at hazards {}, dropped {}",
+            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.planned_hazard, g.dropped
         );
     }
     if let Some(why) = &s.stopped_early {
@@ -627,9 +632,14 @@ impl Progress {
 
     /// Names every seed that has run for another `SLOW_SEED` since it was last named.
     fn slow(&mut self, running: &crate::pool::Running, set: &SeedSet) {
-        for &(i, since) in running {
+        let seeds: crate::pool::Running = running.iter().map(|&(i, since)| (set.nth(i), since)).collect();
+        self.slow_seeds(&seeds);
+    }
+
+    /// Names the seeds (given as seeds, not as items of the set) running for long.
+    fn slow_seeds(&mut self, running: &crate::pool::Running) {
+        for &(seed, since) in running {
             let periods = (since.elapsed().as_secs() / SLOW_SEED.as_secs()) as u32;
-            let seed = set.nth(i);
             if periods == 0 || self.named.get(&seed).is_some_and(|p| *p >= periods) {
                 continue;
             }
