@@ -41,6 +41,16 @@ use crate::sweep::SeedSet;
 pub struct Task {
     pub seed: u64,
     pub branch: BranchPath,
+    /// Planned at a hazard rather than at a new or rare point (its cost is counted apart).
+    pub hazard: bool,
+}
+
+impl Task {
+    /// The seed's own run.
+    #[must_use]
+    pub fn root(seed: u64) -> Task {
+        Task { seed, branch: BranchPath::root(), hazard: false }
+    }
 }
 
 /// The knobs of the exploration; [`Guide::default`] is what `sweep --guided` uses.
@@ -179,14 +189,11 @@ pub struct Explorer {
     roots: SeedSet,
     next_root: u64,
     budget: u64,
-    planned: u64,
     /// Branches waiting, by (runs that had reached the point when it was planned, plan order).
     queue: BTreeMap<(u64, u64), Task>,
     /// Branches waiting at hazards (`Point::hazard`) reached too often to be rare, by (groups
     /// planned at that hazard before, plan order): the least tried hazard first.
     hazards: BTreeMap<(u64, u64), Task>,
-    /// Hazard branches planned into batches and not absorbed yet.
-    at_hazard: std::collections::BTreeSet<(u64, BranchPath)>,
     /// Branches absorbed from each queue (novelty, hazards), and the events they cost.
     kind_done: [u64; 2],
     kind_events: [u64; 2],
@@ -203,8 +210,6 @@ pub struct Explorer {
     /// Root runs and branches absorbed, and the events each kind cost.
     roots_done: u64,
     root_events: u64,
-    branches_done: u64,
-    branch_events: u64,
     pub stats: GuidedStats,
 }
 
@@ -249,10 +254,8 @@ impl Explorer {
             roots,
             next_root: 0,
             budget,
-            planned: 0,
             queue: BTreeMap::new(),
             hazards: BTreeMap::new(),
-            at_hazard: std::collections::BTreeSet::new(),
             kind_done: [0, 0],
             kind_events: [0, 0],
             order: 0,
@@ -263,8 +266,6 @@ impl Explorer {
             absorbed: 0,
             roots_done: 0,
             root_events: 0,
-            branches_done: 0,
-            branch_events: 0,
             stats: GuidedStats::default(),
         }
     }
@@ -347,13 +348,10 @@ impl Explorer {
             let work = per_branch[usize::from(hazard)].saturating_mul(group.len() as u64);
             taken[usize::from(hazard)] = taken[usize::from(hazard)].saturating_add(work);
             expected = expected.saturating_add(work);
-            if hazard {
-                self.at_hazard.extend(group.iter().map(|t| (t.seed, t.branch.clone())));
-            }
             batch.extend(group);
         }
         for _ in 0..root_count {
-            batch.push(Task { seed: self.roots.nth(self.next_root), branch: BranchPath::root() });
+            batch.push(Task::root(self.roots.nth(self.next_root)));
             self.next_root += 1;
         }
         for task in &batch {
@@ -364,7 +362,6 @@ impl Explorer {
                 self.stats.deepest = self.stats.deepest.max(task.branch.forks().len() as u64);
             }
         }
-        self.planned += batch.len() as u64;
         batch
     }
 
@@ -373,7 +370,7 @@ impl Explorer {
         let per_root = self.mean_root_events().max(1);
         self.roots_done
             .saturating_mul(1000)
-            .saturating_add(self.branch_events.saturating_mul(1000) / per_root)
+            .saturating_add(self.kind_events.iter().sum::<u64>().saturating_mul(1000) / per_root)
     }
 
     /// The mean events of the root runs absorbed so far (1 before any).
@@ -383,7 +380,7 @@ impl Explorer {
 
     /// The mean events a branch absorbed so far cost, if any was.
     fn mean_branch_events(&self) -> Option<u64> {
-        self.branch_events.checked_div(self.branches_done)
+        self.kind_events.iter().sum::<u64>().checked_div(self.kind_done.iter().sum())
     }
 
     /// Takes one run's points (name, first event), the events it cost (for a branch run off a
@@ -402,9 +399,7 @@ impl Explorer {
             self.roots_done += 1;
             self.root_events = self.root_events.saturating_add(cost);
         } else {
-            self.branches_done += 1;
-            self.branch_events = self.branch_events.saturating_add(cost);
-            let kind = usize::from(self.at_hazard.remove(&(task.seed, task.branch.clone())));
+            let kind = usize::from(task.hazard);
             self.kind_done[kind] += 1;
             self.kind_events[kind] = self.kind_events[kind].saturating_add(cost);
         }
@@ -484,23 +479,23 @@ impl Explorer {
             *slot = (slot.0.min(place), slot.1.max(fanout));
         }
         for (event, (place, fanout)) in forks {
-            let (queue, key) = match place {
+            let (queue, key, hazard) = match place {
                 Place::Novelty(0) => {
                     self.stats.planned_new += u64::from(fanout);
-                    (&mut self.queue, 0)
+                    (&mut self.queue, 0, false)
                 }
                 Place::Novelty(before) => {
                     self.stats.planned_rare += u64::from(fanout);
-                    (&mut self.queue, before)
+                    (&mut self.queue, before, false)
                 }
                 Place::Hazard(tried) => {
                     self.stats.planned_hazard += u64::from(fanout);
-                    (&mut self.hazards, tried)
+                    (&mut self.hazards, tried, true)
                 }
             };
             for fork in 1..=fanout {
                 let branch = task.branch.then(event, fork).with_horizon(self.guide.horizon_ns);
-                queue.insert((key, self.order), Task { seed: task.seed, branch });
+                queue.insert((key, self.order), Task { seed: task.seed, branch, hazard });
                 self.order += 1;
             }
         }
@@ -602,7 +597,7 @@ mod tests {
         let _ = x.next_batch();
         // Six roots reach both points, the plain one at event 20 and the hazard at 40.
         for seed in 100..106 {
-            let root = Task { seed, branch: BranchPath::root() };
+            let root = Task::root(seed);
             x.absorb(&root, &points(&[(hazard, 40), (plain, 20)]), 1000, None);
         }
         let at = |queue: &BTreeMap<(u64, u64), Task>, event: u64| {
@@ -691,9 +686,9 @@ mod tests {
         let guide = Guide { batch: 4, warm_up: 0, fanout_rare: 1, ..Guide::default() };
         let mut x = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 100, guide);
         let _ = x.next_batch();
-        let root = Task { seed: 100, branch: BranchPath::root() };
+        let root = Task::root(100);
         x.absorb(&root, &points(&[("a", 50)]), 1000, None);
-        let branch = Task { seed: 100, branch: BranchPath::root().then(50, 1) };
+        let branch = Task { seed: 100, branch: BranchPath::root().then(50, 1), hazard: false };
         let queued = x.queue.len();
         // "a" at event 40 was the root's, before the fork at 50: nothing new for the branch.
         x.absorb(&branch, &points(&[("a", 40)]), 100, None);
@@ -708,7 +703,7 @@ mod tests {
     fn points_first_reached_at_one_event_fork_there_once() {
         let mut x = explorer(100);
         let _ = x.next_batch();
-        let root = Task { seed: 100, branch: BranchPath::root() };
+        let root = Task::root(100);
         // Three new points at event 50 and one at 80: four branches at each event, not twelve.
         x.absorb(&root, &points(&[("a", 50), ("b", 50), ("c", 50), ("d", 80)]), 1000, None);
         let mut planned: Vec<String> = x.queue.values().map(|t| t.branch.to_string()).collect();
@@ -728,7 +723,7 @@ mod tests {
             .expect("valid knobs");
         let mut x = Explorer::new(SeedSet { start: 0, end: 10, shard: None }, 100, guide);
         let _ = x.next_batch();
-        let root = |seed| Task { seed, branch: BranchPath::root() };
+        let root = |seed| Task::root(seed);
         let planned = |x: &Explorer, seed: u64| -> Vec<String> {
             let mut p: Vec<String> =
                 x.queue.values().filter(|t| t.seed == seed).map(|t| t.branch.to_string()).collect();

@@ -281,7 +281,7 @@ pub const CHECK_MEMO_BYTES_MAX: usize = 512 << 20;
 
 fn run_inner<R: Raft>(config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
     let mut started = Started::<R>::new(config, scenario, options);
-    started.phases(config.liveness_ns);
+    started.phases();
     started.finish(config, scenario, options)
 }
 
@@ -334,10 +334,11 @@ impl<'s, R: Raft> Started<'s, R> {
     /// Runs the phases on from where the run stands, until they end or the guard stops them.
     /// A node that panics (one of its own assertions) ends the run with a failure naming it;
     /// the world is not trusted afterwards, only reported on.
-    fn phases(&mut self, liveness_ns: u64) {
+    fn phases(&mut self) {
         if self.stalled.is_some() {
             return;
         }
+        let liveness_ns = self.world.config.liveness_ns;
         let Started { world, script, guard, fixed_end, stalled, .. } = self;
         let phases = catch_node_panics(|| match world.fault_phase_end {
             None => {
@@ -452,7 +453,7 @@ fn run_branches_of<R: Raft>(
         ..options.clone()
     };
     let mut prefix = Started::<R>::new(&prefix_config, scenario, &prefix_options);
-    prefix.phases(config.liveness_ns);
+    prefix.phases();
     let at_fork = prefix.world.trace.events() == fork_event
         && prefix.world.failure.is_none()
         && prefix.world.fault_phase_end.is_none()
@@ -466,7 +467,7 @@ fn run_branches_of<R: Raft>(
         let mut c = config.clone();
         c.branch = branch.clone();
         let Some(mut started) = prefix.fork_off(branch, options) else { return one_by_one(branches) };
-        started.phases(c.liveness_ns);
+        started.phases();
         let outcome = started.finish(&c, scenario, options);
         let own =
             if i == 0 { outcome.summary.events } else { outcome.summary.events.saturating_sub(fork_event) };
@@ -685,11 +686,11 @@ fn clone_inner<R: Raft>(
     let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
     let mut original = Started::<R>::new(config, scenario, options);
     original.guard.stop_after = stop_after.min(event);
-    original.phases(config.liveness_ns);
+    original.phases();
     let mut copy = original.copy()?;
     for run in [&mut original, &mut copy] {
         run.guard.stop_after = stop_after;
-        run.phases(config.liveness_ns);
+        run.phases();
     }
     Some((original.finish(config, scenario, options), copy.finish(config, scenario, options)))
 }

@@ -256,7 +256,7 @@ impl Run {
 }
 
 fn hunt_run(implementation: Implementation, base: Base, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
-    let task = Task { seed, branch: branch.clone() };
+    let task = Task { seed, branch: branch.clone(), hazard: false };
     hunt_group(implementation, base, bug, std::slice::from_ref(&task))
         .pop()
         .unwrap_or_else(|| Run::broken("no run".into()))
