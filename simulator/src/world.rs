@@ -278,6 +278,8 @@ pub struct World<R: Raft> {
     snapshot_chunks_in_flight: Vec<u32>,
     /// The event at which each node last became leader (coverage points dated to it).
     elected_at: Vec<u64>,
+    /// The event at which each node last compacted its log (coverage points dated to it).
+    compacted_at: Vec<u64>,
     /// Granted votes on the wire, by (voter, candidate, term).
     vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
     /// The recoverability budget of the storage faults, and what they destroyed.
@@ -367,6 +369,7 @@ impl<R: Raft> World<R> {
             last_views: vec![None; config.cluster.nodes],
             snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
             elected_at: vec![0; config.cluster.nodes],
+            compacted_at: vec![0; config.cluster.nodes],
             vote_replies_in_flight: BTreeMap::new(),
             atlas: crate::disk::atlas::Atlas::new(
                 config.cluster.nodes,
@@ -426,6 +429,7 @@ impl<R: Raft> World<R> {
             last_views: self.last_views.clone(),
             snapshot_chunks_in_flight: self.snapshot_chunks_in_flight.clone(),
             elected_at: self.elected_at.clone(),
+            compacted_at: self.compacted_at.clone(),
             vote_replies_in_flight: self.vote_replies_in_flight.clone(),
             atlas: self.atlas.clone(),
             storage: self.storage.clone(),
@@ -582,7 +586,9 @@ impl<R: Raft> World<R> {
     }
 
     fn deliver_to_node(&mut self, n: u8, packet: Packet<R::Message>) {
-        let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
+        if !matches!(self.nodes[n as usize].process, Process::Up(_)) {
+            return;
+        }
         match packet.payload {
             Payload::Raft(m) => {
                 let view = R::inspect(&m);
@@ -604,6 +610,10 @@ impl<R: Raft> World<R> {
                 }
             }
             Payload::Request(r) => {
+                if r.op.is_read() {
+                    self.observe_read_request(n);
+                }
+                let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
                 let from_state = server.reads_from_state();
                 server.handle_request(r);
                 if server.reads_from_state() > from_state {
@@ -791,6 +801,9 @@ impl<R: Raft> World<R> {
         self.snapshots.taken += 1;
         let index = server.node().view().snapshot.map_or(0, |s| s.last_index.0);
         self.sometimes(crate::coverage::Point::SnapshotTaken);
+        if let Some(at) = self.compacted_at.get_mut(n as usize) {
+            *at = self.trace.events();
+        }
         self.trace.mix(&[self.now, 17, u64::from(n), index]);
         if self.trace.detailed() {
             self.trace.line(self.now, "snapshot", format_args!("\"node\":{n},\"taken\":{index}"));
@@ -1161,9 +1174,12 @@ impl<R: Raft> World<R> {
         };
         let Some(v) = view else { return };
         match v.kind {
-            MessageKind::Snapshot { .. } => {
+            MessageKind::Snapshot { last_index, .. } => {
                 if let Some(c) = self.snapshot_chunks_in_flight.get_mut(v.from.0 as usize) {
                     *c += copies;
+                }
+                if copies > 0 {
+                    self.observe_snapshot_sent(v.from.0 as u8, v.to.0 as u8, last_index);
                 }
             }
             MessageKind::VoteReply { granted: true } if copies > 0 => {

@@ -54,11 +54,41 @@ fn bad_usage_exits_two_with_a_message() {
         &["--bug", "nonsense"],
         &["--duration", "10 parsecs"],
         &["--nodes", "0"],
+        &["--base", "storm"],
+        &["--base", "quiet", "--calm"],
     ] {
         let out = raftsim(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?} says why");
     }
+    let err = String::from_utf8_lossy(&raftsim(&["--base", "storm"]).stderr).to_string();
+    assert!(err.contains("--base") && err.contains("expected swarm, crashes or quiet"), "{err}");
+}
+
+#[test]
+fn a_base_draws_the_seed_from_a_fixed_configuration_and_is_part_of_the_replay_command() {
+    let out = raftsim(&["run", "--seed", "16", "--base", "quiet", "--json", "--no-report"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = raftsim(&[
+        "run",
+        "--seed",
+        "16",
+        "--base",
+        "quiet",
+        "--bug",
+        "install-stale-snapshot",
+        "--no-report",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "seed 16 of the quiet base catches the late snapshot");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 clients"), "{text}");
+    assert!(
+        text.contains("replay: cargo run --release -- --seed 16 --base quiet --bug install-stale-snapshot"),
+        "{text}"
+    );
+    // The swarm draw of the same seed is another run.
+    let swarm = raftsim(&["run", "--seed", "16", "--bug", "install-stale-snapshot", "--no-report"]);
+    assert_ne!(swarm.stdout, out.stdout);
 }
 
 #[test]

@@ -106,3 +106,36 @@ fn stop_when_stale_stops_at_the_same_seed_whatever_the_jobs() {
     assert_eq!(one["points"], two["points"]);
     assert!(one["stopped_early"].as_str().is_some_and(|s| s.contains("reached nothing new")));
 }
+
+#[test]
+fn every_run_a_stale_read_or_a_late_snapshot_breaks_reached_its_hazard_first() {
+    use raft_host::Bug;
+    use simulator::selftest::Base;
+    // A leader answering a read from its state can only be stale if its state lacks an entry
+    // the cluster committed, which is what the read hazard watches for; a snapshot installed
+    // over what a follower already applied was sent while the follower held what it covers.
+    let cases = [
+        (Base::Crashes, Bug::StaleLeaderRead, Point::ReadAtLeaderBehindCommit),
+        (Base::Quiet, Bug::InstallStaleSnapshot, Point::SnapshotSentToFollowerHoldingIt),
+    ];
+    for (base, bug, hazard) in cases {
+        let mut failed = 0;
+        for seed in 0..300 {
+            let mut config = base.config(seed);
+            config.fit_for(bug);
+            config.bugs = vec![bug.name().to_string()];
+            let outcome = run(&config, &RunOptions::default());
+            if !outcome.verdict.is_failure() {
+                continue;
+            }
+            failed += 1;
+            let at = outcome.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
+            let failed_at = outcome.failure.as_ref().map_or(outcome.summary.events, |f| f.event);
+            assert!(
+                at.is_some_and(|e| e <= failed_at),
+                "{bug} seed {seed}: {hazard:?} at {at:?}, failure at {failed_at}"
+            );
+        }
+        assert!(failed >= 3, "{bug}: {failed} failing runs of 300 under {}", base.name());
+    }
+}

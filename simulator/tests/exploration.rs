@@ -226,7 +226,7 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
     );
     assert_eq!(v["bugs"][0]["bug"].as_str(), Some("install-stale-snapshot"));
     for (flag, value, says) in [
-        ("--base", "storm", "expected swarm or crashes"),
+        ("--base", "storm", "expected swarm, crashes or quiet"),
         ("--guide", "batch=0", "batch (1 or more)"),
         ("--guide", "fanout=2", "expected batch"),
     ] {
@@ -258,4 +258,53 @@ fn the_crashes_base_is_one_configuration_and_guided_hunts_on_it_are_the_same_on_
         (one.seeds, one.events, one.seed, &one.branch),
         (two.seeds, two.events, two.seed, &two.branch)
     );
+}
+
+#[test]
+fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bugs_before_plain_seeds() {
+    use simulator::branch::BranchPath;
+    use simulator::config::Implementation;
+    use simulator::coverage::Point;
+    use simulator::guided::Guide;
+    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    // Under the quiet base, from seeds where plain seeds need 77 and 240 runs: a root reaches
+    // the hazard without failing, and a branch forked where it did, with that hazard's
+    // horizon, fails.
+    let cases = [
+        (Bug::InstallStaleSnapshot, 1_000_000, Point::SnapshotSentToFollowerHoldingIt, 20),
+        (Bug::StaleLeaderRead, 3_000_000, Point::ReadAtLeaderBehindCommit, 100),
+    ];
+    for (bug, first, hazard, horizon_ms) in cases {
+        assert!(hazard.hazard());
+        let plain = hunt_on(Implementation::RaftCore, Base::Quiet, bug, first, 300, 2);
+        let guided =
+            hunt_guided_on(Implementation::RaftCore, Base::Quiet, Guide::default(), bug, first, 300, 2);
+        assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
+        assert!(guided.events < plain.events, "{bug}: {} against {}", guided.events, plain.events);
+        let branch: BranchPath = guided.branch.parse().expect("a branch path");
+        assert_eq!(branch.forks().len(), 1, "{bug}: {branch}");
+        assert_eq!(branch.horizon_ns(), Some(horizon_ms * 1_000_000), "{bug}: {branch}");
+        let seed = guided.seed.expect("a catch names its seed");
+        let mut config = Base::Quiet.config(seed);
+        config.fit_for(bug);
+        config.bugs = vec![bug.name().to_string()];
+        let root = run(&config, &RunOptions::default());
+        assert!(!root.verdict.is_failure(), "{bug}: root {seed} passes on its own");
+        let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
+        assert_eq!(
+            at,
+            Some(branch.forks()[0].event),
+            "{bug}: the fork is where root {seed} reached {hazard:?}"
+        );
+        // The catch's replay line names the base and the branch, and fails again.
+        let replay = guided.replay.expect("a catch has a replay line");
+        assert!(
+            replay.contains(" --base quiet ") && replay.contains(&format!(" --branch {branch} ")),
+            "{replay}"
+        );
+        let mut args: Vec<&str> =
+            replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
+        args.push("--no-report");
+        assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    }
 }

@@ -36,13 +36,15 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2_000, value_parser = crate::limits::flag_range(1, 1_000_000))]
     pub coverage_runs: u64,
     /// `bench exploration`: the configuration both modes draw their root seeds from: swarm
-    /// (default: `SimConfig::swarm`, as `sweep` and `selftest` use) or crashes (one fixed
+    /// (default: `SimConfig::swarm`, as `sweep` and `selftest` use), crashes (one fixed
     /// configuration: the calm cluster with 1% loss, snapshots and crashes only, where the
-    /// hardest planted bugs take tens of runs).
+    /// hardest planted bugs take tens of runs) or quiet (crashes with two clients instead of
+    /// five, where stale reads, Figure 8 and late snapshots take hundreds).
     #[arg(long, value_name = "NAME", default_value = "swarm")]
     pub base: String,
     /// `bench exploration`: change the guided mode's knobs, as `name=value,...` (batch, new,
-    /// rare, below, share, pair, sixteenths, depth, warm, back, queue; see `guided.rs`); default:
+    /// rare, hazard, horizon, serving, below, share, pair, sixteenths, hazards, depth, warm,
+    /// back, queue; see `guided.rs`); default:
     /// what `sweep --guided` uses.
     #[arg(long, value_name = "KNOBS", default_value = "")]
     pub guide: String,

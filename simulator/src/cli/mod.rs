@@ -152,6 +152,12 @@ pub struct WorldArgs {
     /// No random faults and a reliable network: a calm cluster.
     #[arg(long)]
     pub calm: bool,
+    /// Draw each seed's configuration from a fixed base instead of the swarm: crashes (the
+    /// calm cluster with 1% message loss, a snapshot every 10 entries and crashes only) or
+    /// quiet (the same with two clients); swarm is the default. These are the bases of
+    /// `raftsim bench exploration --base`, whose catches replay with it.
+    #[arg(long, value_name = "NAME", value_parser = parse_base, conflicts_with_all = ["calm", "scenario"])]
+    pub base: Option<crate::selftest::Base>,
     /// Run a branch of the seed: at each EVENT.FORK of the path (e.g. 1200.3/5400.1) the run
     /// goes on with fresh randomness derived from the seed and the path (see `raftsim explain`
     /// and `sweep --guided`, which name their branches so). A path may end with a horizon,
@@ -298,6 +304,10 @@ fn bugs_command(json: bool) -> i32 {
 }
 
 pub(crate) fn parse_implementation(name: &str) -> Result<crate::config::Implementation, String> {
+    name.parse()
+}
+
+fn parse_base(name: &str) -> Result<crate::selftest::Base, String> {
     name.parse()
 }
 

@@ -13,7 +13,7 @@ pub fn scenario_from_args(world: &WorldArgs) -> Result<Option<Scenario>, String>
 }
 
 /// The configuration of `seed` that the options describe: the scenario's (or the seed's swarm
-/// draw, or a calm cluster), then the explicit overrides.
+/// draw, a calm cluster or a fixed base), then the explicit overrides.
 pub fn config_from_args(
     seed: u64,
     world: &WorldArgs,
@@ -22,7 +22,7 @@ pub fn config_from_args(
     let mut config = match scenario {
         Some(s) => s.config(seed).map_err(|e| e.to_string())?,
         None if world.calm => SimConfig::calm(seed),
-        None => SimConfig::swarm(seed),
+        None => world.base.unwrap_or_default().config(seed),
     };
     if let Some(n) = world.nodes {
         config.cluster.nodes = n as usize;
@@ -52,8 +52,8 @@ pub fn config_from_args(
     }
     if !world.bugs.is_empty() {
         config.bugs.clone_from(&world.bugs);
-        // A swarm draw is fitted to what the bug needs (as `selftest` hunts it); a scenario or
-        // a calm run is left as written.
+        // A swarm draw or a base is fitted to what the bug needs (as `selftest` and the
+        // exploration bench hunt it); a scenario or a calm run is left as written.
         if scenario.is_none() && !world.calm {
             for b in &world.bugs {
                 if let Ok(bug) = b.parse::<raft_host::Bug>() {
@@ -108,6 +108,9 @@ pub fn world_options(world: &WorldArgs) -> String {
     }
     if world.calm {
         cmd += " --calm";
+    }
+    if let Some(base) = world.base {
+        cmd += &format!(" --base {}", base.name());
     }
     if let Some(branch) = world.branch.as_ref().filter(|b| !b.is_root()) {
         cmd += &format!(" --branch {branch}");

@@ -176,6 +176,34 @@ impl<R: Raft> World<R> {
         }
     }
 
+    /// A read is about to reach node `n`, which is up. A leader whose state machine lacks
+    /// entries the cluster committed must not answer it from that state: the hazard is dated at
+    /// the leader's election, where fresh timing decides who reads what before it catches up.
+    pub(super) fn observe_read_request(&mut self, n: u8) {
+        let Some(server) = self.nodes[n as usize].server() else { return };
+        let v = server.node().view();
+        if v.role == Role::Leader && v.applied < LogIndex(self.checks.committed_len() as u64) {
+            let elected = self.elected_at.get(n as usize).copied().unwrap_or_else(|| self.trace.events());
+            self.reached.hit(Point::ReadAtLeaderBehindCommit, elected);
+        }
+    }
+
+    /// Leader `n` sends `to` a chunk of its snapshot through `through`. If `to` already holds
+    /// every entry the snapshot covers (the leader compacted past what it heard from `to`: an
+    /// acknowledgement lost or late), the snapshot may arrive after `to` committed past it and
+    /// must then be refused (Figure 13 installs only what moves a follower forward). Dated at
+    /// the leader's compaction, the moment guided exploration tries again.
+    pub(super) fn observe_snapshot_sent(&mut self, n: u8, to: u8, through: LogIndex) {
+        let holds = self.nodes.get(to as usize).and_then(|slot| slot.server()).is_some_and(|s| {
+            let v = s.node().view();
+            v.last_index >= through && v.snapshot.is_none_or(|snap| snap.last_index < through)
+        });
+        if holds {
+            let at = self.compacted_at.get(n as usize).copied().unwrap_or_else(|| self.trace.events());
+            self.reached.hit(Point::SnapshotSentToFollowerHoldingIt, at);
+        }
+    }
+
     /// Node `n` has just become leader.
     fn observe_new_leader(&mut self, n: u8, view: &View) {
         if let Some(at) = self.elected_at.get_mut(n as usize) {
@@ -209,6 +237,9 @@ impl<R: Raft> World<R> {
         });
         if uncommitted_earlier {
             hits.add(Point::LeaderUncommittedEarlierTerms);
+        }
+        if view.applied < committed {
+            hits.add(Point::LeaderBehindCommit);
         }
         for p in hits.iter() {
             self.sometimes(p);
