@@ -707,8 +707,10 @@ impl SweepSummary {
     pub fn figures(&self) -> String {
         let wall_s = (self.wall_ms / 1e3).max(1e-9);
         let cpu_s = (self.wall_ms_total / 1e3).max(1e-9);
+        // A guided sweep's count is of runs, its roots and their branches.
+        let unit = if self.guided.is_some() { "runs" } else { "seeds" };
         format!(
-            "{} seeds in {:.1} s: {:.0} seeds/s, {:.2} M events/s, {:.0} simulated seconds per wall second ({} jobs)",
+            "{} {unit} in {:.1} s: {:.0} {unit}/s, {:.2} M events/s, {:.0} simulated seconds per wall second ({} jobs)",
             self.seeds,
             wall_s,
             self.seeds as f64 / wall_s,

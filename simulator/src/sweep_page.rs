@@ -113,7 +113,8 @@ pub fn render(s: &SweepSummary, page_dir: &Path) -> String {
          <title>raftsim sweep: {} seeds, {failing} failed</title><style>{CSS}</style></head><body>",
         s.seeds
     );
-    let _ = write!(out, "<h1>Sweep: {} seeds, {} passed, {failing} failed</h1>", s.seeds, s.passed);
+    let unit = if s.guided.is_some() { "runs" } else { "seeds" };
+    let _ = write!(out, "<h1>Sweep: {} {unit}, {} passed, {failing} failed</h1>", s.seeds, s.passed);
     let sets: Vec<String> = s.seed_sets.iter().map(crate::sweep::SeedSet::describe).collect();
     let mut facts = vec![sets.join(", ")];
     if let Some(sc) = &s.scenario {

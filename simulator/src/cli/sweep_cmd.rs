@@ -168,7 +168,7 @@ fn sweep(args: &SweepArgs) -> i32 {
     let options = args.exec.options();
     let started = Instant::now();
     // Both the results and the idle ticks report progress, one at a time on this thread.
-    let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
+    let progress = std::cell::RefCell::new(Progress::new(Some(set.len()), args.json));
     let mut summary = SweepSummary { implementation, ..SweepSummary::default() };
     // Results are counted in seed order (a few wait here for a slower seed below them), so that
     // a sweep stopped early counts exactly the seeds below some point, whatever the threads did.
@@ -264,7 +264,7 @@ fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>) -> 
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let options = args.exec.options();
     let started = Instant::now();
-    let progress = std::cell::RefCell::new(Progress::new(set.len(), args.json));
+    let progress = std::cell::RefCell::new(Progress::new(None, args.json));
     let mut explorer = Explorer::new(set, set.len(), Guide::default());
     let mut summary = SweepSummary::default();
     let mut failing: Vec<SeedResult> = Vec::new();
@@ -504,9 +504,10 @@ fn print_summary(s: &SweepSummary, json: bool) {
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(
         out,
-        "sweep ({}): {} seeds, {} passed, {} failed [{}]",
+        "sweep ({}): {} {}, {} passed, {} failed [{}]",
         s.implementation,
         s.seeds,
+        if s.guided.is_some() { "runs" } else { "seeds" },
         s.passed,
         s.seeds.saturating_sub(s.passed),
         verdicts.join(", ")
@@ -573,7 +574,9 @@ fn print_summary(s: &SweepSummary, json: bool) {
 /// are named, on a terminal or not.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    total: u64,
+    /// Seeds to run; None for a guided sweep, whose runs (roots and branches) are planned as
+    /// it goes within a budget of work.
+    total: Option<u64>,
     done: u64,
     failed: u64,
     started: Instant,
@@ -584,12 +587,18 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: u64, quiet: bool) -> Progress {
+    fn new(total: Option<u64>, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            let style = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds, {msg} [{elapsed_precise}, ETA {eta}, {per_sec}]",
-            );
+            let (bar, template) = match total {
+                Some(total) => (
+                    indicatif::ProgressBar::new(total),
+                    "{bar:40} {pos}/{len} seeds, {msg} [{elapsed_precise}, ETA {eta}, {per_sec}]",
+                ),
+                None => {
+                    (indicatif::ProgressBar::no_length(), "{pos} runs, {msg} [{elapsed_precise}, {per_sec}]")
+                }
+            };
+            let style = indicatif::ProgressStyle::with_template(template);
             if let Ok(style) = style {
                 bar.set_style(style);
             }
@@ -622,11 +631,14 @@ impl Progress {
                 bar.println(format!("seed {}: {} {}", r.seed, r.verdict, r.reason));
             }
         } else if !self.quiet
-            && (self.last_line.elapsed() >= Duration::from_secs(5) || self.done == self.total)
+            && (self.last_line.elapsed() >= Duration::from_secs(5) || Some(self.done) == self.total)
         {
             self.last_line = Instant::now();
             let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-            eprintln!("{}/{} seeds, {msg}, {rate:.0} seeds/s", self.done, self.total);
+            match self.total {
+                Some(total) => eprintln!("{}/{total} seeds, {msg}, {rate:.0} seeds/s", self.done),
+                None => eprintln!("{} runs, {msg}, {rate:.0} runs/s", self.done),
+            }
         }
     }
 
