@@ -11,14 +11,12 @@
 //!
 //! Branches are cheap: those forked at one moment run off one copy of the run made at that
 //! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
-//! prefix for each), and each stops `horizon_ns` of virtual time after its fork
-//! (`serving_horizon_ns` at a hazard where a leader keeps serving, whose harm shows only once a
-//! client's read reaches it). The budget is work, counted in root runs' events, not runs: after
+//! prefix for each), and each stops `horizon_ns` of virtual time after its fork. The budget is work, counted in root runs' events, not runs: after
 //! `warm_up` plain root runs (the first batch), a share of each batch's work
 //! (`branch_sixteenths`) goes to branches, and of that a share (`hazard_sixteenths`) to hazards
 //! while new points have branches waiting too. A branch that reaches nothing new spawns
 //! nothing. Several points first reached at one event fork there once (their branches would be
-//! the same runs), as long as the longest horizon among them asks.
+//! the same runs).
 //!
 //! Measured (README, `raftsim bench exploration`): the same catches as plain seeds for every
 //! planted bug plain seeds catch within the first batch, and fewer events for the ones that
@@ -73,9 +71,6 @@ pub struct Guide {
     /// How long a branch's fault phase goes on after its fork (see `branch.rs`); None runs
     /// branches to the end of the schedule and through the liveness phase, like their roots.
     pub horizon_ns: Option<u64>,
-    /// The horizon of branches forked at a hazard where a leader keeps serving
-    /// (`Point::hazard_while_serving`): a stale answer needs a read to reach it first.
-    pub serving_horizon_ns: Option<u64>,
     /// A point reached by fewer runs than this is rare...
     pub rare_below: u64,
     /// ...and so is one reached by at most one run in `rare_share` so far.
@@ -112,7 +107,6 @@ impl Default for Guide {
             fanout_rare: 0,
             fanout_hazard: 64,
             horizon_ns: Some(20_000_000),
-            serving_horizon_ns: Some(100_000_000),
             rare_below: 4,
             rare_share: 0,
             fanout_pair: 0,
@@ -128,8 +122,8 @@ impl Default for Guide {
 
 impl Guide {
     /// This guide with some knobs changed by `text`, a comma-separated list of `name=value`
-    /// (names: batch, new, rare, hazard, horizon and serving (ms; 0: none), below, share, pair,
-    /// sixteenths, hazards, depth, warm, back, queue), for
+    /// (names: batch, new, rare, hazard, horizon (ms; 0: none), below, share, pair, sixteenths,
+    /// hazards, depth, warm, back, queue), for
     /// `raftsim bench exploration --guide`. Errors name the knob and what was expected.
     pub fn with_overrides(mut self, text: &str) -> Result<Guide, String> {
         for kv in text.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
@@ -151,7 +145,6 @@ impl Guide {
                 "rare" => self.fanout_rare = small(64)? as u32,
                 "hazard" => self.fanout_hazard = small(1024)? as u32,
                 "horizon" => self.horizon_ns = millis(small(86_400_000)?),
-                "serving" => self.serving_horizon_ns = millis(small(86_400_000)?),
                 "below" => self.rare_below = v,
                 "share" => self.rare_share = v,
                 "pair" => self.fanout_pair = small(64)? as u32,
@@ -163,7 +156,7 @@ impl Guide {
                 "queue" if v >= 1 => self.queue_max = small(1 << 20)? as usize,
                 other => {
                     return Err(format!(
-                        "{other:?}: expected batch (1 or more), new, rare, hazard, horizon, serving, below, share, pair, sixteenths, hazards, depth, warm, back or queue (1 or more)"
+                        "{other:?}: expected batch (1 or more), new, rare, hazard, horizon, below, share, pair, sixteenths, hazards, depth, warm, back or queue (1 or more)"
                     ))
                 }
             }
@@ -229,23 +222,6 @@ pub struct Explorer {
 enum Place {
     Novelty(u64),
     Hazard(u64),
-}
-
-/// A branch's horizon, ordered so that no horizon (run to the end) is the longest: branches of
-/// several points forked at one event run as long as the longest of them asks.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct Horizon(Option<u64>);
-
-impl PartialOrd for Horizon {
-    fn partial_cmp(&self, other: &Horizon) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Horizon {
-    fn cmp(&self, other: &Horizon) -> std::cmp::Ordering {
-        self.0.unwrap_or(u64::MAX).cmp(&other.0.unwrap_or(u64::MAX))
-    }
 }
 
 /// Whether two tasks fork off one run at one event (and so can share its prefix).
@@ -438,8 +414,8 @@ impl Explorer {
         };
         self.absorbed += 1;
         let mut new = 0;
-        // (its place in a queue, its first event, branches asked, their horizon).
-        let mut plans: Vec<(Place, u64, u32, Horizon)> = Vec::new();
+        // (its place in a queue, its first event, branches asked).
+        let mut plans: Vec<(Place, u64, u32)> = Vec::new();
         for (name, first_event) in points {
             let before = self.reached.get(name).copied().unwrap_or(0);
             *self.reached.entry(name.clone()).or_insert(0) += 1;
@@ -451,8 +427,7 @@ impl Explorer {
             }
             let rare = before < self.guide.rare_below
                 || (self.guide.rare_share > 0 && before * self.guide.rare_share <= self.absorbed);
-            let point = crate::coverage::Point::named(name);
-            let hazard = point.is_some_and(crate::coverage::Point::hazard);
+            let hazard = crate::coverage::Point::named(name).is_some_and(crate::coverage::Point::hazard);
             let novelty = if before == 0 {
                 self.guide.fanout_new
             } else if rare {
@@ -473,12 +448,7 @@ impl Explorer {
                 *tried += 1;
                 Place::Hazard(*tried)
             };
-            let horizon = if hazard && point.is_some_and(crate::coverage::Point::hazard_while_serving) {
-                Horizon(self.guide.serving_horizon_ns)
-            } else {
-                Horizon(self.guide.horizon_ns)
-            };
-            plans.push((place, *first_event, novelty.max(at_hazard), horizon));
+            plans.push((place, *first_event, novelty.max(at_hazard)));
         }
         if self.guide.fanout_pair > 0 {
             let mut order: Vec<&(String, u64)> = points.iter().collect();
@@ -492,12 +462,7 @@ impl Explorer {
                     let before = self.pairs.get(&key).copied().unwrap_or(0);
                     *self.pairs.entry(key).or_insert(0) += 1;
                     if before == 0 && fresh(second.1) {
-                        plans.push((
-                            Place::Novelty(0),
-                            second.1,
-                            self.guide.fanout_pair,
-                            Horizon(self.guide.horizon_ns),
-                        ));
+                        plans.push((Place::Novelty(0), second.1, self.guide.fanout_pair));
                     }
                 }
             }
@@ -507,16 +472,16 @@ impl Explorer {
         // runs. It gets the most branches any of them asks for, at the best place any of them
         // has (a new or rare point's before a hazard's).
         let floor = last_fork.map_or(0, |e| e + 1);
-        let mut forks: BTreeMap<u64, (Place, u32, Horizon)> = BTreeMap::new();
-        for (place, event, fanout, horizon) in plans {
+        let mut forks: BTreeMap<u64, (Place, u32)> = BTreeMap::new();
+        for (place, event, fanout) in plans {
             if fanout == 0 {
                 continue;
             }
             let event = event.saturating_sub(self.guide.fork_back).max(floor);
-            let slot = forks.entry(event).or_insert((place, fanout, horizon));
-            *slot = (slot.0.min(place), slot.1.max(fanout), slot.2.max(horizon));
+            let slot = forks.entry(event).or_insert((place, fanout));
+            *slot = (slot.0.min(place), slot.1.max(fanout));
         }
-        for (event, (place, fanout, Horizon(horizon))) in forks {
+        for (event, (place, fanout)) in forks {
             let (queue, key, hazard) = match place {
                 Place::Novelty(0) => {
                     self.stats.planned_new += u64::from(fanout);
@@ -532,7 +497,7 @@ impl Explorer {
                 }
             };
             for fork in 1..=fanout {
-                let branch = task.branch.then(event, fork).with_horizon(horizon);
+                let branch = task.branch.then(event, fork).with_horizon(self.guide.horizon_ns);
                 queue.insert((key, self.order), Task { seed: task.seed, branch, hazard });
                 self.order += 1;
             }
@@ -649,48 +614,6 @@ mod tests {
         assert_eq!(at(&x.queue, 40), 64);
         assert_eq!(at(&x.hazards, 40), 5 * 64);
         assert_eq!(x.stats.planned_hazard, 5 * 64);
-    }
-
-    #[test]
-    fn a_hazard_where_a_leader_keeps_serving_branches_longer_and_a_shared_fork_takes_the_longest() {
-        use crate::coverage::Point;
-        let serving = Point::ReadAtLeaderBehindCommit;
-        let race = Point::AckBeforeLeaderDurable;
-        assert!(serving.hazard() && serving.hazard_while_serving());
-        assert!(race.hazard() && !race.hazard_while_serving());
-        let mut x = explorer(1000);
-        let _ = x.next_batch();
-        // Two roots: the race alone at 30 and the serving hazard alone at 40; then one that
-        // reaches both at event 50, and a plain new point at 60.
-        x.absorb(&Task::root(100), &points(&[(race.name(), 30)]), 1000, None);
-        x.absorb(&Task::root(101), &points(&[(serving.name(), 40)]), 1000, None);
-        x.absorb(
-            &Task::root(102),
-            &points(&[(race.name(), 50), (serving.name(), 50), ("p", 60)]),
-            1000,
-            None,
-        );
-        let horizons = |seed: u64, event: u64| -> Vec<Option<u64>> {
-            let mut h: Vec<Option<u64>> = x
-                .queue
-                .values()
-                .chain(x.hazards.values())
-                .filter(|t| t.seed == seed && t.branch.forks()[0].event == event)
-                .map(|t| t.branch.horizon_ns())
-                .collect();
-            h.dedup();
-            h
-        };
-        assert_eq!(horizons(100, 30), vec![Some(20_000_000)]);
-        assert_eq!(horizons(101, 40), vec![Some(100_000_000)]);
-        assert_eq!(horizons(102, 50), vec![Some(100_000_000)], "one fork, the longer horizon");
-        assert_eq!(horizons(102, 60), vec![Some(20_000_000)], "a new point's branches keep the short one");
-        // No horizon at all is the longest.
-        let open = Guide { serving_horizon_ns: None, ..Guide::default() };
-        let mut y = Explorer::new(SeedSet { start: 0, end: 10, shard: None }, 10, open);
-        let _ = y.next_batch();
-        y.absorb(&Task::root(0), &points(&[(race.name(), 50), (serving.name(), 50)]), 1000, None);
-        assert!(y.queue.values().chain(y.hazards.values()).all(|t| t.branch.horizon_ns().is_none()));
     }
 
     #[test]
@@ -833,12 +756,6 @@ mod tests {
         assert_eq!(Guide::default().with_overrides("").map(|g| g.batch), Ok(32));
         assert_eq!(Guide::default().with_overrides("horizon=0").map(|g| g.horizon_ns), Ok(None));
         assert_eq!(Guide::default().with_overrides("horizon=50").map(|g| g.horizon_ns), Ok(Some(50_000_000)));
-        assert_eq!(Guide::default().with_overrides("serving=0").map(|g| g.serving_horizon_ns), Ok(None));
-        assert_eq!(
-            Guide::default().with_overrides("serving=250").map(|g| g.serving_horizon_ns),
-            Ok(Some(250_000_000))
-        );
-        assert!(err("serving=99999999999").contains("at most"));
     }
 
     #[test]

@@ -280,6 +280,8 @@ pub struct World<R: Raft> {
     elected_at: Vec<u64>,
     /// The event at which each node last compacted its log (coverage points dated to it).
     compacted_at: Vec<u64>,
+    /// The event at which each client last sent a call (coverage points dated to it).
+    called_at: Vec<u64>,
     /// Granted votes on the wire, by (voter, candidate, term).
     vote_replies_in_flight: BTreeMap<(u8, u8, u64), u32>,
     /// The recoverability budget of the storage faults, and what they destroyed.
@@ -370,6 +372,7 @@ impl<R: Raft> World<R> {
             snapshot_chunks_in_flight: vec![0; config.cluster.nodes],
             elected_at: vec![0; config.cluster.nodes],
             compacted_at: vec![0; config.cluster.nodes],
+            called_at: vec![0; config.workload.clients],
             vote_replies_in_flight: BTreeMap::new(),
             atlas: crate::disk::atlas::Atlas::new(
                 config.cluster.nodes,
@@ -430,6 +433,7 @@ impl<R: Raft> World<R> {
             snapshot_chunks_in_flight: self.snapshot_chunks_in_flight.clone(),
             elected_at: self.elected_at.clone(),
             compacted_at: self.compacted_at.clone(),
+            called_at: self.called_at.clone(),
             vote_replies_in_flight: self.vote_replies_in_flight.clone(),
             atlas: self.atlas.clone(),
             storage: self.storage.clone(),
@@ -611,7 +615,7 @@ impl<R: Raft> World<R> {
             }
             Payload::Request(r) => {
                 if r.op.is_read() {
-                    self.observe_read_request(n);
+                    self.observe_read_request(n, r.client);
                 }
                 let Process::Up(server) = &mut self.nodes[n as usize].process else { return };
                 let from_state = server.reads_from_state();
@@ -909,6 +913,9 @@ impl<R: Raft> World<R> {
 
     fn send_request(&mut self, client: u16, out: Option<Outgoing>) {
         let Some(Outgoing { to, request }) = out else { return };
+        if let Some(at) = self.called_at.get_mut(usize::from(client)) {
+            *at = self.trace.events();
+        }
         if self.trace.detailed() {
             self.trace.line(
                 self.now,

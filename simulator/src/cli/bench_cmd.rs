@@ -43,7 +43,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "NAME", default_value = "swarm")]
     pub base: String,
     /// `bench exploration`: change the guided mode's knobs, as `name=value,...` (batch, new,
-    /// rare, hazard, horizon, serving, below, share, pair, sixteenths, hazards, depth, warm,
+    /// rare, hazard, horizon, below, share, pair, sixteenths, hazards, depth, warm,
     /// back, queue; see `guided.rs`); default:
     /// what `sweep --guided` uses.
     #[arg(long, value_name = "KNOBS", default_value = "")]

@@ -176,15 +176,17 @@ impl<R: Raft> World<R> {
         }
     }
 
-    /// A read is about to reach node `n`, which is up. A leader whose state machine lacks
-    /// entries the cluster committed must not answer it from that state: the hazard is dated at
-    /// the leader's election, where fresh timing decides who reads what before it catches up.
-    pub(super) fn observe_read_request(&mut self, n: u8) {
+    /// A read from `client` is about to reach node `n`, which is up. A leader whose state
+    /// machine lacks entries the cluster committed must not answer it from that state. The
+    /// hazard is dated just before the client's call, so that a branch draws the call anew (its
+    /// operation and key) while the leader still lags.
+    pub(super) fn observe_read_request(&mut self, n: u8, client: raft_kv::ClientId) {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let v = server.node().view();
         if v.role == Role::Leader && v.applied < LogIndex(self.checks.committed_len() as u64) {
-            let elected = self.elected_at.get(n as usize).copied().unwrap_or_else(|| self.trace.events());
-            self.reached.hit(Point::ReadAtLeaderBehindCommit, elected);
+            let called =
+                self.called_at.get(client.0 as usize).copied().unwrap_or_else(|| self.trace.events());
+            self.reached.hit(Point::ReadAtLeaderBehindCommit, called.saturating_sub(1));
         }
     }
 
