@@ -11,12 +11,12 @@
 //!
 //! Branches are cheap: those forked at one moment run off one copy of the run made at that
 //! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
-//! prefix for each), and each stops `horizon_ns` of virtual time after its fork. The budget is work, counted in root runs' events, not runs: after
-//! `warm_up` plain root runs (the first batch), a share of each batch's work
-//! (`branch_sixteenths`) goes to branches, and of that a share (`hazard_sixteenths`) to hazards
-//! while new points have branches waiting too. A branch that reaches nothing new spawns
-//! nothing. Several points first reached at one event fork there once (their branches would be
-//! the same runs).
+//! prefix for each), and each stops `horizon_ns` of virtual time after its fork. The budget is
+//! work, counted in root runs' events, not runs: after `warm_up` plain root runs (the first
+//! batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and of that a
+//! share (`hazard_sixteenths`) to hazards while new points have branches waiting too. A branch
+//! that reaches nothing new spawns nothing. Several points first reached at one event fork
+//! there once (their branches would be the same runs).
 //!
 //! Measured (README, `raftsim bench exploration`): the same catches as plain seeds for every
 //! planted bug plain seeds catch within the first batch, and fewer events for the ones that

@@ -27,7 +27,7 @@ pub enum Base {
     Crashes,
     /// The crash-heavy base with two clients instead of five: a lightly loaded cluster, in
     /// which a client's call rarely meets a leadership change, so the bugs that need one
-    /// (stale reads, Figure 8, late snapshots) take hundreds of seeds.
+    /// (stale reads, Figure 8, late snapshots) take tens to hundreds of seeds.
     Quiet,
 }
 
@@ -180,8 +180,7 @@ pub fn hunt_on(
             if r.verdict.is_failure() {
                 let seed = start + i as u64;
                 return caught(
-                    implementation,
-                    base,
+                    (implementation, base),
                     bug,
                     seed - first_seed + 1,
                     spent,
@@ -231,7 +230,7 @@ pub fn hunt_guided_on(
             done += 1;
             spent = spent.saturating_add(r.events);
             if r.verdict.is_failure() {
-                return caught(implementation, base, bug, done, spent, task.seed, &task.branch, r);
+                return caught((implementation, base), bug, done, spent, task.seed, &task.branch, r);
             }
             explorer.absorb(task, &r.points, r.events, r.fault_end);
         }
@@ -311,10 +310,9 @@ fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Tas
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A catch of `bug` by the hunt of `implementation` on `base`, with the line that replays it.
 fn caught(
-    implementation: Implementation,
-    base: Base,
+    (implementation, base): (Implementation, Base),
     bug: Bug,
     runs: u64,
     events: u64,

@@ -39,7 +39,7 @@ pub struct BenchArgs {
     /// (default: `SimConfig::swarm`, as `sweep` and `selftest` use), crashes (one fixed
     /// configuration: the calm cluster with 1% loss, snapshots and crashes only, where the
     /// hardest planted bugs take tens of runs) or quiet (crashes with two clients instead of
-    /// five, where stale reads, Figure 8 and late snapshots take hundreds).
+    /// five, where stale reads, Figure 8 and late snapshots take tens to hundreds of runs).
     #[arg(long, value_name = "NAME", default_value = "swarm")]
     pub base: String,
     /// `bench exploration`: change the guided mode's knobs, as `name=value,...` (batch, new,
