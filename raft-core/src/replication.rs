@@ -285,8 +285,15 @@ impl RaftNode {
                 let floor = progress.match_index.next();
                 progress.next_index = match self.config.choices.backoff {
                     Backoff::ConflictTerm => hint.min(rejected_prev_index).max(floor),
-                    // The paper's Figure 2: one entry back per rejection.
-                    Backoff::OneAtATime => rejected_prev_index.max(floor),
+                    // The paper's Figure 2: one entry back per rejection over a conflicting
+                    // tail. A follower whose log ends before the probe is probed at its end at
+                    // once: stepping one entry a round trip down to a wiped follower's empty
+                    // log took longer than the liveness bound (swarm seeds 1227 and 1489).
+                    Backoff::OneAtATime => match conflict_term {
+                        Some(_) => rejected_prev_index,
+                        None => conflict_index.min(rejected_prev_index),
+                    }
+                    .max(floor),
                     // Straight to what is known to match.
                     Backoff::ToMatchIndex => floor,
                 };

@@ -176,6 +176,35 @@ fn repair(leader: &[u64], follower: &[u64]) -> Nodes {
     cluster
 }
 
+/// `repair` with every node backing off one entry per rejection over a conflicting tail.
+fn repair_one_at_a_time(leader: &[u64], follower: &[u64]) -> Nodes {
+    let mut cluster: Nodes = cluster(3)
+        .configure(|c| c.choices.backoff = raft_host::Backoff::OneAtATime)
+        .disk(0, durable(6, None, leader))
+        .disk(1, durable(6, None, follower))
+        .disk(2, durable(6, None, leader))
+        .build();
+    cluster.elect(0);
+    assert_eq!(cluster.log_terms(1), cluster.log_terms(0), "the follower was repaired");
+    cluster
+}
+
+#[test]
+fn one_at_a_time_back_off_steps_over_a_conflicting_tail_but_jumps_to_the_end_of_a_short_log() {
+    // A conflicting tail of ten entries: one rejection per entry, so the follower sees short
+    // appends over its stale tail (the choice exists to test followers so).
+    let conflicting = repair_one_at_a_time(&terms(&[(1, 1), (4, 11)]), &terms(&[(1, 1), (2, 10)]));
+    let log = conflicting.conversation(0, 1).join("\n");
+    assert_eq!(rejections(&conflicting, 1), 11, "{log}");
+    assert!(log.contains("append prev=i10/t4") && log.contains("append prev=i2/t4"), "{log}");
+    // A log forty entries shorter than the leader's (a wiped or long-down follower): one
+    // rejection, then straight to its end, not forty round trips.
+    let short = repair_one_at_a_time(&terms(&[(1, 1), (4, 45)]), &terms(&[(1, 1), (4, 5)]));
+    let log = short.conversation(0, 1).join("\n");
+    assert_eq!(rejections(&short, 1), 1, "{log}");
+    assert!(log.contains("append prev=i6/t4"), "{log}");
+}
+
 fn terms(runs: &[(u64, usize)]) -> Vec<u64> {
     runs.iter().flat_map(|(term, count)| vec![*term; *count]).collect()
 }

@@ -68,3 +68,21 @@ fn seeds_that_found_gaps_in_the_snapshot_checks_pass() {
         assert!(outcome.summary.snapshots.installed > 0, "seed {seed} installs snapshots");
     }
 }
+
+#[test]
+fn a_wiped_follower_catches_up_within_the_liveness_bound_when_leaders_back_off_one_entry_at_a_time() {
+    // Swarm draws whose leaders back off one entry per rejection: a follower whose log ended
+    // hundreds of entries short (wiped, or down long) was probed one entry a round trip and
+    // had not caught up when the liveness bound ran out. Probed at the end of its log at once,
+    // it does.
+    for seed in [1227, 1489, 3567, 5165, 5286] {
+        let config = SimConfig::swarm(seed);
+        assert_eq!(
+            config.cluster.choices.backoff,
+            simulator::config::BackoffChoice::OneAtATime,
+            "seed {seed}"
+        );
+        let outcome = run(&config, &RunOptions::default());
+        assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed}: {}", outcome.reason);
+    }
+}
