@@ -177,7 +177,11 @@ fn every_combination_of_the_leaders_legal_choices_passes_and_changes_the_run() {
                 empty_heartbeats: bits & 2 != 0,
                 rotate_followers: bits & 4 != 0,
             };
-            for seed in [combos, combos + 100] {
+            // A choice other than the drawn one changes the run on some of the seeds (not
+            // necessarily on each: one entry at a time and the conflict term's back-off differ
+            // only after a rejection over a conflicting tail); the drawn one changes nothing.
+            let (mut differing, mut changed) = (0, 0);
+            for seed in [combos, combos + 100, combos + 200] {
                 let mut config = SimConfig::swarm(seed);
                 let drawn = run(&config, &RunOptions::default()).summary.trace_hash;
                 let same = config.cluster.choices == choices;
@@ -189,12 +193,14 @@ fn every_combination_of_the_leaders_legal_choices_passes_and_changes_the_run() {
                     "seed {seed} with {choices:?}: {}",
                     outcome.reason
                 );
-                assert_eq!(
-                    same,
-                    drawn == outcome.summary.trace_hash,
-                    "seed {seed}: {choices:?} changes the run"
-                );
+                if same {
+                    assert_eq!(drawn, outcome.summary.trace_hash, "seed {seed}: its own choices replay it");
+                } else {
+                    differing += 1;
+                    changed += usize::from(drawn != outcome.summary.trace_hash);
+                }
             }
+            assert!(differing == 0 || changed > 0, "{choices:?} changed none of {differing} runs");
             combos += 1;
         }
     }
