@@ -166,20 +166,13 @@ fn a_follower_whose_log_lacks_the_previous_entry_rejects_and_says_where_its_log_
 /// A cluster where n0 (log `leader`) will lead and n1 holds `follower`; n2 copies n0. All
 /// restored in term 6, so n0's election is term 7.
 fn repair(leader: &[u64], follower: &[u64]) -> Nodes {
-    let mut cluster: Nodes = cluster(3)
-        .disk(0, durable(6, None, leader))
-        .disk(1, durable(6, None, follower))
-        .disk(2, durable(6, None, leader))
-        .build();
-    cluster.elect(0);
-    assert_eq!(cluster.log_terms(1), cluster.log_terms(0), "the follower was repaired");
-    cluster
+    repair_backing_off(raft_host::Backoff::default(), leader, follower)
 }
 
-/// `repair` with every node backing off one entry per rejection over a conflicting tail.
-fn repair_one_at_a_time(leader: &[u64], follower: &[u64]) -> Nodes {
+/// `repair` with every node backing off by `backoff` after a rejection.
+fn repair_backing_off(backoff: raft_host::Backoff, leader: &[u64], follower: &[u64]) -> Nodes {
     let mut cluster: Nodes = cluster(3)
-        .configure(|c| c.choices.backoff = raft_host::Backoff::OneAtATime)
+        .configure(move |c| c.choices.backoff = backoff)
         .disk(0, durable(6, None, leader))
         .disk(1, durable(6, None, follower))
         .disk(2, durable(6, None, leader))
@@ -193,13 +186,21 @@ fn repair_one_at_a_time(leader: &[u64], follower: &[u64]) -> Nodes {
 fn one_at_a_time_back_off_steps_over_a_conflicting_tail_but_jumps_to_the_end_of_a_short_log() {
     // A conflicting tail of ten entries: one rejection per entry, so the follower sees short
     // appends over its stale tail (the choice exists to test followers so).
-    let conflicting = repair_one_at_a_time(&terms(&[(1, 1), (4, 11)]), &terms(&[(1, 1), (2, 10)]));
+    let conflicting = repair_backing_off(
+        raft_host::Backoff::OneAtATime,
+        &terms(&[(1, 1), (4, 11)]),
+        &terms(&[(1, 1), (2, 10)]),
+    );
     let log = conflicting.conversation(0, 1).join("\n");
     assert_eq!(rejections(&conflicting, 1), 11, "{log}");
     assert!(log.contains("append prev=i10/t4") && log.contains("append prev=i2/t4"), "{log}");
     // A log forty entries shorter than the leader's (a wiped or long-down follower): one
     // rejection, then straight to its end, not forty round trips.
-    let short = repair_one_at_a_time(&terms(&[(1, 1), (4, 45)]), &terms(&[(1, 1), (4, 5)]));
+    let short = repair_backing_off(
+        raft_host::Backoff::OneAtATime,
+        &terms(&[(1, 1), (4, 45)]),
+        &terms(&[(1, 1), (4, 5)]),
+    );
     let log = short.conversation(0, 1).join("\n");
     assert_eq!(rejections(&short, 1), 1, "{log}");
     assert!(log.contains("append prev=i6/t4"), "{log}");

@@ -702,13 +702,23 @@ impl SweepSummary {
         }
     }
 
+    /// What the sweep's count counts: seeds, or runs for a guided sweep (its roots and their
+    /// branches).
+    #[must_use]
+    pub fn unit(&self) -> &'static str {
+        if self.guided.is_some() {
+            "runs"
+        } else {
+            "seeds"
+        }
+    }
+
     /// The sweep's figures on one line.
     #[must_use]
     pub fn figures(&self) -> String {
         let wall_s = (self.wall_ms / 1e3).max(1e-9);
         let cpu_s = (self.wall_ms_total / 1e3).max(1e-9);
-        // A guided sweep's count is of runs, its roots and their branches.
-        let unit = if self.guided.is_some() { "runs" } else { "seeds" };
+        let unit = self.unit();
         format!(
             "{} {unit} in {:.1} s: {:.0} {unit}/s, {:.2} M events/s, {:.0} simulated seconds per wall second ({} jobs)",
             self.seeds,

@@ -110,11 +110,11 @@ pub fn render(s: &SweepSummary, page_dir: &Path) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>raftsim sweep: {} seeds, {failing} failed</title><style>{CSS}</style></head><body>",
-        s.seeds
+         <title>raftsim sweep: {} {}, {failing} failed</title><style>{CSS}</style></head><body>",
+        s.seeds,
+        s.unit()
     );
-    let unit = if s.guided.is_some() { "runs" } else { "seeds" };
-    let _ = write!(out, "<h1>Sweep: {} {unit}, {} passed, {failing} failed</h1>", s.seeds, s.passed);
+    let _ = write!(out, "<h1>Sweep: {} {}, {} passed, {failing} failed</h1>", s.seeds, s.unit(), s.passed);
     let sets: Vec<String> = s.seed_sets.iter().map(crate::sweep::SeedSet::describe).collect();
     let mut facts = vec![sets.join(", ")];
     if let Some(sc) = &s.scenario {

@@ -507,7 +507,7 @@ fn print_summary(s: &SweepSummary, json: bool) {
         "sweep ({}): {} {}, {} passed, {} failed [{}]",
         s.implementation,
         s.seeds,
-        if s.guided.is_some() { "runs" } else { "seeds" },
+        s.unit(),
         s.passed,
         s.seeds.saturating_sub(s.passed),
         verdicts.join(", ")
