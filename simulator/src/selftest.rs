@@ -380,6 +380,14 @@ pub fn median_events(hunts: &[Hunt]) -> u64 {
     median(hunts.iter().map(|h| h.events).collect())
 }
 
+/// The mean events over `hunts` (a missed hunt counts what it spent): what a hunt costs on
+/// average, where the median says what a typical one costs.
+#[must_use]
+pub fn mean_events(hunts: &[Hunt]) -> u64 {
+    let total: u128 = hunts.iter().map(|h| u128::from(h.events)).sum();
+    u64::try_from(total.checked_div(hunts.len() as u128).unwrap_or(0)).unwrap_or(u64::MAX)
+}
+
 fn median(mut values: Vec<u64>) -> u64 {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or(0)

@@ -238,6 +238,23 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
         "{v}"
     );
     assert_eq!(v["bugs"][0]["bug"].as_str(), Some("install-stale-snapshot"));
+    // Each mode states the median and the mean of its hunts' events (a missed hunt counts what
+    // it spent).
+    for mode in ["plain", "guided"] {
+        let m = &v["bugs"][0][mode];
+        let events: Vec<u64> = m["hunts"]
+            .as_array()
+            .expect("hunts")
+            .iter()
+            .map(|h| h["events"].as_u64().expect("events"))
+            .collect();
+        assert!(!events.is_empty());
+        let mean = events.iter().sum::<u64>() / events.len() as u64;
+        assert_eq!(m["mean_events"].as_u64(), Some(mean), "{mode}: {m}");
+        let mut sorted = events.clone();
+        sorted.sort_unstable();
+        assert_eq!(m["median_events"].as_u64(), Some(sorted[sorted.len() / 2]), "{mode}: {m}");
+    }
     for (flag, value, says) in [
         ("--base", "storm", "expected swarm, crashes or quiet"),
         ("--guide", "batch=0", "batch (1 or more)"),

@@ -19,7 +19,7 @@ use super::bench_cmd::BenchArgs;
 use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
 use crate::guided::{run_batch, Explorer, Guide};
 use crate::run::{run_branches, RunOptions};
-use crate::selftest::{median_events, median_seeds, Base, Hunt};
+use crate::selftest::{mean_events, median_events, median_seeds, Base, Hunt};
 use crate::sweep::SeedSet;
 
 /// One run's events, the points it reached with their first events, and the events handled
@@ -113,9 +113,11 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
                     "bug": r.bug.name(),
                     "plain": { "caught": r.plain.iter().filter(|h| h.caught).count(),
                                "median_runs": median_seeds(&r.plain), "median_events": median_events(&r.plain),
+                               "mean_events": mean_events(&r.plain),
                                "hunts": r.plain },
                     "guided": { "caught": r.guided.iter().filter(|h| h.caught).count(),
                                 "median_runs": median_seeds(&r.guided), "median_events": median_events(&r.guided),
+                                "mean_events": mean_events(&r.guided),
                                 "hunts": r.guided },
                 })
             })
@@ -131,28 +133,43 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     }
     let _ = writeln!(
         out,
-        "planted bug: runs (and millions of events) to the first failing run, median of {trials} trials, at most {budget} runs; base configuration: {}",
+        "planted bug: runs (and millions of events) to the first failing run, median (and mean) of {trials} trials, at most {budget} runs; base configuration: {}",
         base.name()
     );
     let _ = writeln!(out, "guide: {guide:?}");
     let _ = writeln!(
         out,
-        "{:<28} {:>7} {:>11} {:>9} {:>7} {:>11} {:>9} {:>10}",
-        "bug", "caught", "plain runs", "plain Mev", "caught", "guided runs", "guided Mev", "events x"
+        "{:<28} {:>7} {:>10} {:>9} {:>6} {:>7} {:>11} {:>10} {:>6} {:>8} {:>7}",
+        "bug",
+        "caught",
+        "plain runs",
+        "plain Mev",
+        "mean",
+        "caught",
+        "guided runs",
+        "guided Mev",
+        "mean",
+        "median x",
+        "mean x"
     );
+    let ratio = |p: u64, g: u64| if g == 0 { "-".to_string() } else { format!("{:.2}", p as f64 / g as f64) };
     for r in &rows {
         let (pe, ge) = (median_events(&r.plain), median_events(&r.guided));
+        let (pm, gm) = (mean_events(&r.plain), mean_events(&r.guided));
         let _ = writeln!(
             out,
-            "{:<28} {:>7} {:>11} {:>9.2} {:>7} {:>11} {:>9.2} {:>10}",
+            "{:<28} {:>7} {:>10} {:>9.2} {:>6.2} {:>7} {:>11} {:>10.2} {:>6.2} {:>8} {:>7}",
             r.bug.name(),
             format!("{}/{trials}", r.plain.iter().filter(|h| h.caught).count()),
             median_seeds(&r.plain),
             pe as f64 / 1e6,
+            pm as f64 / 1e6,
             format!("{}/{trials}", r.guided.iter().filter(|h| h.caught).count()),
             median_seeds(&r.guided),
             ge as f64 / 1e6,
-            if ge == 0 { "-".to_string() } else { format!("{:.2}", pe as f64 / ge as f64) }
+            gm as f64 / 1e6,
+            ratio(pe, ge),
+            ratio(pm, gm)
         );
     }
     let catalogue = crate::coverage::Point::ALL.len();
