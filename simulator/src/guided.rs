@@ -179,8 +179,12 @@ pub struct GuidedStats {
     /// Branches planned at hazards reached often.
     #[serde(default)]
     pub planned_hazard: u64,
-    /// Planned branches never run (the queue was full, or the budget ran out).
+    /// Planned branches dropped because the queue was full (those at the most common points).
     pub dropped: u64,
+    /// Planned branches still waiting when the budget ran out (the least tried ran first, so
+    /// a long wait list is the usual end of a guided sweep, not a loss).
+    #[serde(default)]
+    pub unrun: u64,
     /// The deepest branch run (forks in its path).
     pub deepest: u64,
 }
@@ -286,7 +290,7 @@ impl Explorer {
         let spent = self.work_spent_milli();
         let left_milli = self.budget.saturating_mul(1000).saturating_sub(spent);
         if left_milli == 0 {
-            self.stats.dropped += (self.queue.len() + self.hazards.len()) as u64;
+            self.stats.unrun += (self.queue.len() + self.hazards.len()) as u64;
             self.queue.clear();
             self.hazards.clear();
             return Vec::new();

@@ -642,6 +642,7 @@ impl SweepSummary {
                 e.planned_rare = e.planned_rare.saturating_add(g.planned_rare);
                 e.planned_hazard = e.planned_hazard.saturating_add(g.planned_hazard);
                 e.dropped = e.dropped.saturating_add(g.dropped);
+                e.unrun = e.unrun.saturating_add(g.unrun);
                 e.deepest = e.deepest.max(g.deepest);
             }
             for (k, c) in p.coverage {

@@ -62,6 +62,16 @@ fn a_guided_sweep_is_the_same_on_any_jobs_and_its_failing_branches_replay() {
     assert_eq!(one["seeds"].as_u64(), Some(roots + branches), "every run counts in the summary");
     assert!(guided["planned_new"].as_u64().is_some_and(|b| b > 0));
     assert!(guided["planned_hazard"].as_u64().is_some_and(|b| b > 0));
+    // More is planned than a budget of 200 runs can run: what still waits at the end is counted
+    // apart from what a full queue dropped; every branch planned ran, waits or was dropped.
+    let planned = ["planned_new", "planned_rare", "planned_hazard"]
+        .iter()
+        .filter_map(|k| guided[*k].as_u64())
+        .sum::<u64>();
+    let (unrun, dropped) =
+        (guided["unrun"].as_u64().unwrap_or(0), guided["dropped"].as_u64().unwrap_or(u64::MAX));
+    assert!(unrun > 0, "{guided}");
+    assert_eq!(branches + unrun + dropped, planned, "{guided}");
     // A failing branch is named by seed and path, and replays to the same failure.
     let failed = one["failed"].as_array().expect("failures");
     let on_branch = failed.iter().find(|f| f["branch"].as_str().is_some_and(|b| !b.is_empty()));
@@ -90,6 +100,11 @@ fn a_guided_sweep_is_the_same_on_any_jobs_and_its_failing_branches_replay() {
     let first = text.lines().next().unwrap_or_default();
     assert!(first.starts_with("sweep (raft-core): ") && first.contains(" runs, "), "{first}");
     assert!(text.lines().any(|l| l.contains(" runs in ") && l.contains(" runs/s")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("guided: ") && l.contains("still waiting when the budget ran out")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -516,8 +516,8 @@ fn print_summary(s: &SweepSummary, json: bool) {
         let _ = writeln!(
             out,
             "guided: {} root seeds and {} branches run (the deepest {} forks down); branches planned at new points {}, \
-             at rare points {}, at hazards {}, dropped {}",
-            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.planned_hazard, g.dropped
+             at rare points {}, at hazards {}; still waiting when the budget ran out {}, dropped from a full queue {}",
+            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.planned_hazard, g.unrun, g.dropped
         );
     }
     if let Some(why) = &s.stopped_early {
