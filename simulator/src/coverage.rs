@@ -66,6 +66,7 @@ points! {
     LeaderUncommittedEarlierTerms "leader: elected over uncommitted entries of earlier terms" false "a new leader holds entries of earlier terms that nobody counts committed: the paper's Figure 8 situation",
     LeaderBehindCommit "leader: elected behind the cluster's commit" false "a new leader's state machine has not applied entries the cluster already committed: until it commits an entry of its own term it cannot know them committed, so it must not answer from its state (thesis §6.4, step 1)",
     ReadAtLeaderBehindCommit "client: a read reaches a leader behind the cluster's commit" false "a read reached a leader whose state machine lacks entries the cluster committed: answered from that state it would be stale (thesis §6.4). Dated just before the client's call, the moment guided exploration tries again (a branch draws the call anew while the leader still lags)",
+    ReadAtDeposedLeader "client: a read reaches a deposed leader" false "a read reached a leader while a newer term's leader leads elsewhere: unless it confirms its leadership first (a round of heartbeats, or a lease that a clock bound keeps short of the next election), it answers from a state the new leader may already have changed (thesis §6.4, step 3). Dated just before the client's call, the moment guided exploration tries again",
     EarlierTermCommittedThroughOwn "leader: earlier-term entry committed through its own" false "a leader's commit index passed entries of earlier terms together with one of its own term (§5.4.2)",
     AckBeforeLeaderDurable "commit: acknowledged before the leader's own copy was durable" false "a follower acknowledged a leader's entries while the leader's durable log still ended in an earlier-term entry past its commit: one such acknowledgement short of a majority, only the rule that commits an entry of the leader's own term by counting stands between the leader and committing the earlier one (Figure 2). Dated at the leader's election, the moment guided exploration tries again",
     AppendEarlierTermsOnly "append: a batch of earlier-term entries past the leader's commit" false "an AppendEntries of the follower's own term whose last entry is of an earlier term and past the leader's commit: its acknowledgement must not commit anything (commit only log[N].term == currentTerm, Figure 2)",
@@ -191,6 +192,7 @@ impl Point {
             self,
             LeaderUncommittedEarlierTerms
                 | ReadAtLeaderBehindCommit
+                | ReadAtDeposedLeader
                 | AckBeforeLeaderDurable
                 | SnapshotSentToFollowerHoldingIt
                 | LeaderShorterLog

@@ -112,14 +112,21 @@ fn every_run_a_stale_read_or_a_late_snapshot_breaks_reached_its_hazard_first() {
     use raft_host::Bug;
     use simulator::selftest::Base;
     // A leader answering a read from its state can only be stale if its state lacks an entry
-    // the cluster committed, which is what the read hazard watches for; a snapshot installed
-    // over what a follower already applied was sent while the follower held what it covers.
+    // the cluster committed, which is what the read hazard watches for, whether the leader was
+    // elected behind or a newer leader deposed it behind a partition (the swarm has both); a
+    // snapshot installed over what a follower already applied was sent while the follower
+    // held what it covers.
     let cases = [
         (Base::Crashes, Bug::StaleLeaderRead, Point::ReadAtLeaderBehindCommit),
+        (Base::Swarm, Bug::StaleLeaderRead, Point::ReadAtLeaderBehindCommit),
+        (Base::Swarm, Bug::ReadBeforeConfirm, Point::ReadAtLeaderBehindCommit),
         (Base::Quiet, Bug::InstallStaleSnapshot, Point::SnapshotSentToFollowerHoldingIt),
     ];
+    let first_event = |outcome: &simulator::run::Outcome, point: Point| {
+        outcome.summary.points.iter().find(|p| p.point == point.name()).map(|p| p.first_event)
+    };
     for (base, bug, hazard) in cases {
-        let mut failed = 0;
+        let (mut failed, mut deposed_first) = (0, 0);
         for seed in 0..300 {
             let mut config = base.config(seed);
             config.fit_for(bug);
@@ -129,13 +136,20 @@ fn every_run_a_stale_read_or_a_late_snapshot_breaks_reached_its_hazard_first() {
                 continue;
             }
             failed += 1;
-            let at = outcome.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
+            let at = first_event(&outcome, hazard);
             let failed_at = outcome.failure.as_ref().map_or(outcome.summary.events, |f| f.event);
             assert!(
                 at.is_some_and(|e| e <= failed_at),
                 "{bug} seed {seed}: {hazard:?} at {at:?}, failure at {failed_at}"
             );
+            if first_event(&outcome, Point::ReadAtDeposedLeader).is_some_and(|e| e <= failed_at) {
+                deposed_first += 1;
+            }
         }
         assert!(failed >= 3, "{bug}: {failed} failing runs of 300 under {}", base.name());
+        // Under the swarm some of those reads reached a leader that a newer one had deposed.
+        if base == Base::Swarm {
+            assert!(deposed_first >= 1, "{bug}: no failing run read from a deposed leader first");
+        }
     }
 }

@@ -183,10 +183,19 @@ impl<R: Raft> World<R> {
     pub(super) fn observe_read_request(&mut self, n: u8, client: raft_kv::ClientId) {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let v = server.node().view();
-        if v.role == Role::Leader && v.applied < LogIndex(self.checks.committed_len() as u64) {
-            let called =
-                self.called_at.get(client.0 as usize).copied().unwrap_or_else(|| self.trace.events());
+        if v.role != Role::Leader {
+            return;
+        }
+        let called = self.called_at.get(client.0 as usize).copied().unwrap_or_else(|| self.trace.events());
+        if v.applied < LogIndex(self.checks.committed_len() as u64) {
             self.reached.hit(Point::ReadAtLeaderBehindCommit, called.saturating_sub(1));
+        }
+        let deposed = self.nodes.iter().filter_map(|slot| slot.server()).any(|other| {
+            let o = other.node().view();
+            o.role == Role::Leader && o.term > v.term
+        });
+        if deposed {
+            self.reached.hit(Point::ReadAtDeposedLeader, called.saturating_sub(1));
         }
     }
 
