@@ -114,6 +114,37 @@ fn guided_options_that_cannot_work_together_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--guided plans its own branches"));
     let out = raftsim(&["sweep", "--seeds", "0..4", "--guided", "--time-budget", "1s"]);
     assert_eq!(out.status.code(), Some(2));
+    // --guide changes a guided sweep's knobs, names a bad one, and needs --guided.
+    for (args, says) in [
+        (&["--guided", "--guide", "batch=0"][..], "batch (1 or more)"),
+        (&["--guided", "--guide", "fanout=3"][..], "\"fanout\""),
+        (&["--guide", "sixteenths=8"][..], "--guided"),
+    ] {
+        let out = raftsim(&[&["sweep", "--seeds", "0..4"][..], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--guide") && err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_guided_sweep_takes_its_knobs_from_guide() {
+    let sweep = |guide: &[&str]| {
+        let out = raftsim(
+            &[&["sweep", "--seeds", "0..48", "--guided", "--json", "--max-reports", "0"][..], guide].concat(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        last_json(&out)["guided"].clone()
+    };
+    let default = sweep(&[]);
+    assert!(default["branches"].as_u64().is_some_and(|b| b > 0), "{default}");
+    // No share of the work for branches: the sweep is its 48 root seeds.
+    let none = sweep(&["--guide", "sixteenths=0"]);
+    assert_eq!((none["roots"].as_u64(), none["branches"].as_u64()), (Some(48), Some(0)), "{none}");
+    // Two branches per hazard instead of 64: fewer planned there.
+    let few = sweep(&["--guide", "hazard=2"]);
+    let planned = |g: &serde_json::Value| g["planned_hazard"].as_u64().unwrap_or(0);
+    assert!(planned(&few) > 0 && planned(&few) < planned(&default), "{few} {default}");
 }
 
 #[test]

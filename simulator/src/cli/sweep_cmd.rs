@@ -76,6 +76,13 @@ pub struct SweepArgs {
     /// replays them). Same result for any --jobs.
     #[arg(long)]
     pub guided: bool,
+    /// With --guided: change the exploration's knobs, as `name=value,...` (batch, new, rare,
+    /// hazard, horizon (ms; 0: none), below, share, pair, sixteenths, hazards, depth, warm,
+    /// back, queue; see `guided.rs`). For example `sixteenths=8` gives branches half the work
+    /// instead of three quarters: less gained on the bugs hazards lead to, less lost on the
+    /// others (`raftsim bench exploration --guide` measures a choice).
+    #[arg(long, value_name = "KNOBS", requires = "guided")]
+    pub guide: Option<String>,
     /// Fail the sweep (exit 1) if a point of the coverage catalogue that is not rare was never
     /// reached.
     #[arg(long)]
@@ -120,6 +127,8 @@ pub struct PreparedSweep {
     pub scenario: Option<Scenario>,
     /// The Raft implementation every seed runs (`--impl`, else the scenario's, else raft-core).
     pub implementation: Implementation,
+    /// The knobs of a guided sweep (the defaults unless `--guide` changed some).
+    pub guide: Guide,
 }
 
 /// Validates a sweep's options; the error is the message to print (exit 2).
@@ -145,24 +154,27 @@ pub fn prepare(args: &SweepArgs) -> Result<PreparedSweep, String> {
     if args.guided && args.time_budget.is_some() {
         return Err("--guided plans its runs in batches and cannot stop on a wall-clock --time-budget; give fewer seeds".into());
     }
+    let guide = Guide::default()
+        .with_overrides(args.guide.as_deref().unwrap_or(""))
+        .map_err(|e| format!("--guide: {e}"))?;
     let scenario = scenario_from_args(&args.world)?;
     let config = config_from_args(set.nth(0), &args.world, scenario.as_ref())?;
     if args.world.ops.is_some() && scenario.as_ref().is_none_or(|s| s.fixed_duration) {
         warn_if_ops_exceed_capacity(&config);
     }
-    Ok(PreparedSweep { set, scenario, implementation: config.implementation })
+    Ok(PreparedSweep { set, scenario, implementation: config.implementation, guide })
 }
 
 fn sweep(args: &SweepArgs) -> i32 {
-    let (set, scenario, implementation) = match prepare(args) {
-        Ok(p) => (p.set, p.scenario, p.implementation),
+    let (set, scenario, implementation, guide) = match prepare(args) {
+        Ok(p) => (p.set, p.scenario, p.implementation, p.guide),
         Err(e) => {
             eprintln!("raftsim sweep: {e}");
             return 2;
         }
     };
     if args.guided {
-        return guided_sweep(args, set, scenario.as_ref());
+        return guided_sweep(args, set, scenario.as_ref(), guide);
     }
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let options = args.exec.options();
@@ -260,12 +272,12 @@ fn sweep(args: &SweepArgs) -> i32 {
 }
 
 /// `sweep --guided`: runs planned in batches by [`Explorer`], taken in plan order.
-fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>) -> i32 {
+fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>, guide: Guide) -> i32 {
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
     let options = args.exec.options();
     let started = Instant::now();
     let progress = std::cell::RefCell::new(Progress::new(None, args.json));
-    let mut explorer = Explorer::new(set, set.len(), Guide::default());
+    let mut explorer = Explorer::new(set, set.len(), guide);
     let mut summary = SweepSummary::default();
     let mut failing: Vec<SeedResult> = Vec::new();
     let mut stopped_early = None;
