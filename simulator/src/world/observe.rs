@@ -177,9 +177,10 @@ impl<R: Raft> World<R> {
     }
 
     /// A read from `client` is about to reach node `n`, which is up. A leader whose state
-    /// machine lacks entries the cluster committed must not answer it from that state. The
-    /// hazard is dated just before the client's call, so that a branch draws the call anew (its
-    /// operation and key) while the leader still lags.
+    /// machine lacks entries the cluster committed must not answer it from that state, nor may
+    /// a leader that a newer one deposed (unknown to it) without confirming it still leads.
+    /// Both hazards are dated just before the client's call, so that a branch draws the call
+    /// anew (its operation and key) while the leader still lags or still believes it leads.
     pub(super) fn observe_read_request(&mut self, n: u8, client: raft_kv::ClientId) {
         let Some(server) = self.nodes[n as usize].server() else { return };
         let v = server.node().view();
