@@ -670,28 +670,30 @@ mod tests {
         );
     }
 
+    /// Runs `x` to the end of its budget, roots costing 1000 events and branches 100, roots
+    /// reaching what `reach` says (branches nothing); returns the roots and branches run.
+    fn spend(x: &mut Explorer, reach: impl Fn(&Task) -> Vec<(String, u64)>) -> (u64, u64) {
+        let (mut roots, mut branches) = (0u64, 0u64);
+        loop {
+            let batch = x.next_batch();
+            if batch.is_empty() {
+                return (roots, branches);
+            }
+            for t in &batch {
+                let root = t.branch.is_root();
+                roots += u64::from(root);
+                branches += u64::from(!root);
+                x.absorb(t, &if root { reach(t) } else { Vec::new() }, if root { 1000 } else { 100 }, None);
+            }
+        }
+    }
+
     #[test]
     fn cheap_branches_cost_a_part_of_a_run_in_the_budget() {
         // Ten roots' worth of work: roots of 1000 events and branches of 100.
         let guide = Guide { batch: 4, warm_up: 0, ..Guide::default() };
         let mut x = Explorer::new(SeedSet { start: 0, end: 1000, shard: None }, 10, guide);
-        let (mut roots, mut branches) = (0u64, 0u64);
-        loop {
-            let batch = x.next_batch();
-            if batch.is_empty() {
-                break;
-            }
-            for t in &batch {
-                let root = t.branch.is_root();
-                if root {
-                    roots += 1;
-                } else {
-                    branches += 1;
-                }
-                let reach = if root { points(&[(&format!("p{}", t.seed), 10)]) } else { Vec::new() };
-                x.absorb(t, &reach, if root { 1000 } else { 100 }, None);
-            }
-        }
+        let (roots, branches) = spend(&mut x, |t| points(&[(&format!("p{}", t.seed), 10)]));
         assert!(branches > roots, "{roots} roots, {branches} branches");
         // Branches are planned at their mean cost (exact here), and neither they nor a root go
         // past the budget.
@@ -706,20 +708,8 @@ mod tests {
         let hazard = crate::coverage::Point::LeaderUncommittedEarlierTerms.name();
         let guide = Guide { batch: 4, warm_up: 0, ..Guide::default() };
         let mut x = Explorer::new(SeedSet { start: 0, end: 1000, shard: None }, 6, guide);
-        let (mut work, mut branches) = (0u64, 0u64);
-        loop {
-            let batch = x.next_batch();
-            if batch.is_empty() {
-                break;
-            }
-            for t in &batch {
-                let root = t.branch.is_root();
-                let cost = if root { 1000 } else { 100 };
-                work += cost;
-                branches += u64::from(!root);
-                x.absorb(t, &if root { points(&[(hazard, 40)]) } else { Vec::new() }, cost, None);
-            }
-        }
+        let (roots, branches) = spend(&mut x, |_| points(&[(hazard, 40)]));
+        let work = roots * 1000 + branches * 100;
         assert!(branches > 0 && branches < 64, "{branches} branches");
         assert!((5000..=6000).contains(&work), "{work} events");
     }
