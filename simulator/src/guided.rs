@@ -11,18 +11,20 @@
 //!
 //! Branches are cheap: those forked at one moment run off one copy of the run made at that
 //! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
-//! prefix for each), and each stops `horizon_ns` of virtual time after its fork. The budget is
-//! work, counted in root runs' events, not runs: after `warm_up` plain root runs (the first
-//! batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and of that a
-//! share (`hazard_sixteenths`) to hazards while new points have branches waiting too. A branch
-//! that reaches nothing new spawns nothing. Several points first reached at one event fork
-//! there once (their branches would be the same runs).
+//! prefix for each), and each stops `horizon_ns` of virtual time after its fork (a few times
+//! that at a point whose rule stays at stake longer: [`crate::coverage::Point::horizon_factor`]).
+//! The budget is work, counted in root runs' events, not runs: after `warm_up` plain root runs
+//! (the first batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and
+//! of that a share (`hazard_sixteenths`) to hazards while new points have branches waiting
+//! too. A branch that reaches nothing new spawns nothing. Several points first reached at one
+//! event fork there once (their branches would be the same runs).
 //!
 //! Measured (README, `raftsim bench exploration`): the same catches as plain seeds for every
 //! planted bug plain seeds catch within the first batch, and fewer events for the ones that
 //! take longer where a hazard leads to them: commit-previous-term (a race between a new
 //! leader's own write and its followers' acknowledgements) under the crash-heavy and the quiet
 //! bases, install-stale-snapshot (a snapshot arriving after the follower committed past it)
+//! and stale-leader-read (a new leader answering before it knows what the cluster committed)
 //! under the quiet base. Re-rolling the timing of the moments where such a bug can happen is
 //! cheaper than meeting them in fresh seeds.
 //!
@@ -430,8 +432,8 @@ impl Explorer {
         };
         self.absorbed += 1;
         let mut new = 0;
-        // (its place in a queue, its first event, branches asked).
-        let mut plans: Vec<(Place, u64, u32)> = Vec::new();
+        // (its place in a queue, its first event, branches asked, horizons they run).
+        let mut plans: Vec<(Place, u64, u32, u64)> = Vec::new();
         for (name, first_event) in points {
             let before = self.reached.get(name).copied().unwrap_or(0);
             *self.reached.entry(name.clone()).or_insert(0) += 1;
@@ -443,7 +445,9 @@ impl Explorer {
             }
             let rare = before < self.guide.rare_below
                 || (self.guide.rare_share > 0 && before * self.guide.rare_share <= self.absorbed);
-            let hazard = crate::coverage::Point::named(name).is_some_and(crate::coverage::Point::hazard);
+            let point = crate::coverage::Point::named(name);
+            let hazard = point.is_some_and(crate::coverage::Point::hazard);
+            let horizons = point.map_or(1, crate::coverage::Point::horizon_factor);
             let novelty = if before == 0 {
                 self.guide.fanout_new
             } else if rare {
@@ -464,7 +468,7 @@ impl Explorer {
                 *tried += 1;
                 Place::Hazard(*tried)
             };
-            plans.push((place, *first_event, novelty.max(at_hazard)));
+            plans.push((place, *first_event, novelty.max(at_hazard), horizons));
         }
         if self.guide.fanout_pair > 0 {
             let mut order: Vec<&(String, u64)> = points.iter().collect();
@@ -478,7 +482,7 @@ impl Explorer {
                     let before = self.pairs.get(&key).copied().unwrap_or(0);
                     *self.pairs.entry(key).or_insert(0) += 1;
                     if before == 0 && fresh(second.1) {
-                        plans.push((Place::Novelty(0), second.1, self.guide.fanout_pair));
+                        plans.push((Place::Novelty(0), second.1, self.guide.fanout_pair, 1));
                     }
                 }
             }
@@ -486,18 +490,19 @@ impl Explorer {
         // One event forks once: several points first reached at the same event (a crash of a
         // leader with writes in flight, say) ask for the same branches, which would be the same
         // runs. It gets the most branches any of them asks for, at the best place any of them
-        // has (a new or rare point's before a hazard's).
+        // has (a new or rare point's before a hazard's), running as long as the longest of them
+        // asks.
         let floor = last_fork.map_or(0, |e| e + 1);
-        let mut forks: BTreeMap<u64, (Place, u32)> = BTreeMap::new();
-        for (place, event, fanout) in plans {
+        let mut forks: BTreeMap<u64, (Place, u32, u64)> = BTreeMap::new();
+        for (place, event, fanout, horizons) in plans {
             if fanout == 0 {
                 continue;
             }
             let event = event.saturating_sub(self.guide.fork_back).max(floor);
-            let slot = forks.entry(event).or_insert((place, fanout));
-            *slot = (slot.0.min(place), slot.1.max(fanout));
+            let slot = forks.entry(event).or_insert((place, fanout, horizons));
+            *slot = (slot.0.min(place), slot.1.max(fanout), slot.2.max(horizons));
         }
-        for (event, (place, fanout)) in forks {
+        for (event, (place, fanout, horizons)) in forks {
             let (queue, key, hazard) = match place {
                 Place::Novelty(0) => {
                     self.stats.planned_new += u64::from(fanout);
@@ -512,8 +517,9 @@ impl Explorer {
                     (&mut self.hazards, tried, true)
                 }
             };
+            let horizon = self.guide.horizon_ns.map(|ns| ns.saturating_mul(horizons));
             for fork in 1..=fanout {
-                let branch = task.branch.then(event, fork).with_horizon(self.guide.horizon_ns);
+                let branch = task.branch.then(event, fork).with_horizon(horizon);
                 queue.insert((key, self.order), Task { seed: task.seed, branch, hazard });
                 self.order += 1;
             }
@@ -747,6 +753,46 @@ mod tests {
             .collect();
         assert_eq!(planned, expect);
         assert_eq!(x.stats.planned_new, 8);
+    }
+
+    #[test]
+    fn a_leader_elected_behind_the_commit_is_tried_again_on_longer_branches() {
+        use crate::coverage::Point;
+        let behind = Point::LeaderBehindCommit;
+        assert!(behind.hazard());
+        assert_eq!(behind.horizon_factor(), 5);
+        assert_eq!(Point::ReadAtLeaderBehindCommit.horizon_factor(), 1);
+        let guide = Guide { batch: 4, warm_up: 0, horizon_ns: Some(20_000_000), ..Guide::default() };
+        let mut x = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 100, guide);
+        let _ = x.next_batch();
+        // A first root reaches the election behind the commit at 50 (new: four branches), a
+        // plain point at 80, and a read hazard at the same event as the election, 50.
+        let first =
+            points(&[(behind.name(), 50), ("plain", 80), (Point::ReadAtLeaderBehindCommit.name(), 50)]);
+        x.absorb(&Task::root(100), &first, 1000, None);
+        let horizons = |queue: &BTreeMap<(u64, u64), Task>, event: u64| -> Vec<Option<u64>> {
+            let mut h: Vec<Option<u64>> = queue
+                .values()
+                .filter(|t| t.branch.forks()[0].event == event)
+                .map(|t| t.branch.horizon_ns())
+                .collect();
+            h.dedup();
+            h
+        };
+        // The election's branches (shared with the read hazard at that event: the longer
+        // horizon wins) run five horizons; the plain point's, one.
+        assert_eq!(horizons(&x.queue, 50), vec![Some(100_000_000)]);
+        assert_eq!(horizons(&x.queue, 80), vec![Some(20_000_000)]);
+        // A second root at the election alone: its hazard branches run five horizons too.
+        x.absorb(&Task::root(101), &points(&[(behind.name(), 70)]), 1000, None);
+        assert_eq!(horizons(&x.hazards, 70), vec![Some(100_000_000)]);
+        assert_eq!(x.hazards.values().filter(|t| t.branch.forks()[0].event == 70).count(), 64);
+        // Without a horizon (`horizon=0`), branches run to the end, whatever the point.
+        let guide = Guide { batch: 4, warm_up: 0, horizon_ns: None, ..Guide::default() };
+        let mut x = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 100, guide);
+        let _ = x.next_batch();
+        x.absorb(&Task::root(100), &points(&[(behind.name(), 50)]), 1000, None);
+        assert_eq!(horizons(&x.queue, 50), vec![None]);
     }
 
     #[test]
