@@ -58,7 +58,7 @@ impl Task {
 }
 
 /// The knobs of the exploration; [`Guide::default`] is what `sweep --guided` uses.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Guide {
     /// Runs planned at once (results are taken in plan order after the whole batch ran).
     pub batch: usize,
@@ -165,6 +165,33 @@ impl Guide {
         }
         Ok(self)
     }
+
+    /// The knobs this guide changes from the default, as `--guide` takes them (empty for the
+    /// default guide): a guided sweep records them, so that only shards explored alike merge.
+    #[must_use]
+    pub fn changes(&self) -> String {
+        let d = Guide::default();
+        let ms = |ns: Option<u64>| ns.map_or(0, |ns| ns / 1_000_000);
+        let knobs: [(&str, u64, u64); 14] = [
+            ("batch", self.batch as u64, d.batch as u64),
+            ("new", self.fanout_new.into(), d.fanout_new.into()),
+            ("rare", self.fanout_rare.into(), d.fanout_rare.into()),
+            ("hazard", self.fanout_hazard.into(), d.fanout_hazard.into()),
+            ("horizon", ms(self.horizon_ns), ms(d.horizon_ns)),
+            ("below", self.rare_below, d.rare_below),
+            ("share", self.rare_share, d.rare_share),
+            ("pair", self.fanout_pair.into(), d.fanout_pair.into()),
+            ("sixteenths", self.branch_sixteenths as u64, d.branch_sixteenths as u64),
+            ("hazards", self.hazard_sixteenths, d.hazard_sixteenths),
+            ("depth", self.depth_max as u64, d.depth_max as u64),
+            ("warm", self.warm_up, d.warm_up),
+            ("back", self.fork_back, d.fork_back),
+            ("queue", self.queue_max as u64, d.queue_max as u64),
+        ];
+        let changed: Vec<String> =
+            knobs.iter().filter(|(_, v, d)| v != d).map(|(k, v, _)| format!("{k}={v}")).collect();
+        changed.join(",")
+    }
 }
 
 /// What the exploration did, for the summary.
@@ -189,6 +216,9 @@ pub struct GuidedStats {
     pub unrun: u64,
     /// The deepest branch run (forks in its path).
     pub deepest: u64,
+    /// The knobs `--guide` changed (empty: the default guide).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub guide: String,
 }
 
 /// The planner. Call [`Explorer::next_batch`], run the batch, then [`Explorer::absorb`] each
@@ -258,6 +288,7 @@ impl Explorer {
     /// (roots and branches; see [`Explorer::next_batch`]).
     #[must_use]
     pub fn new(roots: SeedSet, budget: u64, guide: Guide) -> Explorer {
+        let stats = GuidedStats { guide: guide.changes(), ..GuidedStats::default() };
         Explorer {
             guide,
             roots,
@@ -275,7 +306,7 @@ impl Explorer {
             absorbed: 0,
             roots_done: 0,
             root_events: 0,
-            stats: GuidedStats::default(),
+            stats,
         }
     }
 
@@ -818,6 +849,20 @@ mod tests {
         // ten events before its point (not before event 0).
         x.absorb(&root(1), &points(&[("b", 20), ("a", 30), ("c", 5)]), 1000, None);
         assert_eq!(planned(&x, 1), vec!["0.1", "10.1", "10.2", "20.1", "20.2"]);
+    }
+
+    #[test]
+    fn a_guide_names_the_knobs_it_changes_as_guide_takes_them() {
+        assert_eq!(Guide::default().changes(), "");
+        let text = "batch=8,new=1,rare=2,hazard=16,horizon=0,below=3,share=5,pair=1,sixteenths=4,hazards=8,depth=3,warm=8,back=10,queue=100";
+        let guide = Guide::default().with_overrides(text).expect("valid knobs");
+        assert_eq!(guide.changes(), text);
+        assert_eq!(Guide::default().with_overrides(&guide.changes()), Ok(guide));
+        // A knob set to its default value changes nothing.
+        assert_eq!(
+            Guide::default().with_overrides("batch=32,horizon=20").map(|g| g.changes()),
+            Ok(String::new())
+        );
     }
 
     #[test]

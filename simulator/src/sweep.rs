@@ -578,6 +578,8 @@ impl SweepSummary {
     pub fn merge(parts: Vec<(String, SweepSummary)>) -> Result<SweepSummary, String> {
         let mut all = SweepSummary::default();
         let mut first_name = String::new();
+        // Guided shards merge only with guided shards explored with the same knobs.
+        let mut first_exploration: Option<String> = None;
         for (i, (name, p)) in parts.into_iter().enumerate() {
             p.validate(&name)?;
             if i == 0 {
@@ -585,16 +587,18 @@ impl SweepSummary {
                 all.bugs.clone_from(&p.bugs);
                 all.options.clone_from(&p.options);
                 all.implementation = p.implementation;
+                first_exploration = p.exploration().map(str::to_string);
                 first_name.clone_from(&name);
             } else if p.scenario != all.scenario
                 || p.bugs != all.bugs
                 || p.options != all.options
                 || p.implementation != all.implementation
+                || p.exploration() != first_exploration.as_deref()
             {
                 return Err(format!(
                     "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
                     p.what_ran(),
-                    all.what_ran()
+                    all.what_ran_guided(first_exploration.as_deref())
                 ));
             }
             for set in &p.seed_sets {
@@ -644,6 +648,7 @@ impl SweepSummary {
                 e.dropped = e.dropped.saturating_add(g.dropped);
                 e.unrun = e.unrun.saturating_add(g.unrun);
                 e.deepest = e.deepest.max(g.deepest);
+                e.guide = g.guide;
             }
             for (k, c) in p.coverage {
                 let e = all.coverage.entry(k).or_default();
@@ -671,6 +676,12 @@ impl SweepSummary {
 
     /// What a sweep ran, in words, for merge errors.
     fn what_ran(&self) -> String {
+        self.what_ran_guided(self.exploration())
+    }
+
+    /// [`Self::what_ran`], explored as `guide` says (None: plain seeds; Some: a guided sweep
+    /// with those `--guide` knobs).
+    fn what_ran_guided(&self, guide: Option<&str>) -> String {
         let mut s = self.scenario.as_ref().map_or("random seeds".to_string(), |n| format!("scenario {n}"));
         if !self.options.is_empty() {
             s += &format!(" with options \"{}\"", self.options);
@@ -678,7 +689,19 @@ impl SweepSummary {
         if !self.bugs.is_empty() {
             s += &format!(" with bugs {}", self.bugs.join(", "));
         }
+        match guide {
+            None => {}
+            Some("") => s += ", guided",
+            Some(knobs) => s += &format!(", guided with --guide {knobs}"),
+        }
         s
+    }
+
+    /// How the sweep explored: None for plain seeds, else the `--guide` knobs of a guided
+    /// sweep (empty: the default guide).
+    #[must_use]
+    pub fn exploration(&self) -> Option<&str> {
+        self.guided.as_ref().map(|g| g.guide.as_str())
     }
 
     /// A fault kind that some seed's configuration enabled but no seed fired is suspicious: the

@@ -145,6 +145,46 @@ fn a_guided_sweep_takes_its_knobs_from_guide() {
     let few = sweep(&["--guide", "hazard=2"]);
     let planned = |g: &serde_json::Value| g["planned_hazard"].as_u64().unwrap_or(0);
     assert!(planned(&few) > 0 && planned(&few) < planned(&default), "{few} {default}");
+    // The summary records the changed knobs (none for the default guide).
+    assert_eq!(none["guide"], "sixteenths=0");
+    assert_eq!(few["guide"], "hazard=2");
+    assert!(default.get("guide").is_none(), "{default}");
+}
+
+#[test]
+fn only_shards_explored_alike_merge() {
+    let dir = std::env::temp_dir().join(format!("raftsim-guided-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let shard = |name: &str, seeds: &str, extra: &[&str]| {
+        let out =
+            raftsim(&[&["sweep", "--seeds", seeds, "--json", "--max-reports", "0"][..], extra].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let file = dir.join(name);
+        std::fs::write(&file, &out.stdout).expect("write a shard's summary");
+        file.display().to_string()
+    };
+    let a = shard("a.json", "0..24", &["--guided", "--guide", "sixteenths=0"]);
+    let b = shard("b.json", "24..48", &["--guided", "--guide", "sixteenths=0"]);
+    let default = shard("default.json", "24..48", &["--guided"]);
+    let plain = shard("plain.json", "24..48", &[]);
+    let merge = |files: &[&str]| raftsim(&[&["sweep", "merge", "--json"][..], files].concat());
+    let out = merge(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged = last_json(&out);
+    assert_eq!((merged["seeds"].as_u64(), merged["guided"]["roots"].as_u64()), (Some(48), Some(48)));
+    assert_eq!(merged["guided"]["guide"], "sixteenths=0");
+    for (other, says) in [(&default, "guided where"), (&plain, "random seeds where")] {
+        let out = merge(&[&a, other]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(other.as_str())
+                && err.contains(says)
+                && err.contains("guided with --guide sixteenths=0"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

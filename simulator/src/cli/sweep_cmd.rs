@@ -531,6 +531,9 @@ fn print_summary(s: &SweepSummary, json: bool) {
              at rare points {}, at hazards {}; still waiting when the budget ran out {}, dropped from a full queue {}",
             g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.planned_hazard, g.unrun, g.dropped
         );
+        if !g.guide.is_empty() {
+            let _ = writeln!(out, "guided with --guide {}", g.guide);
+        }
     }
     if let Some(why) = &s.stopped_early {
         let _ = writeln!(out, "stopped early: {why}");
