@@ -311,7 +311,7 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
         "--base",
         "crashes",
         "--guide",
-        "batch=8,back=50",
+        "batch=2,warm=2,back=50",
         "--coverage-runs",
         "10",
         "--json",
@@ -320,7 +320,7 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
     let v = last_json(&out);
     assert_eq!(v["base"].as_str(), Some("crashes"));
     assert!(
-        v["guide"].as_str().is_some_and(|g| g.contains("batch: 8") && g.contains("fork_back: 50")),
+        v["guide"].as_str().is_some_and(|g| g.contains("batch: 2") && g.contains("fork_back: 50")),
         "{v}"
     );
     assert_eq!(v["bugs"][0]["bug"].as_str(), Some("install-stale-snapshot"));
@@ -340,6 +340,23 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
         let mut sorted = events.clone();
         sorted.sort_unstable();
         assert_eq!(m["median_events"].as_u64(), Some(sorted[sorted.len() / 2]), "{mode}: {m}");
+    }
+    // And over the trials that outlast the two runs both modes share (the first batch: the
+    // same root seeds), which the bench states apart: the only ones guided exploration can
+    // change.
+    let bug = &v["bugs"][0];
+    let past = &bug["past_first_batch"];
+    assert_eq!(past["shared_runs"].as_u64(), Some(2), "{past}");
+    let hunts = |mode: &str| bug[mode]["hunts"].as_array().cloned().expect("hunts");
+    let outlast: Vec<usize> =
+        (0..hunts("plain").len()).filter(|&i| hunts("plain")[i]["seeds"].as_u64() > Some(2)).collect();
+    assert!(!outlast.is_empty(), "install-stale-snapshot takes more than two crash-base seeds: {bug}");
+    assert_eq!(past["trials"].as_u64(), Some(outlast.len() as u64), "{past}");
+    for mode in ["plain", "guided"] {
+        let mut events: Vec<u64> =
+            outlast.iter().map(|&i| hunts(mode)[i]["events"].as_u64().expect("events")).collect();
+        events.sort_unstable();
+        assert_eq!(past[mode]["median_events"].as_u64(), Some(events[events.len() / 2]), "{mode}: {past}");
     }
     for (flag, value, says) in [
         ("--base", "storm", "expected swarm, crashes or quiet"),

@@ -33,6 +33,21 @@ struct Row {
     guided: Vec<Hunt>,
 }
 
+impl Row {
+    /// The trials in which the runs both modes share (a guided hunt's first `shared` runs are
+    /// the same root seeds as a plain one's) caught nothing: the plain and the guided hunts of
+    /// each. A trial that ends within them ends the same way both ways, so these are the
+    /// trials in which guided exploration can differ at all.
+    fn past_shared(&self, shared: u64) -> (Vec<Hunt>, Vec<Hunt>) {
+        self.plain
+            .iter()
+            .zip(&self.guided)
+            .filter(|(p, _)| p.seeds > shared)
+            .map(|(p, g)| (p.clone(), g.clone()))
+            .unzip()
+    }
+}
+
 /// The coverage comparison of one mode.
 struct Reach {
     runs: u64,
@@ -104,11 +119,14 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     }
     let plain = reach(implementation, base, guide, coverage_runs, jobs, false);
     let guided = reach(implementation, base, guide, coverage_runs, jobs, true);
+    // Roots run before any branch: the warm-up, and at least the first batch.
+    let shared = guide.warm_up.max(guide.batch as u64);
     let mut out = std::io::stdout().lock();
     if args.json {
         let bugs: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
+                let (plain_past, guided_past) = r.past_shared(shared);
                 json!({
                     "bug": r.bug.name(),
                     "plain": { "caught": r.plain.iter().filter(|h| h.caught).count(),
@@ -119,6 +137,9 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
                                 "median_runs": median_seeds(&r.guided), "median_events": median_events(&r.guided),
                                 "mean_events": mean_events(&r.guided),
                                 "hunts": r.guided },
+                    "past_first_batch": { "shared_runs": shared, "trials": plain_past.len(),
+                        "plain": { "median_events": median_events(&plain_past), "mean_events": mean_events(&plain_past) },
+                        "guided": { "median_events": median_events(&guided_past), "mean_events": mean_events(&guided_past) } },
                 })
             })
             .collect();
@@ -170,6 +191,32 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
             gm as f64 / 1e6,
             ratio(pe, ge),
             ratio(pm, gm)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "past the first batch (trials in which the first {shared} runs, the same root seeds both ways, caught nothing):"
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>7} {:>9} {:>10} {:>8} {:>7}",
+        "bug", "trials", "plain Mev", "guided Mev", "median x", "mean x"
+    );
+    for r in &rows {
+        let (plain_past, guided_past) = r.past_shared(shared);
+        if plain_past.is_empty() {
+            continue;
+        }
+        let (pe, ge) = (median_events(&plain_past), median_events(&guided_past));
+        let _ = writeln!(
+            out,
+            "{:<28} {:>7} {:>9.2} {:>10.2} {:>8} {:>7}",
+            r.bug.name(),
+            format!("{}/{trials}", plain_past.len()),
+            pe as f64 / 1e6,
+            ge as f64 / 1e6,
+            ratio(pe, ge),
+            ratio(mean_events(&plain_past), mean_events(&guided_past))
         );
     }
     let catalogue = crate::coverage::Point::ALL.len();
