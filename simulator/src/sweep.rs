@@ -578,8 +578,6 @@ impl SweepSummary {
     pub fn merge(parts: Vec<(String, SweepSummary)>) -> Result<SweepSummary, String> {
         let mut all = SweepSummary::default();
         let mut first_name = String::new();
-        // Guided shards merge only with guided shards explored with the same knobs.
-        let mut first_exploration: Option<String> = None;
         for (i, (name, p)) in parts.into_iter().enumerate() {
             p.validate(&name)?;
             if i == 0 {
@@ -587,18 +585,22 @@ impl SweepSummary {
                 all.bugs.clone_from(&p.bugs);
                 all.options.clone_from(&p.options);
                 all.implementation = p.implementation;
-                first_exploration = p.exploration().map(str::to_string);
+                // Guided shards merge only with guided shards explored with the same knobs.
+                all.guided = p
+                    .guided
+                    .as_ref()
+                    .map(|g| crate::guided::GuidedStats { guide: g.guide.clone(), ..Default::default() });
                 first_name.clone_from(&name);
             } else if p.scenario != all.scenario
                 || p.bugs != all.bugs
                 || p.options != all.options
                 || p.implementation != all.implementation
-                || p.exploration() != first_exploration.as_deref()
+                || p.exploration() != all.exploration()
             {
                 return Err(format!(
                     "{name} is not a shard of the same sweep as {first_name}: it ran {} where {first_name} ran {}",
                     p.what_ran(),
-                    all.what_ran_guided(first_exploration.as_deref())
+                    all.what_ran()
                 ));
             }
             for set in &p.seed_sets {
@@ -648,7 +650,6 @@ impl SweepSummary {
                 e.dropped = e.dropped.saturating_add(g.dropped);
                 e.unrun = e.unrun.saturating_add(g.unrun);
                 e.deepest = e.deepest.max(g.deepest);
-                e.guide = g.guide;
             }
             for (k, c) in p.coverage {
                 let e = all.coverage.entry(k).or_default();
@@ -676,12 +677,6 @@ impl SweepSummary {
 
     /// What a sweep ran, in words, for merge errors.
     fn what_ran(&self) -> String {
-        self.what_ran_guided(self.exploration())
-    }
-
-    /// [`Self::what_ran`], explored as `guide` says (None: plain seeds; Some: a guided sweep
-    /// with those `--guide` knobs).
-    fn what_ran_guided(&self, guide: Option<&str>) -> String {
         let mut s = self.scenario.as_ref().map_or("random seeds".to_string(), |n| format!("scenario {n}"));
         if !self.options.is_empty() {
             s += &format!(" with options \"{}\"", self.options);
@@ -689,7 +684,7 @@ impl SweepSummary {
         if !self.bugs.is_empty() {
             s += &format!(" with bugs {}", self.bugs.join(", "));
         }
-        match guide {
+        match self.exploration() {
             None => {}
             Some("") => s += ", guided",
             Some(knobs) => s += &format!(", guided with --guide {knobs}"),
