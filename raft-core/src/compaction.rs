@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::message::{Body, SnapshotResponse};
-use crate::node::{Incoming, RaftNode, Ready, Role, Transfer};
+use crate::node::{Incoming, RaftNode, Ready, Request, Role, Transfer};
 use crate::snapshot::{SharedBytes, Snapshot, SnapshotMeta};
 use crate::storage::PersistOp;
 use crate::types::{LogIndex, NodeId};
@@ -106,13 +106,22 @@ impl RaftNode {
         let end = (offset as usize).saturating_add(self.config.snapshot_chunk_bytes_max).min(data.len());
         let done = end == data.len();
         let chunk = SharedBytes::new(data, offset as usize, end);
-        self.send_now(to, Body::InstallSnapshot { meta: Box::new(meta), offset, data: chunk, done });
+        let seq = self.next_seq();
+        self.send_now(to, Body::InstallSnapshot { meta: Box::new(meta), offset, data: chunk, done, seq });
     }
 
-    /// The leader's side of an InstallSnapshot answer.
-    pub(crate) fn handle_snapshot_response(&mut self, follower: NodeId, response: SnapshotResponse) {
+    /// The leader's side of an InstallSnapshot answer, to the chunk numbered `seq`.
+    pub(crate) fn handle_snapshot_response(
+        &mut self,
+        follower: NodeId,
+        seq: u64,
+        response: SnapshotResponse,
+    ) {
         let last_index = self.log.last_index();
         let Some(progress) = self.progress.get_mut(&follower) else { return };
+        if seq < progress.acks_from {
+            return; // from before we (re-)added the follower, or before it reported lost entries
+        }
         progress.recently_active = true;
         match response {
             SnapshotResponse::Partial { last_index: of, received } => {
@@ -128,6 +137,7 @@ impl RaftNode {
                 if match_index > last_index {
                     return; // names entries we never had: a broken peer
                 }
+                progress.lost_from = progress.lost_from.max(seq);
                 if match_index > progress.match_index {
                     progress.match_index = match_index;
                 }
@@ -151,17 +161,18 @@ impl RaftNode {
     /// The follower's side of InstallSnapshot (paper Figure 13, receiver implementation).
     pub(crate) fn handle_install_snapshot(
         &mut self,
-        leader: NodeId,
+        request: Request,
         meta: SnapshotMeta,
         offset: u64,
         data: SharedBytes,
         done: bool,
     ) {
         debug_assert_eq!(self.role, Role::Follower);
+        let Request { leader, seq } = request;
         self.leader = Some(leader);
         self.election_elapsed = 0;
         self.since_leader_ticks = 0;
-        let reply = |response| Body::InstallSnapshotResponse(response);
+        let reply = |response| Body::InstallSnapshotResponse { seq, response };
 
         // A snapshot that would not move us forward is refused, whole: the commit and applied
         // indexes never go back. The answer says how far our log matches any leader's (what we

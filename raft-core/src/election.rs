@@ -165,18 +165,18 @@ impl RaftNode {
             Body::RequestVote { .. } => {
                 self.send_after_persist(m.from, Body::RequestVoteResponse { granted: false });
             }
-            Body::AppendEntries { prev_log_index, .. } => {
+            Body::AppendEntries { prev_log_index, seq, .. } => {
                 let rejected = AppendResponse::Rejected {
                     rejected_prev_index: prev_log_index,
                     conflict_term: None,
                     conflict_index: LogIndex::ZERO,
                     lost: false,
                 };
-                self.send_after_persist(m.from, Body::AppendEntriesResponse(rejected));
+                self.send_after_persist(m.from, Body::AppendEntriesResponse { seq, response: rejected });
             }
-            Body::InstallSnapshot { ref meta, .. } => {
+            Body::InstallSnapshot { ref meta, seq, .. } => {
                 let partial = SnapshotResponse::Partial { last_index: meta.last_index, received: 0 };
-                self.send_after_persist(m.from, Body::InstallSnapshotResponse(partial));
+                self.send_after_persist(m.from, Body::InstallSnapshotResponse { seq, response: partial });
             }
             // Pre-votes never arrive here: `handle_pre_vote` refuses stale ones itself.
             Body::PreVote { .. } => {}
@@ -185,8 +185,8 @@ impl RaftNode {
             Body::ConfirmLeadership { .. } | Body::TimeoutNow => {}
             Body::RequestVoteResponse { .. }
             | Body::PreVoteResponse { .. }
-            | Body::AppendEntriesResponse(_)
-            | Body::InstallSnapshotResponse(_)
+            | Body::AppendEntriesResponse { .. }
+            | Body::InstallSnapshotResponse { .. }
             | Body::LeadershipConfirmed { .. } => {}
         }
     }

@@ -135,7 +135,7 @@ impl Raft for RaftNode {
                 MessageKind::PreVote { last_index: *last_log_index, last_term: *last_log_term }
             }
             Body::PreVoteResponse { granted } => MessageKind::PreVoteReply { granted: *granted },
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, .. } => {
                 MessageKind::Append {
                     prev_index: *prev_log_index,
                     prev_term: *prev_log_term,
@@ -143,22 +143,23 @@ impl Raft for RaftNode {
                     commit: *leader_commit,
                 }
             }
-            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
+            Body::AppendEntriesResponse { response: AppendResponse::Accepted { match_index }, .. } => {
                 MessageKind::AppendReply { matched: Some(*match_index), rejected: None }
             }
-            Body::AppendEntriesResponse(AppendResponse::Rejected { rejected_prev_index, .. }) => {
-                MessageKind::AppendReply { matched: None, rejected: Some(*rejected_prev_index) }
-            }
-            Body::InstallSnapshot { meta, offset, data, done } => MessageKind::Snapshot {
+            Body::AppendEntriesResponse {
+                response: AppendResponse::Rejected { rejected_prev_index, .. },
+                ..
+            } => MessageKind::AppendReply { matched: None, rejected: Some(*rejected_prev_index) },
+            Body::InstallSnapshot { meta, offset, data, done, .. } => MessageKind::Snapshot {
                 last_index: meta.last_index,
                 offset: *offset,
                 bytes: data.len(),
                 done: *done,
             },
-            Body::InstallSnapshotResponse(SnapshotResponse::Done { match_index }) => {
+            Body::InstallSnapshotResponse { response: SnapshotResponse::Done { match_index }, .. } => {
                 MessageKind::SnapshotReply { matched: Some(*match_index) }
             }
-            Body::InstallSnapshotResponse(SnapshotResponse::Partial { .. }) => {
+            Body::InstallSnapshotResponse { response: SnapshotResponse::Partial { .. }, .. } => {
                 MessageKind::SnapshotReply { matched: None }
             }
             Body::TimeoutNow => MessageKind::TimeoutNow,

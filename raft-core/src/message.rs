@@ -51,8 +51,18 @@ pub enum Body {
         prev_log_term: Term,
         entries: Vec<Entry>,
         leader_commit: LogIndex,
+        /// Numbers this request among all the leader sent (see `AppendEntriesResponse`).
+        seq: u64,
     },
-    AppendEntriesResponse(AppendResponse),
+    /// The answer to the AppendEntries numbered `seq`. The number lets the leader tell which
+    /// answers speak of a log that is gone: a server removed, wiped and added back must not be
+    /// credited with entries it acknowledged before the wipe, nor a follower with entries it
+    /// acknowledged before it reported lost ones; and a report of lost entries older than an
+    /// acknowledgement speaks of a log since repaired (see `Progress` in `node.rs`).
+    AppendEntriesResponse {
+        seq: u64,
+        response: AppendResponse,
+    },
     /// One chunk of the leader's snapshot, for a follower whose next entry the leader no longer
     /// holds (paper §7, Figure 13): `data` is the snapshot's bytes from `offset`; `done` marks
     /// the last chunk.
@@ -63,8 +73,14 @@ pub enum Body {
         offset: u64,
         data: SharedBytes,
         done: bool,
+        /// Numbered as AppendEntries are, from the same counter.
+        seq: u64,
     },
-    InstallSnapshotResponse(SnapshotResponse),
+    /// The answer to the chunk numbered `seq` (see `AppendEntriesResponse`).
+    InstallSnapshotResponse {
+        seq: u64,
+        response: SnapshotResponse,
+    },
     /// The leader asks the target of a leadership transfer, whose log matches its own, to
     /// start an election at once (thesis §3.10).
     TimeoutNow,
@@ -122,9 +138,9 @@ impl Body {
             Body::PreVote { .. } => "prevote",
             Body::PreVoteResponse { .. } => "prevote_resp",
             Body::AppendEntries { .. } => "append",
-            Body::AppendEntriesResponse(_) => "append_resp",
+            Body::AppendEntriesResponse { .. } => "append_resp",
             Body::InstallSnapshot { .. } => "snapshot",
-            Body::InstallSnapshotResponse(_) => "snapshot_resp",
+            Body::InstallSnapshotResponse { .. } => "snapshot_resp",
             Body::TimeoutNow => "timeout_now",
             Body::ConfirmLeadership { .. } => "confirm",
             Body::LeadershipConfirmed { .. } => "confirm_resp",
@@ -162,32 +178,34 @@ impl fmt::Display for Message {
                 write!(f, "prevote last={last_log_index}/{last_log_term}")
             }
             Body::PreVoteResponse { granted } => write!(f, "prevote_resp granted={granted}"),
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => write!(
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, .. } => write!(
                 f,
                 "append prev={prev_log_index}/{prev_log_term} n={} commit={leader_commit}",
                 entries.len()
             ),
-            Body::AppendEntriesResponse(AppendResponse::Accepted { match_index }) => {
+            Body::AppendEntriesResponse { response: AppendResponse::Accepted { match_index }, .. } => {
                 write!(f, "append_resp ok match={match_index}")
             }
-            Body::AppendEntriesResponse(AppendResponse::Rejected {
-                rejected_prev_index,
-                conflict_term,
-                conflict_index,
-                lost,
-            }) => write!(
+            Body::AppendEntriesResponse {
+                response:
+                    AppendResponse::Rejected { rejected_prev_index, conflict_term, conflict_index, lost },
+                ..
+            } => write!(
                 f,
                 "append_resp reject prev={rejected_prev_index} conflict={}/{conflict_index}{}",
                 conflict_term.map_or(0, |t| t.0),
                 if *lost { " lost" } else { "" }
             ),
-            Body::InstallSnapshot { meta, offset, data, done } => {
+            Body::InstallSnapshot { meta, offset, data, done, .. } => {
                 write!(f, "snapshot {meta} at={offset} n={}{}", data.len(), if *done { " done" } else { "" })
             }
-            Body::InstallSnapshotResponse(SnapshotResponse::Partial { last_index, received }) => {
+            Body::InstallSnapshotResponse {
+                response: SnapshotResponse::Partial { last_index, received },
+                ..
+            } => {
                 write!(f, "snapshot_resp partial {last_index} got={received}")
             }
-            Body::InstallSnapshotResponse(SnapshotResponse::Done { match_index }) => {
+            Body::InstallSnapshotResponse { response: SnapshotResponse::Done { match_index }, .. } => {
                 write!(f, "snapshot_resp done match={match_index}")
             }
             Body::TimeoutNow => write!(f, "timeout_now"),

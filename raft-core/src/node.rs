@@ -59,11 +59,24 @@ pub(crate) struct Progress {
     pub transfer: Option<Transfer>,
     /// The newest leadership-check round the follower answered (see `read_index.rs`).
     pub round_acked: u64,
+    /// The number of the first AppendEntries or InstallSnapshot sent after the leader (re-)added
+    /// the follower: answers to older ones are about a server the leader dropped, perhaps
+    /// wiped since, and are ignored. Numbers: see `Body::AppendEntriesResponse`.
+    pub first_seq: u64,
+    /// Acknowledgements and snapshot answers are taken only of requests numbered from here:
+    /// `first_seq`, or the newest request whose rejection reported that the follower's disk
+    /// lost entries (what it acknowledged before may be gone).
+    pub acks_from: u64,
+    /// Rejections that report lost entries are taken only of requests numbered from here:
+    /// `first_seq`, or the newest request whose acknowledgement was taken (an older report
+    /// speaks of a log since repaired).
+    pub lost_from: u64,
 }
 
 impl Progress {
     /// A member the leader knows nothing of yet: probed from the end of the leader's log.
-    pub(crate) fn new(next_index: LogIndex) -> Progress {
+    /// `sent_seq` is the number of the leader's last AppendEntries or InstallSnapshot.
+    pub(crate) fn new(next_index: LogIndex, sent_seq: u64) -> Progress {
         Progress {
             match_index: LogIndex::ZERO,
             next_index,
@@ -72,6 +85,9 @@ impl Progress {
             recently_active: false,
             transfer: None,
             round_acked: 0,
+            first_seq: sent_seq + 1,
+            acks_from: sent_seq + 1,
+            lost_from: sent_seq + 1,
         }
     }
 }
@@ -83,6 +99,13 @@ pub(crate) struct Transfer {
     pub last_index: LogIndex,
     /// The follower has the bytes before this offset; the next chunk starts here.
     pub acked: u64,
+}
+
+/// The leader's request a follower answers, and the number its answer echoes.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Request {
+    pub leader: NodeId,
+    pub seq: u64,
 }
 
 /// A follower's snapshot in the making: the chunks received so far, in order.
@@ -140,6 +163,9 @@ pub struct RaftNode {
     pub(crate) heartbeat_elapsed: u32,
     /// Heartbeat rounds sent, for the rotating order of followers (an implementation choice).
     pub(crate) heartbeats_sent: u64,
+    /// AppendEntries and InstallSnapshot messages sent (as leader, in any term): each carries
+    /// its number, and its answer echoes it.
+    pub(crate) sent_seq: u64,
     /// Ticks since this node last heard from a leader (or led, or started: a restarted node
     /// cannot know it did not hear one just before its crash). Invariant: at least
     /// `election_elapsed` outside leadership. The sticky-leader rule reads it.
@@ -226,6 +252,7 @@ impl RaftNode {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             heartbeats_sent: 0,
+            sent_seq: 0,
             since_leader_ticks: 0,
             votes: BTreeMap::new(),
             pre_votes: BTreeMap::new(),
@@ -394,7 +421,7 @@ impl RaftNode {
                     self.handle_pre_vote_response(m.from, granted);
                 }
             }
-            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
+            Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, seq } => {
                 match self.role {
                     // Two leaders in one term cannot happen in a correct cluster; a leader that
                     // receives this is facing a broken peer and keeps its own course.
@@ -404,28 +431,29 @@ impl RaftNode {
                             // Someone won this term (paper §5.2).
                             self.become_follower(self.term, Some(m.from));
                         }
-                        self.handle_append(m.from, prev_log_index, prev_log_term, entries, leader_commit);
+                        let request = Request { leader: m.from, seq };
+                        self.handle_append(request, prev_log_index, prev_log_term, entries, leader_commit);
                     }
                 }
             }
-            Body::AppendEntriesResponse(response) => {
+            Body::AppendEntriesResponse { seq, response } => {
                 if self.role == Role::Leader {
-                    self.handle_append_response(m.from, response);
+                    self.handle_append_response(m.from, seq, response);
                 }
             }
-            Body::InstallSnapshot { meta, offset, data, done } => match self.role {
+            Body::InstallSnapshot { meta, offset, data, done, seq } => match self.role {
                 // As for AppendEntries: a leader of this term is facing a broken peer.
                 Role::Leader => {}
                 Role::PreCandidate | Role::Candidate | Role::Follower => {
                     if self.role != Role::Follower {
                         self.become_follower(self.term, Some(m.from));
                     }
-                    self.handle_install_snapshot(m.from, *meta, offset, data, done);
+                    self.handle_install_snapshot(Request { leader: m.from, seq }, *meta, offset, data, done);
                 }
             },
-            Body::InstallSnapshotResponse(response) => {
+            Body::InstallSnapshotResponse { seq, response } => {
                 if self.role == Role::Leader {
-                    self.handle_snapshot_response(m.from, response);
+                    self.handle_snapshot_response(m.from, seq, response);
                 }
             }
             Body::TimeoutNow => self.handle_timeout_now(m.from),
@@ -721,6 +749,12 @@ impl RaftNode {
             self.rng.gen_range(self.config.election_ticks_min..self.config.election_ticks_max);
     }
 
+    /// Numbers the next AppendEntries or InstallSnapshot this leader sends.
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.sent_seq += 1;
+        self.sent_seq
+    }
+
     /// Queues a message that must wait until everything written so far is durable.
     pub(crate) fn send_after_persist(&mut self, to: NodeId, body: Body) {
         let m = Message { from: self.config.id, to, term: self.term, body };
@@ -826,8 +860,9 @@ impl RaftNode {
         let me = self.config.id;
         self.progress.retain(|id, _| members.contains(*id));
         let next_index = self.log.last_index().next();
+        let sent_seq = self.sent_seq;
         for id in members.iter().filter(|id| *id != me) {
-            self.progress.entry(id).or_insert_with(|| Progress::new(next_index));
+            self.progress.entry(id).or_insert_with(|| Progress::new(next_index, sent_seq));
         }
         if self.transfer.as_ref().is_some_and(|t| !self.memberships.latest().is_voter(t.to)) {
             self.transfer = None;

@@ -4,7 +4,7 @@
 //! `compaction.rs`).
 
 use crate::message::{AppendResponse, Body, Entry, Payload};
-use crate::node::{RaftNode, Role};
+use crate::node::{RaftNode, Request, Role};
 use crate::types::{LogIndex, NodeId, Term};
 use crate::Bug;
 use raft_host::Backoff;
@@ -70,9 +70,10 @@ impl RaftNode {
             progress.probe_outstanding = true;
         }
         let leader_commit = self.commit_index;
+        let seq = self.next_seq();
         self.send_now(
             to,
-            Body::AppendEntries { prev_log_index, prev_log_term, entries: Vec::new(), leader_commit },
+            Body::AppendEntries { prev_log_index, prev_log_term, entries: Vec::new(), leader_commit, seq },
         );
     }
 
@@ -125,19 +126,21 @@ impl RaftNode {
             }
         }
         let leader_commit = self.commit_index;
-        self.send_now(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit });
+        let seq = self.next_seq();
+        self.send_now(to, Body::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit, seq });
     }
 
     /// The follower's side of AppendEntries (paper Figure 2, receiver implementation).
     pub(crate) fn handle_append(
         &mut self,
-        leader: NodeId,
+        request: Request,
         prev_log_index: LogIndex,
         prev_log_term: Term,
         entries: Vec<Entry>,
         leader_commit: LogIndex,
     ) {
         debug_assert_eq!(self.role, Role::Follower);
+        let Request { leader, seq } = request;
         self.leader = Some(leader);
         self.election_elapsed = 0;
         self.since_leader_ticks = 0;
@@ -171,7 +174,7 @@ impl RaftNode {
                 conflict_index,
                 lost: self.fence != raft_host::storage::Fence::None,
             };
-            self.send_after_persist(leader, Body::AppendEntriesResponse(rejected));
+            self.send_after_persist(leader, Body::AppendEntriesResponse { seq, response: rejected });
             return;
         }
         // A malformed message is dropped whole: entries must follow prev densely, and their
@@ -225,7 +228,8 @@ impl RaftNode {
             self.commit_index = commit;
         }
         self.maybe_lift_fence();
-        let accepted = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: last_new });
+        let accepted =
+            Body::AppendEntriesResponse { seq, response: AppendResponse::Accepted { match_index: last_new } };
         if self.config.bugs.has(Bug::AckBeforeDurable) {
             self.send_now(leader, accepted);
         } else {
@@ -233,16 +237,30 @@ impl RaftNode {
         }
     }
 
-    /// The leader's side of an AppendEntries answer.
-    pub(crate) fn handle_append_response(&mut self, follower: NodeId, response: AppendResponse) {
+    /// The leader's side of an AppendEntries answer, to the request numbered `seq`.
+    pub(crate) fn handle_append_response(&mut self, follower: NodeId, seq: u64, response: AppendResponse) {
         let last_index = self.log.last_index();
         let Some(progress) = self.progress.get_mut(&follower) else { return };
+        let from = match response {
+            // An acknowledgement from before we (re-)added the follower, or from before it
+            // reported lost entries, credits it with entries it may no longer hold.
+            AppendResponse::Accepted { .. } => progress.acks_from,
+            // A report of lost entries brings the match down: one older than an acknowledgement
+            // we took speaks of a log since repaired. An ordinary rejection only moves where we
+            // probe, and the indexes it names sort out the stale ones below.
+            AppendResponse::Rejected { lost: true, .. } => progress.lost_from,
+            AppendResponse::Rejected { lost: false, .. } => progress.first_seq,
+        };
+        if seq < from {
+            return;
+        }
         progress.recently_active = true;
         match response {
             AppendResponse::Accepted { match_index } => {
                 if match_index > last_index {
                     return; // names entries we never sent: a broken peer
                 }
+                progress.lost_from = progress.lost_from.max(seq);
                 if match_index > progress.match_index {
                     progress.match_index = match_index;
                 }
@@ -264,6 +282,7 @@ impl RaftNode {
                     progress.next_index = rejected_prev_index.next();
                     progress.probing = false;
                     progress.transfer = None;
+                    progress.acks_from = progress.acks_from.max(seq);
                 }
                 if rejected_prev_index <= progress.match_index || rejected_prev_index > last_index {
                     // An answer to something older than what the follower since accepted, or

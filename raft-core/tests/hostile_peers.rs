@@ -24,7 +24,7 @@ fn rejected(
         from: NodeId(from),
         to: NodeId(to),
         term: Term(term),
-        body: Body::AppendEntriesResponse(response),
+        body: Body::AppendEntriesResponse { seq: ANSWER_SEQ, response },
     }
 }
 

@@ -310,3 +310,43 @@ fn without_pre_vote_or_the_sticky_leader_rule_a_removed_server_deposes_the_leade
     let (_, _, before, after) = a_removed_server_times_out_for_a_while(|_| {});
     assert!(after.0 > before.0 + 3, "the term climbed from {before} to {after}");
 }
+
+#[test]
+fn a_server_wiped_and_added_back_is_not_credited_with_what_it_acknowledged_before_the_wipe() {
+    // n2 acknowledges the whole log, but the acknowledgement is held in the network. The
+    // leader removes n2, n2 is wiped and comes back empty, and the leader adds it again; only
+    // then does the old acknowledgement arrive. Credited to the empty server, it left the
+    // leader probing at the acknowledged entry, which the server rejects, for good (swarm seeds
+    // 6704, 9185, 11444, 11617, 16464 and 17054).
+    let mut c = led_with_commands();
+    c.propose(0, append_cmd(1, 4, "k", "w"));
+    c.deliver_where(|m| m.to == n(2));
+    let held = c.take_where(|m| m.from == n(2) && m.to == n(0));
+    assert!(
+        held.iter().any(|m| m.to_string().contains("append_resp ok")),
+        "n2 acknowledged the new entry: {held:?}"
+    );
+    c.deliver_all();
+
+    c.change(0, remove(2)).expect("n2 leaves");
+    c.deliver_all();
+    c.heartbeat(0);
+    c.deliver_all();
+    c.crash(2);
+    c.peers[2].disk.durable = Default::default();
+    c.peers[2].config.members = Vec::new();
+    c.restart(2);
+    assert!(c.log_terms(2).is_empty(), "n2 came back empty");
+
+    c.change(0, add(2)).expect("n2 is added back");
+    for m in held {
+        c.deliver(m);
+    }
+    for _ in 0..3 {
+        c.deliver_all();
+        c.heartbeat(0);
+    }
+    c.deliver_all();
+    assert_eq!(c.log_terms(2), c.log_terms(0), "n2 has the whole log again: {}", c.tail(12));
+    assert_eq!(membership(&c, 2), membership(&c, 0));
+}

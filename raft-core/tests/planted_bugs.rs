@@ -55,7 +55,7 @@ fn acknowledges_before_durable(bugs: BugSet) -> bool {
     follower.step(append(1, 0, 1, (0, 0), entries_from(1, &[1]), 0));
     let ready = follower.ready();
     assert!(!ready.persist.is_empty());
-    ready.messages.iter().any(|m| matches!(m.body, Body::AppendEntriesResponse(_)))
+    ready.messages.iter().any(|m| matches!(m.body, Body::AppendEntriesResponse { .. }))
 }
 
 /// n0 leads; n2 is cut off; n1's disk is slow. n0 proposes; n1 crashes before syncing, n0 is

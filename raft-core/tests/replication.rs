@@ -308,3 +308,115 @@ fn a_new_leaders_first_entry_is_a_no_op_of_its_term() {
     let last = log.get(LogIndex(3)).cloned().expect("an entry");
     assert_eq!((last.term, last.payload), (Term(2), Payload::Noop), "appended as it took office");
 }
+
+/// The AppendEntries a bare leader sent `to`, with the number each carries.
+fn appends_to(sent: &[Message], to: u32) -> Vec<(u64, String)> {
+    sent.iter()
+        .filter(|m| is_append_to(m, to))
+        .map(|m| match m.body {
+            Body::AppendEntries { seq, .. } => (seq, m.to_string()),
+            _ => unreachable!("filtered to appends"),
+        })
+        .collect()
+}
+
+/// n1's answer to the request numbered `seq`: its log is missing entry `prev`, ending at
+/// `last`, and its disk lost entries it may have acknowledged.
+fn lost_report(seq: u64, prev: u64, last: u64) -> Message {
+    let response = raft_core::AppendResponse::Rejected {
+        rejected_prev_index: LogIndex(prev),
+        conflict_term: None,
+        conflict_index: LogIndex(last + 1),
+        lost: true,
+    };
+    Message {
+        from: NodeId(1),
+        to: NodeId(0),
+        term: Term(1),
+        body: Body::AppendEntriesResponse { seq, response },
+    }
+}
+
+/// n1's acknowledgement of the request numbered `seq`, through `match_index`.
+fn ack(seq: u64, match_index: u64) -> Message {
+    let response = raft_core::AppendResponse::Accepted { match_index: LogIndex(match_index) };
+    Message {
+        from: NodeId(1),
+        to: NodeId(0),
+        term: Term(1),
+        body: Body::AppendEntriesResponse { seq, response },
+    }
+}
+
+/// A bare leader of n0..n2 (n2 silent) whose no-op n1 acknowledged, and which has since sent
+/// n1 two commands, one AppendEntries each; returns it and the numbers of those two requests.
+fn leader_with_two_appends_to_n1() -> (raft_core::RaftNode, [u64; 2]) {
+    let mut leader = bare(0, 3);
+    make_leader(&mut leader);
+    let noop = appends_to(&drain(&mut leader), 1);
+    assert_eq!(noop.len(), 1, "{noop:?}");
+    leader.step(ack(noop[0].0, 1));
+    drain(&mut leader);
+    assert_eq!(leader.commit_index(), LogIndex(1));
+    let mut sent = Vec::new();
+    for seq in 1..=2 {
+        leader.propose(append_cmd(1, seq, "k", "v")).expect("the leader takes commands");
+        sent.extend(drain(&mut leader));
+    }
+    let appends = appends_to(&sent, 1);
+    assert_eq!(appends.len(), 2, "{appends:?}");
+    (leader, [appends[0].0, appends[1].0])
+}
+
+fn heartbeat_bare(leader: &mut raft_core::RaftNode) -> Vec<Message> {
+    for _ in 0..leader.config().heartbeat_ticks {
+        leader.tick();
+    }
+    drain(leader)
+}
+
+#[test]
+fn a_report_of_lost_entries_older_than_an_acknowledgement_the_leader_took_is_ignored() {
+    // n1's disk lost entry 2 and it said so, answering the third append; it then took the
+    // entries again from a heartbeat and acknowledged them. The network delivered the
+    // acknowledgement first. The late report must not bring n1's match down again: that sent
+    // a repaired follower its entries over and over, one stale report after another, until
+    // the liveness bound ran out (a swarm run of seed 16464 while this was being fixed).
+    let (mut leader, [_, third]) = leader_with_two_appends_to_n1();
+    let resent = appends_to(&heartbeat_bare(&mut leader), 1);
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    let (repair, line) = &resent[0];
+    assert!(line.contains("prev=i1/t1 n=2"), "{line}");
+    leader.step(ack(*repair, 3));
+    drain(&mut leader);
+
+    leader.step(lost_report(third, 2, 1));
+    let after = drain(&mut leader);
+    assert!(appends_to(&after, 1).is_empty(), "the stale report was taken: {after:?}");
+    let next = appends_to(&heartbeat_bare(&mut leader), 1);
+    assert!(next.iter().all(|(_, l)| l.contains("prev=i3/t1 n=0")), "n1 still counts to hold 3: {next:?}");
+
+    // A report that answers the newest request still brings the match down.
+    let (probe, _) = next[0];
+    leader.step(lost_report(probe, 3, 1));
+    let again = appends_to(&drain(&mut leader), 1);
+    assert!(again.iter().any(|(_, l)| l.contains("prev=i1/t1 n=2")), "{again:?}");
+}
+
+#[test]
+fn an_acknowledgement_older_than_a_report_of_lost_entries_counts_for_nothing() {
+    // n1 acknowledged all three appends, but only the first answer arrived before it crashed
+    // and its disk lost entries 2 and 3. It reports the loss answering a heartbeat; then the
+    // other two acknowledgements arrive. Taken, they would count n1 to hold entries 2 and 3
+    // and commit them with the leader's copy alone.
+    let (mut leader, [second, third]) = leader_with_two_appends_to_n1();
+    let resent = appends_to(&heartbeat_bare(&mut leader), 1);
+    let (probe, _) = resent[0];
+    leader.step(lost_report(probe, 1, 0));
+    drain(&mut leader);
+
+    leader.step(ack(second, 2));
+    leader.step(ack(third, 3));
+    drain(&mut leader);
+    assert_eq!(leader.commit_index(), LogIndex(1), "entries 2 and 3 are on the leader's disk alone");
+}

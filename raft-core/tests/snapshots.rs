@@ -426,7 +426,10 @@ fn an_install_answer_from_an_older_term_is_only_a_reason_to_step_down() {
         from: n(1),
         to: n(0),
         term: Term(2),
-        body: Body::InstallSnapshotResponse(SnapshotResponse::Done { match_index: LogIndex(9) }),
+        body: Body::InstallSnapshotResponse {
+            seq: ANSWER_SEQ,
+            response: SnapshotResponse::Done { match_index: LogIndex(9) },
+        },
     };
     leader.step(answer);
     assert_eq!((leader.role(), leader.term()), (Role::Follower, Term(2)));

@@ -181,6 +181,7 @@ fn append_from(leader: u32, to: u32, term: u64, entries: Vec<Entry>, leader_comm
             prev_log_term: Term(0),
             entries,
             leader_commit: LogIndex(leader_commit),
+            seq: 1,
         },
     }
 }

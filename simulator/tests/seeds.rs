@@ -86,3 +86,24 @@ fn a_wiped_follower_catches_up_within_the_liveness_bound_when_leaders_back_off_o
         assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed}: {}", outcome.reason);
     }
 }
+
+#[test]
+fn servers_wiped_and_added_back_catch_up_though_answers_from_before_arrive_late() {
+    // A server removed, wiped and added back as a learner: an acknowledgement it sent before
+    // the wipe arrived after the leader added it back, and the leader, counting it to hold
+    // those entries, probed it at the last of them forever. Each of these seeds failed the
+    // liveness check (replicas did not catch up); answers now name their request, and the
+    // leader ignores answers to requests it sent before it added the server back.
+    for seed in [6704, 9185, 11444, 11617, 17054] {
+        let outcome = run(&SimConfig::swarm(seed), &RunOptions::default());
+        assert_eq!(outcome.verdict, Verdict::Pass, "seed {seed}: {}", outcome.reason);
+        assert!(
+            outcome.summary.membership.wiped_and_readded > 0,
+            "seed {seed} wipes a server and adds it back"
+        );
+    }
+    // Failed the same way; now a late report of lost entries, older than an acknowledgement
+    // the leader took, is ignored too, and the run takes another course without a wipe.
+    let outcome = run(&SimConfig::swarm(16464), &RunOptions::default());
+    assert_eq!(outcome.verdict, Verdict::Pass, "seed 16464: {}", outcome.reason);
+}

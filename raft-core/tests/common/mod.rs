@@ -943,12 +943,22 @@ pub fn append(
         prev_log_term: Term(prev_term),
         entries,
         leader_commit: LogIndex(commit),
+        seq: REQUEST_SEQ,
     };
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
 }
 
+/// The number hand-made requests carry; a follower echoes it.
+pub const REQUEST_SEQ: u64 = 1;
+
+/// The number hand-made answers carry: the highest, so that a leader takes them as answers to
+/// its newest request, whenever it added the follower.
+pub const ANSWER_SEQ: u64 = u64::MAX;
+
+/// An acknowledgement `from -> to` in `term`: the follower's log matches through `match_index`.
 pub fn accepted(from: u32, to: u32, term: u64, match_index: u64) -> Message {
-    let body = Body::AppendEntriesResponse(AppendResponse::Accepted { match_index: LogIndex(match_index) });
+    let response = AppendResponse::Accepted { match_index: LogIndex(match_index) };
+    let body = Body::AppendEntriesResponse { seq: ANSWER_SEQ, response };
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
 }
 
@@ -965,6 +975,7 @@ pub fn install(from: u32, to: u32, term: u64, snapshot: &Snapshot, range: std::o
         offset: range.start as u64,
         data: raft_core::SharedBytes::new(Arc::clone(&snapshot.data), range.start, range.end),
         done,
+        seq: REQUEST_SEQ,
     };
     Message { from: NodeId(from), to: NodeId(to), term: Term(term), body }
 }
