@@ -253,10 +253,17 @@ impl RaftNode {
     /// A removed server that never learned of its removal keeps timing out; this, with
     /// pre-vote, keeps it from deposing the leader of the cluster it left. It is also what makes
     /// leases safe (see `read_index.rs`).
+    ///
+    /// Without `sticky_leader` the rule still holds for a candidate outside our configuration:
+    /// with pre-vote off, a removed server otherwise deposed every leader it reached, again
+    /// and again (swarm seed 4678). While a leader is heard no election is needed, so this
+    /// costs no availability; a candidate outside our configuration is still granted a vote
+    /// when no leader is heard (thesis §4.2.1: one may be needed to keep the cluster available).
     pub(crate) fn ignores_vote_request(&self, m: &Message) -> bool {
         let Body::RequestVote { transfer: false, .. } = m.body else { return false };
         let leader_heard =
             self.role == Role::Leader || self.since_leader_ticks < self.config.election_ticks_min;
-        self.config.sticky_leader && m.term > self.term && leader_heard
+        let sticky = self.config.sticky_leader || !self.memberships.latest().contains(m.from);
+        sticky && m.term > self.term && leader_heard
     }
 }

@@ -51,13 +51,26 @@ fn messages_for_another_node_or_claiming_to_come_from_this_one_are_ignored() {
 
 #[test]
 fn a_request_from_a_server_outside_the_configuration_is_answered_but_its_answers_do_not_count() {
-    // Thesis §4.1: servers process requests without consulting their configuration (the sender
-    // may be a member this node has not heard of yet). What keeps a removed server from
-    // disrupting is pre-vote and the sticky-leader rule (see the membership stories).
+    // Thesis §4.1 and §4.2.1: servers process requests without consulting their configuration
+    // (the sender may be a member this node has not heard of yet, and its election may be
+    // needed to keep the cluster available). A node that hears no leader grants the vote.
     let mut node = bare(0, 3);
+    tick_until_candidate(&mut node);
+    drain(&mut node);
     node.step(vote_request(7, 0, 5, 0, 0));
     let sent = drain(&mut node);
     assert_eq!(lines(&sent), ["n0->n7 t5 vote_resp granted=true"]);
+    // One that hears a leader disregards it, sticky-leader rule or not: a removed server
+    // would otherwise depose the leader of the cluster it left (see the membership stories).
+    let mut follower = bare(0, 3);
+    follower.step(append(1, 0, 1, (0, 0), Vec::new(), 0));
+    drain(&mut follower);
+    follower.step(vote_request(7, 0, 5, 0, 0));
+    assert!(drain(&mut follower).is_empty());
+    assert_eq!(follower.term(), Term(1));
+    // A member's request for a higher term is still taken (no sticky-leader rule here).
+    follower.step(vote_request(2, 0, 5, 0, 0));
+    assert_eq!(lines(&drain(&mut follower)), ["n0->n2 t5 vote_resp granted=true"]);
     // A candidate counts only voters: a grant from n7 does not make n0 leader of a 3-voter
     // cluster.
     let mut candidate = bare(0, 3);

@@ -306,9 +306,12 @@ fn a_removed_server_cannot_disrupt_the_cluster_with_the_sticky_leader_rule() {
 }
 
 #[test]
-fn without_pre_vote_or_the_sticky_leader_rule_a_removed_server_deposes_the_leader_again_and_again() {
-    let (_, _, before, after) = a_removed_server_times_out_for_a_while(|_| {});
-    assert!(after.0 > before.0 + 3, "the term climbed from {before} to {after}");
+fn without_pre_vote_or_the_sticky_leader_rule_a_removed_server_still_cannot_disrupt_the_cluster() {
+    // Its vote requests come from outside the configuration while the others hear a leader:
+    // they are disregarded all the same. Before, the removed server deposed the leader again
+    // and again (the term climbed by one an election timeout; swarm seed 4678).
+    let (leader, now, before, after) = a_removed_server_times_out_for_a_while(|_| {});
+    assert_eq!((now, after), (Some(leader), before), "its vote requests are disregarded");
 }
 
 /// n2's answers `held`, kept out of the network, are delivered after the leader removed n2,

@@ -107,3 +107,16 @@ fn servers_wiped_and_added_back_catch_up_though_answers_from_before_arrive_late(
     let outcome = run(&SimConfig::swarm(16464), &RunOptions::default());
     assert_eq!(outcome.verdict, Verdict::Pass, "seed 16464: {}", outcome.reason);
 }
+
+#[test]
+fn a_removed_server_that_keeps_campaigning_does_not_depose_the_leader_when_pre_vote_is_off() {
+    // Pre-vote and check-quorum off: a server removed before it learned so kept campaigning,
+    // and each vote request, for a higher term, deposed the leader, until the liveness bound ran
+    // out (the probe command was not answered). Servers now disregard vote requests from outside
+    // their configuration while they hear a leader.
+    let config = SimConfig::swarm(4678);
+    assert!(!config.cluster.pre_vote && !config.cluster.check_quorum, "the seed draws neither");
+    let outcome = run(&config, &RunOptions::default());
+    assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
+    assert!(outcome.summary.membership.servers_removed > 0, "the seed removes a server");
+}
