@@ -27,7 +27,7 @@ impl Config {
         config.bugs = setup.bugs;
         // A lease rests on the sticky-leader rule (see read_index.rs).
         config.read_lease = setup.read_lease;
-        config.sticky_leader = setup.read_lease;
+        config.sticky_leader = setup.read_lease || setup.sticky_leader;
         config.choices = setup.choices;
         config
     }

@@ -67,6 +67,12 @@ pub struct Setup {
     /// heartbeats while the lease holds. Safe only while no clock drifts more than
     /// [`CLOCK_DRIFT_PPM_MAX`]. An implementation without [`Feature::LeaseRead`] ignores it.
     pub read_lease: bool,
+    /// The sticky-leader rule (thesis §4.2.3): a vote request for a higher term that arrives
+    /// within the minimum election timeout of hearing a leader is disregarded, so that a
+    /// disruptive candidate (a removed server, or one cut off for a while) cannot depose a
+    /// working leader. A lease implies it. An implementation that ties it to check-quorum, as
+    /// etcd-raft and raft-rs do, ignores the flag.
+    pub sticky_leader: bool,
     /// Every random choice of this incarnation derives from this seed.
     pub seed: u64,
     /// Choices the paper leaves to the implementation, each correct on its own; the swarm draws

@@ -534,6 +534,7 @@ mod tests {
             snapshot_chunk_bytes_max: 1024,
             bugs: BugSet::default(),
             read_lease: false,
+            sticky_leader: false,
             seed,
             choices: raft_host::Choices::default(),
         }

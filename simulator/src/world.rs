@@ -1020,6 +1020,12 @@ impl<R: Raft> World<R> {
             snapshot_chunk_bytes_max: if chunk > 0 { chunk } else { SNAPSHOT_CHUNK_BYTES_DEFAULT },
             bugs: self.bugs,
             read_lease: self.config.cluster.read_path == crate::config::ReadPathName::Lease,
+            // Without pre-vote the sticky-leader rule is what keeps a disruptive candidate from
+            // deposing a working leader (swarm seed 37011: a removed server, through a member
+            // too far behind to know of the removal). It needs check-quorum: otherwise a leader
+            // that lost its majority but still reaches some followers keeps them from ever
+            // electing another. etcd-raft and raft-rs tie the rule to check-quorum likewise.
+            sticky_leader: c.check_quorum && !c.pre_vote,
             seed,
             choices: c.choices.to_host(),
         }

@@ -157,6 +157,7 @@ fn setup(id: u32) -> Setup {
         snapshot_chunk_bytes_max: 64 << 10,
         bugs: raft_host::BugSet::none(),
         read_lease: false,
+        sticky_leader: false,
         seed: u64::from(id),
         choices: raft_host::Choices::default(),
     }

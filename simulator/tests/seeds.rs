@@ -120,3 +120,17 @@ fn a_removed_server_that_keeps_campaigning_does_not_depose_the_leader_when_pre_v
     assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
     assert!(outcome.summary.membership.servers_removed > 0, "the seed removes a server");
 }
+
+#[test]
+fn a_removed_server_cannot_depose_leaders_through_a_member_too_far_behind_to_know_of_the_removal() {
+    // Check-quorum on, pre-vote off. n0, removed while cut off, kept campaigning after the
+    // heal; n1, a member too far behind to hold the removal, still counted n0 a member and
+    // granted its vote requests, took their higher terms and so deposed each new leader
+    // before it could bring n1 up to date: no leader for the whole liveness bound. Such
+    // configurations now use the sticky-leader rule (as etcd-raft ties it to check-quorum).
+    let config = SimConfig::swarm(37011);
+    assert!(config.cluster.check_quorum && !config.cluster.pre_vote, "the seed draws check-quorum alone");
+    let outcome = run(&config, &RunOptions::default());
+    assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
+    assert!(outcome.summary.membership.servers_removed > 0, "the seed removes a server");
+}

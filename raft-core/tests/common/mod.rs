@@ -54,6 +54,7 @@ pub fn setup_of(config: &Config, seed: u64) -> raft_host::Setup {
         snapshot_chunk_bytes_max: config.snapshot_chunk_bytes_max,
         bugs: config.bugs,
         read_lease: config.read_lease,
+        sticky_leader: config.sticky_leader,
         seed,
         choices: config.choices,
     }
