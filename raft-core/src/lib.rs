@@ -26,6 +26,7 @@ pub mod log;
 pub mod membership;
 pub mod message;
 pub mod node;
+mod progress;
 pub mod read_index;
 pub mod recovery;
 mod replication;
