@@ -375,8 +375,7 @@ fn a_server_wiped_and_added_back_is_not_credited_with_a_snapshot_it_installed_be
         if held.iter().any(|m| m.to_string().contains("snapshot_resp done")) {
             break;
         }
-        let partial: Vec<_> = held.drain(..).collect();
-        for m in partial {
+        for m in std::mem::take(&mut held) {
             c.deliver(m);
         }
     }
