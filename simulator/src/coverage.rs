@@ -83,6 +83,7 @@ points! {
     LeaderRemovesItself "membership: leader removes itself" true "a leader appended a configuration without itself; it leads until that commits (thesis §4.2.2)",
     RemovedLeaderSteppedDown "membership: removed leader stepped down" true "a leader outside its own configuration stepped down in its term, its removal committed",
     RemovedServerCampaigns "membership: removed server times out" true "a server outside the configuration it holds started a (pre-)election: pre-vote, check-quorum and the voters' configuration must keep it harmless (thesis §4.2.3)",
+    VoteFromOutsideWhileLeaderHeard "membership: vote request from outside the configuration, leader heard" true "a vote request for a higher term from a server outside the receiver's configuration reached a leader, or a follower that hears one: granting it, or only taking its term, would depose a leader for an election nobody needs, and a removed server that keeps timing out would do so again and again (thesis §4.2.3)",
     WipedServerRejoins "membership: wiped server rejoins" true "a removed server lost its disk and was added back, knowing nothing",
     TransferCompleted "leader: transfer completed" true "the target of a leadership transfer became leader (thesis §3.10)",
     ReadByIndex "client: read answered by ReadIndex" true "a read confirmed by a round of heartbeats and answered once the store applied the read index (thesis §6.4)",

@@ -119,6 +119,10 @@ fn a_removed_server_that_keeps_campaigning_does_not_depose_the_leader_when_pre_v
     let outcome = run(&config, &RunOptions::default());
     assert_eq!(outcome.verdict, Verdict::Pass, "{}", outcome.reason);
     assert!(outcome.summary.membership.servers_removed > 0, "the seed removes a server");
+    // The coverage catalogue sees the moments the rule is for.
+    let point = simulator::coverage::Point::VoteFromOutsideWhileLeaderHeard;
+    let hits = outcome.summary.points.iter().find(|h| h.point == point.name()).map_or(0, |h| h.hits);
+    assert!(hits >= 2, "{} reached {hits} times", point.name());
 }
 
 #[test]

@@ -40,6 +40,12 @@ impl<R: Raft> World<R> {
                     Some(_) if m.term == v.term => Some(Point::VoteRequestAfterVoting),
                     _ => None,
                 };
+                let outside =
+                    node.configuration().is_some_and(|c| !c.voters.is_empty() && !c.contains(m.from));
+                let leader_heard = v.role == Role::Leader || (v.role == Role::Follower && v.leader.is_some());
+                if outside && leader_heard && m.term > v.term {
+                    points[2] = Some(Point::VoteFromOutsideWhileLeaderHeard);
+                }
             }
             MessageKind::PreVote { last_index, last_term } => {
                 if v.role == Role::Follower && v.leader.is_some() {
