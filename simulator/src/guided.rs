@@ -7,7 +7,11 @@
 //!   branches; `fanout_rare` for a point only a few runs reached, none by default);
 //! - at hazards ([`crate::coverage::Point::hazard`]: leadership changing hands while entries,
 //!   a snapshot or a configuration are unsettled), however common, since whether a wrong rule
-//!   shows there depends on the next few milliseconds' timing (`fanout_hazard` branches).
+//!   shows there depends on the next few milliseconds' timing (`fanout_hazard` branches);
+//! - where a run's fault phase ended, if its liveness phase then healed only a core
+//!   (`fanout_liveness` branches, run before any other): each runs the liveness phase alone,
+//!   with the core and the fates of the rest drawn anew. They are the only branches that reach
+//!   a liveness phase, and so the only ones that can try a liveness bug again.
 //!
 //! Branches are cheap: those forked at one moment run off one copy of the run made at that
 //! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
@@ -74,6 +78,9 @@ pub struct GuidedStats {
     /// Branches planned at hazards reached often.
     #[serde(default)]
     pub planned_hazard: u64,
+    /// Branches planned where a run's fault phase ended, to draw its liveness phase anew.
+    #[serde(default)]
+    pub planned_liveness: u64,
     /// Planned branches dropped because the queue was full (those at the most common points).
     pub dropped: u64,
     /// Planned branches still waiting when the budget ran out (the least tried ran first, so
@@ -99,6 +106,9 @@ pub struct Explorer {
     /// Branches waiting at hazards (`Point::hazard`) reached too often to be rare, by (groups
     /// planned at that hazard before, plan order): the least tried hazard first.
     hazards: BTreeMap<(u64, u64), Task>,
+    /// Branches waiting at the end of a fault phase (see `Guide::fanout_liveness`), in plan
+    /// order: they go first, as each costs only a liveness phase.
+    liveness: BTreeMap<u64, Task>,
     /// Branches absorbed from each queue (novelty, hazards), and the events they cost.
     kind_done: [u64; 2],
     kind_events: [u64; 2],
@@ -162,6 +172,7 @@ impl Explorer {
             budget,
             queue: BTreeMap::new(),
             hazards: BTreeMap::new(),
+            liveness: BTreeMap::new(),
             kind_done: [0, 0],
             kind_events: [0, 0],
             order: 0,
@@ -189,9 +200,10 @@ impl Explorer {
         let spent = self.work_spent_milli();
         let left_milli = self.budget.saturating_mul(1000).saturating_sub(spent);
         if left_milli == 0 {
-            self.stats.unrun += (self.queue.len() + self.hazards.len()) as u64;
+            self.stats.unrun += (self.queue.len() + self.hazards.len() + self.liveness.len()) as u64;
             self.queue.clear();
             self.hazards.clear();
+            self.liveness.clear();
             return Vec::new();
         }
         let room = left_milli.div_ceil(1000).min(self.guide.batch as u64) as usize;
@@ -199,7 +211,7 @@ impl Explorer {
         let sixteenths = self.guide.branch_sixteenths.min(16) as u64;
         let root_count = if roots_left == 0 {
             0
-        } else if (self.queue.is_empty() && self.hazards.is_empty())
+        } else if (self.queue.is_empty() && self.hazards.is_empty() && self.liveness.is_empty())
             || sixteenths == 0
             || self.roots_done < self.guide.warm_up
         {
@@ -238,30 +250,36 @@ impl Explorer {
         let mut taken = self.kind_events;
         let branch_cap = self.guide.batch.saturating_mul(64);
         while expected < allowance && batch.len() < branch_cap {
-            // The queue behind its share of the branches so far goes next (hazards get
-            // `hazard_sixteenths` of them while both queues have some waiting).
+            // The branches at the end of a fault phase first (they cost a liveness phase
+            // each). Then the queue behind its share of the branches so far goes next (hazards
+            // get `hazard_sixteenths` of them while both queues have some waiting).
             let share = self.guide.hazard_sixteenths.min(16);
-            let hazard = match (self.queue.is_empty(), self.hazards.is_empty()) {
-                (true, true) => break,
+            let liveness = !self.liveness.is_empty();
+            let hazard = match (liveness, self.queue.is_empty(), self.hazards.is_empty()) {
+                (true, ..) => false,
+                (false, true, true) => break,
                 // Hazards' work so far, against their share of all branches' work so far.
-                (false, false) => {
+                (false, false, false) => {
                     share > 0 && taken[1].saturating_mul(16) <= (taken[0] + taken[1]).saturating_mul(share)
                 }
-                (novelty_empty, _) => novelty_empty,
+                (false, novelty_empty, _) => novelty_empty,
             };
-            let queue = if hazard { &mut self.hazards } else { &mut self.queue };
-            let Some((_, first)) = queue.pop_first() else { break };
+            let cost = per_branch[usize::from(hazard)];
+            let room_for = |len: usize| {
+                budget_events >= expected.saturating_add(cost.saturating_mul(len as u64 + 1))
+                    && batch.len() + len < branch_cap
+            };
             // The rest of its group comes along, in fork order, as far as the budget goes (the
             // rest of a group cut there waits).
-            let cost = per_branch[usize::from(hazard)];
-            let mut group = vec![first];
-            while let Some(entry) = queue.first_entry() {
-                let fits =
-                    budget_events >= expected.saturating_add(cost.saturating_mul(group.len() as u64 + 1));
-                if !same_moment(entry.get(), &group[0]) || batch.len() + group.len() >= branch_cap || !fits {
-                    break;
-                }
-                group.push(entry.remove());
+            let group = if liveness {
+                take_group(&mut self.liveness, room_for)
+            } else if hazard {
+                take_group(&mut self.hazards, room_for)
+            } else {
+                take_group(&mut self.queue, room_for)
+            };
+            if group.is_empty() {
+                break;
             }
             let work = cost.saturating_mul(group.len() as u64);
             taken[usize::from(hazard)] = taken[usize::from(hazard)].saturating_add(work);
@@ -421,11 +439,34 @@ impl Explorer {
                 self.order += 1;
             }
         }
+        // Where the run's fault phase ended, if it then healed only a core: that draw (which
+        // majority heals, and which of the rest stay down, paused, isolated or cut one way) is
+        // made there, so branches forked there each run the liveness phase with a draw of
+        // their own. They cost only that phase, and are the only branches that reach it.
+        let core_only = crate::coverage::Point::LivenessCoreOnly.name();
+        let liveness = fault_end.filter(|&end| {
+            self.guide.fanout_liveness > 0
+                && !deep
+                && last_fork.is_none_or(|e| end > e)
+                && points.iter().any(|(name, _)| name == core_only)
+        });
+        if let Some(end) = liveness {
+            self.stats.planned_liveness += u64::from(self.guide.fanout_liveness);
+            for fork in 1..=self.guide.fanout_liveness {
+                let branch = task.branch.then(end, fork).with_horizon(None);
+                self.liveness.insert(self.order, Task { seed: task.seed, branch, hazard: false });
+                self.order += 1;
+            }
+        }
         for queue in [&mut self.queue, &mut self.hazards] {
             while queue.len() > self.guide.queue_max {
                 queue.pop_last();
                 self.stats.dropped += 1;
             }
+        }
+        while self.liveness.len() > self.guide.queue_max {
+            self.liveness.pop_last();
+            self.stats.dropped += 1;
         }
         new
     }
@@ -435,6 +476,20 @@ impl Explorer {
     pub fn reached(&self) -> &BTreeMap<String, u64> {
         &self.reached
     }
+}
+
+/// The first task of `queue` and the rest of its group (those forking off the same run at the
+/// same event, next in the queue) while `room_for(tasks taken so far)` allows one more.
+fn take_group<K: Ord>(queue: &mut BTreeMap<K, Task>, room_for: impl Fn(usize) -> bool) -> Vec<Task> {
+    let Some((_, first)) = queue.pop_first() else { return Vec::new() };
+    let mut group = vec![first];
+    while let Some(entry) = queue.first_entry() {
+        if !same_moment(entry.get(), &group[0]) || !room_for(group.len()) {
+            break;
+        }
+        group.push(entry.remove());
+    }
+    group
 }
 
 /// Runs a batch on `jobs` threads, each group of branches that fork off one moment together
@@ -507,6 +562,44 @@ mod tests {
             vec!["100:50.1+20ms", "100:50.2+20ms", "100:50.3+20ms", "100:50.4+20ms", "104:", "105:"]
         );
         assert_eq!(groups(&second), vec![0..4, 4..5, 5..6]);
+    }
+
+    #[test]
+    fn a_run_that_healed_only_a_core_draws_its_liveness_phase_again_on_branches_that_go_first() {
+        use crate::coverage::Point;
+        let core = Point::LivenessCoreOnly.name();
+        let hazard = Point::LeaderUncommittedEarlierTerms.name();
+        let mut x = explorer(1000);
+        let first = x.next_batch();
+        // Root 100 reached a hazard (new, so it asks for branches too), its fault phase ended
+        // at event 900 and its liveness phase healed only a core.
+        x.absorb(&first[0], &points(&[(hazard, 40), (core, 905)]), 1000, Some(900));
+        // Root 101 healed everything; root 102 healed a core but ended before its fault phase
+        // did (a failure, say): neither has a liveness phase to draw again.
+        x.absorb(&first[1], &points(&[(hazard, 40)]), 1000, Some(800));
+        x.absorb(&first[2], &points(&[(core, 905)]), 1000, None);
+        x.absorb(&first[3], &[], 1000, None);
+        assert_eq!(x.stats.planned_liveness, 8);
+        let second = x.next_batch();
+        // The eight come first, together (one prefix), forked where the fault phase ended and
+        // without a horizon: they run the liveness phase. The hazard's branches wait behind.
+        let expected: Vec<String> = (1..=8).map(|f| format!("100:900.{f}")).collect();
+        assert_eq!(names(&second[..8]), expected);
+        assert_eq!(groups(&second)[0], 0..8);
+        assert!(second[..8].iter().all(|t| t.branch.horizon_ns().is_none() && !t.hazard));
+        assert!(second[8..].iter().all(|t| t.branch.is_root()), "{:?}", names(&second));
+        // A branch that ran the liveness phase again draws nothing more there.
+        x.absorb(&second[0], &points(&[(core, 905)]), 50, Some(900));
+        assert_eq!(x.stats.planned_liveness, 8);
+        // Nor does a guide that asks for none.
+        let mut none = Explorer::new(
+            SeedSet { start: 100, end: 200, shard: None },
+            1000,
+            Guide { batch: 4, warm_up: 0, branch_sixteenths: 8, fanout_liveness: 0, ..Guide::default() },
+        );
+        let first = none.next_batch();
+        none.absorb(&first[0], &points(&[(core, 905)]), 1000, Some(900));
+        assert_eq!(none.stats.planned_liveness, 0);
     }
 
     #[test]

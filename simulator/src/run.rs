@@ -612,6 +612,9 @@ fn liveness_phase<R: Raft>(
     world.elections_before_liveness = Some(world.checks.notes.elections);
     world.fault_phase_end = Some(fault_end);
     guard.fault_phase_events = Some(world.trace.events());
+    // A branch forked where the fault phase ended draws the liveness phase anew (a run whose
+    // schedule ended the phase returned before the fault phase's own look at its forks).
+    guard.maybe_fork(world, None);
     if world.config.liveness_core && !world.configuration_changed() {
         world.heal_core();
     } else {

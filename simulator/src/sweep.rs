@@ -647,6 +647,7 @@ impl SweepSummary {
                 e.planned_new = e.planned_new.saturating_add(g.planned_new);
                 e.planned_rare = e.planned_rare.saturating_add(g.planned_rare);
                 e.planned_hazard = e.planned_hazard.saturating_add(g.planned_hazard);
+                e.planned_liveness = e.planned_liveness.saturating_add(g.planned_liveness);
                 e.dropped = e.dropped.saturating_add(g.dropped);
                 e.unrun = e.unrun.saturating_add(g.unrun);
                 e.deepest = e.deepest.max(g.deepest);

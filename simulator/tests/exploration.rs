@@ -62,9 +62,10 @@ fn a_guided_sweep_is_the_same_on_any_jobs_and_its_failing_branches_replay() {
     assert_eq!(one["seeds"].as_u64(), Some(roots + branches), "every run counts in the summary");
     assert!(guided["planned_new"].as_u64().is_some_and(|b| b > 0));
     assert!(guided["planned_hazard"].as_u64().is_some_and(|b| b > 0));
+    assert!(guided["planned_liveness"].as_u64().is_some_and(|b| b > 0), "roots that heal only a core");
     // More is planned than a budget of 200 runs can run: what still waits at the end is counted
     // apart from what a full queue dropped; every branch planned ran, waits or was dropped.
-    let planned = ["planned_new", "planned_rare", "planned_hazard"]
+    let planned = ["planned_new", "planned_rare", "planned_hazard", "planned_liveness"]
         .iter()
         .filter_map(|k| guided[*k].as_u64())
         .sum::<u64>();
@@ -101,8 +102,9 @@ fn a_guided_sweep_is_the_same_on_any_jobs_and_its_failing_branches_replay() {
     assert!(first.starts_with("sweep (raft-core): ") && first.contains(" runs, "), "{first}");
     assert!(text.lines().any(|l| l.contains(" runs in ") && l.contains(" runs/s")), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("guided: ") && l.contains("still waiting when the budget ran out")),
+        text.lines().any(|l| l.starts_with("guided: ")
+            && l.contains("at the end of a fault phase")
+            && l.contains("still waiting when the budget ran out")),
         "{text}"
     );
 }
@@ -443,4 +445,47 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
         args.push("--no-report");
         assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
     }
+}
+
+#[test]
+fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_plain_seeds() {
+    use simulator::branch::BranchPath;
+    use simulator::config::Implementation;
+    use simulator::coverage::Point;
+    use simulator::guided::Guide;
+    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    // Active-on-send shows only in a liveness phase that leaves the old leader outside the core
+    // and able to send to it: horizon branches never get there. From swarm seed 2,000,000 plain
+    // seeds need 65 runs; a guided hunt draws the core liveness phase of an earlier root again,
+    // on branches forked where that root's fault phase ended.
+    let bug = Bug::ActiveOnSend;
+    let first = 2_000_000;
+    let plain = hunt_on(Implementation::RaftCore, Base::Swarm, bug, first, 300, 2);
+    let guided = hunt_guided_on(Implementation::RaftCore, Base::Swarm, Guide::default(), bug, first, 300, 2);
+    assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
+    assert_eq!(plain.seeds, 65);
+    assert!(guided.events < plain.events, "{} against {}", guided.events, plain.events);
+    assert_eq!(guided.check.as_deref(), Some("liveness"));
+    let branch: BranchPath = guided.branch.parse().expect("a branch path");
+    assert_eq!(branch.forks().len(), 1, "{branch}");
+    assert_eq!(branch.horizon_ns(), None, "it runs the liveness phase: {branch}");
+    let seed = guided.seed.expect("a catch names its seed");
+    let mut config = Base::Swarm.config(seed);
+    config.fit_for(bug);
+    config.bugs = vec![bug.name().to_string()];
+    let root = run(&config, &RunOptions::default());
+    assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
+    assert!(root.summary.points.iter().any(|p| p.point == Point::LivenessCoreOnly.name()));
+    assert_eq!(
+        root.summary.fault_phase_events,
+        Some(branch.forks()[0].event),
+        "the fork is where root {seed}'s fault phase ended"
+    );
+    // The catch's replay line names the branch, and fails again.
+    let replay = guided.replay.expect("a catch has a replay line");
+    assert!(replay.contains(&format!(" --branch {branch} ")), "{replay}");
+    let mut args: Vec<&str> =
+        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
+    args.push("--no-report");
+    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
 }

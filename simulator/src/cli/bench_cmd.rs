@@ -44,7 +44,7 @@ pub struct BenchArgs {
     pub base: String,
     /// `bench exploration`: change the guided mode's knobs, as `name=value,...` (batch, new,
     /// rare, hazard, horizon (ms; 0: none), below, share, pair, sixteenths, hazards, depth,
-    /// warm, back, queue; see `guided.rs`); default: what `sweep --guided` uses.
+    /// warm, back, queue, live; see `guided.rs`); default: what `sweep --guided` uses.
     #[arg(long, value_name = "KNOBS", default_value = "")]
     pub guide: String,
     /// `bench exploration`: only these planted bugs (default: all).

@@ -78,7 +78,7 @@ pub struct SweepArgs {
     pub guided: bool,
     /// With --guided: change the exploration's knobs, as `name=value,...` (batch, new, rare,
     /// hazard, horizon (ms; 0: none), below, share, pair, sixteenths, hazards, depth, warm,
-    /// back, queue; see `guided.rs`). For example `sixteenths=8` gives branches half the work
+    /// back, queue, live; see `guided.rs`). For example `sixteenths=8` gives branches half the work
     /// instead of three quarters: less gained on the bugs hazards lead to, less lost on the
     /// others (`raftsim bench exploration --guide` measures a choice).
     #[arg(long, value_name = "KNOBS", requires = "guided")]
@@ -528,8 +528,17 @@ fn print_summary(s: &SweepSummary, json: bool) {
         let _ = writeln!(
             out,
             "guided: {} root seeds and {} branches run (the deepest {} forks down); branches planned at new points {}, \
-             at rare points {}, at hazards {}; still waiting when the budget ran out {}, dropped from a full queue {}",
-            g.roots, g.branches, g.deepest, g.planned_new, g.planned_rare, g.planned_hazard, g.unrun, g.dropped
+             at rare points {}, at hazards {}, at the end of a fault phase {}; still waiting when the budget ran out {}, \
+             dropped from a full queue {}",
+            g.roots,
+            g.branches,
+            g.deepest,
+            g.planned_new,
+            g.planned_rare,
+            g.planned_hazard,
+            g.planned_liveness,
+            g.unrun,
+            g.dropped
         );
         if !g.guide.is_empty() {
             let _ = writeln!(out, "guided with --guide {}", g.guide);

@@ -44,6 +44,11 @@ pub struct Guide {
     pub warm_up: u64,
     /// Branches waiting at most; past it the ones at the most common points are dropped.
     pub queue_max: usize,
+    /// Branches started where a run's fault phase ended, when its liveness phase healed only a
+    /// core (`liveness: only a core healed`): each runs the liveness phase alone (no horizon),
+    /// with the core and the fates of the other servers drawn anew. Horizon branches never reach
+    /// the liveness phase, so without these a guided sweep would try no liveness bug again.
+    pub fanout_liveness: u32,
 }
 
 impl Default for Guide {
@@ -63,6 +68,7 @@ impl Default for Guide {
             warm_up: 32,
             fork_back: 0,
             queue_max: 4096,
+            fanout_liveness: 8,
         }
     }
 }
@@ -70,7 +76,7 @@ impl Default for Guide {
 impl Guide {
     /// This guide with some knobs changed by `text`, a comma-separated list of `name=value`
     /// (names: batch, new, rare, hazard, horizon (ms; 0: none), below, share, pair, sixteenths,
-    /// hazards, depth, warm, back, queue), for
+    /// hazards, depth, warm, back, queue, live), for
     /// `raftsim bench exploration --guide`. Errors name the knob and what was expected.
     pub fn with_overrides(mut self, text: &str) -> Result<Guide, String> {
         for kv in text.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
@@ -101,9 +107,10 @@ impl Guide {
                 "warm" => self.warm_up = v,
                 "back" => self.fork_back = v,
                 "queue" if v >= 1 => self.queue_max = small(1 << 20)? as usize,
+                "live" => self.fanout_liveness = small(64)? as u32,
                 other => {
                     return Err(format!(
-                        "{other:?}: expected batch (1 or more), new, rare, hazard, horizon, below, share, pair, sixteenths, hazards, depth, warm, back or queue (1 or more)"
+                        "{other:?}: expected batch (1 or more), new, rare, hazard, horizon, below, share, pair, sixteenths, hazards, depth, warm, back, queue (1 or more) or live"
                     ))
                 }
             }
@@ -117,7 +124,7 @@ impl Guide {
     pub fn changes(&self) -> String {
         let d = Guide::default();
         let ms = |ns: Option<u64>| ns.map_or(0, |ns| ns / 1_000_000);
-        let knobs: [(&str, u64, u64); 14] = [
+        let knobs: [(&str, u64, u64); 15] = [
             ("batch", self.batch as u64, d.batch as u64),
             ("new", self.fanout_new.into(), d.fanout_new.into()),
             ("rare", self.fanout_rare.into(), d.fanout_rare.into()),
@@ -132,6 +139,7 @@ impl Guide {
             ("warm", self.warm_up, d.warm_up),
             ("back", self.fork_back, d.fork_back),
             ("queue", self.queue_max as u64, d.queue_max as u64),
+            ("live", self.fanout_liveness.into(), d.fanout_liveness.into()),
         ];
         let changed: Vec<String> =
             knobs.iter().filter(|(_, v, d)| v != d).map(|(k, v, _)| format!("{k}={v}")).collect();
@@ -146,7 +154,7 @@ mod tests {
     #[test]
     fn a_guide_names_the_knobs_it_changes_as_guide_takes_them() {
         assert_eq!(Guide::default().changes(), "");
-        let text = "batch=8,new=1,rare=2,hazard=16,horizon=0,below=3,share=5,pair=1,sixteenths=4,hazards=8,depth=3,warm=8,back=10,queue=100";
+        let text = "batch=8,new=1,rare=2,hazard=16,horizon=0,below=3,share=5,pair=1,sixteenths=4,hazards=8,depth=3,warm=8,back=10,queue=100,live=2";
         let guide = Guide::default().with_overrides(text).expect("valid knobs");
         assert_eq!(guide.changes(), text);
         assert_eq!(Guide::default().with_overrides(&guide.changes()), Ok(guide));
