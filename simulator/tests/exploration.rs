@@ -326,6 +326,11 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
         "{v}"
     );
     assert_eq!(v["bugs"][0]["bug"].as_str(), Some("install-stale-snapshot"));
+    // Coverage: plain is ten root seeds and nothing else; guided spends the same work on
+    // roots and branches.
+    let coverage = &v["coverage"];
+    assert_eq!(coverage["plain"]["runs"].as_u64(), Some(10), "{coverage}");
+    assert!(coverage["guided"]["runs"].as_u64().is_some_and(|r| r > 10), "{coverage}");
     // Each mode states the median and the mean of its hunts' events (a missed hunt counts what
     // it spent).
     for mode in ["plain", "guided"] {

@@ -249,11 +249,17 @@ fn reach(
 ) -> Reach {
     let started = Instant::now();
     let roots = SeedSet { start: 0, end: runs, shard: None };
-    let mut explorer = Explorer::new(
-        roots,
-        runs,
-        if guided { guide } else { Guide { fanout_new: 0, fanout_rare: 0, fanout_pair: 0, ..guide } },
-    );
+    // Plain: root seeds only, no branch of any kind.
+    let plain = Guide {
+        fanout_new: 0,
+        fanout_rare: 0,
+        fanout_pair: 0,
+        fanout_hazard: 0,
+        fanout_liveness: 0,
+        branch_sixteenths: 0,
+        ..guide
+    };
+    let mut explorer = Explorer::new(roots, runs, if guided { guide } else { plain });
     let mut events = 0u64;
     let mut done = 0u64;
     loop {
