@@ -190,7 +190,8 @@ fn branches_at(event: u64, forks: u32, horizon_ns: Option<u64>) -> Vec<BranchPat
 }
 
 /// Runs the branches off one shared prefix and checks each against its ordinary run, and what
-/// each was charged: the first the whole run, the others only what followed the fork.
+/// each was charged: the first the whole run, the others only what followed the fork, each
+/// with the cost of its copy.
 fn check_shared_prefix(
     label: &str,
     config: &SimConfig,
@@ -209,7 +210,8 @@ fn check_shared_prefix(
             None => run(&c, &options),
         };
         assert_same_run(&format!("{label}, branch {branch}"), &alone, outcome);
-        let expected = if i == 0 { alone.summary.events } else { alone.summary.events - fork };
+        let own = if i == 0 { alone.summary.events } else { alone.summary.events - fork };
+        let expected = own + simulator::run::branch_copy_cost(fork);
         assert_eq!(*cost, expected, "{label}, branch {branch}: events charged");
     }
 }

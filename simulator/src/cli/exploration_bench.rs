@@ -51,6 +51,7 @@ impl Row {
 /// The coverage comparison of one mode.
 struct Reach {
     runs: u64,
+    /// The work spent, in events (a branch's copy counted too: `run::branch_copy_cost`).
     events: u64,
     points: usize,
     rare: usize,
@@ -143,7 +144,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
                 })
             })
             .collect();
-        let reach_json = |r: &Reach| json!({ "runs": r.runs, "events": r.events, "points": r.points, "rare_points": r.rare, "wall_ms": r.wall_ms });
+        let reach_json = |r: &Reach| json!({ "runs": r.runs, "events": r.events, "points": r.points, "rare_points": r.rare, "wall_ms": r.wall_ms, "events_per_s": r.events as f64 * 1e3 / r.wall_ms.max(1e-3) });
         let value = json!({
             "trials": trials, "budget": budget, "base": base.name(), "guide": format!("{guide:?}"), "bugs": bugs,
             "coverage": { "plain": reach_json(&plain), "guided": reach_json(&guided), "catalogue": crate::coverage::Point::ALL.len() },
@@ -227,11 +228,12 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     for (name, r) in [("plain", &plain), ("guided", &guided)] {
         let _ = writeln!(
             out,
-            "  {name:<7} {:>3} points ({} rare)  {:>8.2} M events  {:>8.0} ms",
+            "  {name:<7} {:>3} points ({} rare)  {:>8.2} M events  {:>8.0} ms  {:>6.2} M events per second",
             r.points,
             r.rare,
             r.events as f64 / 1e6,
-            r.wall_ms
+            r.wall_ms,
+            r.events as f64 / 1e3 / r.wall_ms.max(1e-3)
         );
     }
     let _ = writeln!(out, "in {:.1} s", started.elapsed().as_secs_f64());
