@@ -400,6 +400,15 @@ fn the_crashes_base_is_one_configuration_and_guided_hunts_on_it_are_the_same_on_
     );
 }
 
+/// The root run of a guided hunt's catch on its own: the seed of `base`, fitted for `bug`,
+/// with the bug planted, as the hunt ran it.
+fn root_run(base: simulator::selftest::Base, bug: Bug, seed: u64) -> simulator::Outcome {
+    let mut config = base.config(seed);
+    config.fit_for(bug);
+    config.bugs = vec![bug.name().to_string()];
+    run(&config, &RunOptions::default())
+}
+
 #[test]
 fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bugs_before_plain_seeds() {
     use simulator::branch::BranchPath;
@@ -429,10 +438,7 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
         let horizon = Guide::default().horizon_ns.map(|ns| ns * hazard.horizon_factor());
         assert_eq!(branch.horizon_ns(), horizon, "{bug}: {branch}");
         let seed = guided.seed.expect("a catch names its seed");
-        let mut config = Base::Quiet.config(seed);
-        config.fit_for(bug);
-        config.bugs = vec![bug.name().to_string()];
-        let root = run(&config, &RunOptions::default());
+        let root = root_run(Base::Quiet, bug, seed);
         assert!(!root.verdict.is_failure(), "{bug}: root {seed} passes on its own");
         let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
         assert_eq!(
@@ -476,10 +482,7 @@ fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_p
     assert_eq!(branch.forks().len(), 1, "{branch}");
     assert_eq!(branch.horizon_ns(), None, "it runs the liveness phase: {branch}");
     let seed = guided.seed.expect("a catch names its seed");
-    let mut config = Base::Swarm.config(seed);
-    config.fit_for(bug);
-    config.bugs = vec![bug.name().to_string()];
-    let root = run(&config, &RunOptions::default());
+    let root = root_run(Base::Swarm, bug, seed);
     assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
     assert!(root.summary.points.iter().any(|p| p.point == Point::LivenessCoreOnly.name()));
     assert_eq!(
