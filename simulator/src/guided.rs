@@ -13,11 +13,12 @@
 //!   with the core and the fates of the rest drawn anew. They are the only branches that reach
 //!   a liveness phase, and so the only ones that can try a liveness bug again.
 //!
-//! Branches are cheap: those forked at one moment run off one copy of the run made at that
+//! Branches are short: those forked at one moment run off one copy of the run made at that
 //! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
 //! prefix for each), and each stops `horizon_ns` of virtual time after its fork (a few times
 //! that at a point whose rule stays at stake longer: [`crate::coverage::Point::horizon_factor`]).
-//! The budget is work, counted in root runs' events, not runs: after `warm_up` plain root runs
+//! The budget is work, counted in root runs' events, not runs (a branch is charged its copy
+//! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after `warm_up` plain root runs
 //! (the first batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and
 //! of that a share (`hazard_sixteenths`) to hazards while new points have branches waiting
 //! too. A branch that reaches nothing new spawns nothing. Several points first reached at one
@@ -110,7 +111,7 @@ pub struct Explorer {
     /// planned at that hazard before, plan order): the least tried hazard first.
     hazards: BTreeMap<(u64, u64), Task>,
     /// Branches waiting at the end of a fault phase (see `Guide::fanout_liveness`), in plan
-    /// order: they go first, as each costs only a liveness phase.
+    /// order: they go first, as nothing else tries a liveness phase again.
     liveness: BTreeMap<u64, Task>,
     /// Branches absorbed from each queue (novelty, hazards), and the events they cost.
     kind_done: [u64; 2],
@@ -253,8 +254,8 @@ impl Explorer {
         let mut taken = self.kind_events;
         let branch_cap = self.guide.batch.saturating_mul(64);
         while expected < allowance && batch.len() < branch_cap {
-            // The branches at the end of a fault phase first (they cost a liveness phase
-            // each). Then the queue behind its share of the branches so far goes next (hazards
+            // The branches at the end of a fault phase first (no other branch reaches a
+            // liveness phase). Then the queue behind its share of the branches so far goes next (hazards
             // get `hazard_sixteenths` of them while both queues have some waiting).
             let share = self.guide.hazard_sixteenths.min(16);
             let liveness = !self.liveness.is_empty();
@@ -445,7 +446,8 @@ impl Explorer {
         // Where the run's fault phase ended, if it then healed only a core: that draw (which
         // majority heals, and which of the rest stay down, paused, isolated or cut one way) is
         // made there, so branches forked there each run the liveness phase with a draw of
-        // their own. They cost only that phase, and are the only branches that reach it.
+        // their own. Each costs that phase and its copy (the first of them the fault phase
+        // too, as the group's prefix); they are the only branches that reach the phase.
         let core_only = crate::coverage::Point::LivenessCoreOnly.name();
         let liveness = fault_end.filter(|&end| {
             self.guide.fanout_liveness > 0
