@@ -58,7 +58,7 @@ pub enum Body {
     /// answers speak of a log that is gone: a server removed, wiped and added back must not be
     /// credited with entries it acknowledged before the wipe, nor a follower with entries it
     /// acknowledged before it reported lost ones; and a report of lost entries older than an
-    /// acknowledgement speaks of a log since repaired (see `Progress` in `node.rs`).
+    /// acknowledgement speaks of a log since repaired (see `Progress` in `progress.rs`).
     AppendEntriesResponse {
         seq: u64,
         response: AppendResponse,
