@@ -138,7 +138,9 @@ impl DurableState {
     }
 
     /// Applies one operation, refusing any that would leave a gap, move the term backwards,
-    /// replace a snapshot with an older one, or cut the log past the snapshot.
+    /// replace a snapshot with an older one, or cut the log past the snapshot. A refused
+    /// operation leaves the state exactly as it was (every check comes before any change):
+    /// recovery relies on it to keep what the records before a bad one made.
     pub fn apply(&mut self, op: &PersistOp) -> Result<(), StorageError> {
         match op {
             PersistOp::HardState { term, vote } => {
@@ -197,5 +199,47 @@ impl DurableState {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Payload;
+    use crate::snapshot::SnapshotMeta;
+
+    fn entry(term: u64, index: u64) -> Entry {
+        Entry { term: Term(term), index: LogIndex(index), payload: Payload::Noop }
+    }
+
+    #[test]
+    fn a_refused_operation_leaves_the_state_as_it_was() {
+        let mut state = DurableState::default();
+        let setup = [
+            PersistOp::HardState { term: Term(3), vote: Some(NodeId(2)) },
+            PersistOp::Entries { from: LogIndex(1), entries: vec![entry(1, 1), entry(2, 2), entry(3, 3)] },
+            PersistOp::Snapshot(Snapshot {
+                meta: SnapshotMeta::new(LogIndex(2), Term(2)),
+                data: Vec::new().into(),
+            }),
+        ];
+        for op in &setup {
+            state.apply(op).expect("a consistent setup");
+        }
+        let refused = [
+            PersistOp::HardState { term: Term(2), vote: None },
+            PersistOp::Entries { from: LogIndex(5), entries: vec![entry(3, 5)] },
+            PersistOp::Entries { from: LogIndex(2), entries: vec![entry(3, 2), entry(3, 4)] },
+            PersistOp::Snapshot(Snapshot {
+                meta: SnapshotMeta::new(LogIndex(1), Term(1)),
+                data: Vec::new().into(),
+            }),
+            PersistOp::CompactLog { through: LogIndex(3) },
+        ];
+        for op in &refused {
+            let before = state.clone();
+            assert!(state.apply(op).is_err(), "{op:?} should be refused");
+            assert_eq!(state, before, "{op:?} changed the state it was refused by");
+        }
     }
 }
