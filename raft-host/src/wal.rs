@@ -337,7 +337,9 @@ pub const SUPERBLOCK_BYTES: usize = HEADER_BYTES + 40;
 /// copy written into another's slot fails.
 #[must_use]
 pub fn encode_superblock(sb: &Superblock, copy: usize) -> Vec<u8> {
-    let mut out = vec![0; HEADER_BYTES];
+    // Sized once: a superblock is written at every fsync.
+    let mut out = Vec::with_capacity(SUPERBLOCK_BYTES);
+    out.resize(HEADER_BYTES, 0);
     put_u64(&mut out, sb.seq);
     put_u64(&mut out, sb.term.0);
     match sb.vote {
