@@ -13,9 +13,9 @@
 //!   with the core and the fates of the rest drawn anew. They are the only branches that reach
 //!   a liveness phase, and so the only ones that can try a liveness bug again.
 //!
-//! Branches are short: those forked at one moment run off one copy of the run made at that
-//! moment ([`crate::run::run_branches`]; an implementation that cannot copy itself replays the
-//! prefix for each), and each stops `horizon_ns` of virtual time after its fork (a few times
+//! Branches are short: those of one run in a batch share one walk of its prefix, each running
+//! off a copy of the run made at its fork ([`families`], [`crate::run::run_branches`]; an
+//! implementation that cannot copy itself replays the prefix for each), and each stops `horizon_ns` of virtual time after its fork (a few times
 //! that at a point whose rule stays at stake longer: [`crate::coverage::Point::horizon_factor`]).
 //! The budget is work, counted in root runs' events, not runs (a branch is charged its copy
 //! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after `warm_up` plain root runs
@@ -147,20 +147,6 @@ pub fn same_moment(a: &Task, b: &Task) -> bool {
         && !a.branch.is_root()
         && a.branch.forks().last().map(|f| f.event) == b.branch.forks().last().map(|f| f.event)
         && a.branch.parent() == b.branch.parent()
-}
-
-/// The batch cut into runs of consecutive tasks that fork off one run at one event; a root,
-/// or a branch alone at its moment, is a group of one.
-#[must_use]
-pub fn groups(batch: &[Task]) -> Vec<std::ops::Range<usize>> {
-    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
-    for i in 0..batch.len() {
-        match out.last_mut() {
-            Some(last) if same_moment(&batch[last.start], &batch[i]) => last.end = i + 1,
-            _ => out.push(i..i + 1),
-        }
-    }
-    out
 }
 
 impl Explorer {
@@ -497,11 +483,39 @@ fn take_group<K: Ord>(queue: &mut BTreeMap<K, Task>, room_for: impl Fn(usize) ->
     group
 }
 
-/// Runs a batch on `jobs` threads, each group of branches that fork off one moment together
-/// (see [`groups`]: `work` gets the group and returns one result per task, in order, so that
-/// it can simulate their shared prefix once). The results come back in the batch's order,
-/// whatever the threads did; `idle` is called while runs go on (for progress lines), with the
-/// batch index of each running group's first task.
+/// The batch cut into the runs to do together: each root alone, and the branches that fork off
+/// one run (the same seed, the same path before their last fork), wherever they stand in the
+/// batch, in the order of their fork events (plan order among those at one event). Those of one
+/// run share its prefix: it is simulated once, up to each fork in turn
+/// ([`crate::run::run_branches`]), where branches of one run that queued apart (hazards and new
+/// points first reached by one root, say) would each simulate it again.
+#[must_use]
+pub fn families(batch: &[Task]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut index: BTreeMap<(u64, BranchPath), usize> = BTreeMap::new();
+    for (i, task) in batch.iter().enumerate() {
+        if task.branch.is_root() {
+            out.push(vec![i]);
+            continue;
+        }
+        let slot = *index.entry((task.seed, task.branch.parent())).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[slot].push(i);
+    }
+    let event = |i: &usize| batch[*i].branch.forks().last().map_or(0, |f| f.event);
+    for family in &mut out {
+        family.sort_by_key(|i| (event(i), *i));
+    }
+    out
+}
+
+/// Runs a batch on `jobs` threads, the branches of one run together (see [`families`]: `work`
+/// gets them in fork order and returns one result per task, in that order, so that it can
+/// simulate their shared prefix once). The results come back in the batch's order, whatever the
+/// threads did; `idle` is called while runs go on (for progress lines), with the batch index
+/// of each running family's first task.
 pub fn run_batch<R, W, I>(batch: &[Task], jobs: usize, work: W, idle: I) -> Vec<Option<R>>
 where
     R: Send,
@@ -509,21 +523,24 @@ where
     I: FnMut(&crate::pool::Running),
 {
     let mut idle = idle;
-    let groups = groups(batch);
+    let families = families(batch);
     let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(batch.len()).collect();
     crate::pool::run_parallel(
-        groups.len() as u64,
+        families.len() as u64,
         jobs,
-        |g| work(&batch[groups[g as usize].clone()]),
-        |g, rs| {
-            for (slot, r) in results[groups[g as usize].clone()].iter_mut().zip(rs) {
-                *slot = Some(r);
+        |f| {
+            let tasks: Vec<Task> = families[f as usize].iter().map(|&i| batch[i].clone()).collect();
+            work(&tasks)
+        },
+        |f, rs| {
+            for (&i, r) in families[f as usize].iter().zip(rs) {
+                results[i] = Some(r);
             }
             crate::pool::Flow::Continue
         },
         |running| {
             let tasks: crate::pool::Running =
-                running.iter().map(|&(g, since)| (groups[g as usize].start as u64, since)).collect();
+                running.iter().map(|&(f, since)| (families[f as usize][0] as u64, since)).collect();
             idle(&tasks);
         },
     );
@@ -566,7 +583,38 @@ mod tests {
             names(&second),
             vec!["100:50.1+20ms", "100:50.2+20ms", "100:50.3+20ms", "100:50.4+20ms", "104:", "105:"]
         );
-        assert_eq!(groups(&second), vec![0..4, 4..5, 5..6]);
+        assert_eq!(families(&second), vec![vec![0, 1, 2, 3], vec![4], vec![5]]);
+    }
+
+    #[test]
+    fn the_branches_of_one_run_go_together_in_fork_order_wherever_they_queued() {
+        let task = |seed: u64, path: &str| Task {
+            seed,
+            branch: if path.is_empty() { BranchPath::root() } else { path.parse().expect("a path") },
+            hazard: false,
+        };
+        let batch = vec![
+            task(7, "900.1"),
+            task(7, "900.2"),
+            task(8, "300.1"),
+            task(7, "40.1+20ms"),
+            task(9, ""),
+            task(7, "40.1/60.1+20ms"),
+            task(7, "40.2+20ms"),
+            task(8, "300.2"),
+        ];
+        // Seed 7's root branches fork at 40 and 900: one family, 40 first. The branch of
+        // branch 40.1 has another prefix, and seed 8's are another run.
+        assert_eq!(families(&batch), vec![vec![3, 6, 0, 1], vec![2, 7], vec![4], vec![5]]);
+        // Results come back in the batch's order, whatever order each family ran in.
+        let results = run_batch(
+            &batch,
+            2,
+            |tasks| tasks.iter().map(|t| format!("{}:{}", t.seed, t.branch)).collect(),
+            |_| {},
+        );
+        let back: Vec<String> = results.into_iter().map(|r| r.expect("every task ran")).collect();
+        assert_eq!(back, names(&batch));
     }
 
     #[test]
@@ -590,7 +638,7 @@ mod tests {
         // without a horizon: they run the liveness phase. The hazard's branches wait behind.
         let expected: Vec<String> = (1..=8).map(|f| format!("100:900.{f}")).collect();
         assert_eq!(names(&second[..8]), expected);
-        assert_eq!(groups(&second)[0], 0..8);
+        assert_eq!(families(&second)[0], (0..8).collect::<Vec<_>>());
         assert!(second[..8].iter().all(|t| t.branch.horizon_ns().is_none() && !t.hazard));
         assert!(second[8..].iter().all(|t| t.branch.is_root()), "{:?}", names(&second));
         // A branch that ran the liveness phase again draws nothing more there.

@@ -395,14 +395,16 @@ impl<'s, R: Raft> Started<'s, R> {
     }
 }
 
-/// Runs several branches that fork off one run at one event (the same seed, the same path
-/// before their last fork, which is at the same event for all of them, and a fork number of
-/// their own): the run goes to that event once and each branch continues from a copy of it,
-/// so the shared prefix is simulated once. Each outcome is exactly that of `run` (or
-/// `run_scenario`) with the branch's path, and comes with its cost in events: those simulated
-/// for it alone (the first one pays for the prefix), plus [`branch_copy_cost`] for each branch
-/// run off a copy. Implementations that cannot copy themselves, and forks after the fault
-/// phase, run each branch from the start (and cost their whole run).
+/// Runs several branches of one run (the same seed, the same path before their last fork, and
+/// each a fork of its own, the forks in the order of their events): the run goes to each fork's
+/// event once, in turn, and each branch continues from a copy of the run there, so the shared
+/// prefix is simulated once however many moments the branches fork at. Each outcome is exactly
+/// that of `run` (or `run_scenario`) with the branch's path, and comes with its cost in events:
+/// those simulated for it alone, plus [`branch_copy_cost`] for each branch run off a copy; the
+/// first branch at each moment also pays for the prefix from the moment before (from the start,
+/// for the first moment). Implementations that cannot copy themselves, branches in another
+/// order, and forks the run never reaches in its fault phase run from the start (and cost their
+/// whole run).
 pub fn run_branches(
     config: &SimConfig,
     scenario: Option<&Scenario>,
@@ -439,39 +441,52 @@ fn run_branches_of<R: Raft>(
     };
     let Some(first) = branches.first() else { return Vec::new() };
     let shared = first.parent();
-    let fork_event = first.forks().last().map(|f| f.event);
-    let same_moment =
-        branches.iter().all(|b| b.parent() == shared && b.forks().last().map(|f| f.event) == fork_event);
-    let Some(fork_event) = fork_event.filter(|_| same_moment && branches.len() > 1) else {
+    // Each branch's fork event, if all fork off the same run, in order.
+    let events: Option<Vec<u64>> =
+        branches.iter().map(|b| b.forks().last().map(|f| f.event).filter(|_| b.parent() == shared)).collect();
+    let Some(events) = events.filter(|e| branches.len() > 1 && e.is_sorted()) else {
         return one_by_one(branches);
     };
+    if options.trace_lines || options.checkpoints {
+        return one_by_one(branches);
+    }
     let mut prefix_config = config.clone();
     prefix_config.branch = shared;
     let prefix_options = RunOptions {
-        stop_after_events: Some(fork_event),
+        stop_after_events: Some(events[0]),
         trace_lines: false,
         checkpoints: false,
         ..options.clone()
     };
     let mut prefix = Started::<R>::new(&prefix_config, scenario, &prefix_options);
-    prefix.phases();
-    let at_fork = prefix.world.trace.events() == fork_event
-        && prefix.world.failure.is_none()
-        && prefix.world.fault_phase_end.is_none()
-        && prefix.world.overrun.is_none()
-        && prefix.guard.out_of_time.is_none();
-    if !at_fork || options.trace_lines || options.checkpoints {
-        return one_by_one(branches);
-    }
     let mut out = Vec::with_capacity(branches.len());
-    for (i, branch) in branches.iter().enumerate() {
+    // Where the prefix stood when the last moment's branches were charged for it.
+    let mut charged_to = 0;
+    for (i, (branch, &fork_event)) in branches.iter().zip(&events).enumerate() {
+        let first_here = i == 0 || events[i - 1] != fork_event;
+        if first_here {
+            prefix.guard.stop_after = fork_event;
+            prefix.phases();
+        }
+        let at_fork = prefix.world.trace.events() == fork_event
+            && prefix.world.failure.is_none()
+            && prefix.world.fault_phase_end.is_none()
+            && prefix.world.overrun.is_none()
+            && prefix.guard.out_of_time.is_none();
+        let copy = if at_fork { prefix.fork_off(branch, options) } else { None };
+        let Some(mut started) = copy else {
+            out.extend(one_by_one(&branches[i..]));
+            return out;
+        };
         let mut c = config.clone();
         c.branch = branch.clone();
-        let Some(mut started) = prefix.fork_off(branch, options) else { return one_by_one(branches) };
         started.phases();
         let outcome = started.finish(&c, scenario, options);
-        let own =
-            if i == 0 { outcome.summary.events } else { outcome.summary.events.saturating_sub(fork_event) };
+        let mut own = outcome.summary.events.saturating_sub(fork_event);
+        if first_here {
+            own = own.saturating_add(fork_event - charged_to);
+            charged_to = fork_event;
+        }
         out.push((outcome, own.saturating_add(branch_copy_cost(fork_event))));
     }
     out

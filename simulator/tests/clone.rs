@@ -190,8 +190,9 @@ fn branches_at(event: u64, forks: u32, horizon_ns: Option<u64>) -> Vec<BranchPat
 }
 
 /// Runs the branches off one shared prefix and checks each against its ordinary run, and what
-/// each was charged: the first the whole run, the others only what followed the fork, each
-/// with the cost of its copy.
+/// each was charged: the first at each moment what the prefix ran since the moment before
+/// (from the start, for the first) and what followed its fork, the others only what followed
+/// the fork, each with the cost of its copy.
 fn check_shared_prefix(
     label: &str,
     config: &SimConfig,
@@ -201,8 +202,9 @@ fn check_shared_prefix(
     let options = RunOptions::default();
     let shared = simulator::run::run_branches(config, scenario, branches, &options);
     assert_eq!(shared.len(), branches.len(), "{label}: one outcome per branch");
-    let fork = branches[0].forks().last().map_or(0, |f| f.event);
-    for (i, ((outcome, cost), branch)) in shared.iter().zip(branches).enumerate() {
+    let mut before = None;
+    for ((outcome, cost), branch) in shared.iter().zip(branches) {
+        let fork = branch.forks().last().map_or(0, |f| f.event);
         let mut c = config.clone();
         c.branch = branch.clone();
         let alone = match scenario {
@@ -210,8 +212,13 @@ fn check_shared_prefix(
             None => run(&c, &options),
         };
         assert_same_run(&format!("{label}, branch {branch}"), &alone, outcome);
-        let own = if i == 0 { alone.summary.events } else { alone.summary.events - fork };
-        let expected = own + simulator::run::branch_copy_cost(fork);
+        let prefix = match before {
+            Some(previous) if previous == fork => 0,
+            Some(previous) => fork - previous,
+            None => fork,
+        };
+        before = Some(fork);
+        let expected = alone.summary.events - fork + prefix + simulator::run::branch_copy_cost(fork);
         assert_eq!(*cost, expected, "{label}, branch {branch}: events charged");
     }
 }
@@ -242,6 +249,31 @@ fn branches_run_off_one_shared_prefix_end_exactly_as_each_branch_run_alone() {
             None,
             &branches_at(events / 5, 8, Some(300_000_000)),
         );
+    }
+}
+
+#[test]
+fn branches_forked_at_several_moments_of_one_run_share_one_walk_of_its_prefix() {
+    for seed in 0..8 {
+        let config = SimConfig::swarm(seed);
+        let events = run(&config, &RunOptions::default()).summary.events;
+        let mut branches = branches_at(events / 5, 2, Some(50_000_000));
+        branches.extend(branches_at(events / 3, 3, Some(20_000_000)));
+        branches.extend(branches_at(events / 2, 1, None));
+        check_shared_prefix(&format!("swarm seed {seed}, three moments"), &config, None, &branches);
+    }
+    // A branch of a branch forks off another run: it runs alone, from the start.
+    let config = SimConfig::swarm(2);
+    let events = run(&config, &RunOptions::default()).summary.events;
+    let mixed =
+        [BranchPath::root().then(events / 4, 1), BranchPath::root().then(events / 4, 1).then(events / 2, 1)];
+    let shared = simulator::run::run_branches(&config, None, &mixed, &RunOptions::default());
+    for ((outcome, cost), branch) in shared.iter().zip(&mixed) {
+        let mut c = config.clone();
+        c.branch = branch.clone();
+        let alone = run(&c, &RunOptions::default());
+        assert_same_run(&format!("mixed, branch {branch}"), &alone, outcome);
+        assert_eq!(*cost, alone.summary.events, "a branch run from the start costs its whole run");
     }
 }
 
