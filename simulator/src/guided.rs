@@ -15,8 +15,9 @@
 //!
 //! Branches are short: those of one run in a batch share one walk of its prefix, each running
 //! off a copy of the run made at its fork ([`families`], [`crate::run::run_branches`]; an
-//! implementation that cannot copy itself replays the prefix for each), and each stops `horizon_ns` of virtual time after its fork (a few times
-//! that at a point whose rule stays at stake longer: [`crate::coverage::Point::horizon_factor`]).
+//! implementation that cannot copy itself replays the prefix for each), and each stops
+//! `horizon_ns` of virtual time after its fork (a few times that at a point whose rule stays
+//! at stake longer: [`crate::coverage::Point::horizon_factor`]).
 //! The budget is work, counted in root runs' events, not runs (a branch is charged its copy
 //! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after `warm_up` plain root runs
 //! (the first batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and
