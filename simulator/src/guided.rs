@@ -19,10 +19,10 @@
 //! `horizon_ns` of virtual time after its fork (a few times that at a point whose rule stays
 //! at stake longer: [`crate::coverage::Point::horizon_factor`]).
 //! The budget is work, counted in root runs' events, not runs (a branch is charged its copy
-//! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after `warm_up` plain root runs
-//! (the first batch), a share of each batch's work (`branch_sixteenths`) goes to branches, and
-//! of that a share (`hazard_sixteenths`) to hazards while new points have branches waiting
-//! too. A branch that reaches nothing new spawns nothing. Several points first reached at one
+//! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after
+//! `warm_up` plain root runs (the first batch), a share of each batch's work
+//! (`branch_sixteenths`) goes to branches, and of that a share (`hazard_sixteenths`) to hazards
+//! while new points have branches waiting too. A branch that reaches nothing new spawns nothing. Several points first reached at one
 //! event fork there once (their branches would be the same runs).
 //!
 //! Measured (README, `raftsim bench exploration`, at equal CPU time: a branch is charged its
@@ -242,8 +242,8 @@ impl Explorer {
         let branch_cap = self.guide.batch.saturating_mul(64);
         while expected < allowance && batch.len() < branch_cap {
             // The branches at the end of a fault phase first (no other branch reaches a
-            // liveness phase). Then the queue behind its share of the branches so far goes next (hazards
-            // get `hazard_sixteenths` of them while both queues have some waiting).
+            // liveness phase). Then the queue behind its share of the branches so far goes
+            // next (hazards get `hazard_sixteenths` of them while both queues have some waiting).
             let share = self.guide.hazard_sixteenths.min(16);
             let liveness = !self.liveness.is_empty();
             let hazard = match (liveness, self.queue.is_empty(), self.hazards.is_empty()) {
@@ -450,16 +450,9 @@ impl Explorer {
                 self.order += 1;
             }
         }
-        for queue in [&mut self.queue, &mut self.hazards] {
-            while queue.len() > self.guide.queue_max {
-                queue.pop_last();
-                self.stats.dropped += 1;
-            }
-        }
-        while self.liveness.len() > self.guide.queue_max {
-            self.liveness.pop_last();
-            self.stats.dropped += 1;
-        }
+        let max = self.guide.queue_max;
+        self.stats.dropped +=
+            trim(&mut self.queue, max) + trim(&mut self.hazards, max) + trim(&mut self.liveness, max);
         new
     }
 
@@ -468,6 +461,17 @@ impl Explorer {
     pub fn reached(&self) -> &BTreeMap<String, u64> {
         &self.reached
     }
+}
+
+/// Drops the last tasks of `queue` (the most common points', or the latest planned) past `max`;
+/// how many it dropped.
+fn trim<K: Ord>(queue: &mut BTreeMap<K, Task>, max: usize) -> u64 {
+    let mut dropped = 0;
+    while queue.len() > max {
+        queue.pop_last();
+        dropped += 1;
+    }
+    dropped
 }
 
 /// The first task of `queue` and the rest of its group (those forking off the same run at the
