@@ -6,7 +6,7 @@
 //! - [`config`]: what shapes a run, drawn from the seed (swarm testing) or read from a file;
 //! - [`world`]: servers, disks, network and clients, and the faults that hit them;
 //! - [`checks`]: Raft's safety invariants, checked after every event;
-//! - [`run`]: the fault phase, the liveness phase and the verdict.
+//! - [`run`](mod@run): the fault phase, the liveness phase and the verdict.
 
 pub mod availability;
 pub mod branch;

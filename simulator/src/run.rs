@@ -18,6 +18,9 @@ use crate::script::Script;
 use crate::trace::Trace;
 use crate::world::{FaultStats, MembershipStats, RealizedAt, SnapshotStats, World};
 
+mod branches;
+pub use branches::{branch_copy_cost, run_branches, run_scenario_with_clone_at, run_with_clone_at};
+
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -356,18 +359,6 @@ impl<'s, R: Raft> Started<'s, R> {
         }
     }
 
-    /// An exact copy of the run as it stands; None if a server cannot copy itself.
-    fn copy(&self) -> Option<Started<'s, R>> {
-        Some(Started {
-            world: self.world.try_clone()?,
-            script: self.script.clone(),
-            guard: self.guard.clone(),
-            fixed_end: self.fixed_end,
-            stalled: self.stalled.clone(),
-            wall: self.wall,
-        })
-    }
-
     fn finish(self, config: &SimConfig, scenario: Option<&Scenario>, options: &RunOptions) -> Outcome {
         let failures = self.script.map(|s| s.failures().to_vec()).unwrap_or_default();
         finish(
@@ -381,131 +372,6 @@ impl<'s, R: Raft> Started<'s, R> {
             self.wall,
         )
     }
-
-    /// An exact copy of this run from here on, following `branch` instead (a path that agrees
-    /// with this run's on every fork taken so far), or None if the implementation cannot copy
-    /// its nodes.
-    fn fork_off(&self, branch: &crate::branch::BranchPath, options: &RunOptions) -> Option<Started<'s, R>> {
-        let mut copy = self.copy()?;
-        copy.wall = Instant::now();
-        copy.guard.branch = branch.clone();
-        copy.guard.stop_after = options.stop_after_events.unwrap_or(u64::MAX);
-        copy.guard.deadline = options.run_time_limit.map(|limit| copy.wall + limit);
-        Some(copy)
-    }
-}
-
-/// Runs several branches of one run (the same seed, the same path before their last fork, and
-/// each a fork of its own, the forks in the order of their events): the run goes to each fork's
-/// event once, in turn, and each branch continues from a copy of the run there, so the shared
-/// prefix is simulated once however many moments the branches fork at. Each outcome is exactly
-/// that of `run` (or `run_scenario`) with the branch's path, and comes with its cost in events:
-/// those simulated for it alone, plus [`branch_copy_cost`] for each branch run off a copy; the
-/// first branch at each moment also pays for the prefix from the moment before (from the start,
-/// for the first moment). Implementations that cannot copy themselves, branches in another
-/// order, and forks the run never reaches in its fault phase run from the start (and cost their
-/// whole run).
-pub fn run_branches(
-    config: &SimConfig,
-    scenario: Option<&Scenario>,
-    branches: &[crate::branch::BranchPath],
-    options: &RunOptions,
-) -> Vec<(Outcome, u64)> {
-    match config.implementation {
-        Implementation::RaftCore => {
-            run_branches_of::<raft_core::RaftNode>(config, scenario, branches, options)
-        }
-        Implementation::RaftRs => {
-            run_branches_of::<raft_rs_host::RaftRsNode>(config, scenario, branches, options)
-        }
-    }
-}
-
-fn run_branches_of<R: Raft>(
-    config: &SimConfig,
-    scenario: Option<&Scenario>,
-    branches: &[crate::branch::BranchPath],
-    options: &RunOptions,
-) -> Vec<(Outcome, u64)> {
-    let one_by_one = |branches: &[crate::branch::BranchPath]| -> Vec<(Outcome, u64)> {
-        branches
-            .iter()
-            .map(|b| {
-                let mut c = config.clone();
-                c.branch = b.clone();
-                let o = run_inner::<R>(&c, scenario, options);
-                let events = o.summary.events;
-                (o, events)
-            })
-            .collect()
-    };
-    let Some(first) = branches.first() else { return Vec::new() };
-    let shared = first.parent();
-    // Each branch's fork event, if all fork off the same run, in order.
-    let events: Option<Vec<u64>> =
-        branches.iter().map(|b| b.forks().last().map(|f| f.event).filter(|_| b.parent() == shared)).collect();
-    let Some(events) = events.filter(|e| branches.len() > 1 && e.is_sorted()) else {
-        return one_by_one(branches);
-    };
-    if options.trace_lines || options.checkpoints {
-        return one_by_one(branches);
-    }
-    let mut prefix_config = config.clone();
-    prefix_config.branch = shared;
-    let prefix_options = RunOptions {
-        stop_after_events: Some(events[0]),
-        trace_lines: false,
-        checkpoints: false,
-        ..options.clone()
-    };
-    let mut prefix = Started::<R>::new(&prefix_config, scenario, &prefix_options);
-    let mut out = Vec::with_capacity(branches.len());
-    // Where the prefix stood when the last moment's branches were charged for it.
-    let mut charged_to = 0;
-    for (i, (branch, &fork_event)) in branches.iter().zip(&events).enumerate() {
-        let first_here = i == 0 || events[i - 1] != fork_event;
-        if first_here {
-            prefix.guard.stop_after = fork_event;
-            prefix.phases();
-        }
-        let at_fork = prefix.world.trace.events() == fork_event
-            && prefix.world.failure.is_none()
-            && prefix.world.fault_phase_end.is_none()
-            && prefix.world.overrun.is_none()
-            && prefix.guard.out_of_time.is_none();
-        let copy = if at_fork { prefix.fork_off(branch, options) } else { None };
-        let Some(mut started) = copy else {
-            out.extend(one_by_one(&branches[i..]));
-            return out;
-        };
-        let mut c = config.clone();
-        c.branch = branch.clone();
-        started.phases();
-        let outcome = started.finish(&c, scenario, options);
-        let mut own = outcome.summary.events.saturating_sub(fork_event);
-        if first_here {
-            own = own.saturating_add(fork_event - charged_to);
-            charged_to = fork_event;
-        }
-        out.push((outcome, own.saturating_add(branch_copy_cost(fork_event))));
-    }
-    out
-}
-
-/// What a branch run off a copy of its prefix costs beyond the events it simulates, counted in
-/// events at a plain run's rate: copying the world at the fork, judging the branch at its end
-/// (its checks and its linearizability check read the whole history so far) and dropping it.
-/// Measured with 64 branches of 20 ms forked at a tenth, half and nine tenths of 60 runs
-/// (swarm and quiet bases): 60 to 70 events at a tenth, 170 to 210 at half, 280 to 370 at nine
-/// tenths, about 32 plus one per 36 events before the fork; planning and taking in each
-/// result in a guided sweep adds 20 to 35 more. A 20 ms branch simulates only about 35 events
-/// of its own, so without this a guided sweep's work would count branches at a fifth of what
-/// they cost. `raftsim bench exploration` prints both modes' work per second of wall time,
-/// which this keeps about equal. Checked again with mimalloc (copies got cheaper than events):
-/// whole sweeps of equal work on one thread take 0.98 to 1.05 times a plain sweep's wall time.
-#[must_use]
-pub fn branch_copy_cost(fork_event: u64) -> u64 {
-    60 + fork_event / 36
 }
 
 /// What ends a run before its phases do: a failure, the caller's stop point, the event budget
@@ -673,61 +539,6 @@ fn liveness_loop<R: Raft>(world: &mut World<R>, deadline: u64, guard: &mut Guard
         world.observe_convergence();
     }
     None
-}
-
-// ----- Copying a run in the middle -----
-
-/// Runs a seed of a configuration (with its random fault schedule) until `event` events were
-/// handled, copies the run there with [`World::try_clone`], and finishes both the original and
-/// the copy, each as an ordinary run finishes. The copy is exact when both outcomes equal the
-/// seed's ordinary run (trace hash and verdict). A run that ends before `event` is copied at its
-/// end. `None` if the implementation cannot copy itself ([`Raft::duplicate`]).
-#[must_use]
-pub fn run_with_clone_at(config: &SimConfig, options: &RunOptions, event: u64) -> Option<(Outcome, Outcome)> {
-    clone_with(config, None, options, event)
-}
-
-/// [`run_with_clone_at`] for a seed of a scenario (see [`run_scenario`]): the scenario's
-/// schedule is copied with the world.
-#[must_use]
-pub fn run_scenario_with_clone_at(
-    scenario: &Scenario,
-    config: &SimConfig,
-    options: &RunOptions,
-    event: u64,
-) -> Option<(Outcome, Outcome)> {
-    clone_with(config, Some(scenario), options, event)
-}
-
-fn clone_with(
-    config: &SimConfig,
-    scenario: Option<&Scenario>,
-    options: &RunOptions,
-    event: u64,
-) -> Option<(Outcome, Outcome)> {
-    match config.implementation {
-        Implementation::RaftCore => clone_inner::<raft_core::RaftNode>(config, scenario, options, event),
-        Implementation::RaftRs => clone_inner::<raft_rs_host::RaftRsNode>(config, scenario, options, event),
-    }
-}
-
-/// `run_inner`, stopped after `event` events to copy the run, then both finished.
-fn clone_inner<R: Raft>(
-    config: &SimConfig,
-    scenario: Option<&Scenario>,
-    options: &RunOptions,
-    event: u64,
-) -> Option<(Outcome, Outcome)> {
-    let stop_after = options.stop_after_events.unwrap_or(u64::MAX);
-    let mut original = Started::<R>::new(config, scenario, options);
-    original.guard.stop_after = stop_after.min(event);
-    original.phases();
-    let mut copy = original.copy()?;
-    for run in [&mut original, &mut copy] {
-        run.guard.stop_after = stop_after;
-        run.phases();
-    }
-    Some((original.finish(config, scenario, options), copy.finish(config, scenario, options)))
 }
 
 /// The text of a panic, with its location when the capturing hook saw it.
