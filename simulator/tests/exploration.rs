@@ -460,6 +460,52 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
 }
 
 #[test]
+fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale() {
+    use simulator::branch::BranchPath;
+    use simulator::config::Implementation;
+    use simulator::coverage::Point;
+    use simulator::guided::Guide;
+    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    // Read-before-confirm needs a write committed by a new leader and, after it returned, a
+    // read at the old one: hundreds of milliseconds after two leaders first lead at once, as
+    // clients find the new leader by timing out at the old one. From swarm seed 45,000,000
+    // plain seeds need 237 runs; a guided hunt catches it on a branch of an early root forked
+    // there, running the fifty horizons `Point::horizon_factor` gives that moment (1 s). The
+    // same fork with one horizon (20 ms) passes: it ends before the stale read.
+    let bug = Bug::ReadBeforeConfirm;
+    let hazard = Point::TwoLeadersDifferentTerms;
+    assert!(hazard.hazard());
+    let first = 45_000_000;
+    let plain = hunt_on(Implementation::RaftCore, Base::Swarm, bug, first, 300, 2);
+    let guided = hunt_guided_on(Implementation::RaftCore, Base::Swarm, Guide::default(), bug, first, 300, 2);
+    assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
+    assert_eq!(plain.seeds, 237);
+    assert!(guided.events < plain.events, "{} against {}", guided.events, plain.events);
+    let branch: BranchPath = guided.branch.parse().expect("a branch path");
+    assert_eq!(branch.forks().len(), 1, "{branch}");
+    let one = Guide::default().horizon_ns.expect("branches have a horizon");
+    assert_eq!(branch.horizon_ns(), Some(one * hazard.horizon_factor()), "{branch}");
+    assert!(hazard.horizon_factor() > 1);
+    let seed = guided.seed.expect("a catch names its seed");
+    let root = root_run(Base::Swarm, bug, seed);
+    assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
+    let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
+    assert_eq!(at, Some(branch.forks()[0].event), "the fork is where root {seed} reached {hazard:?}");
+    // The catch's replay line names the branch and fails again; cut to one horizon, it passes.
+    let replay = guided.replay.expect("a catch has a replay line");
+    assert!(replay.contains(&format!(" --branch {branch} ")), "{replay}");
+    let mut args: Vec<&str> =
+        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
+    args.push("--no-report");
+    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    let fork = &branch.forks()[0];
+    let short = format!("{}.{}+{}ms", fork.event, fork.fork, one / 1_000_000);
+    let seed_text = seed.to_string();
+    let out = raftsim(&["run", "--seed", &seed_text, "--bug", bug.name(), "--branch", &short, "--no-report"]);
+    assert_eq!(out.status.code(), Some(0), "{short}: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
 fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_plain_seeds() {
     use simulator::branch::BranchPath;
     use simulator::config::Implementation;
