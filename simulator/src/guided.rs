@@ -34,8 +34,10 @@
 //! and active-on-send (a deposed leader that keeps a core from electing) under the swarm,
 //! through the branches at the end of a fault phase. Re-rolling the timing of the moments
 //! where such a bug can happen is cheaper than meeting them in fresh seeds. The price is paid
-//! by bugs no hazard leads to, in trials that outlast the first batch: read-before-confirm
-//! under the swarm.
+//! in trials that outlast the first batch by a bug that fresh configurations meet sooner than
+//! re-rolled moments do: read-before-confirm under the swarm, which branches at two leaders
+//! at once catch only from the few roots whose configuration and clients let a read go stale
+//! (0.77 times plain seeds' work on the mean over 100 trials; the median is equal).
 //!
 //! Everything is deterministic: the runs are planned in batches from what earlier batches
 //! found, the results of a batch are taken in plan order whatever the threads did, and each run
