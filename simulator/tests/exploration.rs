@@ -409,32 +409,60 @@ fn root_run(base: simulator::selftest::Base, bug: Bug, seed: u64) -> simulator::
     run(&config, &RunOptions::default())
 }
 
+/// Hunts `bug` from seed `first` of `base` both ways (300 runs' work, 2 jobs): plain seeds
+/// catch it at run `plain_runs`, a guided hunt with less work on a branch with one fork, which
+/// it returns with the guided hunt.
+fn guided_beats_plain(
+    base: simulator::selftest::Base,
+    bug: Bug,
+    first: u64,
+    plain_runs: u64,
+) -> (simulator::selftest::Hunt, simulator::branch::BranchPath) {
+    use simulator::config::Implementation;
+    use simulator::guided::Guide;
+    use simulator::selftest::{hunt_guided_on, hunt_on};
+    let plain = hunt_on(Implementation::RaftCore, base, bug, first, 300, 2);
+    let guided = hunt_guided_on(Implementation::RaftCore, base, Guide::default(), bug, first, 300, 2);
+    assert!(plain.caught && guided.caught, "{bug}: {plain:?} {guided:?}");
+    assert_eq!(plain.seeds, plain_runs, "{bug}");
+    assert!(guided.events < plain.events, "{bug}: {} against {}", guided.events, plain.events);
+    let branch: simulator::branch::BranchPath = guided.branch.parse().expect("a branch path");
+    assert_eq!(branch.forks().len(), 1, "{bug}: {branch}");
+    (guided, branch)
+}
+
+/// A catch's replay line names its branch (and `base` unless it is the swarm, the default),
+/// and fails again.
+fn replay_fails(hunt: &simulator::selftest::Hunt, branch: &simulator::branch::BranchPath, base: &str) {
+    let replay = hunt.replay.clone().expect("a catch has a replay line");
+    assert!(replay.contains(&format!(" --branch {branch} ")), "{replay}");
+    if base != "swarm" {
+        assert!(replay.contains(&format!(" --base {base} ")), "{replay}");
+    }
+    let mut args: Vec<&str> =
+        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
+    args.push("--no-report");
+    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+}
+
 #[test]
 fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bugs_before_plain_seeds() {
-    use simulator::branch::BranchPath;
-    use simulator::config::Implementation;
     use simulator::coverage::Point;
     use simulator::guided::Guide;
-    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    use simulator::selftest::Base;
     // Under the quiet base, from seeds where plain seeds need 225, 240 and 66 runs: a root
     // reaches the hazard without failing, and a branch forked where it did fails within its
     // horizon (five of them after a leader is elected behind the commit, since a client must
     // find that leader first: `Point::horizon_factor`), for less work than plain seeds spend,
     // each branch charged its copy too.
     let cases = [
-        (Bug::InstallStaleSnapshot, 8_000_000, Point::SnapshotSentToFollowerHoldingIt),
-        (Bug::StaleLeaderRead, 3_000_000, Point::ReadAtLeaderBehindCommit),
-        (Bug::StaleLeaderRead, 15_000_000, Point::LeaderBehindCommit),
+        (Bug::InstallStaleSnapshot, 8_000_000, 225, Point::SnapshotSentToFollowerHoldingIt),
+        (Bug::StaleLeaderRead, 3_000_000, 240, Point::ReadAtLeaderBehindCommit),
+        (Bug::StaleLeaderRead, 15_000_000, 66, Point::LeaderBehindCommit),
     ];
-    for (bug, first, hazard) in cases {
+    for (bug, first, plain_runs, hazard) in cases {
         assert!(hazard.hazard());
-        let plain = hunt_on(Implementation::RaftCore, Base::Quiet, bug, first, 300, 2);
-        let guided =
-            hunt_guided_on(Implementation::RaftCore, Base::Quiet, Guide::default(), bug, first, 300, 2);
-        assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
-        assert!(guided.events < plain.events, "{bug}: {} against {}", guided.events, plain.events);
-        let branch: BranchPath = guided.branch.parse().expect("a branch path");
-        assert_eq!(branch.forks().len(), 1, "{bug}: {branch}");
+        let (guided, branch) = guided_beats_plain(Base::Quiet, bug, first, plain_runs);
         let horizon = Guide::default().horizon_ns.map(|ns| ns * hazard.horizon_factor());
         assert_eq!(branch.horizon_ns(), horizon, "{bug}: {branch}");
         let seed = guided.seed.expect("a catch names its seed");
@@ -446,26 +474,15 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
             Some(branch.forks()[0].event),
             "{bug}: the fork is where root {seed} reached {hazard:?}"
         );
-        // The catch's replay line names the base and the branch, and fails again.
-        let replay = guided.replay.expect("a catch has a replay line");
-        assert!(
-            replay.contains(" --base quiet ") && replay.contains(&format!(" --branch {branch} ")),
-            "{replay}"
-        );
-        let mut args: Vec<&str> =
-            replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
-        args.push("--no-report");
-        assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+        replay_fails(&guided, &branch, "quiet");
     }
 }
 
 #[test]
 fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale() {
-    use simulator::branch::BranchPath;
-    use simulator::config::Implementation;
     use simulator::coverage::Point;
     use simulator::guided::Guide;
-    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    use simulator::selftest::Base;
     // Read-before-confirm needs a write committed by a new leader and, after it returned, a
     // read at the old one: hundreds of milliseconds after two leaders first lead at once, as
     // clients find the new leader by timing out at the old one. From swarm seed 45,000,000
@@ -475,14 +492,7 @@ fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale
     let bug = Bug::ReadBeforeConfirm;
     let hazard = Point::TwoLeadersDifferentTerms;
     assert!(hazard.hazard());
-    let first = 45_000_000;
-    let plain = hunt_on(Implementation::RaftCore, Base::Swarm, bug, first, 300, 2);
-    let guided = hunt_guided_on(Implementation::RaftCore, Base::Swarm, Guide::default(), bug, first, 300, 2);
-    assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
-    assert_eq!(plain.seeds, 237);
-    assert!(guided.events < plain.events, "{} against {}", guided.events, plain.events);
-    let branch: BranchPath = guided.branch.parse().expect("a branch path");
-    assert_eq!(branch.forks().len(), 1, "{branch}");
+    let (guided, branch) = guided_beats_plain(Base::Swarm, bug, 45_000_000, 237);
     let one = Guide::default().horizon_ns.expect("branches have a horizon");
     assert_eq!(branch.horizon_ns(), Some(one * hazard.horizon_factor()), "{branch}");
     assert!(hazard.horizon_factor() > 1);
@@ -491,13 +501,8 @@ fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale
     assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
     let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
     assert_eq!(at, Some(branch.forks()[0].event), "the fork is where root {seed} reached {hazard:?}");
-    // The catch's replay line names the branch and fails again; cut to one horizon, it passes.
-    let replay = guided.replay.expect("a catch has a replay line");
-    assert!(replay.contains(&format!(" --branch {branch} ")), "{replay}");
-    let mut args: Vec<&str> =
-        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
-    args.push("--no-report");
-    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    // The catch replays; cut to one horizon, the same fork passes.
+    replay_fails(&guided, &branch, "swarm");
     let fork = &branch.forks()[0];
     let short = format!("{}.{}+{}ms", fork.event, fork.fork, one / 1_000_000);
     let seed_text = seed.to_string();
@@ -507,25 +512,15 @@ fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale
 
 #[test]
 fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_plain_seeds() {
-    use simulator::branch::BranchPath;
-    use simulator::config::Implementation;
     use simulator::coverage::Point;
-    use simulator::guided::Guide;
-    use simulator::selftest::{hunt_guided_on, hunt_on, Base};
+    use simulator::selftest::Base;
     // Active-on-send shows only in a liveness phase that leaves the old leader outside the core
     // and able to send to it: horizon branches never get there. From swarm seed 2,000,000 plain
     // seeds need 65 runs; a guided hunt draws the core liveness phase of an earlier root again,
     // on branches forked where that root's fault phase ended.
     let bug = Bug::ActiveOnSend;
-    let first = 2_000_000;
-    let plain = hunt_on(Implementation::RaftCore, Base::Swarm, bug, first, 300, 2);
-    let guided = hunt_guided_on(Implementation::RaftCore, Base::Swarm, Guide::default(), bug, first, 300, 2);
-    assert!(plain.caught && guided.caught, "{plain:?} {guided:?}");
-    assert_eq!(plain.seeds, 65);
-    assert!(guided.events < plain.events, "{} against {}", guided.events, plain.events);
+    let (guided, branch) = guided_beats_plain(Base::Swarm, bug, 2_000_000, 65);
     assert_eq!(guided.check.as_deref(), Some("liveness"));
-    let branch: BranchPath = guided.branch.parse().expect("a branch path");
-    assert_eq!(branch.forks().len(), 1, "{branch}");
     assert_eq!(branch.horizon_ns(), None, "it runs the liveness phase: {branch}");
     let seed = guided.seed.expect("a catch names its seed");
     let root = root_run(Base::Swarm, bug, seed);
@@ -536,11 +531,5 @@ fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_p
         Some(branch.forks()[0].event),
         "the fork is where root {seed}'s fault phase ended"
     );
-    // The catch's replay line names the branch, and fails again.
-    let replay = guided.replay.expect("a catch has a replay line");
-    assert!(replay.contains(&format!(" --branch {branch} ")), "{replay}");
-    let mut args: Vec<&str> =
-        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
-    args.push("--no-report");
-    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    replay_fails(&guided, &branch, "swarm");
 }
