@@ -392,3 +392,117 @@ fn median(mut values: Vec<u64>) -> u64 {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or(0)
 }
+
+/// What branches forked at one point of the catalogue do against fresh seeds, for one planted
+/// bug ([`fork_trial`]): the measurement behind each `Point::horizon_factor` and the hazards'
+/// figures in the README, as `raftsim bench hazard` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForkTrial {
+    /// The root seeds run, those that failed on their own, and the events they simulated.
+    pub roots: u64,
+    pub root_failures: u64,
+    pub root_events: u64,
+    /// The roots that pass and reach the point: each gets the branches.
+    pub reaching: u64,
+    /// Branches run, those that failed, and the work they cost as a guided sweep charges it
+    /// (their own events, the shared prefix once per root and each one's copy).
+    pub branches: u64,
+    pub branch_failures: u64,
+    pub branch_work: u64,
+    /// Each root whose branches failed: its seed, the event it forked at, and how many failed.
+    pub catching_roots: Vec<(u64, u64, u64)>,
+    /// The first failing branch, in seed and fork order, with its replay line.
+    pub first_catch: Option<Hunt>,
+}
+
+impl ForkTrial {
+    /// Fresh seeds' events per failing seed, and branches' work per failing branch (None
+    /// without a failure).
+    #[must_use]
+    pub fn per_catch(&self) -> (Option<u64>, Option<u64>) {
+        (self.root_events.checked_div(self.root_failures), self.branch_work.checked_div(self.branch_failures))
+    }
+}
+
+/// Runs root seeds `seeds` of `base` with `bug` planted; at the first event at which each that
+/// passes reached `point`, forks `branches` branches ending `horizon_ns` after the fork, and
+/// counts what fails. Deterministic whatever `jobs` is: each root and its branches run on one
+/// thread, and the results are taken in seed order.
+#[must_use]
+pub fn fork_trial(
+    (implementation, base): (Implementation, Base),
+    bug: Bug,
+    point: crate::coverage::Point,
+    seeds: (u64, u64),
+    (branches, horizon_ns): (u32, u64),
+    jobs: usize,
+) -> ForkTrial {
+    type Root = (Run, Option<(u64, Vec<(BranchPath, Run)>)>);
+    let (start, end) = seeds;
+    let count = end.saturating_sub(start);
+    let mut results: Vec<Option<Root>> = vec![None; usize::try_from(count).unwrap_or(0)];
+    run_parallel(
+        count,
+        jobs,
+        |i| -> Root {
+            let seed = start + i;
+            let root = hunt_run(implementation, base, bug, seed, &BranchPath::root());
+            let at = root.points.iter().find(|(name, _)| name == point.name()).map(|&(_, event)| event);
+            let Some(event) = at.filter(|_| !root.verdict.is_failure()) else { return (root, None) };
+            let tasks: Vec<Task> = (1..=branches)
+                .map(|fork| Task {
+                    seed,
+                    branch: BranchPath::root().then(event, fork).with_horizon(Some(horizon_ns)),
+                    hazard: true,
+                })
+                .collect();
+            let runs = hunt_group(implementation, base, bug, &tasks);
+            (root, Some((event, tasks.into_iter().map(|t| t.branch).zip(runs).collect())))
+        },
+        |i, r| {
+            if let Some(slot) = results.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+            Flow::Continue
+        },
+        |_| {},
+    );
+    let mut trial = ForkTrial {
+        roots: 0,
+        root_failures: 0,
+        root_events: 0,
+        reaching: 0,
+        branches: 0,
+        branch_failures: 0,
+        branch_work: 0,
+        catching_roots: Vec::new(),
+        first_catch: None,
+    };
+    for (i, r) in results.into_iter().enumerate() {
+        let Some((root, forked)) = r else { continue };
+        let seed = start + i as u64;
+        trial.roots += 1;
+        trial.root_events = trial.root_events.saturating_add(root.events);
+        trial.root_failures += u64::from(root.verdict.is_failure());
+        let Some((event, runs)) = forked else { continue };
+        trial.reaching += 1;
+        let mut failed = 0;
+        for (branch, run) in runs {
+            trial.branches += 1;
+            trial.branch_work = trial.branch_work.saturating_add(run.events);
+            if run.verdict.is_failure() {
+                failed += 1;
+                if trial.first_catch.is_none() {
+                    let (runs, work) = (trial.branches, trial.branch_work);
+                    trial.first_catch =
+                        Some(caught((implementation, base), bug, runs, work, seed, &branch, run));
+                }
+            }
+        }
+        trial.branch_failures += failed;
+        if failed > 0 {
+            trial.catching_roots.push((seed, event, failed));
+        }
+    }
+    trial
+}

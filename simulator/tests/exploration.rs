@@ -533,3 +533,90 @@ fn branches_that_draw_the_core_liveness_phase_anew_catch_a_liveness_bug_before_p
     );
     replay_fails(&guided, &branch, "swarm");
 }
+
+#[test]
+fn the_hazard_bench_counts_what_branches_at_a_point_catch_against_fresh_seeds() {
+    use simulator::config::Implementation;
+    use simulator::coverage::Point;
+    use simulator::selftest::{fork_trial, Base};
+    let point = Point::TwoLeadersDifferentTerms.name();
+    let bench = |extra: &[&str]| -> Output {
+        let mut args = vec!["bench", "hazard", "--point", point, "--bug", "read-before-confirm"];
+        args.extend_from_slice(extra);
+        raftsim(&args)
+    };
+    // Root 20,000,099 passes and first has two leaders at event 7,587; of 16 branches forked
+    // there, 4 fail within the 1 s a guided sweep gives them, none within 20 ms.
+    let one_root = ["--seeds", "20000099..20000100", "--json"];
+    let long = bench(&one_root);
+    assert_eq!(long.status.code(), Some(0), "{}", String::from_utf8_lossy(&long.stderr));
+    let v = last_json(&long);
+    assert_eq!(v["horizon_ns"], 1_000_000_000u64);
+    let trial = &v["trial"];
+    assert_eq!((trial["roots"].as_u64(), trial["root_failures"].as_u64()), (Some(1), Some(0)));
+    assert_eq!((trial["reaching"].as_u64(), trial["branches"].as_u64()), (Some(1), Some(16)));
+    assert_eq!(trial["branch_failures"], 4);
+    assert_eq!(trial["catching_roots"], serde_json::json!([[20_000_099u64, 7_587u64, 4u64]]));
+    assert!(
+        trial["branch_work"].as_u64().is_some_and(|w| w > 16 * 7_587 / 36),
+        "copies are charged: {trial}"
+    );
+    let replay = trial["first_catch"]["replay"].as_str().expect("a replay line").to_string();
+    assert!(replay.contains("--seed 20000099 --branch 7587.1+1000ms"), "{replay}");
+    let mut args: Vec<&str> =
+        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
+    args.push("--no-report");
+    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    let strip = |mut v: Value| {
+        v["wall_ms"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(last_json(&bench(&one_root))), strip(v), "the same twice");
+    let short = last_json(&bench(&["--seeds", "20000099..20000100", "--json", "--horizon", "20ms"]));
+    assert_eq!(
+        (short["trial"]["branches"].as_u64(), short["trial"]["branch_failures"].as_u64()),
+        (Some(16), Some(0))
+    );
+    assert!(short["trial"]["first_catch"].is_null());
+    // The text form states both rates.
+    let text = bench(&["--seeds", "20000099..20000100"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("16 run, 4 fail (from 1 of those roots)") && text.contains("first catch: "),
+        "{text}"
+    );
+    // The library call does not depend on the jobs.
+    let trial = |jobs| {
+        let t = fork_trial(
+            (Implementation::RaftCore, Base::Swarm),
+            Bug::ReadBeforeConfirm,
+            Point::TwoLeadersDifferentTerms,
+            (20_000_095, 20_000_105),
+            (4, 1_000_000_000),
+            jobs,
+        );
+        serde_json::to_value(t).expect("serializes")
+    };
+    assert_eq!(trial(1), trial(2));
+    // Bad input is a usage error naming the flag, never a panic.
+    for (extra, flag) in [
+        (vec!["--point", "leader: no such thing"], "--point"),
+        (vec!["--bug", "stale-leader-read"], "--bug"),
+        (vec!["--seeds", "5..5"], "--seeds"),
+        (vec!["--horizon", "0ms"], "--horizon"),
+        (vec!["--base", "nowhere"], "--base"),
+    ] {
+        let mut args = vec!["bench", "hazard", "--point", point, "--bug", "read-before-confirm"];
+        args.extend_from_slice(&extra);
+        let out = raftsim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(flag), "{extra:?}: {err}");
+    }
+    let out = raftsim(&["bench", "hazard", "--point", point]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bug"));
+    let out = raftsim(&["bench", "hazard", "--bug", "read-before-confirm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--point"));
+}

@@ -15,7 +15,9 @@ pub struct BenchArgs {
     /// storm-7-nodes, long-10x, long-10x-compaction, long-100x-compaction,
     /// long-100x-no-compaction); or `exploration` (not in all: minutes): guided exploration
     /// against plain seeds, runs and events to catch each planted bug, and catalogue points
-    /// reached by the same number of runs.
+    /// reached by the same number of runs; or `hazard` (not in all): branches forked where
+    /// root seeds first reached one point (`--point`) against fresh seeds, failures and work
+    /// per failure for one planted bug (`--bug`).
     #[arg(default_value = "all")]
     pub what: String,
     /// Fewer seeds per workload: a smoke test, not a measurement.
@@ -50,6 +52,20 @@ pub struct BenchArgs {
     /// `bench exploration`: only these planted bugs (default: all).
     #[arg(long = "bug", value_name = "NAME", value_parser = super::parse_bug)]
     pub bugs: Vec<String>,
+    /// `bench hazard`: the point of the coverage catalogue to fork at, by name (`raftsim
+    /// coverage` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub point: Option<String>,
+    /// `bench hazard`: the root seeds, half-open (default 0..200; at most 100000 seeds).
+    #[arg(long, value_name = "A..B", value_parser = crate::sweep::parse_range)]
+    pub seeds: Option<(u64, u64)>,
+    /// `bench hazard`: branches forked at each root's first reach of the point (1 to 1024).
+    #[arg(long, default_value_t = 16, value_parser = crate::limits::flag_range(1, 1024))]
+    pub branches: u64,
+    /// `bench hazard`: how long each branch runs after its fork, e.g. 20ms or 1s (default: what
+    /// a guided sweep gives branches at that point).
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_phase_duration)]
+    pub horizon: Option<u64>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -63,6 +79,9 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
     if args.what == "exploration" {
         return super::exploration_bench::exploration_bench(args);
     }
+    if args.what == "hazard" {
+        return super::hazard_bench::hazard_bench(args);
+    }
     let all = workloads(args.quick);
     let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
     let (sim, check) = match args.what.as_str() {
@@ -72,7 +91,7 @@ pub fn bench_command(args: &BenchArgs) -> i32 {
         name if names.contains(&name) => (true, false),
         other => {
             eprintln!(
-                "raftsim bench: unknown workload {other:?}; expected all, sim, check, exploration or one of {}",
+                "raftsim bench: unknown workload {other:?}; expected all, sim, check, exploration, hazard or one of {}",
                 names.join(", ")
             );
             return 2;

@@ -13,6 +13,7 @@ mod bench_cmd;
 mod coverage_cmd;
 mod explain_cmd;
 mod exploration_bench;
+mod hazard_bench;
 mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
