@@ -212,18 +212,22 @@ impl Point {
     /// what a wrong read rule needs then is a client that lost the old leader finding the new
     /// one, by retries that back off a quarter of a request timeout (50 ms in the calm
     /// cluster): its branches run five horizons (100 ms by default). Measured under the quiet
-    /// base (300 roots, 16 branches at each root's first such election, stale-leader-read
-    /// planted): 100 ms branches caught it 8 times in 4,768 at 240 events each, 143 k events
-    /// per catch against some 3.3 M for fresh seeds there; 20 ms ones none in 2,400 (150 roots).
+    /// base (`raftsim bench hazard --base quiet --point "leader: elected behind the cluster's
+    /// commit" --bug stale-leader-read --seeds 0..300`: 16 branches at each root's first such
+    /// election): 100 ms branches caught it 8 times in 4,768 at 240 events each, 143 k events
+    /// per catch (219 k of work with prefixes and copies) against some 3.3 M for fresh seeds
+    /// there; 20 ms ones none in 2,400 (150 roots).
     ///
     /// Two leaders at once need longer still: what a read answered without confirming
     /// leadership needs then is a write committed by the new leader (whose clients reach it only
     /// after a request timeout at the old one, 200 to 320 ms under the swarm) and a read at the
     /// old leader after that write returned. Its branches run fifty horizons (1 s by default).
-    /// Measured under the swarm (seeds 20,000,000 to 20,000,199, read-before-confirm planted,
-    /// 16 branches at the first such moment of each of the 45 roots that reach it and pass):
-    /// 20 ms and 100 ms branches caught it never in 720; 300 ms ones 5 times (2 roots), 1 s
-    /// ones 12 times (6 roots) at 1,300 events each, 4 s ones 27 times (10 roots) at 5,200.
+    /// Measured under the swarm (`raftsim bench hazard --point "leader: two leaders of
+    /// different terms at once" --bug read-before-confirm --seeds 20000000..20000200 --horizon
+    /// H`: 16 branches at the first such moment of each of the 45 roots that reach it and
+    /// pass): 20 ms and 100 ms branches caught it never in 720; 300 ms ones 5 times (2 roots),
+    /// 1 s ones 12 times (6 roots, 113 k events of work per catch against 315 k for fresh
+    /// seeds), 4 s ones 27 times (10 roots, 153 k).
     /// In `bench exploration` (100 trials, up to 300 runs' work) plain seeds' events over
     /// guided exploration's on that bug rise from 0.60 to 0.77 (mean), and guided hunts catch
     /// it in 99 trials instead of 94. Longer branches gain a little more there (0.82 at 4 s)
