@@ -22,8 +22,9 @@
 //! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after
 //! `warm_up` plain root runs (the first batch), a share of each batch's work
 //! (`branch_sixteenths`) goes to branches, and of that a share (`hazard_sixteenths`) to hazards
-//! while new points have branches waiting too. A branch that reaches nothing new spawns nothing. Several points first reached at one
-//! event fork there once (their branches would be the same runs).
+//! while new points have branches waiting too. A branch that reaches nothing new spawns
+//! nothing. Several points first reached at one event fork there once (their branches would be
+//! the same runs).
 //!
 //! Measured (README, `raftsim bench exploration`, at equal CPU time: a branch is charged its
 //! copy too, `run::branch_copy_cost`): the same catches as plain seeds for every planted bug

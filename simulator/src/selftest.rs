@@ -396,7 +396,7 @@ fn median(mut values: Vec<u64>) -> u64 {
 /// What branches forked at one point of the catalogue do against fresh seeds, for one planted
 /// bug ([`fork_trial`]): the measurement behind each `Point::horizon_factor` and the hazards'
 /// figures in the README, as `raftsim bench hazard` prints it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ForkTrial {
     /// The root seeds run, those that failed on their own, and the events they simulated.
     pub roots: u64,
@@ -467,17 +467,7 @@ pub fn fork_trial(
         },
         |_| {},
     );
-    let mut trial = ForkTrial {
-        roots: 0,
-        root_failures: 0,
-        root_events: 0,
-        reaching: 0,
-        branches: 0,
-        branch_failures: 0,
-        branch_work: 0,
-        catching_roots: Vec::new(),
-        first_catch: None,
-    };
+    let mut trial = ForkTrial::default();
     for (i, r) in results.into_iter().enumerate() {
         let Some((root, forked)) = r else { continue };
         let seed = start + i as u64;

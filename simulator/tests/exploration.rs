@@ -439,6 +439,12 @@ fn replay_fails(hunt: &simulator::selftest::Hunt, branch: &simulator::branch::Br
     if base != "swarm" {
         assert!(replay.contains(&format!(" --base {base} ")), "{replay}");
     }
+    replay_exits_failing(&replay);
+}
+
+/// Runs a replay line (`cargo run --release -- ARGS`) with the binary under test and without
+/// a report, and checks the run fails again.
+fn replay_exits_failing(replay: &str) {
     let mut args: Vec<&str> =
         replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
     args.push("--no-report");
@@ -563,10 +569,7 @@ fn the_hazard_bench_counts_what_branches_at_a_point_catch_against_fresh_seeds() 
     );
     let replay = trial["first_catch"]["replay"].as_str().expect("a replay line").to_string();
     assert!(replay.contains("--seed 20000099 --branch 7587.1+1000ms"), "{replay}");
-    let mut args: Vec<&str> =
-        replay.split_once(" -- ").expect("cargo run --release -- ...").1.split(' ').collect();
-    args.push("--no-report");
-    assert_eq!(raftsim(&args).status.code(), Some(1), "{replay}");
+    replay_exits_failing(&replay);
     let strip = |mut v: Value| {
         v["wall_ms"] = Value::Null;
         v
