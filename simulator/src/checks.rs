@@ -961,14 +961,11 @@ impl Invariants {
         self.watch[node as usize].durable.last().0
     }
 
-    /// The commands applied anywhere, in index order, with their `(client, seq)`.
-    pub fn applied_commands(&self) -> impl Iterator<Item = (ClientId, u64)> + '_ {
-        self.applied_commands.iter().map(|(client, seq, _)| (*client, *seq))
-    }
-
-    /// The commands applied anywhere with the index each was first applied at, in index order.
-    pub fn applied_commands_at(&self) -> impl Iterator<Item = (ClientId, u64, LogIndex)> + '_ {
-        self.applied_commands.iter().copied()
+    /// The commands applied anywhere, with the index each was applied at, in index order (a
+    /// retry the state machine did not recognise is there once for each index).
+    #[must_use]
+    pub fn applied_commands(&self) -> &[(ClientId, u64, LogIndex)] {
+        &self.applied_commands
     }
 
     /// The highest index node `n` acknowledged since it last truncated its log.

@@ -513,6 +513,20 @@ impl Shape {
             Shape::OneWay => "one-way",
         }
     }
+
+    /// The sweep's coverage kind for the shape: `partition: ` and its name.
+    #[must_use]
+    pub fn coverage_kind(self) -> &'static str {
+        match self {
+            Shape::Halves => "partition: halves",
+            Shape::IsolateNode => "partition: isolate-node",
+            Shape::IsolateLeader => "partition: isolate-leader",
+            Shape::LeaderMinority => "partition: leader-minority",
+            Shape::Bridge => "partition: bridge",
+            Shape::Ring => "partition: ring",
+            Shape::OneWay => "partition: one-way",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,12 @@ macro_rules! points {
                 match self { $(Point::$variant => $name,)* }
             }
 
+            /// The point of this name, if the catalogue has one.
+            #[must_use]
+            pub fn named(name: &str) -> Option<Point> {
+                match name { $($name => Some(Point::$variant),)* _ => None }
+            }
+
             /// Whether an ordinary sweep is not expected to reach it.
             #[must_use]
             pub fn rare(self) -> bool {
@@ -169,12 +175,6 @@ points! {
 }
 
 impl Point {
-    /// The point of this name, if the catalogue has one.
-    #[must_use]
-    pub fn named(name: &str) -> Option<Point> {
-        Point::ALL.iter().copied().find(|p| p.name() == name)
-    }
-
     /// Whether the point is a hazard: a moment at which leadership changes hands (or two
     /// leaders overlap, or a leader serves behind the cluster, or ships a snapshot a follower
     /// does not need) while something is not settled yet: entries not committed or not

@@ -318,10 +318,10 @@ impl Explorer {
     /// ended (None if it ended before), and plans the branches they call for, all before the
     /// end of the fault phase (a horizon cuts only that phase); returns how many points this
     /// run reached first.
-    pub fn absorb(
+    pub fn absorb<S: AsRef<str>>(
         &mut self,
         task: &Task,
-        points: &[(String, u64)],
+        points: &[(S, u64)],
         cost: u64,
         fault_end: Option<u64>,
     ) -> usize {
@@ -344,11 +344,20 @@ impl Explorer {
         // (its place in a queue, its first event, branches asked, horizons they run).
         let mut plans: Vec<(Place, u64, u32, u64)> = Vec::new();
         for (name, first_event) in points {
-            let before = self.reached.get(name).copied().unwrap_or(0);
-            *self.reached.entry(name.clone()).or_insert(0) += 1;
-            if before == 0 {
-                new += 1;
-            }
+            let name = name.as_ref();
+            // A name is cloned only the first time it is reached (a sweep absorbs a result per
+            // branch, most of them cheaper to simulate than a clone per point).
+            let before = match self.reached.get_mut(name) {
+                Some(runs) => {
+                    *runs += 1;
+                    *runs - 1
+                }
+                None => {
+                    self.reached.insert(name.to_string(), 1);
+                    new += 1;
+                    0
+                }
+            };
             if !fresh(*first_event) {
                 continue;
             }
@@ -373,21 +382,21 @@ impl Explorer {
             let place = if novelty > 0 {
                 Place::Novelty(before)
             } else {
-                let tried = self.hazard_forks.entry(name.clone()).or_insert(0);
+                let tried = self.hazard_forks.entry(name.to_string()).or_insert(0);
                 *tried += 1;
                 Place::Hazard(*tried)
             };
             plans.push((place, *first_event, novelty.max(at_hazard), horizons));
         }
         if self.guide.fanout_pair > 0 {
-            let mut order: Vec<&(String, u64)> = points.iter().collect();
-            order.sort_by(|x, y| (x.1, &x.0).cmp(&(y.1, &y.0)));
+            let mut order: Vec<(&str, u64)> = points.iter().map(|(name, e)| (name.as_ref(), *e)).collect();
+            order.sort_by(|x, y| (x.1, x.0).cmp(&(y.1, y.0)));
             for (j, second) in order.iter().enumerate() {
                 for first in &order[..j] {
                     if first.1 == second.1 {
                         continue;
                     }
-                    let key = (first.0.clone(), second.0.clone());
+                    let key = (first.0.to_string(), second.0.to_string());
                     let before = self.pairs.get(&key).copied().unwrap_or(0);
                     *self.pairs.entry(key).or_insert(0) += 1;
                     if before == 0 && fresh(second.1) {
@@ -443,7 +452,7 @@ impl Explorer {
             self.guide.fanout_liveness > 0
                 && !deep
                 && last_fork.is_none_or(|e| end > e)
-                && points.iter().any(|(name, _)| name == core_only)
+                && points.iter().any(|(name, _)| name.as_ref() == core_only)
         });
         if let Some(end) = liveness {
             self.stats.planned_liveness += u64::from(self.guide.fanout_liveness);
@@ -559,6 +568,9 @@ where
 mod tests {
     use super::*;
 
+    /// A run that reached no point of the catalogue.
+    const NO_POINTS: [(&str, u64); 0] = [];
+
     fn explorer(budget: u64) -> Explorer {
         Explorer::new(
             SeedSet { start: 100, end: 200, shard: None },
@@ -582,8 +594,8 @@ mod tests {
         assert_eq!(first.iter().map(|t| t.seed).collect::<Vec<_>>(), vec![100, 101, 102, 103]);
         assert_eq!(x.absorb(&first[0], &points(&[("a", 50)]), 1000, None), 1);
         assert_eq!(x.absorb(&first[1], &points(&[("a", 70)]), 1000, None), 0, "a is no longer new");
-        x.absorb(&first[2], &[], 1000, None);
-        x.absorb(&first[3], &[], 1000, None);
+        x.absorb(&first[2], &NO_POINTS, 1000, None);
+        x.absorb(&first[3], &NO_POINTS, 1000, None);
         let second = x.next_batch();
         // Half the batch's work goes to branches: the new point's four forks (together, as
         // they share their prefix), each with the horizon; then the roots go on.
@@ -639,7 +651,7 @@ mod tests {
         // did (a failure, say): neither has a liveness phase to draw again.
         x.absorb(&first[1], &points(&[(hazard, 40)]), 1000, Some(800));
         x.absorb(&first[2], &points(&[(core, 905)]), 1000, None);
-        x.absorb(&first[3], &[], 1000, None);
+        x.absorb(&first[3], &NO_POINTS, 1000, None);
         assert_eq!(x.stats.planned_liveness, 8);
         let second = x.next_batch();
         // The eight come first, together (one prefix), forked where the fault phase ended and

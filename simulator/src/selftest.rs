@@ -244,7 +244,7 @@ struct Run {
     check: String,
     reason: String,
     events: u64,
-    points: Vec<(String, u64)>,
+    points: Vec<(&'static str, u64)>,
     /// The events handled when the fault phase ended, if it did.
     fault_end: Option<u64>,
 }
@@ -295,15 +295,16 @@ fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Tas
     config.bugs = vec![bug.name().to_string()];
     config.set_implementation(implementation);
     let branches: Vec<BranchPath> = tasks.iter().map(|t| t.branch.clone()).collect();
-    run_branches(&config, scenario.as_ref(), &branches, &RunOptions::default())
+    // Availability figures are never shown here; they cost a short branch about 2%.
+    let options = RunOptions { skip_availability: true, ..RunOptions::default() };
+    run_branches(&config, scenario.as_ref(), &branches, &options)
         .into_iter()
         .map(|(outcome, cost)| {
             let check = outcome
                 .failure
                 .as_ref()
                 .map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
-            let points =
-                outcome.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
+            let points = outcome.summary.points.iter().map(|p| (p.point, p.first_event)).collect();
             let fault_end = outcome.summary.fault_phase_events;
             Run { verdict: outcome.verdict, check, reason: outcome.reason, events: cost, points, fault_end }
         })
@@ -447,7 +448,7 @@ pub fn fork_trial(
         |i| -> Root {
             let seed = start + i;
             let root = hunt_run(implementation, base, bug, seed, &BranchPath::root());
-            let at = root.points.iter().find(|(name, _)| name == point.name()).map(|&(_, event)| event);
+            let at = root.points.iter().find(|(name, _)| *name == point.name()).map(|&(_, event)| event);
             let Some(event) = at.filter(|_| !root.verdict.is_failure()) else { return (root, None) };
             let tasks: Vec<Task> = (1..=branches)
                 .map(|fork| Task {

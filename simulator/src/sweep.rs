@@ -5,6 +5,7 @@
 //! arrive depends on threads, and the summary sorts them, so the same seeds give the same
 //! summary (figures of wall time aside) whatever `--jobs` and `--shard` are.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,7 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// What one seed produced, reduced to what a summary needs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SeedResult {
     pub seed: u64,
     pub verdict: Verdict,
@@ -173,10 +174,12 @@ pub struct SeedResult {
     pub events: u64,
     pub sim_time_ns: u64,
     /// Coverage: for each kind, whether the configuration enabled it and whether it fired.
-    pub coverage: BTreeMap<String, (bool, bool)>,
+    /// Static names in a list, not a map of strings: a guided sweep makes one per branch, and
+    /// most branches cost less to simulate than a map of allocated names to build.
+    pub coverage: Vec<(&'static str, (bool, bool))>,
     /// The catalogue's points the run reached, with the first event at which.
     #[serde(default)]
-    pub points: Vec<(String, u64)>,
+    pub points: Vec<(Cow<'static, str>, u64)>,
     /// The branch of the seed this run followed (`sweep --guided`); empty for the seed's own.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub branch: String,
@@ -191,10 +194,10 @@ impl SeedResult {
         let s = &outcome.summary;
         let f = &config.faults;
         let net = &config.network;
-        let mut coverage = BTreeMap::new();
+        let mut coverage = Vec::with_capacity(64);
         // A fault a scenario's schedule fired counts as enabled, though no random fault was.
-        let mut note = |kind: &str, enabled: bool, fired: bool| {
-            coverage.insert(kind.to_string(), (enabled || fired, fired));
+        let mut note = |kind: &'static str, enabled: bool, fired: bool| {
+            coverage.push((kind, (enabled || fired, fired)));
         };
         let crashes = f.crash.is_some();
         note("fault: crash", crashes, s.faults.crashes > 0);
@@ -208,7 +211,7 @@ impl SeedResult {
         for shape in crate::config::Shape::ALL {
             let enabled = f.partition.as_ref().is_some_and(|p| p.shapes.contains(&shape));
             note(
-                &format!("partition: {}", shape.name()),
+                shape.coverage_kind(),
                 enabled,
                 s.faults.partitions.get(shape.name()).is_some_and(|n| *n > 0),
             );
@@ -254,12 +257,12 @@ impl SeedResult {
         // Only raft-core takes the leader's choices; other implementations have their own.
         let takes_choices = config.implementation == crate::config::Implementation::RaftCore;
         for (name, backoff) in [
-            ("conflict-term", crate::config::BackoffChoice::ConflictTerm),
-            ("one-at-a-time", crate::config::BackoffChoice::OneAtATime),
-            ("to-match-index", crate::config::BackoffChoice::ToMatchIndex),
+            ("choice: backoff conflict-term", crate::config::BackoffChoice::ConflictTerm),
+            ("choice: backoff one-at-a-time", crate::config::BackoffChoice::OneAtATime),
+            ("choice: backoff to-match-index", crate::config::BackoffChoice::ToMatchIndex),
         ] {
             let drawn = takes_choices && ch.backoff == backoff;
-            note(&format!("choice: backoff {name}"), drawn, drawn);
+            note(name, drawn, drawn);
         }
         let drawn = |on: bool| takes_choices && on;
         note("choice: no pipelining", drawn(ch.pipelining_off), drawn(ch.pipelining_off));
@@ -284,7 +287,9 @@ impl SeedResult {
         note("storage: damaged restart fenced", storage.is_some(), st.damaged_restarts > 0);
         note("storage: fence lifted by repair", storage.is_some(), st.fences_lifted > 0);
         // The fresh-leader crash has no counter of its own; a crash in such a seed counts.
-        if let Some(entry) = coverage.get_mut("fault: crash of a fresh leader") {
+        if let Some((_, entry)) =
+            coverage.iter_mut().find(|(kind, _)| *kind == "fault: crash of a fresh leader")
+        {
             entry.1 = entry.0 && s.faults.crashes > 0;
         }
         SeedResult {
@@ -296,7 +301,7 @@ impl SeedResult {
             events: s.events,
             sim_time_ns: s.sim_time_ns,
             coverage,
-            points: s.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect(),
+            points: s.points.iter().map(|p| (Cow::Borrowed(p.point), p.first_event)).collect(),
             branch: s.branch.clone(),
             storage: s.storage.clone(),
         }
@@ -397,21 +402,32 @@ impl SweepSummary {
     /// Counts one seed's result. A failing seed's details come separately ([`Self::add_failed`]).
     pub fn add(&mut self, r: &SeedResult) {
         self.seeds += 1;
-        *self.verdicts.entry(r.verdict.name().to_string()).or_default() += 1;
+        // A key is cloned the first time it is seen only: a guided sweep adds a result per
+        // branch, most of them cheaper to simulate than a clone per key.
+        match self.verdicts.get_mut(r.verdict.name()) {
+            Some(n) => *n += 1,
+            None => drop(self.verdicts.insert(r.verdict.name().to_string(), 1)),
+        }
         if !r.verdict.is_failure() {
             self.passed += 1;
         }
         self.events = self.events.saturating_add(r.events);
         self.storage.add(&r.storage);
         self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
-        for (kind, (enabled, fired)) in &r.coverage {
-            let c = self.coverage.entry(kind.clone()).or_default();
-            c.enabled_seeds += u64::from(*enabled);
-            c.fired_seeds += u64::from(*fired);
+        for &(kind, (enabled, fired)) in &r.coverage {
+            if !self.coverage.contains_key(kind) {
+                self.coverage.insert(kind.to_string(), Coverage::default());
+            }
+            let Some(c) = self.coverage.get_mut(kind) else { continue };
+            c.enabled_seeds += u64::from(enabled);
+            c.fired_seeds += u64::from(fired);
         }
         self.list_every_point();
         for (name, _) in &r.points {
-            let p = self.points.entry(name.clone()).or_default();
+            if !self.points.contains_key(name.as_ref()) {
+                self.points.insert(name.to_string(), PointStats::default());
+            }
+            let Some(p) = self.points.get_mut(name.as_ref()) else { continue };
             p.seeds += 1;
             if p.first_seed.is_none_or(|f| r.seed < f) {
                 p.first_seed = Some(r.seed);
@@ -818,8 +834,7 @@ mod tests {
     }
 
     fn result(seed: u64, verdict: Verdict, crash: (bool, bool)) -> SeedResult {
-        let mut coverage = BTreeMap::new();
-        coverage.insert("fault: crash".to_string(), crash);
+        let coverage = vec![("fault: crash", crash)];
         SeedResult {
             seed,
             verdict,
@@ -829,7 +844,7 @@ mod tests {
             events: 10,
             sim_time_ns: 1_000,
             coverage,
-            points: vec![("fault: crash".to_string(), u64::from(crash.0))],
+            points: vec![(Cow::Borrowed("fault: crash"), u64::from(crash.0))],
             branch: String::new(),
             storage: crate::disk::atlas::StorageStats::default(),
         }

@@ -24,7 +24,7 @@ use crate::sweep::SeedSet;
 
 /// One run's events, the points it reached with their first events, and the events handled
 /// when its fault phase ended.
-type RunPoints = (u64, Vec<(String, u64)>, Option<u64>);
+type RunPoints = (u64, Vec<(&'static str, u64)>, Option<u64>);
 
 /// One bug's hunts in both modes.
 struct Row {
@@ -284,11 +284,11 @@ fn reach(
                 let mut config = base.config(group[0].seed);
                 config.set_implementation(implementation);
                 let branches: Vec<_> = group.iter().map(|t| t.branch.clone()).collect();
-                run_branches(&config, None, &branches, &RunOptions::default())
+                let options = RunOptions { skip_availability: true, ..RunOptions::default() };
+                run_branches(&config, None, &branches, &options)
                     .into_iter()
                     .map(|(o, cost)| -> RunPoints {
-                        let points =
-                            o.summary.points.iter().map(|p| (p.point.to_string(), p.first_event)).collect();
+                        let points = o.summary.points.iter().map(|p| (p.point, p.first_event)).collect();
                         (cost, points, o.summary.fault_phase_events)
                     })
                     .collect()

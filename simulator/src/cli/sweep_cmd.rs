@@ -15,7 +15,7 @@ use crate::guided::{run_batch, Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_branches, run_scenario};
+use crate::run::{run, run_branches, run_scenario, RunOptions};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -66,12 +66,12 @@ pub struct SweepArgs {
     /// so the summary is the same on every machine.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Guided exploration: after 64 plain seeds, continue runs from the moments that matter on
-    /// many short branches with fresh randomness (20 ms of fault phase each, copied off the
-    /// run at that moment): where a run first reached a point of the coverage catalogue no run
-    /// of the sweep reached before (4 branches), and where leadership changed hands with
-    /// something unsettled, a hazard (64 branches); three quarters of the work goes to
-    /// branches. The seeds range gives the root seeds and the work in all, counted in root
+    /// Guided exploration: after 32 plain seeds (one batch), continue runs from the moments
+    /// that matter on many short branches with fresh randomness (20 ms of fault phase each, a
+    /// few times that at some hazards, copied off the run at that moment): where a run first
+    /// reached a point of the coverage catalogue no run of the sweep reached before (4
+    /// branches), and where leadership changed hands with something unsettled, a hazard (64
+    /// branches); three quarters of the work goes to branches. The seeds range gives the root seeds and the work in all, counted in root
     /// runs; failures are named by seed and branch (`raftsim run --seed N --branch PATH`
     /// replays them). Same result for any --jobs.
     #[arg(long)]
@@ -177,7 +177,7 @@ fn sweep(args: &SweepArgs) -> i32 {
         return guided_sweep(args, set, scenario.as_ref(), guide);
     }
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
-    let options = args.exec.options();
+    let options = RunOptions { skip_availability: true, ..args.exec.options() };
     let started = Instant::now();
     // Both the results and the idle ticks report progress, one at a time on this thread.
     let progress = std::cell::RefCell::new(Progress::new(Some(set.len()), args.json));
@@ -274,7 +274,7 @@ fn sweep(args: &SweepArgs) -> i32 {
 /// `sweep --guided`: runs planned in batches by [`Explorer`], taken in plan order.
 fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>, guide: Guide) -> i32 {
     let jobs = args.jobs.map_or_else(crate::pool::cores, |j| j as usize);
-    let options = args.exec.options();
+    let options = RunOptions { skip_availability: true, ..args.exec.options() };
     let started = Instant::now();
     let progress = std::cell::RefCell::new(Progress::new(None, args.json));
     let mut explorer = Explorer::new(set, set.len(), guide);
