@@ -29,6 +29,7 @@ pub struct AppliedCommands {
 }
 
 impl AppliedCommands {
+    /// The commands `world`'s cluster applied so far.
     #[must_use]
     pub fn of<R: Raft>(world: &World<R>) -> AppliedCommands {
         let mut by_id: Vec<(u64, u64, u64)> = world
@@ -130,5 +131,25 @@ pub fn path(report: &CheckReport) -> String {
         checker::DecidedBy::Search { keys_searched, window_only } => {
             format!("search ({keys_searched} keys in full, {window_only} windows)")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppliedCommands;
+
+    #[test]
+    fn a_command_is_found_at_the_first_index_it_was_applied_at() {
+        // Applied in index order: client 2's command 5 twice (a retry not recognised), at 3
+        // and at 9; client 1's command 7 at 4.
+        let mut by_id = vec![(2, 5, 3), (1, 7, 4), (2, 5, 9)];
+        by_id.sort_unstable();
+        let applied = AppliedCommands { by_id };
+        assert_eq!(applied.first_index(2, 5), Some(3));
+        assert_eq!(applied.first_index(1, 7), Some(4));
+        assert_eq!(applied.first_index(1, 5), None, "another client's seq");
+        assert_eq!(applied.first_index(2, 6), None, "a seq never applied");
+        assert_eq!(applied.first_index(3, 0), None, "past the last client");
+        assert_eq!(AppliedCommands { by_id: Vec::new() }.first_index(0, 0), None);
     }
 }

@@ -17,6 +17,8 @@ use crate::trace::Trace;
 use crate::world::{FaultStats, MembershipStats, RealizedAt, SnapshotStats, World};
 
 mod branches;
+#[cfg(test)]
+mod tests;
 pub use branches::{branch_copy_cost, run_branches, run_scenario_with_clone_at, run_with_clone_at};
 
 /// What a run found.
