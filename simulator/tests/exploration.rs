@@ -456,7 +456,7 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
     use simulator::coverage::Point;
     use simulator::guided::Guide;
     use simulator::selftest::Base;
-    // Under the quiet base, from seeds where plain seeds need 225, 240 and 66 runs: a root
+    // Under the quiet base, from seeds where plain seeds need 225, 240 and 54 runs: a root
     // reaches the hazard without failing, and a branch forked where it did fails within its
     // horizon (five of them after a leader is elected behind the commit, since a client must
     // find that leader first: `Point::horizon_factor`), for less work than plain seeds spend,
@@ -464,7 +464,7 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
     let cases = [
         (Bug::InstallStaleSnapshot, 8_000_000, 225, Point::SnapshotSentToFollowerHoldingIt),
         (Bug::StaleLeaderRead, 3_000_000, 240, Point::ReadAtLeaderBehindCommit),
-        (Bug::StaleLeaderRead, 15_000_000, 66, Point::LeaderBehindCommit),
+        (Bug::StaleLeaderRead, 17_000_000, 54, Point::LeaderBehindCommit),
     ];
     for (bug, first, plain_runs, hazard) in cases {
         assert!(hazard.hazard());

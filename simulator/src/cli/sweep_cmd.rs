@@ -70,10 +70,10 @@ pub struct SweepArgs {
     /// that matter on many short branches with fresh randomness (20 ms of fault phase each, a
     /// few times that at some hazards, copied off the run at that moment): where a run first
     /// reached a point of the coverage catalogue no run of the sweep reached before (4
-    /// branches), and where leadership changed hands with something unsettled, a hazard (64
-    /// branches); three quarters of the work goes to branches. The seeds range gives the root seeds and the work in all, counted in root
-    /// runs; failures are named by seed and branch (`raftsim run --seed N --branch PATH`
-    /// replays them). Same result for any --jobs.
+    /// branches), and where leadership changed hands with something unsettled, a hazard (16
+    /// branches); three quarters of the work goes to branches. The seeds range gives the root
+    /// seeds and the work in all, counted in root runs; failures are named by seed and branch
+    /// (`raftsim run --seed N --branch PATH` replays them). Same result for any --jobs.
     #[arg(long)]
     pub guided: bool,
     /// With --guided: change the exploration's knobs, as `name=value,...` (batch, new, rare,
