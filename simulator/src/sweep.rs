@@ -5,7 +5,6 @@
 //! arrive depends on threads, and the summary sorts them, so the same seeds give the same
 //! summary (figures of wall time aside) whatever `--jobs` and `--shard` are.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -179,7 +178,7 @@ pub struct SeedResult {
     pub coverage: Vec<(&'static str, (bool, bool))>,
     /// The catalogue's points the run reached, with the first event at which.
     #[serde(default)]
-    pub points: Vec<(Cow<'static, str>, u64)>,
+    pub points: Vec<(&'static str, u64)>,
     /// The branch of the seed this run followed (`sweep --guided`); empty for the seed's own.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub branch: String,
@@ -301,7 +300,7 @@ impl SeedResult {
             events: s.events,
             sim_time_ns: s.sim_time_ns,
             coverage,
-            points: s.points.iter().map(|p| (Cow::Borrowed(p.point), p.first_event)).collect(),
+            points: s.points.iter().map(|p| (p.point, p.first_event)).collect(),
             branch: s.branch.clone(),
             storage: s.storage.clone(),
         }
@@ -424,10 +423,10 @@ impl SweepSummary {
         }
         self.list_every_point();
         for (name, _) in &r.points {
-            if !self.points.contains_key(name.as_ref()) {
+            if !self.points.contains_key(*name) {
                 self.points.insert(name.to_string(), PointStats::default());
             }
-            let Some(p) = self.points.get_mut(name.as_ref()) else { continue };
+            let Some(p) = self.points.get_mut(*name) else { continue };
             p.seeds += 1;
             if p.first_seed.is_none_or(|f| r.seed < f) {
                 p.first_seed = Some(r.seed);
@@ -844,7 +843,7 @@ mod tests {
             events: 10,
             sim_time_ns: 1_000,
             coverage,
-            points: vec![(Cow::Borrowed("fault: crash"), u64::from(crash.0))],
+            points: vec![("fault: crash", u64::from(crash.0))],
             branch: String::new(),
             storage: crate::disk::atlas::StorageStats::default(),
         }
