@@ -503,18 +503,12 @@ impl Shape {
     ];
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Shape::Halves => "halves",
-            Shape::IsolateNode => "isolate-node",
-            Shape::IsolateLeader => "isolate-leader",
-            Shape::LeaderMinority => "leader-minority",
-            Shape::Bridge => "bridge",
-            Shape::Ring => "ring",
-            Shape::OneWay => "one-way",
-        }
+        let kind = self.coverage_kind();
+        kind.strip_prefix("partition: ").unwrap_or(kind)
     }
 
-    /// The sweep's coverage kind for the shape: `partition: ` and its name.
+    /// The sweep's coverage kind for the shape: `partition: ` and its name (spelled out whole,
+    /// so that a sweep's results can name it without building a string per run).
     #[must_use]
     pub fn coverage_kind(self) -> &'static str {
         match self {

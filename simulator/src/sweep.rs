@@ -162,6 +162,16 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
+/// The value `map` holds under `key`, a default one put there first if none: the key is cloned
+/// only the first time (a guided sweep counts a result per branch, and most branches cost less
+/// to simulate than a clone of every key they count under).
+pub fn counter<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("a key just put in the map")
+}
+
 /// What one seed produced, reduced to what a summary needs.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedResult {
@@ -401,12 +411,7 @@ impl SweepSummary {
     /// Counts one seed's result. A failing seed's details come separately ([`Self::add_failed`]).
     pub fn add(&mut self, r: &SeedResult) {
         self.seeds += 1;
-        // A key is cloned the first time it is seen only: a guided sweep adds a result per
-        // branch, most of them cheaper to simulate than a clone per key.
-        match self.verdicts.get_mut(r.verdict.name()) {
-            Some(n) => *n += 1,
-            None => drop(self.verdicts.insert(r.verdict.name().to_string(), 1)),
-        }
+        *counter(&mut self.verdicts, r.verdict.name()) += 1;
         if !r.verdict.is_failure() {
             self.passed += 1;
         }
@@ -414,19 +419,13 @@ impl SweepSummary {
         self.storage.add(&r.storage);
         self.sim_time_ns = self.sim_time_ns.saturating_add(r.sim_time_ns);
         for &(kind, (enabled, fired)) in &r.coverage {
-            if !self.coverage.contains_key(kind) {
-                self.coverage.insert(kind.to_string(), Coverage::default());
-            }
-            let Some(c) = self.coverage.get_mut(kind) else { continue };
+            let c = counter(&mut self.coverage, kind);
             c.enabled_seeds += u64::from(enabled);
             c.fired_seeds += u64::from(fired);
         }
         self.list_every_point();
         for (name, _) in &r.points {
-            if !self.points.contains_key(*name) {
-                self.points.insert(name.to_string(), PointStats::default());
-            }
-            let Some(p) = self.points.get_mut(*name) else { continue };
+            let p = counter(&mut self.points, name);
             p.seeds += 1;
             if p.first_seed.is_none_or(|f| r.seed < f) {
                 p.first_seed = Some(r.seed);
