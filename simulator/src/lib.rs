@@ -9,6 +9,7 @@
 //! - [`run`](mod@run): the fault phase, the liveness phase and the verdict.
 
 pub mod availability;
+pub mod bootstrap;
 pub mod branch;
 pub mod budget;
 pub mod checks;

@@ -348,6 +348,17 @@ fn the_exploration_bench_states_its_base_and_guide_and_refuses_bad_ones() {
         sorted.sort_unstable();
         assert_eq!(m["median_events"].as_u64(), Some(sorted[sorted.len() / 2]), "{mode}: {m}");
     }
+    // The ratios of the two (plain over guided), each inside its 95% interval: one trial
+    // (`--quick`) resamples to itself, so the interval is the ratio alone.
+    let ratios = &v["bugs"][0]["plain_over_guided"];
+    for (stat, key) in [("median", "median_events"), ("mean", "mean_events")] {
+        let of = |mode: &str| v["bugs"][0][mode][key].as_u64().expect("events") as f64;
+        let ratio = ratios[stat].as_f64().expect("a ratio");
+        assert!((ratio - of("plain") / of("guided")).abs() < 1e-3 * ratio, "{stat}: {ratios}");
+        let interval = &ratios[format!("{stat}_95")];
+        let (lo, hi) = (interval[0].as_f64().expect("low"), interval[1].as_f64().expect("high"));
+        assert!((lo - ratio).abs() < 1e-9 && (hi - ratio).abs() < 1e-9, "{stat}: {ratios}");
+    }
     // And over the trials that outlast the two runs both modes share (the first batch: the
     // same root seeds), which the bench states apart: the only ones guided exploration can
     // change.

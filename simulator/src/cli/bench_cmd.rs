@@ -27,8 +27,8 @@ pub struct BenchArgs {
     /// with the checker (repeatable).
     #[arg(long, value_name = "DIR")]
     pub checker_dir: Vec<PathBuf>,
-    /// `bench exploration`: hunts per bug and mode, from different starting seeds (1 to 100).
-    #[arg(long, default_value_t = 3, value_parser = crate::limits::flag_range(1, 100))]
+    /// `bench exploration`: hunts per bug and mode, from different starting seeds (1 to 1000).
+    #[arg(long, default_value_t = 3, value_parser = crate::limits::flag_range(1, 1000))]
     pub trials: u64,
     /// `bench exploration`: runs a hunt may spend before the bug counts as missed (1 to 100000).
     #[arg(long, default_value_t = 300, value_parser = crate::limits::flag_range(1, 100_000))]

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::bench_cmd::BenchArgs;
 use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
+use crate::bootstrap::{ratio_interval, show, Stat};
 use crate::guided::{run_batch, Explorer, Guide};
 use crate::run::{run_branches, RunOptions};
 use crate::selftest::{mean_events, median_events, median_seeds, Base, Hunt};
@@ -45,6 +46,43 @@ impl Row {
             .filter(|(p, _)| p.seeds > shared)
             .map(|(p, g)| (p.clone(), g.clone()))
             .unzip()
+    }
+}
+
+/// Plain seeds' cost over guided exploration's, median and mean, each with its 95% interval
+/// over the paired trials ([`crate::bootstrap`]).
+struct Ratios {
+    median: Option<f64>,
+    median_95: Option<(f64, f64)>,
+    mean: Option<f64>,
+    mean_95: Option<(f64, f64)>,
+}
+
+impl Ratios {
+    fn of(plain: &[Hunt], guided: &[Hunt]) -> Ratios {
+        let events = |h: &[Hunt]| -> Vec<u64> { h.iter().map(|h| h.events).collect() };
+        let (p, g) = (events(plain), events(guided));
+        let ratio = |stat: Stat| {
+            let below = stat.of(&mut g.clone());
+            (below > 0.0).then(|| stat.of(&mut p.clone()) / below)
+        };
+        Ratios {
+            median: ratio(Stat::Median),
+            median_95: ratio_interval(&p, &g, Stat::Median),
+            mean: ratio(Stat::Mean),
+            mean_95: ratio_interval(&p, &g, Stat::Mean),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let pair = |i: Option<(f64, f64)>| i.map(|(lo, hi)| vec![lo, hi]);
+        json!({ "median": self.median, "median_95": pair(self.median_95),
+                "mean": self.mean, "mean_95": pair(self.mean_95) })
+    }
+
+    /// `1.62 1.13-2.45`: the ratio and its interval.
+    fn show(ratio: Option<f64>, interval: Option<(f64, f64)>) -> String {
+        ratio.map_or_else(|| "-".to_string(), |r| format!("{r:.2} {}", show(interval)))
     }
 }
 
@@ -136,6 +174,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
             .iter()
             .map(|r| {
                 let (plain_past, guided_past) = r.past_shared(shared);
+                let (all, past) = (Ratios::of(&r.plain, &r.guided), Ratios::of(&plain_past, &guided_past));
                 json!({
                     "bug": r.bug.name(),
                     "plain": { "caught": r.plain.iter().filter(|h| h.caught).count(),
@@ -146,7 +185,9 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
                                 "median_runs": median_seeds(&r.guided), "median_events": median_events(&r.guided),
                                 "mean_events": mean_events(&r.guided),
                                 "hunts": r.guided },
+                    "plain_over_guided": all.json(),
                     "past_first_batch": { "shared_runs": shared, "trials": plain_past.len(),
+                        "plain_over_guided": past.json(),
                         "plain": { "median_events": median_events(&plain_past), "mean_events": mean_events(&plain_past) },
                         "guided": { "median_events": median_events(&guided_past), "mean_events": mean_events(&guided_past) } },
                 })
@@ -169,7 +210,11 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     let _ = writeln!(out, "guide: {guide:?}");
     let _ = writeln!(
         out,
-        "{:<28} {:>7} {:>10} {:>9} {:>6} {:>7} {:>11} {:>10} {:>6} {:>8} {:>7}",
+        "x: plain seeds' events over guided exploration's, with a 95% interval (bootstrap over the paired trials)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>7} {:>10} {:>9} {:>6} {:>7} {:>11} {:>10} {:>6} {:>15} {:>15}",
         "bug",
         "caught",
         "plain runs",
@@ -182,24 +227,22 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         "median x",
         "mean x"
     );
-    let ratio = |p: u64, g: u64| if g == 0 { "-".to_string() } else { format!("{:.2}", p as f64 / g as f64) };
     for r in &rows {
-        let (pe, ge) = (median_events(&r.plain), median_events(&r.guided));
-        let (pm, gm) = (mean_events(&r.plain), mean_events(&r.guided));
+        let x = Ratios::of(&r.plain, &r.guided);
         let _ = writeln!(
             out,
-            "{:<28} {:>7} {:>10} {:>9.2} {:>6.2} {:>7} {:>11} {:>10.2} {:>6.2} {:>8} {:>7}",
+            "{:<28} {:>7} {:>10} {:>9.2} {:>6.2} {:>7} {:>11} {:>10.2} {:>6.2} {:>15} {:>15}",
             r.bug.name(),
             format!("{}/{trials}", r.plain.iter().filter(|h| h.caught).count()),
             median_seeds(&r.plain),
-            pe as f64 / 1e6,
-            pm as f64 / 1e6,
+            median_events(&r.plain) as f64 / 1e6,
+            mean_events(&r.plain) as f64 / 1e6,
             format!("{}/{trials}", r.guided.iter().filter(|h| h.caught).count()),
             median_seeds(&r.guided),
-            ge as f64 / 1e6,
-            gm as f64 / 1e6,
-            ratio(pe, ge),
-            ratio(pm, gm)
+            median_events(&r.guided) as f64 / 1e6,
+            mean_events(&r.guided) as f64 / 1e6,
+            Ratios::show(x.median, x.median_95),
+            Ratios::show(x.mean, x.mean_95)
         );
     }
     let _ = writeln!(
@@ -208,7 +251,7 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
     );
     let _ = writeln!(
         out,
-        "{:<28} {:>7} {:>9} {:>10} {:>8} {:>7}",
+        "{:<28} {:>7} {:>9} {:>10} {:>15} {:>15}",
         "bug", "trials", "plain Mev", "guided Mev", "median x", "mean x"
     );
     for r in &rows {
@@ -216,16 +259,16 @@ pub fn exploration_bench(args: &BenchArgs) -> i32 {
         if plain_past.is_empty() {
             continue;
         }
-        let (pe, ge) = (median_events(&plain_past), median_events(&guided_past));
+        let x = Ratios::of(&plain_past, &guided_past);
         let _ = writeln!(
             out,
-            "{:<28} {:>7} {:>9.2} {:>10.2} {:>8} {:>7}",
+            "{:<28} {:>7} {:>9.2} {:>10.2} {:>15} {:>15}",
             r.bug.name(),
             format!("{}/{trials}", plain_past.len()),
-            pe as f64 / 1e6,
-            ge as f64 / 1e6,
-            ratio(pe, ge),
-            ratio(mean_events(&plain_past), mean_events(&guided_past))
+            median_events(&plain_past) as f64 / 1e6,
+            median_events(&guided_past) as f64 / 1e6,
+            Ratios::show(x.median, x.median_95),
+            Ratios::show(x.mean, x.mean_95)
         );
     }
     let catalogue = crate::coverage::Point::ALL.len();
