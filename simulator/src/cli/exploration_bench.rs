@@ -1,13 +1,14 @@
 //! `raftsim bench exploration`: does guided exploration find bugs and behaviours sooner than
 //! plain seeds? Two tables, both deterministic in what they count (runs and events; only the
 //! wall times depend on the machine):
-//! - per planted bug, the runs and the events simulated until the first failing run, plain
-//!   seeds against `sweep --guided`, medians over several trials from different starting seeds;
-//! - the catalogue points reached by the same number of runs, plain against guided.
+//! - per planted bug, the runs and the work (events) until the first failing run, plain seeds
+//!   against `sweep --guided`, medians and means over several trials from different starting
+//!   seeds, and the ratio of each with a 95% interval ([`crate::bootstrap`]);
+//! - the catalogue points reached by the same work, plain against guided.
 //!
-//! Equal runs are nearly equal CPU time: a branch replays its root up to the fork and runs to
-//! the end of the same schedule, so it simulates about as many events as a fresh seed; the
-//! events column shows the work itself.
+//! Equal work is about equal CPU time: a branch is charged the events it simulates after its
+//! fork, its share of the prefix walked, and its copy (`run::branch_copy_cost`); the coverage
+//! table prints each mode's work per second of wall time so that the model can be checked.
 
 use std::io::Write;
 use std::time::Instant;
