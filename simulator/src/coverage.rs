@@ -231,10 +231,9 @@ impl Point {
     /// In `bench exploration` (100 trials, up to 300 runs' work) plain seeds' events over
     /// guided exploration's on that bug rise from 0.60 to 0.77 (mean; 0.91 with 16 branches per
     /// hazard fork instead of 64, the default since; 0.84 over 300 trials), and guided hunts
-    /// catch it in 99 trials
-    /// instead of 94. Longer branches gain a little more there (0.82 at 4 s)
-    /// but cost more CPU time than their events say (a guided sweep ran 15 to 20% fewer events
-    /// per second at 4 s; at 1 s no change beyond the noise of 5%).
+    /// catch it in 99 trials instead of 94. Longer branches gain a little more there (0.82 at
+    /// 4 s) but cost more CPU time than their events say (a guided sweep ran 15 to 20% fewer
+    /// events per second at 4 s; at 1 s no change beyond the noise of 5%).
     #[must_use]
     pub fn horizon_factor(self) -> u64 {
         match self {

@@ -378,7 +378,7 @@ impl Explorer {
             let place = if novelty > 0 {
                 Place::Novelty(before)
             } else {
-                let tried = self.hazard_forks.entry(name.to_string()).or_insert(0);
+                let tried = crate::sweep::counter(&mut self.hazard_forks, name);
                 *tried += 1;
                 Place::Hazard(*tried)
             };
