@@ -8,10 +8,15 @@
 //! - at hazards ([`crate::coverage::Point::hazard`]: leadership changing hands while entries,
 //!   a snapshot or a configuration are unsettled), however common, since whether a wrong rule
 //!   shows there depends on the next few milliseconds' timing (`fanout_hazard` branches);
-//! - where a run's fault phase ended, if its liveness phase then healed only a core
-//!   (`fanout_liveness` branches, run before any other): each runs the liveness phase alone,
-//!   with the core and the fates of the rest drawn anew. They are the only branches that reach
-//!   a liveness phase, and so the only ones that can try a liveness bug again.
+//! - where a root's fault phase ended, if its liveness phase then healed only a core
+//!   (`fanout_liveness` branches): each runs the liveness phase alone, with the core and the
+//!   fates of the rest drawn anew. They are the only branches that reach a liveness phase, and
+//!   so the only ones that can try a liveness bug again. They are not planned after the root
+//!   but asked for with it ([`Task::rides`]): the root's run copies itself where its fault
+//!   phase ends ([`crate::run::run_with_rides`]), so they cost their liveness phases and
+//!   copies only, where a group planned after the root first simulated its whole fault phase
+//!   again (about a root's work for each group of eight, most of what they cost). Their
+//!   results count after the batch's planned runs ([`run_batch`]), as if planned after it.
 //!
 //! Branches are short: those of one run in a batch share one walk of its prefix, each running
 //! off a copy of the run made at its fork ([`families`], [`crate::run::run_branches`]; an
@@ -65,13 +70,30 @@ pub struct Task {
     pub branch: BranchPath,
     /// Planned at a hazard rather than at a new or rare point (its cost is counted apart).
     pub hazard: bool,
+    /// For a root: the branches to fork where its fault phase ends, if its liveness phase heals
+    /// only a core, run along with it ([`crate::run::run_with_rides`]); its results come after
+    /// its own, as tasks of their own ([`Task::ride`]).
+    pub rides: u32,
+    /// A branch forked where its root's fault phase ended, run along with the root.
+    pub rode: bool,
 }
 
 impl Task {
     /// The seed's own run.
     #[must_use]
     pub fn root(seed: u64) -> Task {
-        Task { seed, branch: BranchPath::root(), hazard: false }
+        Task { seed, branch: BranchPath::root(), hazard: false, rides: 0, rode: false }
+    }
+
+    /// A branch of this root run along with it (see `rides`).
+    #[must_use]
+    pub fn ride(&self, branch: BranchPath) -> Task {
+        Task { seed: self.seed, branch, hazard: false, rides: 0, rode: true }
+    }
+
+    /// A branch planned at a fork of a run.
+    fn planned(seed: u64, branch: BranchPath, hazard: bool) -> Task {
+        Task { seed, branch, hazard, rides: 0, rode: false }
     }
 }
 
@@ -89,7 +111,8 @@ pub struct GuidedStats {
     /// Branches planned at hazards reached often.
     #[serde(default)]
     pub planned_hazard: u64,
-    /// Branches planned where a run's fault phase ended, to draw its liveness phase anew.
+    /// Branches run where a root's fault phase ended, to draw its liveness phase anew (each
+    /// with its root, see `Task::rides`).
     #[serde(default)]
     pub planned_liveness: u64,
     /// Planned branches dropped because the queue was full (those at the most common points).
@@ -117,12 +140,13 @@ pub struct Explorer {
     /// Branches waiting at hazards (`Point::hazard`) reached too often to be rare, by (groups
     /// planned at that hazard before, plan order): the least tried hazard first.
     hazards: BTreeMap<(u64, u64), Task>,
-    /// Branches waiting at the end of a fault phase (see `Guide::fanout_liveness`), in plan
-    /// order: they go first, as nothing else tries a liveness phase again.
-    liveness: BTreeMap<u64, Task>,
     /// Branches absorbed from each queue (novelty, hazards), and the events they cost.
     kind_done: [u64; 2],
     kind_events: [u64; 2],
+    /// Roots absorbed that were asked for branches at the end of their fault phase
+    /// (`Task::rides`), and the events those branches cost.
+    ride_roots: u64,
+    ride_events: u64,
     order: u64,
     /// Runs that reached each point so far.
     reached: BTreeMap<String, u64>,
@@ -169,9 +193,10 @@ impl Explorer {
             budget,
             queue: BTreeMap::new(),
             hazards: BTreeMap::new(),
-            liveness: BTreeMap::new(),
             kind_done: [0, 0],
             kind_events: [0, 0],
+            ride_roots: 0,
+            ride_events: 0,
             order: 0,
             reached: BTreeMap::new(),
             pairs: BTreeMap::new(),
@@ -197,10 +222,9 @@ impl Explorer {
         let spent = self.work_spent_milli();
         let left_milli = self.budget.saturating_mul(1000).saturating_sub(spent);
         if left_milli == 0 {
-            self.stats.unrun += (self.queue.len() + self.hazards.len() + self.liveness.len()) as u64;
+            self.stats.unrun += (self.queue.len() + self.hazards.len()) as u64;
             self.queue.clear();
             self.hazards.clear();
-            self.liveness.clear();
             return Vec::new();
         }
         let room = left_milli.div_ceil(1000).min(self.guide.batch as u64) as usize;
@@ -208,7 +232,7 @@ impl Explorer {
         let sixteenths = self.guide.branch_sixteenths.min(16) as u64;
         let root_count = if roots_left == 0 {
             0
-        } else if (self.queue.is_empty() && self.hazards.is_empty() && self.liveness.is_empty())
+        } else if (self.queue.is_empty() && self.hazards.is_empty())
             || sixteenths == 0
             || self.roots_done < self.guide.warm_up
         {
@@ -236,7 +260,29 @@ impl Explorer {
         let left_events =
             u128::from(left_milli.saturating_sub(root_count as u64 * 1000)) * u128::from(root_events) / 1000;
         let budget_events = u64::try_from(left_events).unwrap_or(u64::MAX);
-        let allowance = share.min(budget_events);
+        let mut allowance = share.min(budget_events);
+        // Roots fork the liveness phase as they go (`Task::rides`), before any branch waiting
+        // is paid for: during the warm-up every root, if the budget holds as much again as the
+        // roots' own work; after it, as many as the allowance pays for at what a root's such
+        // branches cost so far (every root, before any was counted).
+        let per_rider = self.ride_events.checked_div(self.ride_roots).filter(|&per| per > 0);
+        let riders = if self.guide.fanout_liveness == 0 || sixteenths == 0 {
+            0
+        } else if warming {
+            if budget_events >= (root_count as u64).saturating_mul(root_events) {
+                root_count
+            } else {
+                0
+            }
+        } else if let Some(per) = per_rider {
+            let riders = (allowance / per).min(root_count as u64);
+            allowance -= riders * per;
+            riders as usize
+        } else if allowance > 0 {
+            root_count
+        } else {
+            0
+        };
         // What a branch of each queue is expected to cost: the mean of those absorbed so far.
         let fallback = self.mean_branch_events().unwrap_or(root_events).max(1);
         let per_branch =
@@ -247,19 +293,16 @@ impl Explorer {
         let mut taken = self.kind_events;
         let branch_cap = self.guide.batch.saturating_mul(64);
         while expected < allowance && batch.len() < branch_cap {
-            // The branches at the end of a fault phase first (no other branch reaches a
-            // liveness phase). Then the queue behind its share of the branches so far goes
-            // next (hazards get `hazard_sixteenths` of them while both queues have some waiting).
+            // The queue behind its share of the branches so far goes next (hazards get
+            // `hazard_sixteenths` of them while both queues have some waiting).
             let share = self.guide.hazard_sixteenths.min(16);
-            let liveness = !self.liveness.is_empty();
-            let hazard = match (liveness, self.queue.is_empty(), self.hazards.is_empty()) {
-                (true, ..) => false,
-                (false, true, true) => break,
+            let hazard = match (self.queue.is_empty(), self.hazards.is_empty()) {
+                (true, true) => break,
                 // Hazards' work so far, against their share of all branches' work so far.
-                (false, false, false) => {
+                (false, false) => {
                     share > 0 && taken[1].saturating_mul(16) <= (taken[0] + taken[1]).saturating_mul(share)
                 }
-                (false, novelty_empty, _) => novelty_empty,
+                (novelty_empty, _) => novelty_empty,
             };
             let cost = per_branch[usize::from(hazard)];
             let room_for = |len: usize| {
@@ -268,9 +311,7 @@ impl Explorer {
             };
             // The rest of its group comes along, in fork order, as far as the budget goes (the
             // rest of a group cut there waits).
-            let group = if liveness {
-                take_group(&mut self.liveness, room_for)
-            } else if hazard {
+            let group = if hazard {
                 take_group(&mut self.hazards, room_for)
             } else {
                 take_group(&mut self.queue, room_for)
@@ -283,8 +324,12 @@ impl Explorer {
             expected = expected.saturating_add(work);
             batch.extend(group);
         }
-        for _ in 0..root_count {
-            batch.push(Task::root(self.roots.nth(self.next_root)));
+        for i in 0..root_count {
+            let mut root = Task::root(self.roots.nth(self.next_root));
+            if i < riders {
+                root.rides = self.guide.fanout_liveness;
+            }
+            batch.push(root);
             self.next_root += 1;
         }
         for task in &batch {
@@ -301,9 +346,8 @@ impl Explorer {
     /// Work absorbed so far, in thousandths of a root run.
     fn work_spent_milli(&self) -> u64 {
         let per_root = self.mean_root_events().max(1);
-        self.roots_done
-            .saturating_mul(1000)
-            .saturating_add(self.kind_events.iter().sum::<u64>().saturating_mul(1000) / per_root)
+        let branches = self.kind_events.iter().sum::<u64>().saturating_add(self.ride_events);
+        self.roots_done.saturating_mul(1000).saturating_add(branches.saturating_mul(1000) / per_root)
     }
 
     /// The mean events of the root runs absorbed so far (1 before any).
@@ -331,6 +375,13 @@ impl Explorer {
         if task.branch.is_root() {
             self.roots_done += 1;
             self.root_events = self.root_events.saturating_add(cost);
+            self.ride_roots += u64::from(task.rides > 0);
+        } else if task.rode {
+            // Not planned: count it as a planned branch that ran.
+            self.ride_events = self.ride_events.saturating_add(cost);
+            self.stats.planned_liveness += 1;
+            self.stats.branches += 1;
+            self.stats.deepest = self.stats.deepest.max(task.branch.forks().len() as u64);
         } else {
             let kind = usize::from(task.hazard);
             self.kind_done[kind] += 1;
@@ -434,33 +485,12 @@ impl Explorer {
             let horizon = self.guide.horizon_ns.map(|ns| ns.saturating_mul(horizons));
             for fork in 1..=fanout {
                 let branch = task.branch.then(event, fork).with_horizon(horizon);
-                queue.insert((key, self.order), Task { seed: task.seed, branch, hazard });
-                self.order += 1;
-            }
-        }
-        // Where the run's fault phase ended, if it then healed only a core: that draw (which
-        // majority heals, and which of the rest stay down, paused, isolated or cut one way) is
-        // made there, so branches forked there each run the liveness phase with a draw of
-        // their own. Each costs that phase and its copy (the first of them the fault phase
-        // too, as the group's prefix); they are the only branches that reach the phase.
-        let core_only = crate::coverage::Point::LivenessCoreOnly.name();
-        let liveness = fault_end.filter(|&end| {
-            self.guide.fanout_liveness > 0
-                && !deep
-                && last_fork.is_none_or(|e| end > e)
-                && points.iter().any(|(name, _)| name.as_ref() == core_only)
-        });
-        if let Some(end) = liveness {
-            self.stats.planned_liveness += u64::from(self.guide.fanout_liveness);
-            for fork in 1..=self.guide.fanout_liveness {
-                let branch = task.branch.then(end, fork).with_horizon(None);
-                self.liveness.insert(self.order, Task { seed: task.seed, branch, hazard: false });
+                queue.insert((key, self.order), Task::planned(task.seed, branch, hazard));
                 self.order += 1;
             }
         }
         let max = self.guide.queue_max;
-        self.stats.dropped +=
-            trim(&mut self.queue, max) + trim(&mut self.hazards, max) + trim(&mut self.liveness, max);
+        self.stats.dropped += trim(&mut self.queue, max) + trim(&mut self.hazards, max);
         new
     }
 
@@ -524,20 +554,54 @@ pub fn families(batch: &[Task]) -> Vec<Vec<usize>> {
     out
 }
 
+/// Runs one family of a batch (see [`families`]): the branches of one run off its shared
+/// prefix ([`crate::run::run_branches`]), or a root with the branches it asks for where its
+/// fault phase ends ([`Task::rides`], [`crate::run::run_with_rides`]). Each outcome comes with
+/// its task (a root's rides after the root, as tasks of their own) and its cost in events.
+#[must_use]
+pub fn run_family(
+    config: &crate::config::SimConfig,
+    scenario: Option<&crate::scenario::Scenario>,
+    tasks: &[Task],
+    options: &crate::run::RunOptions,
+) -> Vec<(Task, crate::run::Outcome, u64)> {
+    match tasks {
+        [root] if root.rides > 0 => {
+            let mut config = config.clone();
+            config.branch = root.branch.clone();
+            let mut out = crate::run::run_with_rides(&config, scenario, root.rides, options).into_iter();
+            let first = out.next().map(|(outcome, cost)| (root.clone(), outcome, cost));
+            let rides =
+                out.map(|(outcome, cost)| (root.ride(outcome.end.config.branch.clone()), outcome, cost));
+            first.into_iter().chain(rides).collect()
+        }
+        _ => {
+            let branches: Vec<BranchPath> = tasks.iter().map(|t| t.branch.clone()).collect();
+            let outcomes = crate::run::run_branches(config, scenario, &branches, options);
+            tasks.iter().cloned().zip(outcomes).map(|(task, (outcome, cost))| (task, outcome, cost)).collect()
+        }
+    }
+}
+
 /// Runs a batch on `jobs` threads, the branches of one run together (see [`families`]: `work`
-/// gets them in fork order and returns one result per task, in that order, so that it can
-/// simulate their shared prefix once). The results come back in the batch's order, whatever the
-/// threads did; `idle` is called while runs go on (for progress lines), with the batch index
-/// of each running family's first task.
-pub fn run_batch<R, W, I>(batch: &[Task], jobs: usize, work: W, idle: I) -> Vec<Option<R>>
+/// gets them in fork order and returns each task's result, in that order, so that it can
+/// simulate their shared prefix once; a root's rides follow it, see [`run_family`]). The
+/// results come back with their tasks in the batch's order, whatever the threads did, and the
+/// rides after them all, in their roots' order: they are branches the batch's results led to,
+/// as if planned after it (so a bug a root of the warm-up catches costs what it costs plain
+/// seeds), run along with their roots only so as not to simulate their fault phases again.
+/// `idle` is called while runs go on (for progress lines), with the batch index of each
+/// running family's first task.
+pub fn run_batch<R, W, I>(batch: &[Task], jobs: usize, work: W, idle: I) -> Vec<(Task, R)>
 where
     R: Send,
-    W: Fn(&[Task]) -> Vec<R> + Sync,
+    W: Fn(&[Task]) -> Vec<(Task, R)> + Sync,
     I: FnMut(&crate::pool::Running),
 {
     let mut idle = idle;
     let families = families(batch);
-    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(batch.len()).collect();
+    let mut results: Vec<Option<(Task, R)>> = std::iter::repeat_with(|| None).take(batch.len()).collect();
+    let mut rides: Vec<Vec<(Task, R)>> = std::iter::repeat_with(Vec::new).take(batch.len()).collect();
     crate::pool::run_parallel(
         families.len() as u64,
         jobs,
@@ -545,9 +609,22 @@ where
             let tasks: Vec<Task> = families[f as usize].iter().map(|&i| batch[i].clone()).collect();
             work(&tasks)
         },
-        |f, rs| {
-            for (&i, r) in families[f as usize].iter().zip(rs) {
-                results[i] = Some(r);
+        |f, rs: Vec<(Task, R)>| {
+            // Each planned task's result in its own place; a ride with its root's.
+            let mut places = families[f as usize].iter();
+            let mut place = None;
+            for (task, r) in rs {
+                if task.rode {
+                    if let Some(i) = place {
+                        let list: &mut Vec<(Task, R)> = &mut rides[i];
+                        list.push((task, r));
+                    }
+                } else {
+                    place = places.next().copied();
+                    if let Some(i) = place {
+                        results[i] = Some((task, r));
+                    }
+                }
             }
             crate::pool::Flow::Continue
         },
@@ -557,7 +634,7 @@ where
             idle(&tasks);
         },
     );
-    results
+    results.into_iter().flatten().chain(rides.into_iter().flatten()).collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@ use crate::world::{FaultStats, MembershipStats, RealizedAt, SnapshotStats, World
 mod branches;
 #[cfg(test)]
 mod tests;
-pub use branches::{branch_copy_cost, run_branches, run_scenario_with_clone_at, run_with_clone_at};
+pub use branches::{
+    branch_copy_cost, run_branches, run_scenario_with_clone_at, run_with_clone_at, run_with_rides,
+};
 
 /// What a run found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -325,6 +327,8 @@ impl<'s, R: Raft> Started<'s, R> {
             forks_taken: 0,
             horizon_end: None,
             fault_phase_events: None,
+            pause_at_fault_end: false,
+            paused: None,
             stop_after: options.stop_after_events.unwrap_or(u64::MAX),
             budget: Budget::of(config, ops),
             deadline: options.run_time_limit.map(|limit| wall + limit),
@@ -389,6 +393,12 @@ struct Guard {
     horizon_end: Option<u64>,
     /// The events handled when the fault phase ended, once it has.
     fault_phase_events: Option<u64>,
+    /// Stop where the fault phase ends, before the liveness phase starts (see `paused`).
+    pause_at_fault_end: bool,
+    /// The events handled when the run stopped at the end of its fault phase, if it did: the
+    /// run then stands as a run stopped after that many events does, to be copied there
+    /// (`run::run_with_rides`) and resumed.
+    paused: Option<u64>,
     stop_after: u64,
     budget: Budget,
     deadline: Option<Instant>,
@@ -441,6 +451,20 @@ impl Guard {
         }
     }
 
+    /// Stops the run here, at the end of its fault phase, if it was asked to: as if it had been
+    /// asked to stop after the events it handled so far, so that resuming it (or a copy) runs
+    /// the phase's last steps, and the liveness phase, exactly as an unpaused run does.
+    fn pause_here<R: Raft>(&mut self, world: &World<R>) -> bool {
+        if !self.pause_at_fault_end {
+            return false;
+        }
+        self.pause_at_fault_end = false;
+        let events = world.trace.events();
+        self.paused = Some(events);
+        self.stop_after = events;
+        true
+    }
+
     /// Whether the run was cut short by something other than a failure.
     fn cut_short<R: Raft>(&self, world: &World<R>) -> bool {
         world.overrun.is_some()
@@ -466,6 +490,7 @@ fn fault_phase<R: Raft>(
     let limit = fixed_end.unwrap_or(SCHEDULE_NS_MAX);
     while guard.keep_going(world) {
         if fixed_end.is_none() && script.as_ref().is_none_or(|s| s.done()) {
+            guard.pause_here(world);
             return world.now;
         }
         guard.maybe_fork(world, script.as_deref_mut());
@@ -474,6 +499,9 @@ fn fault_phase<R: Raft>(
             if until < limit {
                 world.now = world.now.max(until);
                 return until;
+            }
+            if guard.pause_here(world) {
+                return limit;
             }
             break;
         };
@@ -742,7 +770,8 @@ fn finish<R: Raft>(
         applied_commands: world.checks.applied_command_count(),
         description: options.stop_after_events.map(|_| world.describe()),
         realized: world.realized.take(),
-        config: world.config,
+        // A copy's world holds the path of the run it was copied from; the run's own is `config`'s.
+        config: SimConfig { branch: config.branch.clone(), ..world.config },
     };
     Outcome { verdict, reason, failure, summary, history, check, trace_lines, checkpoints, end }
 }

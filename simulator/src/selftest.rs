@@ -8,7 +8,7 @@ use crate::branch::BranchPath;
 use crate::config::{CrashFaults, Implementation, SimConfig};
 use crate::guided::{run_batch, Explorer, Guide, Task};
 use crate::pool::{run_parallel, Flow};
-use crate::run::{run_branches, RunOptions, Verdict};
+use crate::run::{RunOptions, Verdict};
 use crate::scenario::Scenario;
 use crate::sweep::SeedSet;
 
@@ -225,14 +225,13 @@ pub fn hunt_guided_on(
             return missed(bug, budget, spent);
         }
         let runs = run_batch(&batch, jobs, |group| hunt_group(implementation, base, bug, group), |_| {});
-        for (task, r) in batch.iter().zip(runs) {
-            let Some(r) = r else { continue };
+        for (task, r) in runs {
             done += 1;
             spent = spent.saturating_add(r.events);
             if r.verdict.is_failure() {
                 return caught((implementation, base), bug, done, spent, task.seed, &task.branch, r);
             }
-            explorer.absorb(task, &r.points, r.events, r.fault_end);
+            explorer.absorb(&task, &r.points, r.events, r.fault_end);
         }
     }
 }
@@ -266,26 +265,25 @@ impl Run {
 }
 
 fn hunt_run(implementation: Implementation, base: Base, bug: Bug, seed: u64, branch: &BranchPath) -> Run {
-    let task = Task { seed, branch: branch.clone(), hazard: false };
+    let mut task = Task::root(seed);
+    task.branch = branch.clone();
     hunt_group(implementation, base, bug, std::slice::from_ref(&task))
         .pop()
-        .unwrap_or_else(|| Run::broken("no run".into()))
+        .map_or_else(|| Run::broken("no run".into()), |(_, run)| run)
 }
 
-/// The runs of tasks that fork off one moment of one seed (or a single task), the shared
-/// prefix simulated once: each run's events are what it cost on its own.
-fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Task]) -> Vec<Run> {
+/// The runs of tasks that fork off one moment of one seed (or a single task, with the rides it
+/// asks for), the shared prefix simulated once: each run's events are what it cost on its own.
+fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Task]) -> Vec<(Task, Run)> {
     let Some(first) = tasks.first() else { return Vec::new() };
     let seed = first.seed;
     let staged = staging(bug).map(|(path, text)| Scenario::parse(text, path));
     let (mut config, scenario) = match staged {
         Some(Ok(scenario)) => match scenario.config(seed) {
             Ok(config) => (config, Some(scenario)),
-            Err(e) => {
-                return vec![Run::broken(format!("the staging scenario's configuration: {e}")); tasks.len()]
-            }
+            Err(e) => return broken_all(tasks, &format!("the staging scenario's configuration: {e}")),
         },
-        Some(Err(e)) => return vec![Run::broken(format!("the staging scenario: {e}")); tasks.len()],
+        Some(Err(e)) => return broken_all(tasks, &format!("the staging scenario: {e}")),
         None => {
             let mut config = base.config(seed);
             config.fit_for(bug);
@@ -294,21 +292,35 @@ fn hunt_group(implementation: Implementation, base: Base, bug: Bug, tasks: &[Tas
     };
     config.bugs = vec![bug.name().to_string()];
     config.set_implementation(implementation);
-    let branches: Vec<BranchPath> = tasks.iter().map(|t| t.branch.clone()).collect();
     // Availability figures are never shown here; they cost a short branch about 2%.
     let options = RunOptions { skip_availability: true, ..RunOptions::default() };
-    run_branches(&config, scenario.as_ref(), &branches, &options)
+    crate::guided::run_family(&config, scenario.as_ref(), tasks, &options)
         .into_iter()
-        .map(|(outcome, cost)| {
+        .map(|(task, outcome, cost)| {
             let check = outcome
                 .failure
                 .as_ref()
                 .map_or_else(|| outcome.verdict.name().to_string(), |f| f.check.clone());
             let points = outcome.summary.points.iter().map(|p| (p.point, p.first_event)).collect();
             let fault_end = outcome.summary.fault_phase_events;
-            Run { verdict: outcome.verdict, check, reason: outcome.reason, events: cost, points, fault_end }
+            (
+                task,
+                Run {
+                    verdict: outcome.verdict,
+                    check,
+                    reason: outcome.reason,
+                    events: cost,
+                    points,
+                    fault_end,
+                },
+            )
         })
         .collect()
+}
+
+/// Every task of a group, as a run that could not be made.
+fn broken_all(tasks: &[Task], reason: &str) -> Vec<(Task, Run)> {
+    tasks.iter().map(|t| (t.clone(), Run::broken(reason.to_string()))).collect()
 }
 
 /// A catch of `bug` by the hunt of `implementation` on `base`, with the line that replays it.
@@ -452,13 +464,13 @@ pub fn fork_trial(
             let Some(event) = at.filter(|_| !root.verdict.is_failure()) else { return (root, None) };
             let tasks: Vec<Task> = (1..=branches)
                 .map(|fork| Task {
-                    seed,
                     branch: BranchPath::root().then(event, fork).with_horizon(Some(horizon_ns)),
                     hazard: true,
+                    ..Task::root(seed)
                 })
                 .collect();
             let runs = hunt_group(implementation, base, bug, &tasks);
-            (root, Some((event, tasks.into_iter().map(|t| t.branch).zip(runs).collect())))
+            (root, Some((event, runs.into_iter().map(|(t, run)| (t.branch, run)).collect())))
         },
         |i, r| {
             if let Some(slot) = results.get_mut(i as usize) {

@@ -315,3 +315,97 @@ fn scenario_branches_and_implementations_that_cannot_copy_still_run_each_branch_
         assert_eq!(*cost, outcome.summary.events);
     }
 }
+
+/// Runs a root with `rides` branches at the end of its fault phase and checks the root and each
+/// branch against its ordinary run and what each was charged; returns how many branches ran.
+fn check_rides(label: &str, config: &SimConfig, rides: u32, options: &RunOptions) -> usize {
+    let out = simulator::run::run_with_rides(config, None, rides, options);
+    let alone = run(config, options);
+    let (root, cost) = &out[0];
+    assert_same_run(&format!("{label}: the root"), &alone, root);
+    assert_eq!(*cost, alone.summary.events, "{label}: the root costs its run");
+    let core = "liveness: only a core healed";
+    let core_only = alone.summary.points.iter().any(|p| p.point == core);
+    let end = alone.summary.fault_phase_events;
+    if !core_only || end.is_none() {
+        assert_eq!(out.len(), 1, "{label}: no branch where the whole cluster healed");
+        return 0;
+    }
+    let end = end.unwrap_or(0);
+    assert_eq!(out.len(), 1 + rides as usize, "{label}: every branch asked for");
+    let mut liveness_draws = std::collections::BTreeSet::new();
+    for (k, (outcome, cost)) in out.iter().enumerate().skip(1) {
+        let branch = BranchPath::root().then(end, k as u32);
+        assert_eq!(outcome.end.config.branch, branch, "{label}: the branch's path");
+        let mut c = config.clone();
+        c.branch = branch.clone();
+        let fresh = run(&c, options);
+        assert_same_run(&format!("{label}, branch {branch}"), &fresh, outcome);
+        let copied = !options.checkpoints && !options.trace_lines;
+        let expected = if copied {
+            fresh.summary.events - end + simulator::run::branch_copy_cost(end)
+        } else {
+            fresh.summary.events
+        };
+        assert_eq!(*cost, expected, "{label}, branch {branch}: events charged");
+        liveness_draws.insert(outcome.summary.trace_hash.clone());
+    }
+    assert!(liveness_draws.len() > 1, "{label}: the branches draw their liveness phases anew");
+    rides as usize
+}
+
+#[test]
+fn liveness_branches_forked_as_their_root_goes_end_exactly_as_each_run_alone() {
+    let options = RunOptions::default();
+    let (mut rode, mut whole) = (0, 0);
+    for seed in 0..24 {
+        let n = check_rides(&format!("swarm seed {seed}"), &SimConfig::swarm(seed), 3, &options);
+        rode += n;
+        whole += usize::from(n == 0);
+    }
+    assert!(rode >= 9 && whole >= 3, "{rode} branches, {whole} roots that healed the whole cluster");
+    // A liveness bug that some of the branches catch: each replays as it failed.
+    let mut caught = 0;
+    for seed in 0..40 {
+        let mut config = SimConfig::swarm(seed);
+        config.bugs = vec!["active-on-send".into()];
+        let out = simulator::run::run_with_rides(&config, None, 4, &options);
+        if out.len() > 1 {
+            check_rides(&format!("active-on-send, seed {seed}"), &config, 4, &options);
+        }
+        caught += out.iter().skip(1).filter(|(o, _)| o.verdict == Verdict::Liveness).count();
+    }
+    assert!(caught > 0, "no branch caught active-on-send");
+    // With checkpoints no copy is made: the branches run from the start.
+    let with_hashes = RunOptions { checkpoints: true, ..RunOptions::default() };
+    let mut rode = 0;
+    for seed in 0..8 {
+        rode +=
+            check_rides(&format!("seed {seed} with checkpoints"), &SimConfig::swarm(seed), 2, &with_hashes);
+    }
+    assert!(rode > 0);
+    // Asked for none, it is the root alone.
+    assert_eq!(simulator::run::run_with_rides(&SimConfig::swarm(1), None, 0, &options).len(), 1);
+}
+
+#[test]
+fn raft_rs_liveness_branches_run_from_the_start() {
+    let options = RunOptions::default();
+    let mut rode = 0;
+    for seed in 0..16 {
+        let mut config = SimConfig::swarm(seed);
+        config.set_implementation(Implementation::RaftRs);
+        let out = simulator::run::run_with_rides(&config, None, 2, &options);
+        for (outcome, cost) in out.iter().skip(1) {
+            assert_eq!(
+                *cost, outcome.summary.events,
+                "seed {seed}: a branch run from the start costs its run"
+            );
+            let mut c = config.clone();
+            c.branch = outcome.end.config.branch.clone();
+            assert_same_run(&format!("raft-rs seed {seed}"), &run(&c, &options), outcome);
+            rode += 1;
+        }
+    }
+    assert!(rode > 0, "no raft-rs seed healed only a core");
+}

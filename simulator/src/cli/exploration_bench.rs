@@ -19,8 +19,8 @@ use serde_json::json;
 use super::bench_cmd::BenchArgs;
 use super::selftest_cmd::{hunt_with, TRIAL_STRIDE};
 use crate::bootstrap::{ratio_interval, show, Stat};
-use crate::guided::{run_batch, Explorer, Guide};
-use crate::run::{run_branches, RunOptions};
+use crate::guided::{run_batch, run_family, Explorer, Guide, Task};
+use crate::run::RunOptions;
 use crate::selftest::{mean_events, median_events, median_seeds, Base, Hunt};
 use crate::sweep::SeedSet;
 
@@ -325,23 +325,21 @@ fn reach(
             |group| {
                 let mut config = base.config(group[0].seed);
                 config.set_implementation(implementation);
-                let branches: Vec<_> = group.iter().map(|t| t.branch.clone()).collect();
                 let options = RunOptions { skip_availability: true, ..RunOptions::default() };
-                run_branches(&config, None, &branches, &options)
+                run_family(&config, None, group, &options)
                     .into_iter()
-                    .map(|(o, cost)| -> RunPoints {
+                    .map(|(task, o, cost)| -> (Task, RunPoints) {
                         let points = o.summary.points.iter().map(|p| (p.point, p.first_event)).collect();
-                        (cost, points, o.summary.fault_phase_events)
+                        (task, (cost, points, o.summary.fault_phase_events))
                     })
                     .collect()
             },
             |_| {},
         );
-        for (t, r) in batch.iter().zip(results) {
-            let Some((e, points, fault_end)) = r else { continue };
+        for (t, (e, points, fault_end)) in results {
             events = events.saturating_add(e);
             done += 1;
-            explorer.absorb(t, &points, e, fault_end);
+            explorer.absorb(&t, &points, e, fault_end);
         }
     }
     let rare_names: Vec<&str> =

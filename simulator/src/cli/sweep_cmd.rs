@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use super::run_cmd::{config_from_args, replay_command, scenario_from_args, world_options};
 use super::{ExecArgs, WorldArgs};
 use crate::config::Implementation;
-use crate::guided::{run_batch, Explorer, Guide};
+use crate::guided::{run_batch, run_family, Explorer, Guide};
 use crate::limits;
 use crate::pool::{run_parallel, Flow};
 use crate::report::{self, ReportContext};
-use crate::run::{run, run_branches, run_scenario, RunOptions};
+use crate::run::{run, run_scenario, RunOptions};
 use crate::scenario::Scenario;
 use crate::sweep::{parse_range, parse_shard, Failed, SeedResult, SeedSet, SweepSummary, FAILED_LISTED_MAX};
 
@@ -299,12 +299,11 @@ fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>, gui
                         unreachable!("options validated on the first seed, but seed {}: {e}", first.seed)
                     }
                 };
-                let branches: Vec<_> = group.iter().map(|t| t.branch.clone()).collect();
-                run_branches(&config, scenario, &branches, &options)
+                run_family(&config, scenario, group, &options)
                     .into_iter()
-                    .map(|(outcome, cost)| {
+                    .map(|(task, outcome, cost)| {
                         let result = SeedResult::from_outcome(first.seed, &outcome.end.config, &outcome);
-                        (result, cost, outcome.summary.fault_phase_events)
+                        (task, (result, cost, outcome.summary.fault_phase_events))
                     })
                     .collect()
             },
@@ -314,10 +313,9 @@ fn guided_sweep(args: &SweepArgs, set: SeedSet, scenario: Option<&Scenario>, gui
                 progress.borrow_mut().slow_seeds(&seeds);
             },
         );
-        for (task, result) in batch.iter().zip(results) {
-            let Some((r, cost, fault_end)) = result else { continue };
+        for (task, (r, cost, fault_end)) in results {
             progress.borrow_mut().tick(&r);
-            if explorer.absorb(task, &r.points, cost, fault_end) > 0 {
+            if explorer.absorb(&task, &r.points, cost, fault_end) > 0 {
                 last_new = counted;
             }
             summary.add(&r);

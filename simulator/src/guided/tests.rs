@@ -43,9 +43,8 @@ fn a_new_point_is_explored_on_several_branches_from_its_first_event() {
 #[test]
 fn the_branches_of_one_run_go_together_in_fork_order_wherever_they_queued() {
     let task = |seed: u64, path: &str| Task {
-        seed,
         branch: if path.is_empty() { BranchPath::root() } else { path.parse().expect("a path") },
-        hazard: false,
+        ..Task::root(seed)
     };
     let batch = vec![
         task(7, "900.1"),
@@ -64,49 +63,80 @@ fn the_branches_of_one_run_go_together_in_fork_order_wherever_they_queued() {
     let results = run_batch(
         &batch,
         2,
-        |tasks| tasks.iter().map(|t| format!("{}:{}", t.seed, t.branch)).collect(),
+        |tasks| tasks.iter().map(|t| (t.clone(), format!("{}:{}", t.seed, t.branch))).collect(),
         |_| {},
     );
-    let back: Vec<String> = results.into_iter().map(|r| r.expect("every task ran")).collect();
+    let back: Vec<String> = results.iter().map(|(_, r)| r.clone()).collect();
     assert_eq!(back, names(&batch));
+    assert!(results.iter().zip(&batch).all(|((t, _), b)| t == b));
+    // A root that asks for branches at the end of its fault phase gets them after the whole
+    // batch, whatever the threads did.
+    let mut batch = batch;
+    batch[4].rides = 2;
+    let results = run_batch(
+        &batch,
+        2,
+        |tasks| {
+            let mut out: Vec<(Task, String)> =
+                tasks.iter().map(|t| (t.clone(), format!("{}:{}", t.seed, t.branch))).collect();
+            if let [root] = tasks {
+                for k in 1..=root.rides {
+                    let ride = root.ride(root.branch.then(1000, k));
+                    out.push((ride, format!("{}:1000.{k}", root.seed)));
+                }
+            }
+            out
+        },
+        |_| {},
+    );
+    let back: Vec<&str> = results.iter().map(|(_, r)| r.as_str()).collect();
+    let mut expected = names(&batch);
+    expected.extend(["9:1000.1".to_string(), "9:1000.2".to_string()]);
+    assert_eq!(back, expected);
+    assert!(results.iter().map(|(t, _)| t.rode).eq((0..10).map(|i| i >= 8)));
 }
 
 #[test]
-fn a_run_that_healed_only_a_core_draws_its_liveness_phase_again_on_branches_that_go_first() {
+fn every_root_draws_its_liveness_phase_again_as_it_runs_and_nothing_is_planned_after_it() {
     use crate::coverage::Point;
     let core = Point::LivenessCoreOnly.name();
     let hazard = Point::LeaderUncommittedEarlierTerms.name();
-    let mut x = explorer(1000);
+    // Warming up for one batch (the default guide's warm-up is its first batch too).
+    let guide = Guide { batch: 4, warm_up: 4, branch_sixteenths: 8, ..Guide::default() };
+    let mut x = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 1000, guide);
     let first = x.next_batch();
+    // Every root asks, the warm-up's too: their branches come back after the batch's roots
+    // (`run_batch`), so a bug a root of the warm-up catches costs what it costs plain seeds.
+    assert!(first.iter().all(|t| t.branch.is_root() && t.rides == guide.fanout_liveness));
     // Root 100 reached a hazard (new, so it asks for branches too), its fault phase ended
-    // at event 900 and its liveness phase healed only a core.
+    // at event 900 and its liveness phase healed only a core: it forked its eight there.
     x.absorb(&first[0], &points(&[(hazard, 40), (core, 905)]), 1000, Some(900));
-    // Root 101 healed everything; root 102 healed a core but ended before its fault phase
-    // did (a failure, say): neither has a liveness phase to draw again.
     x.absorb(&first[1], &points(&[(hazard, 40)]), 1000, Some(800));
-    x.absorb(&first[2], &points(&[(core, 905)]), 1000, None);
+    x.absorb(&first[2], &NO_POINTS, 1000, None);
     x.absorb(&first[3], &NO_POINTS, 1000, None);
-    assert_eq!(x.stats.planned_liveness, 8);
-    let second = x.next_batch();
-    // The eight come first, together (one prefix), forked where the fault phase ended and
-    // without a horizon: they run the liveness phase. The hazard's branches wait behind.
-    let expected: Vec<String> = (1..=8).map(|f| format!("100:900.{f}")).collect();
-    assert_eq!(names(&second[..8]), expected);
-    assert_eq!(families(&second)[0], (0..8).collect::<Vec<_>>());
-    assert!(second[..8].iter().all(|t| t.branch.horizon_ns().is_none() && !t.hazard));
-    assert!(second[8..].iter().all(|t| t.branch.is_root()), "{:?}", names(&second));
-    // A branch that ran the liveness phase again draws nothing more there.
-    x.absorb(&second[0], &points(&[(core, 905)]), 50, Some(900));
-    assert_eq!(x.stats.planned_liveness, 8);
+    // Nothing is planned at the end of the fault phase: the hazard's branches wait, nothing
+    // else.
+    assert_eq!(x.stats.planned_liveness, 0);
+    let waiting = x.queue.len() + x.hazards.len();
+    assert_eq!(waiting as u64, x.stats.planned_new + x.stats.planned_hazard);
+    let spent = x.work_spent_milli();
+    for k in 1..=guide.fanout_liveness {
+        let ride = first[0].ride(first[0].branch.then(900, k));
+        assert!(ride.rode && ride.branch.horizon_ns().is_none() && !ride.hazard);
+        // A branch that ran the liveness phase again plans nothing there.
+        x.absorb(&ride, &points(&[(core, 905)]), 250, Some(900));
+    }
+    assert_eq!((x.stats.planned_liveness, x.stats.branches), (8, 8));
+    assert_eq!(x.queue.len() + x.hazards.len(), waiting);
+    assert_eq!(x.work_spent_milli(), spent + 2000, "eight branches of 250 events: two roots' work");
+    assert_eq!(x.stats.deepest, 1);
     // Nor does a guide that asks for none.
     let mut none = Explorer::new(
         SeedSet { start: 100, end: 200, shard: None },
         1000,
         Guide { batch: 4, warm_up: 0, branch_sixteenths: 8, fanout_liveness: 0, ..Guide::default() },
     );
-    let first = none.next_batch();
-    none.absorb(&first[0], &points(&[(core, 905)]), 1000, Some(900));
-    assert_eq!(none.stats.planned_liveness, 0);
+    assert!(none.next_batch().iter().all(|t| t.rides == 0));
 }
 
 #[test]
@@ -227,7 +257,7 @@ fn points_reached_before_the_fork_plan_nothing_and_a_rare_point_gets_one_branch(
     let _ = x.next_batch();
     let root = Task::root(100);
     x.absorb(&root, &points(&[("a", 50)]), 1000, None);
-    let branch = Task { seed: 100, branch: BranchPath::root().then(50, 1), hazard: false };
+    let branch = Task { branch: BranchPath::root().then(50, 1), ..Task::root(100) };
     let queued = x.queue.len();
     // "a" at event 40 was the root's, before the fork at 50: nothing new for the branch.
     x.absorb(&branch, &points(&[("a", 40)]), 100, None);
@@ -342,4 +372,51 @@ fn the_budget_bounds_the_work_and_the_plan_does_not_depend_on_timing() {
     assert!((10..=14).contains(&a.len()), "{}", a.len());
     assert_eq!(stats.roots + stats.branches, a.len() as u64);
     assert_eq!(plan().0, a);
+}
+
+#[test]
+fn roots_ask_for_liveness_branches_only_as_far_as_the_share_of_branches_pays_for_them() {
+    let core = crate::coverage::Point::LivenessCoreOnly.name();
+    let guide = Guide { batch: 4, warm_up: 4, branch_sixteenths: 8, ..Guide::default() };
+    let mut x = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 1000, guide);
+    for root in x.next_batch() {
+        assert_eq!(root.rides, guide.fanout_liveness);
+        x.absorb(&root, &NO_POINTS, 1000, Some(900));
+    }
+    // Nothing waits and no root healed only a core yet: every root of the batch asks.
+    let second = x.next_batch();
+    assert_eq!(second.len(), 4);
+    assert!(second.iter().all(|t| t.rides == guide.fanout_liveness));
+    // Each healed only a core, and its eight branches cost 300 events each: 2,400 a root.
+    for root in &second {
+        x.absorb(root, &points(&[(core, 905)]), 1000, Some(900));
+        for k in 1..=root.rides {
+            x.absorb(&root.ride(root.branch.then(900, k)), &points(&[(core, 905)]), 300, Some(900));
+        }
+    }
+    assert_eq!(x.stats.planned_liveness, 32);
+    // Half of a batch's work may go to branches: a batch of four roots, 4,000 events. A root
+    // that asked cost 1,200 events of such branches on average (the warm-up's forked none), so
+    // three of them ride.
+    let third = x.next_batch();
+    assert_eq!(third.iter().filter(|t| t.rides > 0).count(), 3, "{:?}", names(&third));
+    assert!(third[0].rides > 0, "the first roots of the batch ride");
+    // A budget that holds no more than the warm-up's roots leaves no room for their branches.
+    let mut short = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 6, guide);
+    assert!(short.next_batch().iter().all(|t| t.rides == 0));
+    let mut enough = Explorer::new(SeedSet { start: 100, end: 200, shard: None }, 8, guide);
+    assert!(enough.next_batch().iter().all(|t| t.rides > 0));
+    // With no share for branches, no root asks.
+    let mut plain = Explorer::new(
+        SeedSet { start: 100, end: 200, shard: None },
+        1000,
+        Guide { branch_sixteenths: 0, warm_up: 4, batch: 4, ..Guide::default() },
+    );
+    for _ in 0..3 {
+        let batch = plain.next_batch();
+        assert!(batch.iter().all(|t| t.rides == 0));
+        for root in &batch {
+            plain.absorb(root, &points(&[(core, 905)]), 1000, Some(900));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Copying a run in the middle: the copy a run makes of itself ([`World::try_clone`](crate::world::World::try_clone)), the
-//! branches run off copies of one run's prefix (guided exploration's), what such a branch
-//! costs, and the runs that check a copy finishes exactly as the original.
+//! branches run off copies of one run's prefix (guided exploration's), those a run forks as it
+//! goes where its fault phase ends, what such a branch costs, and the runs that check a copy
+//! finishes exactly as the original.
 
 use raft_host::Raft;
 use std::time::Instant;
@@ -127,6 +128,84 @@ fn run_branches_of<R: Raft>(
             own = own.saturating_add(fork_event - charged_to);
             charged_to = fork_event;
         }
+        out.push((outcome, own.saturating_add(branch_copy_cost(fork_event))));
+    }
+    out
+}
+
+/// Runs a seed (or a branch that ends in its fault phase's last fork) and, if its liveness phase
+/// heals only a core, `rides` branches of it forked where its fault phase ends (each path the
+/// run's own plus `END.k`, k from 1, no horizon): each copy of the run there draws the liveness
+/// phase (which majority heals, the fates of the rest) anew. Guided exploration asks for them
+/// with the root run instead of planning them after it, so that they share its fault phase
+/// instead of simulating it again. The run's own outcome comes first, with its events as its
+/// cost; then each branch's, costing the events it simulated after the fork plus
+/// [`branch_copy_cost`]. Each outcome is exactly that of `run` (or `run_scenario`) with its path;
+/// an implementation that cannot copy itself runs each branch from the start (and it costs its
+/// whole run).
+#[must_use]
+pub fn run_with_rides(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    rides: u32,
+    options: &RunOptions,
+) -> Vec<(Outcome, u64)> {
+    match config.implementation {
+        Implementation::RaftCore => rides_of::<raft_core::RaftNode>(config, scenario, rides, options),
+        Implementation::RaftRs => rides_of::<raft_rs_host::RaftRsNode>(config, scenario, rides, options),
+    }
+}
+
+fn rides_of<R: Raft>(
+    config: &SimConfig,
+    scenario: Option<&Scenario>,
+    rides: u32,
+    options: &RunOptions,
+) -> Vec<(Outcome, u64)> {
+    let mut run = Started::<R>::new(config, scenario, options);
+    // Copies are made only without trace lines or checkpoints (as `run_branches` makes them).
+    let copying = !options.trace_lines && !options.checkpoints;
+    run.guard.pause_at_fault_end = rides > 0 && copying;
+    run.phases();
+    let mut copies: Vec<(crate::branch::BranchPath, Option<Started<'_, R>>)> = Vec::new();
+    let forks = |end: u64| (1..=rides).map(move |k| config.branch.then(end, k).with_horizon(None));
+    let mut fork_event = 0;
+    if let Some(end) = run.guard.paused.take() {
+        run.guard.stop_after = options.stop_after_events.unwrap_or(u64::MAX);
+        // The liveness phase's own rule for healing only a core (see `liveness_phase`).
+        let core_only = run.world.config.liveness_core && !run.world.configuration_changed();
+        if core_only {
+            fork_event = end;
+            copies = forks(end).map(|branch| (branch.clone(), run.fork_off(&branch, options))).collect();
+        }
+        run.phases();
+    }
+    let root = run.finish(config, scenario, options);
+    if rides > 0 && !copying {
+        // No copy: the branches run from the start, where the run healed only a core.
+        let core_only = crate::coverage::Point::LivenessCoreOnly.name();
+        if let Some(end) = root
+            .summary
+            .fault_phase_events
+            .filter(|_| root.summary.points.iter().any(|p| p.point == core_only))
+        {
+            copies = forks(end).map(|branch| (branch, None)).collect();
+        }
+    }
+    let events = root.summary.events;
+    let mut out = vec![(root, events)];
+    for (branch, copy) in copies {
+        let mut c = config.clone();
+        c.branch = branch;
+        let Some(mut copy) = copy else {
+            let outcome = run_inner::<R>(&c, scenario, options);
+            let events = outcome.summary.events;
+            out.push((outcome, events));
+            continue;
+        };
+        copy.phases();
+        let outcome = copy.finish(&c, scenario, options);
+        let own = outcome.summary.events.saturating_sub(fork_event);
         out.push((outcome, own.saturating_add(branch_copy_cost(fork_event))));
     }
     out
