@@ -26,7 +26,7 @@
 mod logs;
 mod snapshots;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use raft_host::{
@@ -201,8 +201,9 @@ type Known = Vec<(Term, Payload, Term)>;
 #[derive(Clone)]
 pub struct Invariants {
     quorum: usize,
-    /// By term: the leader seen in it.
-    leaders: Vec<Option<u8>>,
+    /// By term: the leader seen in it. A map, not a vector indexed by term: a server that trusts
+    /// a damaged record (a planted bug) can take a term near 2^64.
+    leaders: BTreeMap<Term, u8>,
     /// By index: every (term, payload, prev term) any node has written there.
     known: Window<Known>,
     /// By index: the committed entry.
@@ -246,7 +247,7 @@ impl Invariants {
     pub fn new(nodes: usize, deduplicate: bool) -> Invariants {
         Invariants {
             quorum: nodes / 2 + 1,
-            leaders: Vec::new(),
+            leaders: BTreeMap::new(),
             known: Window::default(),
             committed: Window::default(),
             applied: Window::default(),
@@ -664,11 +665,7 @@ impl Invariants {
         let raft = server.node();
         let view = raft.view();
         let term = view.term;
-        let slot = term.0 as usize;
-        if self.leaders.len() <= slot {
-            self.leaders.resize(slot + 1, None);
-        }
-        match self.leaders[slot] {
+        match self.leaders.get(&term).copied() {
             Some(other) if other != node => {
                 return Err(Violation {
                     invariant: Invariant::ElectionSafety,
@@ -678,7 +675,7 @@ impl Invariants {
             }
             Some(_) => return Ok(()),
             None => {
-                self.leaders[slot] = Some(node);
+                self.leaders.insert(term, node);
                 self.notes.leader_changes += 1;
             }
         }

@@ -107,3 +107,27 @@ fn a_seed_with_storage_faults_replays_bit_for_bit() {
         assert!(a.storage.injected() > 0, "seed {seed} damaged nothing");
     }
 }
+
+#[test]
+fn a_term_read_from_a_damaged_record_does_not_bring_the_checks_down() {
+    // Swarm seed 187 with trust-unverified-record: a server recovers from a damaged record
+    // without checking it, takes a term of 71,468,255,805,441 and wins an election in it. The
+    // election-safety check once kept its leaders in a vector indexed by term and aborted the
+    // whole process allocating it (a sweep of 300 such seeds died with it).
+    let mut config = SimConfig::swarm(187);
+    config.fit_for(Bug::TrustUnverifiedRecord);
+    config.bugs = vec![Bug::TrustUnverifiedRecord.name().to_string()];
+    let options = RunOptions { trace_lines: true, ..RunOptions::default() };
+    let outcome = run(&config, &options);
+    let huge = outcome.trace_lines.lines().any(|line| {
+        line.split("\"term\":").skip(1).any(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().is_ok_and(|t| t > 1 << 40)
+        })
+    });
+    assert!(huge, "the seed no longer reaches a term past 2^40: pick another");
+    assert!(outcome.summary.leader_changes > 0);
+    let again = run(&config, &options);
+    assert_eq!(again.summary.trace_hash, outcome.summary.trace_hash);
+    assert_eq!(again.verdict, outcome.verdict, "{}", outcome.reason);
+}
