@@ -25,9 +25,10 @@
 //! at stake longer: [`crate::coverage::Point::horizon_factor`]).
 //! The budget is work, counted in root runs' events, not runs (a branch is charged its copy
 //! too, [`crate::run::branch_copy_cost`], so that equal work is about equal CPU time): after
-//! `warm_up` plain root runs (the first batch), a share of each batch's work
-//! (`branch_sixteenths`) goes to branches, and of that a share (`hazard_sixteenths`) to hazards
-//! while new points have branches waiting too. A branch that reaches nothing new spawns
+//! `warm_up` plain root runs (the first batch, whose liveness branches count after it), a
+//! share of each batch's work (`branch_sixteenths`) goes to branches: first the roots'
+//! liveness branches, then of the rest a share (`hazard_sixteenths`) to hazards while new
+//! points have branches waiting too. A branch that reaches nothing new spawns
 //! nothing. Several points first reached at one event fork there once (their branches would be
 //! the same runs).
 //!
@@ -43,10 +44,13 @@
 //! in trials that outlast the first batch by a bug that fresh configurations meet sooner than
 //! re-rolled moments do: read-before-confirm under the swarm, which branches at two leaders
 //! at once catch only from the few roots whose configuration and clients let a read go stale
-//! (0.84 times plain seeds' work on the mean over 300 trials, 95% interval 0.78 to 0.90; the
-//! median is equal), and stale-leader-read under the swarm by 3% (0.97, 0.94 to 0.99). No
-//! share of branches avoids it there (0.93 with an eighth of the work on branches), and
-//! coverage cannot tell a sweep so: branches find few new points or pairs under any base.
+//! (0.88 times plain seeds' work on the mean over 300 trials, 95% interval 0.80 to 0.97; the
+//! median is equal). It was 0.84 (0.78 to 0.90) while liveness branches simulated their
+//! root's fault phase again, which was also what left stale-leader-read under the swarm 3%
+//! slower (now 0.99, 0.96 to 1.01). Cut-before-snapshot-durable under the swarm too (0.86,
+//! 0.80 to 0.93), which plain seeds catch in 11 runs at the median: branches at a crash that
+//! caught a snapshot write catch it, but few roots' crashes can. Coverage cannot tell a sweep
+//! where its work finds bugs: branches find few new points or pairs under any base.
 //!
 //! Everything is deterministic: the runs are planned in batches from what earlier batches
 //! found, the results of a batch are taken in plan order whatever the threads did, and each run
@@ -71,8 +75,8 @@ pub struct Task {
     /// Planned at a hazard rather than at a new or rare point (its cost is counted apart).
     pub hazard: bool,
     /// For a root: the branches to fork where its fault phase ends, if its liveness phase heals
-    /// only a core, run along with it ([`crate::run::run_with_rides`]); its results come after
-    /// its own, as tasks of their own ([`Task::ride`]).
+    /// only a core, run along with it ([`crate::run::run_with_rides`]); their results come after
+    /// the batch's planned runs ([`run_batch`]), as tasks of their own ([`Task::ride`]).
     pub rides: u32,
     /// A branch forked where its root's fault phase ended, run along with the root.
     pub rode: bool,

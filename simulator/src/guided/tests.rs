@@ -126,9 +126,10 @@ fn every_root_draws_its_liveness_phase_again_as_it_runs_and_nothing_is_planned_a
         // A branch that ran the liveness phase again plans nothing there.
         x.absorb(&ride, &points(&[(core, 905)]), 250, Some(900));
     }
-    assert_eq!((x.stats.planned_liveness, x.stats.branches), (8, 8));
+    let fanout = u64::from(guide.fanout_liveness);
+    assert_eq!((x.stats.planned_liveness, x.stats.branches), (fanout, fanout));
     assert_eq!(x.queue.len() + x.hazards.len(), waiting);
-    assert_eq!(x.work_spent_milli(), spent + 2000, "eight branches of 250 events: two roots' work");
+    assert_eq!(x.work_spent_milli(), spent + fanout * 250, "branches of 250 events, roots of 1,000");
     assert_eq!(x.stats.deepest, 1);
     // Nor does a guide that asks for none.
     let mut none = Explorer::new(
@@ -387,14 +388,15 @@ fn roots_ask_for_liveness_branches_only_as_far_as_the_share_of_branches_pays_for
     let second = x.next_batch();
     assert_eq!(second.len(), 4);
     assert!(second.iter().all(|t| t.rides == guide.fanout_liveness));
-    // Each healed only a core, and its eight branches cost 300 events each: 2,400 a root.
+    // Each healed only a core, and its branches cost 2,400 events a root.
+    let each = 2400 / u64::from(guide.fanout_liveness);
     for root in &second {
         x.absorb(root, &points(&[(core, 905)]), 1000, Some(900));
         for k in 1..=root.rides {
-            x.absorb(&root.ride(root.branch.then(900, k)), &points(&[(core, 905)]), 300, Some(900));
+            x.absorb(&root.ride(root.branch.then(900, k)), &points(&[(core, 905)]), each, Some(900));
         }
     }
-    assert_eq!(x.stats.planned_liveness, 32);
+    assert_eq!(x.stats.planned_liveness, 4 * u64::from(guide.fanout_liveness));
     // Half of a batch's work may go to branches: a batch of four roots, 4,000 events. A root
     // that asked cost 1,200 events of such branches on average (the warm-up's forked none), so
     // three of them ride.
