@@ -495,66 +495,58 @@ fn branches_at_the_hazards_of_late_snapshots_and_lagging_leaders_catch_their_bug
     }
 }
 
-#[test]
-fn branches_at_a_crash_during_a_snapshot_write_run_long_enough_for_the_node_to_restart() {
-    use simulator::coverage::Point;
+/// From swarm seed `first`, where plain seeds need `plain_runs` runs, a guided hunt catches
+/// `bug` on a branch forked where a root that passes reached `hazard`, a hazard whose branches
+/// run several horizons (`Point::horizon_factor`); the catch replays, and the same fork cut to
+/// one horizon (20 ms) passes.
+fn a_long_branch_catches(bug: Bug, hazard: simulator::coverage::Point, first: u64, plain_runs: u64) {
     use simulator::guided::Guide;
     use simulator::selftest::Base;
-    // Cut-before-snapshot-durable loses entries only if a crash catches the snapshot write
-    // that carries the log's cut, and it shows only when that node restarts and recovers from
-    // its disk. From swarm seed 263,000,000 plain seeds need 98 runs; a guided hunt catches it
-    // on a branch forked where a root's crash caught a snapshot write, running the twenty-five
-    // horizons `Point::horizon_factor` gives that moment (500 ms). One horizon (20 ms) ends
-    // before the node is back: the same fork passes.
-    let bug = Bug::CutBeforeSnapshotDurable;
-    let hazard = Point::CrashDuringSnapshotWrite;
-    assert!(hazard.hazard());
-    let (guided, branch) = guided_beats_plain(Base::Swarm, bug, 263_000_000, 98);
+    assert!(hazard.hazard() && hazard.horizon_factor() > 1, "{hazard:?}");
+    let (guided, branch) = guided_beats_plain(Base::Swarm, bug, first, plain_runs);
     let one = Guide::default().horizon_ns.expect("branches have a horizon");
-    assert_eq!(branch.horizon_ns(), Some(one * hazard.horizon_factor()), "{branch}");
+    assert_eq!(branch.horizon_ns(), Some(one * hazard.horizon_factor()), "{bug}: {branch}");
     let seed = guided.seed.expect("a catch names its seed");
     let root = root_run(Base::Swarm, bug, seed);
-    assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
+    assert_eq!(root.verdict, Verdict::Pass, "{bug}: root {seed} passes on its own: {}", root.reason);
     let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
-    assert_eq!(at, Some(branch.forks()[0].event), "the fork is where root {seed} reached {hazard:?}");
+    assert_eq!(at, Some(branch.forks()[0].event), "{bug}: the fork is where root {seed} reached {hazard:?}");
     replay_fails(&guided, &branch, "swarm");
     let fork = &branch.forks()[0];
     let short = format!("{}.{}+{}ms", fork.event, fork.fork, one / 1_000_000);
     let seed_text = seed.to_string();
     let out = raftsim(&["run", "--seed", &seed_text, "--bug", bug.name(), "--branch", &short, "--no-report"]);
-    assert_eq!(out.status.code(), Some(0), "{short}: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(0), "{bug}, {short}: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn branches_at_a_crash_during_a_snapshot_write_run_long_enough_for_the_node_to_restart() {
+    // Cut-before-snapshot-durable loses entries only if a crash catches the snapshot write
+    // that carries the log's cut, and it shows only when that node restarts and recovers from
+    // its disk. From swarm seed 263,000,000 plain seeds need 98 runs; a guided hunt catches it
+    // on a branch forked where a root's crash caught a snapshot write, running twenty-five
+    // horizons (500 ms). One horizon ends before the node is back.
+    a_long_branch_catches(
+        Bug::CutBeforeSnapshotDurable,
+        simulator::coverage::Point::CrashDuringSnapshotWrite,
+        263_000_000,
+        98,
+    );
 }
 
 #[test]
 fn branches_at_two_leaders_run_long_enough_for_a_read_at_the_old_one_to_go_stale() {
-    use simulator::coverage::Point;
-    use simulator::guided::Guide;
-    use simulator::selftest::Base;
     // Read-before-confirm needs a write committed by a new leader and, after it returned, a
     // read at the old one: hundreds of milliseconds after two leaders first lead at once, as
     // clients find the new leader by timing out at the old one. From swarm seed 45,000,000
     // plain seeds need 237 runs; a guided hunt catches it on a branch of an early root forked
-    // there, running the fifty horizons `Point::horizon_factor` gives that moment (1 s). The
-    // same fork with one horizon (20 ms) passes: it ends before the stale read.
-    let bug = Bug::ReadBeforeConfirm;
-    let hazard = Point::TwoLeadersDifferentTerms;
-    assert!(hazard.hazard());
-    let (guided, branch) = guided_beats_plain(Base::Swarm, bug, 45_000_000, 237);
-    let one = Guide::default().horizon_ns.expect("branches have a horizon");
-    assert_eq!(branch.horizon_ns(), Some(one * hazard.horizon_factor()), "{branch}");
-    assert!(hazard.horizon_factor() > 1);
-    let seed = guided.seed.expect("a catch names its seed");
-    let root = root_run(Base::Swarm, bug, seed);
-    assert_eq!(root.verdict, Verdict::Pass, "root {seed} passes on its own: {}", root.reason);
-    let at = root.summary.points.iter().find(|p| p.point == hazard.name()).map(|p| p.first_event);
-    assert_eq!(at, Some(branch.forks()[0].event), "the fork is where root {seed} reached {hazard:?}");
-    // The catch replays; cut to one horizon, the same fork passes.
-    replay_fails(&guided, &branch, "swarm");
-    let fork = &branch.forks()[0];
-    let short = format!("{}.{}+{}ms", fork.event, fork.fork, one / 1_000_000);
-    let seed_text = seed.to_string();
-    let out = raftsim(&["run", "--seed", &seed_text, "--bug", bug.name(), "--branch", &short, "--no-report"]);
-    assert_eq!(out.status.code(), Some(0), "{short}: {}", String::from_utf8_lossy(&out.stdout));
+    // there, running fifty horizons (1 s). One horizon ends before the stale read.
+    a_long_branch_catches(
+        Bug::ReadBeforeConfirm,
+        simulator::coverage::Point::TwoLeadersDifferentTerms,
+        45_000_000,
+        237,
+    );
 }
 
 #[test]
