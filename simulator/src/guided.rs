@@ -132,6 +132,18 @@ pub struct GuidedStats {
     pub guide: String,
 }
 
+impl GuidedStats {
+    /// Counts a run to do: a root, or a branch (and how deep it goes).
+    fn count(&mut self, task: &Task) {
+        if task.branch.is_root() {
+            self.roots += 1;
+        } else {
+            self.branches += 1;
+            self.deepest = self.deepest.max(task.branch.forks().len() as u64);
+        }
+    }
+}
+
 /// The planner. Call [`Explorer::next_batch`], run the batch, then [`Explorer::absorb`] each
 /// result in the batch's order.
 pub struct Explorer {
@@ -337,12 +349,7 @@ impl Explorer {
             self.next_root += 1;
         }
         for task in &batch {
-            if task.branch.is_root() {
-                self.stats.roots += 1;
-            } else {
-                self.stats.branches += 1;
-                self.stats.deepest = self.stats.deepest.max(task.branch.forks().len() as u64);
-            }
+            self.stats.count(task);
         }
         batch
     }
@@ -384,8 +391,7 @@ impl Explorer {
             // Not planned: count it as a planned branch that ran.
             self.ride_events = self.ride_events.saturating_add(cost);
             self.stats.planned_liveness += 1;
-            self.stats.branches += 1;
-            self.stats.deepest = self.stats.deepest.max(task.branch.forks().len() as u64);
+            self.stats.count(task);
         } else {
             let kind = usize::from(task.hazard);
             self.kind_done[kind] += 1;
@@ -613,15 +619,14 @@ where
             let tasks: Vec<Task> = families[f as usize].iter().map(|&i| batch[i].clone()).collect();
             work(&tasks)
         },
-        |f, rs: Vec<(Task, R)>| {
+        |f, rs| {
             // Each planned task's result in its own place; a ride with its root's.
             let mut places = families[f as usize].iter();
-            let mut place = None;
+            let mut place: Option<usize> = None;
             for (task, r) in rs {
                 if task.rode {
                     if let Some(i) = place {
-                        let list: &mut Vec<(Task, R)> = &mut rides[i];
-                        list.push((task, r));
+                        rides[i].push((task, r));
                     }
                 } else {
                     place = places.next().copied();
