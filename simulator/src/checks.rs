@@ -356,6 +356,19 @@ impl Invariants {
         entries: &[Entry],
         installing: Option<SnapshotMeta>,
     ) -> Result<bool, Violation> {
+        // Every entry but a leader's new ones was written by some node before: a write that
+        // starts past the end of all of them leaves a gap no leader filled.
+        if !entries.is_empty() && from > self.known.last().next() {
+            return Err(Violation {
+                invariant: Invariant::LogMatching,
+                node,
+                reason: format!(
+                    "n{node} wrote its log from {from}, but no node ever wrote an entry past {}: there is no entry {} for it to follow",
+                    self.known.last(),
+                    from.prev()
+                ),
+            });
+        }
         let w = &mut self.watch[node as usize];
         if from <= w.written.base() {
             return Err(Violation {
@@ -932,10 +945,25 @@ impl Invariants {
 
     /// A restarted node holds no entry that no node ever wrote: what it booted from must have
     /// passed its host's checksums.
+    /// Only the indexes some node wrote are looked at: a log that reaches past all of them
+    /// (an index read from a damaged record can be near 2^64) is itself the violation, found
+    /// without walking it.
     fn check_verified<R: Raft>(&self, node: u8, server: &KvServer<R>) -> Result<(), Violation> {
         let raft = server.node();
         let view = raft.view();
-        for i in view.first_index().0..=view.last_index.0 {
+        if view.last_index > self.known.last() {
+            return Err(Violation {
+                invariant: Invariant::UnverifiedData,
+                node,
+                reason: format!(
+                    "n{node} restarted holding a log to {}, past every entry any node ever wrote (to {}): it used a record its disk damaged",
+                    view.last_index,
+                    self.known.last()
+                ),
+            });
+        }
+        let from = view.first_index().max(self.known.first());
+        for i in from.0..=view.last_index.0 {
             let index = LogIndex(i);
             let (Some(entry), Some(known)) = (raft.entry(index), self.known.get(index)) else { continue };
             if !known.iter().any(|(t, p, _)| *t == entry.term && p.same(&entry.payload)) {

@@ -412,3 +412,55 @@ fn n2_after_a_crash_while_installing(state: &DurableState, installing: bool) -> 
     checks.on_crash(2, &restored(2, &DurableState::default()));
     checks.on_restart(2, state, &restored(2, state), false)
 }
+
+#[test]
+fn a_write_past_every_entry_any_node_wrote_breaks_log_matching() {
+    // Every entry a node writes either came from a leader that wrote it first or is a
+    // leader's new one at the end of its own log: nothing lands past all of them. An index
+    // read from a damaged record can be near 2^64, and must end the run as a violation rather
+    // than the checks making room for every index up to it.
+    let mut checks = Invariants::new(3, true);
+    checks.on_ready(0, 1, &write(vec![entry(1, 1, command(1, 1, "a"))]), None, &[], &[]).expect("fine");
+    checks
+        .on_ready(0, 2, &write(vec![entry(1, 2, command(1, 2, "b"))]), None, &[], &[])
+        .expect("a leader appends right after the last entry written");
+    for far in [4, 1 << 50] {
+        let v = checks
+            .on_ready(1, 1, &write(vec![entry(1, far, command(1, 3, "c"))]), None, &[], &[])
+            .expect_err("no node wrote the entry before it");
+        assert_eq!(v.invariant, Invariant::LogMatching, "{v}");
+        assert!(v.reason.contains("no node ever wrote an entry past i2"), "{v}");
+        assert!(checks.indexes_kept() <= 2, "{} indexes kept", checks.indexes_kept());
+    }
+    checks
+        .on_ready(1, 2, &write(vec![entry(1, 1, command(1, 1, "a"))]), None, &[], &[])
+        .expect("a follower writes what the leader wrote");
+}
+
+#[test]
+fn a_restart_holding_entries_no_node_wrote_is_unverified_data() {
+    let mut checks = Invariants::new(3, true);
+    let f = follower_with_one_put(&mut checks);
+    checks.on_crash(1, &f);
+    // One entry past the only one written, or a snapshot at an index read from a damaged
+    // record: either way the log reaches past everything any node wrote.
+    let longer = DurableState {
+        term: Term(1),
+        entries: vec![entry(1, 1, command(1, 1, "a")), entry(1, 2, command(1, 2, "b"))],
+        ..DurableState::default()
+    };
+    let far = DurableState {
+        term: Term(1),
+        snapshot: Some(snapshot_of(f.store(), 1 << 50, 1)),
+        compacted_through: LogIndex(1 << 50),
+        ..DurableState::default()
+    };
+    for state in [&longer, &far] {
+        let v = checks.on_restart(1, state, &restored(1, state), true).expect_err("never written");
+        assert_eq!(v.invariant, Invariant::UnverifiedData, "{v}");
+        assert!(v.reason.contains("past every entry any node ever wrote (to i1)"), "{v}");
+    }
+    let same =
+        DurableState { term: Term(1), entries: vec![entry(1, 1, command(1, 1, "a"))], ..longer.clone() };
+    checks.on_restart(1, &same, &restored(1, &same), false).expect("what it wrote");
+}

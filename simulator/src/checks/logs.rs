@@ -102,6 +102,11 @@ impl<T> Window<T> {
         LogIndex(self.base + self.items.len() as u64)
     }
 
+    /// The lowest index a fact can be kept at (`base + 1`).
+    pub(crate) fn first(&self) -> LogIndex {
+        LogIndex(self.base + 1)
+    }
+
     pub(crate) fn get(&self, index: LogIndex) -> Option<&T> {
         if index.0 <= self.base {
             return None;
