@@ -945,6 +945,7 @@ impl Invariants {
 
     /// A restarted node holds no entry that no node ever wrote: what it booted from must have
     /// passed its host's checksums.
+    ///
     /// Only the indexes some node wrote are looked at: a log that reaches past all of them
     /// (an index read from a damaged record can be near 2^64) is itself the violation, found
     /// without walking it.
